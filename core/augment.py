@@ -1,0 +1,161 @@
+"""Data augmentation of Tang et al. 2019, section 3.3, for a transfer set the teacher labels.
+
+Per word: with probability p_mask replace it by the mask token; else with probability p_pos by
+a word of the same part of speech, drawn by its frequency in the training set (jieba.posseg).
+Then, with probability p_ng, keep only a random n-gram (n in 1..max_ngram). Each example yields
+up to `n_iter` distinct synthetic sentences, none equal to an original.
+"""
+
+from __future__ import annotations
+
+import bisect
+import logging
+import random
+from collections import Counter, defaultdict
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from .config import AugmentConfig
+from .text import MASK, _jieba, detect_lang
+
+log = logging.getLogger(__name__)
+
+
+def pos_tag(text: str, lang: str) -> list[tuple[str, str]]:
+    """(word, POS) pairs; English words get a coarse shape tag since jieba only says 'eng'."""
+    _jieba()
+    import jieba.posseg as pseg
+
+    if lang == "zh":
+        return [(p.word, p.flag) for p in pseg.lcut(text, HMM=False) if p.word.strip()]
+    from .text import tokenize
+
+    out = []
+    for w in tokenize(text, "en"):
+        tag = "num" if w.isdigit() else ("punct" if not w[0].isalnum() else f"w{min(len(w), 8)}")
+        out.append((w, tag))
+    return out
+
+
+@dataclass
+class PosTable:
+    """Cumulative frequency tables per POS tag, for O(log n) frequency-weighted draws."""
+
+    words: dict[str, list[str]]
+    cum: dict[str, list[int]]
+
+    @classmethod
+    def build(cls, tagged: list[list[tuple[str, str]]]) -> PosTable:
+        counts: dict[str, Counter] = defaultdict(Counter)
+        for sent in tagged:
+            for w, t in sent:
+                counts[t][w] += 1
+        words, cum = {}, {}
+        for t, c in counts.items():
+            items = sorted(c.items(), key=lambda kv: (-kv[1], kv[0]))
+            words[t] = [w for w, _ in items]
+            acc, run = [], 0
+            for _, n in items:
+                run += n
+                acc.append(run)
+            cum[t] = acc
+        return cls(words, cum)
+
+    def sample(self, tag: str, rng: random.Random) -> str | None:
+        acc = self.cum.get(tag)
+        if not acc:
+            return None
+        return self.words[tag][bisect.bisect_right(acc, rng.randrange(acc[-1]))]
+
+
+def _one(
+    sent: list[tuple[str, str]],
+    cfg: AugmentConfig,
+    table: PosTable,
+    rng: random.Random,
+    mask: str,
+) -> list[str]:
+    words = []
+    for w, t in sent:
+        x = rng.random()
+        if x < cfg.p_mask:
+            words.append(mask)
+        elif x < cfg.p_mask + cfg.p_pos:
+            words.append(table.sample(t, rng) or w)
+        else:
+            words.append(w)
+    if rng.random() < cfg.p_ng and len(words) > 1:
+        n = rng.randint(1, min(cfg.max_ngram, len(words)))
+        start = rng.randrange(len(words) - n + 1)
+        words = words[start : start + n]
+    return words
+
+
+def augment(
+    texts: list[str],
+    cfg: AugmentConfig,
+    mask_token: str = MASK,
+    lang: str | None = None,
+    progress: Callable[[int], None] | None = None,
+) -> list[str]:
+    """Synthetic sentences for `texts`, deduplicated across the whole set, originals excluded."""
+    lang = lang or detect_lang(texts)
+    if mask_token != MASK:
+        _jieba().add_word(mask_token, freq=10**6)
+    rng = random.Random(cfg.seed)
+    tagged = []
+    for t in texts:
+        tagged.append(pos_tag(t, lang))
+        if progress:
+            progress(1)
+    table = PosTable.build(tagged)
+    joiner = "" if lang == "zh" else " "
+    seen = set(texts)
+    out: list[str] = []
+    cap = cfg.max_per_example or cfg.n_iter
+    for sent in tagged:
+        if not sent:
+            continue
+        made = 0
+        for _ in range(cfg.n_iter):
+            s = joiner.join(_one(sent, cfg, table, rng, mask_token)).strip()
+            if s and s not in seen:
+                seen.add(s)
+                out.append(s)
+                made += 1
+                if made >= cap:
+                    break
+    log.info("augmented %d texts into %d synthetic sentences", len(texts), len(out))
+    return out
+
+
+def preview(
+    text: str, cfg: AugmentConfig, context: list[str] | None = None, n: int = 3
+) -> dict[str, list[str]]:
+    """One sentence in, its masked / POS-replaced / n-gram / combined variants out.
+
+    `context` (e.g. the training texts) supplies the POS frequency table; without it the
+    sentence itself does, so replacements can only come from its own words.
+    """
+    lang = detect_lang([text])
+    sent = pos_tag(text, lang)
+    table = PosTable.build([pos_tag(t, lang) for t in (context or [])] + [sent])
+    joiner = "" if lang == "zh" else " "
+    rng = random.Random(cfg.seed)
+    kinds = {
+        "masked": AugmentConfig(p_mask=max(cfg.p_mask, 0.01), p_pos=0, p_ng=0),
+        "pos_replaced": AugmentConfig(p_mask=0, p_pos=max(cfg.p_pos, 0.01), p_ng=0),
+        "ngram": AugmentConfig(p_mask=0, p_pos=0, p_ng=1.0, max_ngram=cfg.max_ngram),
+        "combined": cfg,
+    }
+    out: dict[str, list[str]] = {"words": [f"{w}/{t}" for w, t in sent]}
+    for name, k in kinds.items():
+        variants: list[str] = []
+        for _ in range(n * 10):
+            s = joiner.join(_one(sent, k, table, rng, MASK))
+            if s not in variants and s != text:
+                variants.append(s)
+            if len(variants) >= n:
+                break
+        out[name] = variants
+    return out

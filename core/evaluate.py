@@ -1,0 +1,132 @@
+"""Quality and speed of every model, measured the same way so the comparisons are fair.
+
+Latency is text in, label out at batch 1 (tokenisation included, and also timed on its own),
+after a warm-up, with the torch thread count recorded; throughput is at batch 64.
+"""
+
+from __future__ import annotations
+
+import statistics
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import torch
+
+
+def classification_metrics(pred: list[int], gold: list[int], label_names: list[str]) -> dict:
+    k = len(label_names)
+    conf = [[0] * k for _ in range(k)]
+    for p, g in zip(pred, gold, strict=True):
+        conf[g][p] += 1
+    per_class, f1s = {}, []
+    for c in range(k):
+        tp = conf[c][c]
+        fp = sum(conf[g][c] for g in range(k)) - tp
+        fn = sum(conf[c]) - tp
+        prec = tp / (tp + fp) if tp + fp else 0.0
+        rec = tp / (tp + fn) if tp + fn else 0.0
+        f1 = 2 * prec * rec / (prec + rec) if prec + rec else 0.0
+        per_class[label_names[c]] = {
+            "precision": prec,
+            "recall": rec,
+            "f1": f1,
+            "support": sum(conf[c]),
+        }
+        f1s.append(f1)
+    n = len(gold)
+    return {
+        "accuracy": sum(conf[c][c] for c in range(k)) / n if n else 0.0,
+        "f1": sum(f1s) / k if k else 0.0,
+        "per_class": per_class,
+        "confusion": conf,
+        "n_test": n,
+    }
+
+
+def percentile(xs: list[float], q: float) -> float:
+    s = sorted(xs)
+    if not s:
+        return float("nan")
+    pos = (len(s) - 1) * q
+    lo = int(pos)
+    hi = min(lo + 1, len(s) - 1)
+    return s[lo] + (s[hi] - s[lo]) * (pos - lo)
+
+
+def time_calls(fn: Callable[[str], object], texts: list[str], warmup: int = 10) -> list[float]:
+    """Milliseconds per call, one call per text, after `warmup` untimed calls."""
+    for t in texts[:warmup]:
+        fn(t)
+    out = []
+    for t in texts:
+        t0 = time.perf_counter()
+        fn(t)
+        out.append((time.perf_counter() - t0) * 1000)
+    return out
+
+
+def latency_stats(fn: Callable[[str], object], texts: list[str], prefix: str = "latency") -> dict:
+    ms = time_calls(fn, texts)
+    return {
+        f"{prefix}_ms_p50": percentile(ms, 0.5),
+        f"{prefix}_ms_p95": percentile(ms, 0.95),
+        f"{prefix}_ms_mean": statistics.fmean(ms) if ms else float("nan"),
+    }
+
+
+def throughput(batch_fn: Callable[[list[str]], object], texts: list[str], bs: int = 64) -> float:
+    """Texts per second at batch `bs` over `texts` (one warm-up batch first)."""
+    batch_fn(texts[:bs])
+    t0 = time.perf_counter()
+    for s in range(0, len(texts), bs):
+        batch_fn(texts[s : s + bs])
+    return len(texts) / (time.perf_counter() - t0)
+
+
+def folder_bytes(path: str | Path) -> int:
+    p = Path(path)
+    if p.is_file():
+        return p.stat().st_size
+    return sum(f.stat().st_size for f in p.rglob("*") if f.is_file())
+
+
+def speed_profile(
+    predict_one: Callable[[str], object],
+    tokenize_one: Callable[[str], object],
+    predict_batch: Callable[[list[str]], object],
+    texts: list[str],
+) -> dict:
+    """Latency (end to end and tokenisation alone) and batch-64 throughput."""
+    out = {"threads": torch.get_num_threads(), "latency_n": len(texts)}
+    out.update(latency_stats(predict_one, texts))
+    out.update(latency_stats(tokenize_one, texts, prefix="tokenize"))
+    out["throughput"] = throughput(predict_batch, texts)
+    return out
+
+
+def bert_base_reference(tokenizer, max_length: int, vocab_size: int | None = None):
+    """A BERT-base-shaped classifier (12 layers, 768 hidden) with random weights.
+
+    It stands for the usual bert-base-chinese teacher: latency does not depend on weight values,
+    so it can be timed offline with no download.
+    """
+    from transformers import BertConfig, BertForSequenceClassification
+
+    cfg = BertConfig(
+        vocab_size=vocab_size or len(tokenizer),
+        hidden_size=768,
+        num_hidden_layers=12,
+        num_attention_heads=12,
+        intermediate_size=3072,
+        num_labels=2,
+    )
+    torch.manual_seed(0)
+    model = BertForSequenceClassification(cfg).eval()
+
+    @torch.inference_mode()
+    def predict_one(text: str):
+        enc = tokenizer(text, truncation=True, max_length=max_length, return_tensors="pt")
+        return int(model(**enc).logits.argmax(-1))
+
+    return model, predict_one

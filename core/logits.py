@@ -1,0 +1,43 @@
+"""Teacher logits, computed once per (teacher, texts) and cached as safetensors.
+
+Labelling the transfer set is the slowest stage on a CPU, and every student run needs the same
+numbers, so reruns with other student settings only pay for the students.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import torch
+from safetensors.torch import load_file, save_file
+
+from .data import texts_hash
+from .teacher import Teacher
+
+log = logging.getLogger(__name__)
+
+
+def cache_path(home: Path, teacher: Teacher, texts: list[str]) -> Path:
+    key = f"{teacher.fingerprint}_{teacher.max_length}_{texts_hash(texts)}"
+    return Path(home) / "cache" / "logits" / f"{key}.safetensors"
+
+
+def teacher_logits(
+    teacher: Teacher, texts: list[str], home: Path, ctx=None, batch_size: int = 64
+) -> tuple[torch.Tensor, bool]:
+    """Return (logits, came_from_cache)."""
+    path = cache_path(home, teacher, texts)
+    if path.is_file():
+        logits = load_file(str(path))["logits"]
+        if logits.shape[0] == len(texts):
+            log.info("teacher logits for %d texts from cache %s", len(texts), path.name)
+            return logits, True
+    if ctx:
+        ctx.stage("label", len(texts))
+    logits = teacher.logits(texts, batch_size, progress=(lambda n: ctx.step(n)) if ctx else None)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    save_file({"logits": logits.contiguous()}, str(tmp))
+    tmp.rename(path)
+    return logits, False

@@ -1,0 +1,156 @@
+"""The students: BiLSTM (Tang et al. 2019) and TextCNN (Kim 2014), on jieba words.
+
+Saved as safetensors + a JSON config + the vocabulary, so loading never unpickles anything.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import torch
+from safetensors.torch import load_file, save_file
+from torch import nn
+from torch.nn.utils.rnn import pack_padded_sequence
+
+from .config import StudentConfig
+from .text import Vocab, tokenize
+
+log = logging.getLogger(__name__)
+
+
+class BiLSTM(nn.Module):
+    """Embedding, one bidirectional LSTM layer, concatenated final states, ReLU dense, logits."""
+
+    def __init__(self, vocab_size: int, num_labels: int, cfg: StudentConfig):
+        super().__init__()
+        self.embed = nn.Embedding(vocab_size, cfg.embed_dim, padding_idx=0)
+        self.lstm = nn.LSTM(cfg.embed_dim, cfg.hidden_dim, batch_first=True, bidirectional=True)
+        self.dense = nn.Linear(2 * cfg.hidden_dim, cfg.dense_dim)
+        self.dropout = nn.Dropout(cfg.dropout)
+        self.out = nn.Linear(cfg.dense_dim, num_labels)
+
+    def forward(self, ids: torch.Tensor, lengths: torch.Tensor | None = None) -> torch.Tensor:
+        x = self.embed(ids)
+        if lengths is not None and ids.shape[0] > 1:
+            x = pack_padded_sequence(x, lengths.cpu(), batch_first=True, enforce_sorted=False)
+        _, (h, _) = self.lstm(x)
+        h = torch.cat([h[0], h[1]], dim=-1)
+        return self.out(self.dropout(torch.relu(self.dense(self.dropout(h)))))
+
+
+class TextCNN(nn.Module):
+    """Parallel convolutions (kernels 3/4/5), max-pool over time, dropout, logits."""
+
+    def __init__(self, vocab_size: int, num_labels: int, cfg: StudentConfig):
+        super().__init__()
+        self.min_len = max(cfg.kernel_sizes)
+        self.embed = nn.Embedding(vocab_size, cfg.embed_dim, padding_idx=0)
+        self.convs = nn.ModuleList(
+            nn.Conv1d(cfg.embed_dim, cfg.num_filters, k) for k in cfg.kernel_sizes
+        )
+        self.dropout = nn.Dropout(cfg.dropout)
+        self.out = nn.Linear(cfg.num_filters * len(cfg.kernel_sizes), num_labels)
+
+    def forward(self, ids: torch.Tensor, lengths: torch.Tensor | None = None) -> torch.Tensor:
+        if ids.shape[1] < self.min_len:
+            ids = nn.functional.pad(ids, (0, self.min_len - ids.shape[1]))
+        x = self.embed(ids).transpose(1, 2)
+        pooled = [torch.relu(conv(x)).amax(dim=-1) for conv in self.convs]
+        return self.out(self.dropout(torch.cat(pooled, dim=-1)))
+
+
+ARCHS = {"bilstm": BiLSTM, "textcnn": TextCNN}
+
+
+def build_model(arch: str, vocab_size: int, num_labels: int, cfg: StudentConfig) -> nn.Module:
+    if arch not in ARCHS:
+        raise ValueError(f"unknown student {arch!r}; expected one of {', '.join(ARCHS)}")
+    return ARCHS[arch](vocab_size, num_labels, cfg)
+
+
+def load_vectors(path: str | Path, vocab: Vocab, embed: nn.Embedding) -> int:
+    """Fill embedding rows from a word2vec text file; returns how many words were found."""
+    found = 0
+    dim = embed.embedding_dim
+    with open(path, encoding="utf-8", errors="replace") as f:
+        first = f.readline().split()
+        if len(first) != 2:  # no "count dim" header line
+            f.seek(0)
+        with torch.no_grad():
+            for line in f:
+                parts = line.rstrip().split(" ")
+                if len(parts) != dim + 1:
+                    continue
+                i = vocab.stoi.get(parts[0])
+                if i is not None:
+                    embed.weight[i] = torch.tensor([float(v) for v in parts[1:]])
+                    found += 1
+    log.info("pretrained vectors: %d of %d vocabulary words found", found, len(vocab))
+    return found
+
+
+def pad_batch(seqs: list[list[int]]) -> tuple[torch.Tensor, torch.Tensor]:
+    lengths = torch.tensor([len(s) for s in seqs])
+    out = torch.zeros(len(seqs), int(lengths.max()), dtype=torch.long)
+    for i, s in enumerate(seqs):
+        out[i, : len(s)] = torch.tensor(s)
+    return out, lengths
+
+
+@dataclass
+class Student:
+    arch: str
+    model: nn.Module
+    vocab: Vocab
+    cfg: StudentConfig
+    label_names: list[str]
+
+    def tokenize(self, text: str) -> list[str]:
+        return tokenize(text, self.vocab.lang)
+
+    @torch.inference_mode()
+    def predict_logits(self, text: str) -> torch.Tensor:
+        """Text in, logits out, batch 1: the path the latency figures time."""
+        ids = self.vocab.encode(self.tokenize(text), self.cfg.max_len)
+        return self.model(torch.tensor([ids]))[0]
+
+    @torch.inference_mode()
+    def logits(self, texts: list[str], batch_size: int = 256) -> torch.Tensor:
+        self.model.eval()
+        seqs = [self.vocab.encode_text(t, self.cfg.max_len) for t in texts]
+        out = []
+        for s in range(0, len(seqs), batch_size):
+            ids, lengths = pad_batch(seqs[s : s + batch_size])
+            out.append(self.model(ids, lengths))
+        return torch.cat(out) if out else torch.empty(0, len(self.label_names))
+
+    def num_params(self) -> int:
+        return sum(p.numel() for p in self.model.parameters())
+
+    def save(self, folder: Path) -> Path:
+        folder = Path(folder)
+        folder.mkdir(parents=True, exist_ok=True)
+        save_file(
+            {k: v.contiguous() for k, v in self.model.state_dict().items()},
+            str(folder / "model.safetensors"),
+        )
+        self.vocab.save(folder / "vocab.json")
+        meta = {"arch": self.arch, "config": asdict(self.cfg), "label_names": self.label_names}
+        (folder / "student.json").write_text(json.dumps(meta, ensure_ascii=False, indent=1))
+        return folder
+
+
+def load_student(folder: str | Path) -> Student:
+    folder = Path(folder)
+    meta = json.loads((folder / "student.json").read_text())
+    c = meta["config"]
+    c["kernel_sizes"] = tuple(c["kernel_sizes"])
+    cfg = StudentConfig(**c)
+    vocab = Vocab.load(folder / "vocab.json")
+    model = build_model(meta["arch"], len(vocab), len(meta["label_names"]), cfg)
+    model.load_state_dict(load_file(str(folder / "model.safetensors")))
+    model.eval()
+    return Student(meta["arch"], model, vocab, cfg, meta["label_names"])

