@@ -54,7 +54,7 @@ def _student_args(p: argparse.ArgumentParser) -> None:
     g.add_argument("--temperature", type=float, default=2.0)
     g.add_argument("--student-epochs", type=int, default=4)
     g.add_argument("--student-lr", type=float, default=2e-3)
-    g.add_argument("--student-max-len", type=int, default=128)
+    g.add_argument("--student-max-len", type=int, default=64)
     g.add_argument("--vectors", help="optional word2vec text file")
     g.add_argument("--no-plain", action="store_true", help="skip the hard-label baselines")
 

@@ -61,7 +61,7 @@ class StudentConfig:
     num_filters: int = 100
     kernel_sizes: tuple[int, ...] = (3, 4, 5)
     dropout: float = 0.2
-    max_len: int = 128  # words
+    max_len: int = 64  # words (the m3e teacher at max_length 64 sees 64 characters)
     min_count: int = 1
     vectors: str | None = None  # optional word2vec text file
     seed: int = 13
@@ -82,6 +82,7 @@ class PipelineConfig:
     plain_baseline: bool = True  # also train each student on hard labels only
     use_augmentation: bool = True
     latency_samples: int = 200
+    student_threads: int = 1  # torch threads for the students' batch-1 latency (recorded)
     name: str = ""
     device: str = "auto"  # "auto" (CUDA when available), "cpu" or "cuda"
 

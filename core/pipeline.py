@@ -103,6 +103,7 @@ def _eval_student(student: Student, folder: Path, bundle: DataBundle, cfg: Pipel
             student.tokenize,
             lambda b: student.logits(b, batch_size=64),
             lat,
+            threads=cfg.student_threads,
         )
     )
     m["params"] = student.num_params()
@@ -152,11 +153,13 @@ def run_pipeline(kind: str, cfg: PipelineConfig, ctx) -> dict:
         if students:
             lang = detect_lang(bundle.train.texts)
             ctx.stage("tokenize", len(texts) + len(bundle.dev or []))
+            max_words = max(s.max_len for s in students)
             toks = []
             for t in texts:
-                toks.append(tokenize(t, lang))
+                toks.append(tokenize(t, lang, max_words))
                 ctx.step()
-            dev_toks = [tokenize(t, lang) for t in (bundle.dev.texts if bundle.dev else [])]
+            dev_texts = bundle.dev.texts if bundle.dev else []
+            dev_toks = [tokenize(t, lang, max_words) for t in dev_texts]
             vocab = Vocab.build(toks, lang, min(s.min_count for s in students))
             for s in students:
                 seqs = [vocab.encode(t, s.max_len) for t in toks]

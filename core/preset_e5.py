@@ -90,7 +90,7 @@ def _read(path: Path) -> tuple[dict, list[tuple[str, float]], list[tuple[int, st
     if magic != b"E5S1" or version != 1 or qk != 32:
         raise ValueError(f"{path}: not an E5S1 v1 model file with 32-weight Q4_0 blocks")
     keys = ("hidden", "layers", "heads", "ffn", "vocab", "max_pos", "type_vocab")
-    hdr: dict = dict(zip(keys, dims, strict=True), eps=eps)
+    hdr: dict = dict(zip(keys, dims, strict=True), eps=float(f"{eps:.7g}"))  # f32 -> 1e-12
     n, hdr["bos"], hdr["eos"], hdr["pad"], hdr["unk"], blob_len = take("5iQ")
     offs, scores = take(f"{n + 1}I"), take(f"{n}f")
     blob = take(f"{blob_len}s")[0]

@@ -109,7 +109,7 @@ class Student:
     label_names: list[str]
 
     def tokenize(self, text: str) -> list[str]:
-        return tokenize(text, self.vocab.lang)
+        return tokenize(text, self.vocab.lang, self.cfg.max_len)
 
     @torch.inference_mode()
     def predict_logits(self, text: str) -> torch.Tensor:

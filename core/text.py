@@ -47,7 +47,17 @@ def detect_lang(texts: Iterable[str], sample: int = 200) -> str:
     return "zh" if chars and cjk / chars > 0.2 else "en"
 
 
-def tokenize(text: str, lang: str) -> list[str]:
+# Characters kept per word a student can see: segmenting a long review only to drop most of it
+# would dominate the student's latency. Generous, so the cut almost never costs a word.
+CHARS_PER_WORD = {"zh": 3, "en": 12}
+
+
+def clip(text: str, max_words: int | None, lang: str) -> str:
+    return text[: max_words * CHARS_PER_WORD[lang]] if max_words else text
+
+
+def tokenize(text: str, lang: str, max_words: int | None = None) -> list[str]:
+    text = clip(text, max_words, lang)
     if lang == "zh":
         return [w for w in _jieba().lcut(text, HMM=False) if w.strip()]
     return _EN_WORD.findall(text.lower())
@@ -78,7 +88,7 @@ class Vocab:
         return ids or [unk]
 
     def encode_text(self, text: str, max_len: int) -> list[int]:
-        return self.encode(tokenize(text, self.lang), max_len)
+        return self.encode(tokenize(text, self.lang, max_len), max_len)
 
     def save(self, path: Path) -> None:
         path.write_text(json.dumps({"lang": self.lang, "itos": self.itos}, ensure_ascii=False))

