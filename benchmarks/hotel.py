@@ -8,6 +8,8 @@ ignored), every model scored on hotel/test; a BERT-base-shaped model is timed in
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from common import (
     ROOT,
     SHARED,
@@ -52,13 +54,8 @@ def main() -> None:
         bb = bert_base_latency(
             h["store"], h["run_id"], summary_test_texts(d), a.latency_samples, 13
         )
-    report(
-        summary,
-        bb,
-        a.out
-        and __import__("pathlib").Path(a.out)
-        or ROOT / "benchmarks" / "results" / "hotel.json",
-    )
+    out = Path(a.out) if a.out else ROOT / "benchmarks" / "results" / "hotel.json"
+    report(summary, bb, out)
 
 
 def summary_test_texts(d: str) -> list[str]:

@@ -110,7 +110,8 @@ def augment(
             progress(1)
     table = PosTable.build(tagged)
     joiner = "" if lang == "zh" else " "
-    seen = set(texts)
+    # an unchanged sentence re-joined from its words (lower case, spaced punctuation) is no new text
+    seen = set(texts) | {joiner.join(w for w, _ in sent) for sent in tagged}
     out: list[str] = []
     cap = cfg.max_per_example or cfg.n_iter
     for sent in tagged:

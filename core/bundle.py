@@ -68,7 +68,7 @@ def load_bundle(cfg: DataConfig) -> DataBundle:
         train = load_labelled(cfg.train)
         warnings += train.warnings
         dev = test = None
-        if cfg.dev is None and cfg.test is None:
+        if cfg.test is None:  # hold out a test split whether or not a dev file is given
             test_i, train_i = stratified_split(train.labels, [0.2, 0.8], cfg.seed)
             test, train = train.subset(test_i), train.subset(train_i)
             warnings.append(

@@ -7,6 +7,8 @@ numbers, so reruns with other student settings only pay for the students.
 from __future__ import annotations
 
 import logging
+import os
+import threading
 from pathlib import Path
 
 import torch
@@ -37,7 +39,8 @@ def teacher_logits(
         ctx.stage("label", len(texts))
     logits = teacher.logits(texts, batch_size, progress=(lambda n: ctx.step(n)) if ctx else None)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".tmp")
+    # one temp file per writer: two runs labelling the same texts at once must not share it
+    tmp = path.with_name(f"{path.stem}.{os.getpid()}.{threading.get_ident()}.tmp")
     save_file({"logits": logits.contiguous()}, str(tmp))
-    tmp.rename(path)
+    os.replace(tmp, path)
     return logits, False

@@ -275,7 +275,8 @@ class Store:
                     "run_id": run_id,
                     "name": name,
                     "path": str(path),
-                    "sha256": digest.hexdigest(),
+                    # a single file's checksum is its own, so `sha256sum FILE` verifies it
+                    "sha256": sha256_file(path) if path.is_file() else digest.hexdigest(),
                     "bytes": size,
                 },
                 pk=("run_id", "name"),

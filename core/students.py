@@ -26,7 +26,7 @@ class BiLSTM(nn.Module):
 
     def __init__(self, vocab_size: int, num_labels: int, cfg: StudentConfig):
         super().__init__()
-        self.embed = nn.Embedding(vocab_size, cfg.embed_dim, padding_idx=0)
+        self.embed = nn.Embedding(vocab_size, cfg.embed_dim, padding_idx=0, sparse=True)
         self.lstm = nn.LSTM(cfg.embed_dim, cfg.hidden_dim, batch_first=True, bidirectional=True)
         self.dense = nn.Linear(2 * cfg.hidden_dim, cfg.dense_dim)
         self.dropout = nn.Dropout(cfg.dropout)
@@ -47,7 +47,7 @@ class TextCNN(nn.Module):
     def __init__(self, vocab_size: int, num_labels: int, cfg: StudentConfig):
         super().__init__()
         self.min_len = max(cfg.kernel_sizes)
-        self.embed = nn.Embedding(vocab_size, cfg.embed_dim, padding_idx=0)
+        self.embed = nn.Embedding(vocab_size, cfg.embed_dim, padding_idx=0, sparse=True)
         self.convs = nn.ModuleList(
             nn.Conv1d(cfg.embed_dim, cfg.num_filters, k) for k in cfg.kernel_sizes
         )

@@ -15,6 +15,7 @@ import os
 import random
 import shutil
 import sysconfig
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,6 +30,9 @@ log = logging.getLogger(__name__)
 
 PRESETS = ("m3e-small", "multilingual-e5-small")
 META = "distillery.json"
+# from_pretrained builds models under process-wide state (meta-device init): two threads loading
+# at once (two runs started together) get each other's empty meta tensors, so loads take turns.
+_LOAD_LOCK = threading.Lock()
 
 
 class TeacherError(RuntimeError):
@@ -129,7 +133,8 @@ def _load(source: str, num_labels: int | None, label_names: list[str] | None):
                 "ignore_mismatched_sizes": True,
             }
             kwargs = {k: v for k, v in kwargs.items() if v is not None}
-        model = AutoModelForSequenceClassification.from_pretrained(source, **kwargs)
+        with _LOAD_LOCK:
+            model = AutoModelForSequenceClassification.from_pretrained(source, **kwargs)
     except OSError as exc:
         offline = os.environ.get("HF_HUB_OFFLINE") == "1"
         hint = (

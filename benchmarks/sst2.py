@@ -1,0 +1,67 @@
+"""English works too: GLUE SST-2 (the paper's headline task), on a slice so it fits a CPU.
+
+The teacher is m3e-small by default (its vocabulary has English word pieces; pass
+--teacher multilingual-e5-small or a local bert-base-uncased directory for a stronger one).
+The first --max-train rows of train are labelled data, the next --transfer rows are unlabelled
+transfer texts, and the models are scored on the labelled test split.
+
+    python benchmarks/sst2.py
+"""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+
+from common import ROOT, SHARED, base_parser, bert_base_latency, report, run, setup_logging
+
+from core.config import AugmentConfig, DataConfig, PipelineConfig, StudentConfig, TeacherConfig
+
+
+def main() -> None:
+    p = base_parser(__doc__)
+    p.add_argument("--data", default=str(SHARED / "sst2"))
+    p.add_argument("--max-train", type=int, default=2000)
+    p.add_argument("--transfer", type=int, default=6000)
+    p.add_argument("--max-test", type=int, default=1000)
+    a = p.parse_args()
+    setup_logging()
+    lines = Path(a.data, "train.tsv").read_text(encoding="utf-8").splitlines()
+    header, body = lines[0], lines[1:]
+    tmp = Path(tempfile.mkdtemp(prefix="sst2_"))
+    # slices of the shared file, written to a temp folder (never into the project)
+    (tmp / "train.tsv").write_text("\n".join([header, *body[: a.max_train]]), encoding="utf-8")
+    transfer = [ln.split("\t", 1)[1] for ln in body[a.max_train : a.max_train + a.transfer]]
+    (tmp / "transfer.txt").write_text("\n".join(transfer), encoding="utf-8")
+    cfg = PipelineConfig(
+        name="benchmark: sst2 slice",
+        data=DataConfig(
+            train=str(tmp / "train.tsv"),
+            test=f"{a.data}/test.tsv",
+            transfer=str(tmp / "transfer.txt"),
+            max_transfer=None,
+            max_test=a.max_test,
+        ),
+        teacher=TeacherConfig(
+            model=a.teacher, epochs=a.teacher_epochs, max_length=a.teacher_max_length
+        ),
+        augment=AugmentConfig(n_iter=a.augment_iters),
+        students=[
+            StudentConfig(arch="bilstm", epochs=a.student_epochs),
+            StudentConfig(arch="textcnn", epochs=a.student_epochs),
+        ],
+        latency_samples=a.latency_samples,
+    )
+    summary, h = run(cfg, a.home, cfg.name)
+    bb = None
+    if not a.no_bert_base:
+        from core.data import load_labelled
+
+        texts = load_labelled(f"{a.data}/test.tsv").texts
+        bb = bert_base_latency(h["store"], h["run_id"], texts, a.latency_samples, 13)
+    out = Path(a.out) if a.out else ROOT / "benchmarks" / "results" / "sst2.json"
+    report(summary, bb, out)
+
+
+if __name__ == "__main__":
+    main()

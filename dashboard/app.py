@@ -1,0 +1,49 @@
+"""Distillery dashboard entry point: `python -m dashboard` or `streamlit run dashboard/app.py`."""
+
+from __future__ import annotations
+
+import logging
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:  # `streamlit run` puts only this file's folder on the path
+    sys.path.insert(0, str(ROOT))
+
+import streamlit as st  # noqa: E402
+
+from dashboard import widgets  # noqa: E402
+
+PAGES = ROOT / "pages"
+
+st.set_page_config(page_title="Distillery", page_icon="⚗️", layout="wide")
+
+pages = {
+    "Build": [
+        st.Page(PAGES / "data.py", title="Data", icon=":material/dataset:", default=True),
+        st.Page(PAGES / "train.py", title="Train", icon=":material/model_training:"),
+    ],
+    "Inspect": [
+        st.Page(PAGES / "runs.py", title="Runs", icon=":material/table_view:"),
+        st.Page(PAGES / "predict.py", title="Predict", icon=":material/chat:"),
+        st.Page(PAGES / "report.py", title="Report", icon=":material/summarize:"),
+    ],
+}
+page = st.navigation(pages)
+
+with st.sidebar:
+    st.markdown("### :material/science: Distillery")
+    st.caption("Distil a fine-tuned BERT teacher into tiny BiLSTM / TextCNN students.")
+    with widgets.engine_errors("Opening the run store"):
+        # Creating the manager also marks runs orphaned by a dead process as interrupted.
+        widgets.manager()
+        active = [r for r in widgets.store().runs() if r["status"] in ("queued", "running")]
+        if active:
+            st.caption(f":material/pending: {len(active)} run(s) active (see **Train**)")
+        st.caption(f"Home: `{widgets.home()}`")
+
+try:
+    page.run()
+except Exception as exc:  # noqa: BLE001 - last line of defence: an error box, never a traceback
+    logging.getLogger("dashboard").exception("page %s failed", page.title)
+    st.error(f"This page failed: {type(exc).__name__}: {exc}")

