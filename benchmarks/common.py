@@ -20,7 +20,14 @@ sys.path.insert(0, str(ROOT))
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
-from core.config import PipelineConfig, to_dict  # noqa: E402
+from core.config import (  # noqa: E402
+    AugmentConfig,
+    DataConfig,
+    PipelineConfig,
+    StudentConfig,
+    TeacherConfig,
+    to_dict,
+)
 from core.evaluate import bert_base_reference, latency_stats  # noqa: E402
 from core.jobs import RunContext, execute  # noqa: E402
 from core.store import Store  # noqa: E402
@@ -41,6 +48,22 @@ def base_parser(desc: str) -> argparse.ArgumentParser:
     p.add_argument("--latency-samples", type=int, default=200)
     p.add_argument("--no-bert-base", action="store_true", help="skip the BERT-base reference")
     return p
+
+
+def pipeline_config(a: argparse.Namespace, name: str, data: DataConfig) -> PipelineConfig:
+    """The benchmark's settings: both students, each plain and distilled, from the flags."""
+    return PipelineConfig(
+        name=name,
+        data=data,
+        teacher=TeacherConfig(
+            model=a.teacher, epochs=a.teacher_epochs, max_length=a.teacher_max_length
+        ),
+        augment=AugmentConfig(n_iter=a.augment_iters),
+        students=[
+            StudentConfig(arch=arch, epochs=a.student_epochs) for arch in ("bilstm", "textcnn")
+        ],
+        latency_samples=a.latency_samples,
+    )
 
 
 def run(cfg: PipelineConfig, home: str | None, name: str) -> tuple[dict, dict]:

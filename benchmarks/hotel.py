@@ -15,12 +15,13 @@ from common import (
     SHARED,
     base_parser,
     bert_base_latency,
+    pipeline_config,
     report,
     run,
     setup_logging,
 )
 
-from core.config import AugmentConfig, DataConfig, PipelineConfig, StudentConfig, TeacherConfig
+from core.config import DataConfig
 
 
 def main() -> None:
@@ -29,25 +30,14 @@ def main() -> None:
     a = p.parse_args()
     setup_logging()
     d = a.data
-    cfg = PipelineConfig(
-        name="benchmark: hotel",
-        data=DataConfig(
-            train=f"{d}/train.txt",
-            test=f"{d}/test.txt",
-            transfer=f"{d}/dev.txt",
-            max_transfer=None,
-            max_test=None,
-        ),
-        teacher=TeacherConfig(
-            model=a.teacher, epochs=a.teacher_epochs, max_length=a.teacher_max_length
-        ),
-        augment=AugmentConfig(n_iter=a.augment_iters),
-        students=[
-            StudentConfig(arch="bilstm", epochs=a.student_epochs),
-            StudentConfig(arch="textcnn", epochs=a.student_epochs),
-        ],
-        latency_samples=a.latency_samples,
+    data = DataConfig(
+        train=f"{d}/train.txt",
+        test=f"{d}/test.txt",
+        transfer=f"{d}/dev.txt",
+        max_transfer=None,
+        max_test=None,
     )
+    cfg = pipeline_config(a, "benchmark: hotel", data)
     summary, h = run(cfg, a.home, cfg.name)
     bb = None
     if not a.no_bert_base:

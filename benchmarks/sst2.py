@@ -13,9 +13,18 @@ from __future__ import annotations
 import tempfile
 from pathlib import Path
 
-from common import ROOT, SHARED, base_parser, bert_base_latency, report, run, setup_logging
+from common import (
+    ROOT,
+    SHARED,
+    base_parser,
+    bert_base_latency,
+    pipeline_config,
+    report,
+    run,
+    setup_logging,
+)
 
-from core.config import AugmentConfig, DataConfig, PipelineConfig, StudentConfig, TeacherConfig
+from core.config import DataConfig
 
 
 def main() -> None:
@@ -33,25 +42,14 @@ def main() -> None:
     (tmp / "train.tsv").write_text("\n".join([header, *body[: a.max_train]]), encoding="utf-8")
     transfer = [ln.split("\t", 1)[1] for ln in body[a.max_train : a.max_train + a.transfer]]
     (tmp / "transfer.txt").write_text("\n".join(transfer), encoding="utf-8")
-    cfg = PipelineConfig(
-        name="benchmark: sst2 slice",
-        data=DataConfig(
-            train=str(tmp / "train.tsv"),
-            test=f"{a.data}/test.tsv",
-            transfer=str(tmp / "transfer.txt"),
-            max_transfer=None,
-            max_test=a.max_test,
-        ),
-        teacher=TeacherConfig(
-            model=a.teacher, epochs=a.teacher_epochs, max_length=a.teacher_max_length
-        ),
-        augment=AugmentConfig(n_iter=a.augment_iters),
-        students=[
-            StudentConfig(arch="bilstm", epochs=a.student_epochs),
-            StudentConfig(arch="textcnn", epochs=a.student_epochs),
-        ],
-        latency_samples=a.latency_samples,
+    data = DataConfig(
+        train=str(tmp / "train.tsv"),
+        test=f"{a.data}/test.tsv",
+        transfer=str(tmp / "transfer.txt"),
+        max_transfer=None,
+        max_test=a.max_test,
     )
+    cfg = pipeline_config(a, "benchmark: sst2 slice", data)
     summary, h = run(cfg, a.home, cfg.name)
     bb = None
     if not a.no_bert_base:

@@ -151,6 +151,7 @@ def cmd_run(kind: str, a: argparse.Namespace) -> int:
     from .store import Store
 
     store = Store(a.home)
+    store.mark_interrupted()  # runs a dead process left `running`
     cfg = config_from_args(a)
     if kind in ("augment", "distill") and cfg.teacher_run is None:
         print(

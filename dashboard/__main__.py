@@ -58,9 +58,13 @@ def main(argv: list[str] | None = None) -> int:
     cmd = command(list(sys.argv[1:] if argv is None else argv))
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join(p for p in (str(ROOT), env.get("PYTHONPATH")) if p)
-    try:
-        return subprocess.call(cmd, cwd=ROOT, env=env)
-    except KeyboardInterrupt:
+    os.chdir(ROOT)
+    if os.name == "posix":
+        # Become the Streamlit process: Ctrl+C and SIGTERM reach it directly, no orphan is left.
+        os.execve(sys.executable, cmd, env)
+    try:  # pragma: no cover - Windows has no real exec
+        return subprocess.call(cmd, env=env)
+    except KeyboardInterrupt:  # pragma: no cover
         return 130
 
 

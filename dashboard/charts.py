@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 
 import pandas as pd
@@ -77,12 +78,13 @@ def latency_bars(df: pd.DataFrame) -> go.Figure:
             y=p50,
             marker_color=[ROLE_COLORS.get(r, "#0d6efd") for r in df["role"]],
             error_y={"type": "data", "symmetric": False, "array": (p95 - p50).clip(lower=0)},
-            text=[f"{v:.2f}" if pd.notna(v) else "" for v in p50],
-            textposition="outside",
+            text=[f"{v:.2f} ms" if pd.notna(v) else "" for v in p50],
+            textposition="inside",
+            insidetextanchor="end",
             name="p50",
         )
     )
-    fig.update_yaxes(type="log", title="ms per sentence (batch 1; bar p50, whisker p95)")
+    fig.update_yaxes(type="log", dtick=1, title="ms per sentence (bar p50, whisker p95)")
     return _layout(fig, "Latency per sentence (log scale)")
 
 
@@ -122,6 +124,16 @@ def accuracy_latency_scatter(df: pd.DataFrame) -> go.Figure:
                 marker={"size": 13, "color": ROLE_COLORS.get(str(role), "#0d6efd")},
             )
         )
+    lat = df["latency p50 (ms)"].dropna()
+    lat = lat[lat > 0]
+    if not lat.empty:  # room for the labels at both ends (a log axis takes log10 bounds)
+        lo, hi = math.log10(lat.min()), math.log10(lat.max())
+        pad = max(0.25, 0.15 * (hi - lo))
+        fig.update_xaxes(range=[lo - pad, hi + pad])
+    acc = df["accuracy"].dropna()
+    if not acc.empty:
+        span = max(0.02, float(acc.max() - acc.min()))
+        fig.update_yaxes(range=[float(acc.min()) - 0.15 * span, float(acc.max()) + 0.2 * span])
     fig.update_xaxes(type="log", title="median latency per sentence, ms (log scale)")
     fig.update_yaxes(title="accuracy")
     return _layout(fig, "Accuracy vs latency", height=420)
@@ -142,7 +154,12 @@ def class_balance(counts: Mapping[str, int], title: str = "Class balance") -> go
 
 
 def length_histogram(lengths: Sequence[int], title: str = "Text length (characters)") -> go.Figure:
-    fig = go.Figure(go.Histogram(x=list(lengths), nbinsx=40, marker_color=PALETTE[0]))
+    values = sorted(lengths)
+    fig = go.Figure(go.Histogram(x=values, nbinsx=40, marker_color=PALETTE[0]))
+    if len(values) >= 100:  # a long tail would squash the bulk into one bar: show up to p99
+        p99 = values[int(0.99 * (len(values) - 1))]
+        fig.update_xaxes(range=[0, p99 * 1.05])
+        title += f" · axis cut at the 99th percentile ({p99})"
     fig.update_xaxes(title="characters")
     fig.update_yaxes(title="texts")
     return _layout(fig, title, height=320)

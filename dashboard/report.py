@@ -35,6 +35,8 @@ def _fmt_table(df: pd.DataFrame) -> str:
             shown[c] = shown[c].map(lambda v: "" if pd.isna(v) else f"{v:.3f}")
         elif c.startswith(("speed-up", "x smaller")):
             shown[c] = shown[c].map(lambda v: "" if pd.isna(v) else f"{v:.1f}x")
+        elif c == "params":
+            shown[c] = shown[c].map(lambda v: "" if pd.isna(v) else f"{v:,.0f}")
         elif shown[c].dtype.kind == "f":
             shown[c] = shown[c].map(lambda v: "" if pd.isna(v) else f"{v:,.2f}")
     return shown.to_html(index=False, escape=True, border=0)

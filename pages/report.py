@@ -74,6 +74,11 @@ else:
         },
     )
 
+    st.caption(
+        "gap closed = (distilled - plain) / (teacher - plain); empty where the plain student "
+        "already matches or beats the teacher, so there is no gap."
+    )
+
 c1, c2 = st.columns(2)
 c1.plotly_chart(charts.metric_bars(df), key="report-acc")
 c2.plotly_chart(charts.accuracy_latency_scatter(df), key="report-scatter")

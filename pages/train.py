@@ -193,7 +193,7 @@ with widgets.engine_errors("Reading the runs"):
 if not all_runs:
     widgets.empty_state(
         "No runs yet. Start with **Whole pipeline** below: the defaults are small enough for a "
-        "2-core CPU (about 5-10 minutes with the m3e-small teacher)."
+        "2-core CPU (roughly 10-15 minutes with the m3e-small teacher)."
     )
 
 st.subheader("Start a run")

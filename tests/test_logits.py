@@ -63,7 +63,7 @@ def test_concurrent_writers_of_one_entry_all_succeed(teacher, tmp_path):
         path.unlink(missing_ok=True)
         barrier = threading.Barrier(4)
 
-        def work():
+        def work(barrier=barrier):
             barrier.wait()
             try:
                 results.append(teacher_logits(teacher, texts, tmp_path)[0])

@@ -11,6 +11,7 @@ import time
 from pathlib import Path
 
 import pytest
+
 from core.jobs import JobManager
 from core.store import FINAL, SCHEMA_VERSION, Store, sha256_file
 
@@ -144,8 +145,10 @@ def test_pipeline_artifacts_match_files_on_disk(done_run):
         path = Path(a["path"])
         assert path.exists() and store.run_dir(rid) in path.parents
         assert a["sha256"] == _digest(path), a["name"]
-        size = path.stat().st_size if path.is_file() else sum(
-            f.stat().st_size for f in path.rglob("*") if f.is_file()
+        size = (
+            path.stat().st_size
+            if path.is_file()
+            else sum(f.stat().st_size for f in path.rglob("*") if f.is_file())
         )
         assert a["bytes"] == size
     assert arts["augmented"]["sha256"] == sha256_file(Path(arts["augmented"]["path"]))
