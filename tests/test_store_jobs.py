@@ -188,6 +188,23 @@ def test_distill_reuses_teacher_and_cached_logits(done_run, tiny_cfg):
     assert not (store.run_dir(rid2, create=False) / "teacher").exists()
 
 
+def test_augment_run_labels_once_for_later_distill_runs(done_run, tiny_cfg):
+    store, manager, rid = done_run
+    aug = manager.submit("augment", tiny_cfg(teacher_run=rid, aug_seed=21))
+    assert manager.wait(aug, timeout=300) == "done", store.run(aug)["error"]
+    assert "label" in store.run(aug)["timings"]  # new augmented texts: labelled now
+    assert [r["model"] for r in store.results(aug)] == ["teacher"]
+    assert {a["name"] for a in store.artifacts(aug)} == {"augmented"}
+    dis = manager.submit("distill", tiny_cfg(teacher_run=rid, aug_seed=21, plain_baseline=False))
+    assert manager.wait(dis, timeout=300) == "done", store.run(dis)["error"]
+    assert "label" not in store.run(dis)["timings"]  # ...and reused here
+    assert {r["model"] for r in store.results(dis)} == {
+        "teacher",
+        "bilstm_distilled",
+        "textcnn_distilled",
+    }
+
+
 def test_distill_with_run_that_has_no_teacher_fails_cleanly(done_run, tiny_cfg):
     store, manager, _ = done_run
     empty = store.create_run("augment", {})
