@@ -43,7 +43,12 @@ def loss_curves(frame: pd.DataFrame, title: str = "Training loss") -> go.Figure:
             )
         )
     fig.update_xaxes(title="step")
-    fig.update_yaxes(title="loss")
+    values = frame["value"]
+    if len(values) and (values > 0).all() and values.max() / values.min() > 50:
+        # MSE on logits and cross-entropy differ by orders of magnitude: log keeps both visible
+        fig.update_yaxes(type="log", title="loss (log scale)")
+    else:
+        fig.update_yaxes(title="loss")
     return _layout(fig, title)
 
 

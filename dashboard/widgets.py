@@ -214,7 +214,7 @@ def active_runs_panel() -> None:
         st.caption(f"Loss curves refresh every {LIVE_LOSS_EVERY_S:.0f} s.")
 
 
-def recent_runs_panel(limit: int = 5) -> None:
+def recent_runs_panel(limit: int = 3) -> None:
     """The last finished runs with their outcome, errors in full."""
     with engine_errors("Reading the recent runs"):
         done = [r for r in store().runs() if r["status"] not in ACTIVE][:limit]

@@ -1,7 +1,7 @@
 """The dashboard against the real engine: every page on an empty home and on a finished run.
 
-The finished run is a real pipeline run in-process through `JobManager`, with a tiny random BERT
-teacher (m3e's tokenizer, 2 layers of width 32) so it takes seconds, not minutes.
+The finished run is a real pipeline run in-process through `JobManager`, with the tiny random BERT
+teacher of conftest.py (m3e's tokenizer, 2 layers of width 32) so it takes seconds, not minutes.
 """
 
 from __future__ import annotations
@@ -21,7 +21,14 @@ from core.jobs import JobManager
 from core.store import FINAL, Store
 from dashboard import __main__ as launcher
 from dashboard.report import build_report_html, report_csv
-from dashboard.tables import config_diff, gap_closed, report_sentences, runs_table, summary_rows
+from dashboard.tables import (
+    config_diff,
+    gap_closed,
+    loss_frame,
+    report_sentences,
+    runs_table,
+    summary_rows,
+)
 
 ROOT = Path(__file__).resolve().parent.parent
 PAGES = ["pages/data.py", "pages/train.py", "pages/runs.py", "pages/predict.py", "pages/report.py"]
@@ -108,35 +115,14 @@ def test_upload_good_file_is_saved_and_chosen(empty_home):
     assert "good.tsv" in texts(at.success)
     assert len(at.dataframe) >= 1  # the preview table
 
+    # The saved upload is now one of the home folder's files.
+    at.radio(key="data-mode").set_value("home").run()
+    no_trouble(at)
+    assert "uploads/good.tsv" in at.selectbox(key="home-train").options
+    assert at.session_state["data_choice"]["mode"] == "home"
+
 
 # -- a home with one finished tiny run ---------------------------------------------------------
-def _tiny_teacher(folder: Path, home: Path) -> Path:
-    from transformers import AutoTokenizer, BertConfig, BertForSequenceClassification
-
-    from core.teacher import TeacherError, m3e_small_source, resolve_source
-
-    try:
-        src = m3e_small_source() or resolve_source("m3e-small", home)
-    except TeacherError as exc:
-        pytest.skip(f"no m3e-small tokenizer: {exc}")
-    import torch
-
-    torch.manual_seed(0)
-    tok = AutoTokenizer.from_pretrained(str(src))
-    cfg = BertConfig(
-        vocab_size=len(tok),
-        hidden_size=32,
-        num_hidden_layers=2,
-        num_attention_heads=2,
-        intermediate_size=64,
-        max_position_embeddings=64,
-        num_labels=2,
-    )
-    BertForSequenceClassification(cfg).save_pretrained(folder)
-    tok.save_pretrained(folder)
-    return folder
-
-
 def _tiny_config(teacher: str | Path, **kw) -> PipelineConfig:
     students = [
         StudentConfig(
@@ -156,13 +142,13 @@ def _tiny_config(teacher: str | Path, **kw) -> PipelineConfig:
 
 
 @pytest.fixture(scope="module")
-def finished(tmp_path_factory):
+def finished(tmp_path_factory, tiny_teacher_dir):
+    """A real pipeline run (embedded default data, the conftest's tiny random BERT teacher)."""
     mp = pytest.MonkeyPatch()
-    base = tmp_path_factory.mktemp("dash")
-    home = base / "home"
+    home = tmp_path_factory.mktemp("dash") / "home"
     mp.setenv("DISTILLERY_HOME", str(home))
     mp.setenv("HF_HUB_OFFLINE", "1")
-    teacher = _tiny_teacher(base / "tiny-bert", home)
+    teacher = tiny_teacher_dir
     store = Store(home)
     manager = JobManager(store)
     rid = manager.submit("pipeline", _tiny_config(teacher, name="tiny"))
@@ -346,6 +332,14 @@ def test_config_diff_keeps_only_differences():
     assert diff.loc["teacher.epochs"].tolist() == ["1", "2"]
     assert diff.loc["name"].tolist() == ["x", "—"]
     assert config_diff({"#1": a, "#2": a}).empty
+
+
+def test_loss_frame_thins_long_curves():
+    rows = [{"series": "teacher/loss", "step": i, "value": 1 / (i + 1)} for i in range(1000)]
+    rows += [{"series": "teacher/dev_accuracy", "step": 1000, "value": 0.9}]
+    df = loss_frame(rows, "#3", max_points=100)
+    assert set(df["curve"]) == {"#3 · teacher"}
+    assert len(df) <= 101 and df["step"].iloc[-1] == 999  # the last point is kept
 
 
 def test_runs_table_columns():
