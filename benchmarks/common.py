@@ -41,10 +41,10 @@ def base_parser(desc: str) -> argparse.ArgumentParser:
     p.add_argument("--home", help="store folder (default: $DISTILLERY_HOME or ./data)")
     p.add_argument("--out", help="JSON output path")
     p.add_argument("--teacher", default="m3e-small")
-    p.add_argument("--teacher-epochs", type=int, default=3)
+    p.add_argument("--teacher-epochs", type=int, default=2)
     p.add_argument("--teacher-max-length", type=int, default=64)
     p.add_argument("--student-epochs", type=int, default=4)
-    p.add_argument("--augment-iters", type=int, default=2)
+    p.add_argument("--augment-iters", type=int, default=10)
     p.add_argument("--latency-samples", type=int, default=200)
     p.add_argument("--no-bert-base", action="store_true", help="skip the BERT-base reference")
     return p
@@ -158,8 +158,40 @@ def report(summary: dict, bert_base: dict | None, out_path: Path) -> dict:
     }
     out_path.parent.mkdir(parents=True, exist_ok=True)
     out_path.write_text(json.dumps(result, indent=1, ensure_ascii=False))
-    print(f"JSON written to {out_path}")
+    out_path.with_suffix(".md").write_text(markdown(result))
+    print(f"JSON written to {out_path} (markdown table beside it)")
     return result
+
+
+def markdown(result: dict) -> str:
+    """The table as it goes into the README."""
+    lines = [
+        "| model | accuracy | macro-F1 | params | size MB | p50 ms | p95 ms | tokenise ms "
+        "| speed-up vs teacher | vs BERT-base shape | gap closed |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for r in result["rows"]:
+        gap = f"{r['gap_closed'] * 100:.0f}%" if r.get("gap_closed") is not None else ""
+        xb = f"{r['speedup_vs_bert_base']:.0f}x" if "speedup_vs_bert_base" in r else ""
+        lines.append(
+            f"| {r['model']} | {r['accuracy']:.4f} | {r['f1']:.4f} | {r['params']:,} "
+            f"| {r['size_mb']:.1f} | {r['latency_ms_p50']:.3f} | {r['latency_ms_p95']:.3f} "
+            f"| {r['tokenize_ms_p50']:.3f} | {r['speedup_vs_teacher']:.1f}x | {xb} | {gap} |"
+        )
+    bb = result.get("bert_base_reference")
+    if bb:
+        lines.append(
+            f"| BERT-base shape (random weights, timing only) | | | {bb['params']:,} | "
+            f"| {bb['latency_ms_p50']:.3f} | {bb['latency_ms_p95']:.3f} | | | | |"
+        )
+    t = result["timings"]
+    lines.append("")
+    lines.append(
+        "Stage times (s): "
+        + ", ".join(f"{k} {v:.1f}" for k, v in t.items())
+        + f"; total {result['pipeline_total_s']:.0f} s."
+    )
+    return "\n".join(lines) + "\n"
 
 
 def setup_logging() -> None:
