@@ -84,6 +84,7 @@ class PipelineConfig:
     plain_baseline: bool = True  # also train each student on hard labels only
     use_augmentation: bool = True
     latency_samples: int = 200
+    student_workers: int = 2  # students trained side by side, one torch thread each
     student_threads: int = 1  # torch threads for the students' batch-1 latency (recorded)
     name: str = ""
     device: str = "auto"  # "auto" (CUDA when available), "cpu" or "cuda"

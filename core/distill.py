@@ -83,17 +83,28 @@ def train_student(
     teacher_logits: torch.Tensor | None = None,
     dev: tuple[list[list[int]], list[int]] | None = None,
     ctx=None,
+    own_stage: bool = True,
 ) -> Student:
-    """`seqs` are word ids; `labels` hold -1 where only the teacher's logits are known."""
+    """`seqs` are word ids; `labels` hold -1 where only the teacher's logits are known.
+
+    With `own_stage` the run's progress shows this training as a stage of its own; without, its
+    steps count towards a stage the caller opened (several students training at once).
+    """
     before = torch.get_num_threads()
-    torch.set_num_threads(cfg.threads or before)
+    if own_stage:
+        torch.set_num_threads(cfg.threads or before)
     try:
-        return _train(name, cfg, vocab, label_names, seqs, labels, teacher_logits, dev, ctx)
+        return _train(
+            name, cfg, vocab, label_names, seqs, labels, teacher_logits, dev, ctx, own_stage
+        )
     finally:
-        torch.set_num_threads(before)
+        if own_stage:
+            torch.set_num_threads(before)
 
 
-def _train(name, cfg, vocab, label_names, seqs, labels, teacher_logits, dev, ctx) -> Student:
+def _train(
+    name, cfg, vocab, label_names, seqs, labels, teacher_logits, dev, ctx, own_stage
+) -> Student:
     torch.manual_seed(cfg.seed)
     rng = random.Random(cfg.seed)
     if cfg.loss == "hard" or teacher_logits is None:
@@ -112,7 +123,7 @@ def _train(name, cfg, vocab, label_names, seqs, labels, teacher_logits, dev, ctx
     ]
     labels_t = torch.tensor(labels)
     steps = math.ceil(len(seqs) / cfg.batch_size) * cfg.epochs
-    if ctx:
+    if ctx and own_stage:
         ctx.stage(name, steps)
     best, best_state = -1.0, None
     step = 0
@@ -131,7 +142,9 @@ def _train(name, cfg, vocab, label_names, seqs, labels, teacher_logits, dev, ctx
                 opt.step()
             step += 1
             if ctx:
-                ctx.step(loss=loss.item(), series=f"{name}/loss")
+                value = loss.item()
+                ctx.log_point(f"{name}/loss", step, value)  # the student's own step count
+                ctx.step(loss=value)
         if dev and dev[0]:
             acc = _accuracy(model, *dev)
             log.info("%s epoch %d dev accuracy %.4f", name, epoch + 1, acc)

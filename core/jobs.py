@@ -47,6 +47,7 @@ class RunContext:
     _timings: dict[str, float] = field(default_factory=dict)
     _buffer: dict[str, list[tuple[int, float]]] = field(default_factory=dict)
     _last_loss: float | None = None
+    _lock: threading.RLock = field(default_factory=threading.RLock)
 
     @property
     def run_dir(self):
@@ -68,6 +69,10 @@ class RunContext:
         self._total = total
 
     def step(self, n: int = 1, loss: float | None = None, series: str | None = None) -> None:
+        with self._lock:  # students may train in several threads at once
+            self._step_locked(n, loss, series)
+
+    def _step_locked(self, n: int, loss: float | None, series: str | None) -> None:
         self._step += n
         if loss is not None:
             self._last_loss = float(loss)
@@ -76,7 +81,8 @@ class RunContext:
         self._flush()
 
     def log_point(self, series: str, step: int, value: float) -> None:
-        self._buffer.setdefault(series, []).append((step, float(value)))
+        with self._lock:
+            self._buffer.setdefault(series, []).append((step, float(value)))
 
     def check_cancel(self) -> None:
         now = time.time()

