@@ -43,7 +43,7 @@ def base_parser(desc: str) -> argparse.ArgumentParser:
     p.add_argument("--teacher", default="m3e-small")
     p.add_argument("--teacher-epochs", type=int, default=2)
     p.add_argument("--teacher-max-length", type=int, default=64)
-    p.add_argument("--student-epochs", type=int, default=4)
+    p.add_argument("--student-epochs", type=int, default=6)
     p.add_argument("--augment-iters", type=int, default=10)
     p.add_argument("--latency-samples", type=int, default=200)
     p.add_argument("--no-bert-base", action="store_true", help="skip the BERT-base reference")

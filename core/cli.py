@@ -14,6 +14,7 @@ from pathlib import Path
 from .config import AugmentConfig, DataConfig, PipelineConfig, StudentConfig, TeacherConfig, to_dict
 
 EXIT_DATA = 2
+DEFAULT_MAX_TRAIN = 2000  # for the embedded default data set
 
 
 def _data_args(p: argparse.ArgumentParser) -> None:
@@ -22,7 +23,12 @@ def _data_args(p: argparse.ArgumentParser) -> None:
     g.add_argument("--test", help="labelled test file (default: 20%% of train)")
     g.add_argument("--dev", help="labelled dev file (early stopping)")
     g.add_argument("--transfer", help="unlabelled texts for the teacher to label")
-    g.add_argument("--max-train", type=int, help="subsample train; the rest joins the transfer set")
+    g.add_argument(
+        "--max-train",
+        type=int,
+        help="subsample train; the rest joins the transfer set "
+        f"(embedded default: {DEFAULT_MAX_TRAIN})",
+    )
     g.add_argument("--max-transfer", type=int, default=8000)
     g.add_argument("--max-test", type=int, default=1000)
     g.add_argument("--seed", type=int, default=13)
@@ -52,7 +58,7 @@ def _student_args(p: argparse.ArgumentParser) -> None:
     g.add_argument("--loss", default="mse", choices=["mse", "soft_ce", "hard"])
     g.add_argument("--alpha", type=float, default=1.0)
     g.add_argument("--temperature", type=float, default=2.0)
-    g.add_argument("--student-epochs", type=int, default=4)
+    g.add_argument("--student-epochs", type=int, default=6)
     g.add_argument("--student-lr", type=float, default=2e-3)
     g.add_argument("--student-max-len", type=int, default=64)
     g.add_argument("--vectors", help="optional word2vec text file")
@@ -75,7 +81,9 @@ def config_from_args(a: argparse.Namespace) -> PipelineConfig:
         test=a.test,
         dev=a.dev,
         transfer=a.transfer,
-        max_train=a.max_train,
+        # the embedded default has ~30k rows: a CPU-sized labelled slice unless told otherwise,
+        # the rest becomes unlabelled transfer text (as in the paper's setting)
+        max_train=a.max_train if a.max_train or a.train else DEFAULT_MAX_TRAIN,
         max_transfer=a.max_transfer,
         max_test=a.max_test,
         seed=a.seed,
@@ -153,6 +161,11 @@ def cmd_run(kind: str, a: argparse.Namespace) -> int:
     store = Store(a.home)
     store.mark_interrupted()  # runs a dead process left `running`
     cfg = config_from_args(a)
+    if cfg.teacher_run is not None:  # record the teacher that is really reused, not defaults
+        try:
+            cfg.teacher = TeacherConfig(**store.run(cfg.teacher_run)["config"]["teacher"])
+        except Exception:  # noqa: BLE001 - a missing run is reported when the run starts
+            pass
     if kind in ("augment", "distill") and cfg.teacher_run is None:
         print(
             f"error: `{kind}` needs --teacher-run ID (a run with a fine-tuned teacher)",

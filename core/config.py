@@ -52,13 +52,15 @@ class StudentConfig:
     loss: str = "mse"  # "mse" | "soft_ce" | "hard"
     alpha: float = 1.0  # weight of the distillation loss; 1 - alpha goes to hard-label CE
     temperature: float = 2.0
-    epochs: int = 4
+    epochs: int = 6
     lr: float = 2e-3
     batch_size: int = 64
-    embed_dim: int = 128
-    hidden_dim: int = 128
-    dense_dim: int = 128
-    num_filters: int = 100
+    # 64 wide: on the hotel benchmark as accurate as 128 (0.896 vs 0.894 / 0.902) at half the
+    # batch-1 latency; latency is what students are for
+    embed_dim: int = 64
+    hidden_dim: int = 64
+    dense_dim: int = 64
+    num_filters: int = 64
     kernel_sizes: tuple[int, ...] = (3, 4, 5)
     dropout: float = 0.2
     max_len: int = 64  # words (the m3e teacher at max_length 64 sees 64 characters)
