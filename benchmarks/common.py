@@ -94,7 +94,50 @@ def bert_base_latency(store: Store, run_id: int, texts: list[str], n: int, seed:
     return out
 
 
-def report(summary: dict, bert_base: dict | None, out_path: Path) -> dict:
+def short_sentences(texts: list[str], n: int, seed: int) -> list[str]:
+    """The first clause of each test text (4-20 characters): the "one short sentence" case."""
+    import re
+
+    out = []
+    for t in texts:
+        head = re.split(r"[，。！？；,.!?;\n]", t.strip())[0].strip()[:20]
+        if len(head) >= 4:
+            out.append(head)
+    random.Random(seed).shuffle(out)
+    return out[:n]
+
+
+def short_latency(store: Store, run_id: int, texts: list[str], threads: int) -> dict:
+    """Batch-1 latency of every model of the run on short sentences, measured the same way."""
+    import torch
+
+    from core.students import load_student
+
+    out = {}
+    teacher = load_teacher(store.run_dir(run_id) / "teacher", device="cpu")
+    out["teacher"] = latency_stats(lambda t: int(teacher.predict_one(t).argmax()), texts)
+    model, predict_one = bert_base_reference(teacher.tokenizer, teacher.max_length)
+    out["bert_base_shape"] = latency_stats(predict_one, texts)
+    del model
+    before = torch.get_num_threads()
+    torch.set_num_threads(threads)
+    try:
+        for folder in sorted((store.run_dir(run_id) / "students").iterdir()):
+            s = load_student(folder)
+            out[folder.name] = latency_stats(
+                lambda t, s=s: int(s.predict_logits(t).argmax()), texts
+            )
+            out[folder.name].update(latency_stats(s.tokenize, texts, prefix="tokenize"))
+    finally:
+        torch.set_num_threads(before)
+    for v in out.values():
+        v["latency_n"] = len(texts)
+    return out
+
+
+def report(
+    summary: dict, bert_base: dict | None, out_path: Path, short: dict | None = None
+) -> dict:
     models = summary["models"]
     t = models["teacher"]
     rows = []
@@ -138,6 +181,16 @@ def report(summary: dict, bert_base: dict | None, out_path: Path) -> dict:
             f"{'bert-base shape':<18}{'-':>7}{'-':>7}{bert_base['params']:>12,}{'-':>7}"
             f"{bert_base['latency_ms_p50']:>9.3f}{bert_base['latency_ms_p95']:>9.3f}"
         )
+    if short:
+        t_short = short["teacher"]["latency_ms_p50"]
+        print(
+            f"\nshort sentences (first clause, 4-20 characters, n={short['teacher']['latency_n']}):"
+        )
+        for name, v in short.items():
+            print(
+                f"{name:<18} p50 {v['latency_ms_p50']:8.3f} ms  p95 {v['latency_ms_p95']:8.3f} ms"
+                f"  x teacher {t_short / v['latency_ms_p50']:6.1f}"
+            )
     timings = summary["timings"]
     print("stage times (s): " + ", ".join(f"{k} {v:.1f}" for k, v in timings.items()))
     print(f"pipeline total: {sum(timings.values()):.1f} s (wall {summary['wall_s']:.1f} s)")
@@ -150,6 +203,7 @@ def report(summary: dict, bert_base: dict | None, out_path: Path) -> dict:
         "data": summary["data"],
         "rows": rows,
         "bert_base_reference": bert_base,
+        "short_sentences": short,
         "timings": timings,
         "pipeline_total_s": sum(timings.values()),
         "wall_s": summary["wall_s"],
@@ -184,6 +238,23 @@ def markdown(result: dict) -> str:
             f"| BERT-base shape (random weights, timing only) | | | {bb['params']:,} | "
             f"| {bb['latency_ms_p50']:.3f} | {bb['latency_ms_p95']:.3f} | | | | |"
         )
+    short = result.get("short_sentences")
+    if short:
+        ts = short["teacher"]["latency_ms_p50"]
+        bs = short["bert_base_shape"]["latency_ms_p50"]
+        lines += [
+            "",
+            f"Short sentences (first clause of each test review, 4-20 characters, "
+            f"n={short['teacher']['latency_n']}), batch 1, text in, label out:",
+            "",
+            "| model | p50 ms | p95 ms | speed-up vs teacher | vs BERT-base shape |",
+            "|---|---|---|---|---|",
+        ]
+        for name, v in short.items():
+            lines.append(
+                f"| {name} | {v['latency_ms_p50']:.3f} | {v['latency_ms_p95']:.3f} "
+                f"| {ts / v['latency_ms_p50']:.1f}x | {bs / v['latency_ms_p50']:.0f}x |"
+            )
     t = result["timings"]
     lines.append("")
     lines.append(

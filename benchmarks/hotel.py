@@ -19,6 +19,8 @@ from common import (
     report,
     run,
     setup_logging,
+    short_latency,
+    short_sentences,
 )
 
 from core.config import DataConfig
@@ -44,8 +46,12 @@ def main() -> None:
         bb = bert_base_latency(
             h["store"], h["run_id"], summary_test_texts(d), a.latency_samples, 13
         )
+    texts = summary_test_texts(d)
+    short = short_latency(
+        h["store"], h["run_id"], short_sentences(texts, a.latency_samples, 13), cfg.student_threads
+    )
     out = Path(a.out) if a.out else ROOT / "benchmarks" / "results" / "hotel.json"
-    report(summary, bb, out)
+    report(summary, bb, out, short)
 
 
 def summary_test_texts(d: str) -> list[str]:
