@@ -110,8 +110,9 @@ def students_section(p: str) -> tuple[list[StudentConfig], bool]:
     batch = c3.number_input("student batch size", 1, 1024, 64, key=f"{p}-s-batch")
     max_len = c4.number_input("max words", 8, 512, 64, 8, key=f"{p}-s-maxlen")
     c1, c2, c3 = st.columns(3)
-    embed = c1.number_input("embedding dim", 16, 512, 128, 16, key=f"{p}-embed")
-    hidden = c2.number_input("hidden dim (BiLSTM)", 16, 512, 128, 16, key=f"{p}-hidden")
+    d = StudentConfig()
+    embed = c1.number_input("embedding dim", 16, 512, d.embed_dim, 16, key=f"{p}-embed")
+    hidden = c2.number_input("hidden dim (BiLSTM)", 16, 512, d.hidden_dim, 16, key=f"{p}-hidden")
     plain = c3.checkbox(
         "also train plain baselines (labels only)",
         True,
@@ -129,6 +130,7 @@ def students_section(p: str) -> tuple[list[StudentConfig], bool]:
             batch_size=int(batch),
             embed_dim=int(embed),
             hidden_dim=int(hidden),
+            dense_dim=int(hidden),
             max_len=int(max_len),
         )
         for a in archs
