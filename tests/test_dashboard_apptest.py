@@ -368,10 +368,18 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def test_launcher_serves_health(empty_home):
+@pytest.mark.parametrize(
+    "launch",
+    [
+        ["-m", "dashboard"],  # the README's command (applies streamlit_config.toml)
+        ["-m", "streamlit", "run", "dashboard/app.py", "--server.headless", "true"],
+    ],
+    ids=["python -m dashboard", "streamlit run dashboard/app.py"],
+)
+def test_launcher_serves_health(empty_home, launch):
     port = _free_port()
     proc = subprocess.Popen(
-        [sys.executable, "-m", "dashboard", "--server.port", str(port)],
+        [sys.executable, *launch, "--server.port", str(port), "--server.address", "127.0.0.1"],
         cwd=ROOT,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
