@@ -17,6 +17,8 @@ class DataConfig:
     max_transfer: int | None = 8000
     max_test: int | None = 1000
     leftover_as_transfer: bool = True
+    dev_fraction: float = 0.1  # no dev file: this share of train is carved off (stratified)
+    max_chars: int = 2000  # longer texts are clipped (with a warning saying how many)
     seed: int = 13
 
 
