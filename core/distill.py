@@ -2,7 +2,12 @@
 
 Losses: "mse" on logits (Tang et al. 2019), "soft_ce" with temperature T scaled by T^2 (Hinton
 et al. 2015), "hard" cross-entropy. With alpha < 1 the distillation loss is mixed with hard-label
-CE on the rows that have a gold label (transfer and augmented rows have none: label -1).
+CE on each row that has a gold label (transfer and augmented rows have none: label -1).
+
+Every random draw (weights, dropout, batch order) comes from the student's own seeded streams,
+and nothing here touches torch's process-wide generator or thread count: the caller decides the
+thread count once, before students start, so students training side by side cannot disturb each
+other and the same seed gives the same curves.
 """
 
 from __future__ import annotations
@@ -30,23 +35,33 @@ def distill_loss(
     alpha: float = 1.0,
     temperature: float = 1.0,
 ) -> torch.Tensor:
+    """The batch loss: the mean over rows of each row's own loss.
+
+    A row with a gold label costs `alpha * distill + (1 - alpha) * CE`; a row with only the
+    teacher's logits (transfer and augmented texts, label -1) costs `distill` alone. Averaging
+    per-row losses keeps the mix what alpha says whatever share of a batch happens to be gold
+    (averaging CE over the gold rows alone would weigh each gold row by 1 / their count).
+    `hard` (or no teacher) is plain CE over the gold rows.
+    """
     has_gold = labels >= 0
-    hard = F.cross_entropy(student[has_gold], labels[has_gold]) if has_gold.any() else None
     if loss == "hard" or teacher is None:
-        if hard is None:
+        if not has_gold.any():
             raise ValueError("hard-label loss on a batch with no gold labels")
-        return hard
+        return F.cross_entropy(student[has_gold], labels[has_gold])
     if loss == "mse":
-        soft = F.mse_loss(student, teacher)
+        soft = ((student - teacher) ** 2).mean(-1)
     elif loss == "soft_ce":
         t = temperature
         target = F.softmax(teacher / t, dim=-1)
-        soft = -(target * F.log_softmax(student / t, dim=-1)).sum(-1).mean() * t * t
+        soft = -(target * F.log_softmax(student / t, dim=-1)).sum(-1) * t * t
     else:
         raise ValueError(f"unknown loss {loss!r}; expected one of {', '.join(LOSSES)}")
-    if hard is None or alpha >= 1.0:
-        return soft
-    return alpha * soft + (1.0 - alpha) * hard
+    if alpha >= 1.0 or not has_gold.any():
+        return soft.mean()
+    hard = torch.zeros_like(soft)
+    hard[has_gold] = F.cross_entropy(student[has_gold], labels[has_gold], reduction="none")
+    weight = torch.where(has_gold, torch.full_like(soft, alpha), torch.ones_like(soft))
+    return (weight * soft + (1.0 - alpha) * hard).mean()
 
 
 def _batches(seqs: list[list[int]], batch_size: int, rng: random.Random) -> list[list[int]]:
@@ -90,28 +105,19 @@ def train_student(
     With `own_stage` the run's progress shows this training as a stage of its own; without, its
     steps count towards a stage the caller opened (several students training at once).
     """
-    before = torch.get_num_threads()
-    if own_stage:
-        torch.set_num_threads(cfg.threads or before)
-    try:
-        return _train(
-            name, cfg, vocab, label_names, seqs, labels, teacher_logits, dev, ctx, own_stage
-        )
-    finally:
-        if own_stage:
-            torch.set_num_threads(before)
+    return _train(name, cfg, vocab, label_names, seqs, labels, teacher_logits, dev, ctx, own_stage)
 
 
 def _train(
     name, cfg, vocab, label_names, seqs, labels, teacher_logits, dev, ctx, own_stage
 ) -> Student:
-    torch.manual_seed(cfg.seed)
-    rng = random.Random(cfg.seed)
+    gen = torch.Generator().manual_seed(cfg.seed)  # weights and dropout masks
+    rng = random.Random(cfg.seed)  # batch order
     if cfg.loss == "hard" or teacher_logits is None:
         keep = [i for i, y in enumerate(labels) if y >= 0]
         seqs, labels = [seqs[i] for i in keep], [labels[i] for i in keep]
         teacher_logits = None
-    model = build_model(cfg.arch, len(vocab), len(label_names), cfg)
+    model = build_model(cfg.arch, len(vocab), len(label_names), cfg, generator=gen)
     if cfg.vectors:
         load_vectors(cfg.vectors, vocab, model.embed)
     # Sparse embedding gradients: each step touches a few hundred of the vocabulary's rows, and a

@@ -13,6 +13,7 @@ import math
 import random
 import time
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path
 
 import torch
@@ -23,6 +24,7 @@ from .config import PipelineConfig, StudentConfig
 from .distill import train_student
 from .evaluate import classification_metrics, folder_bytes, speed_profile
 from .logits import teacher_logits
+from .provenance import check_reuse
 from .students import Student
 from .teacher import Teacher, fine_tune, load_teacher
 from .text import Vocab, detect_lang, tokenize
@@ -43,6 +45,7 @@ def _teacher(kind: str, cfg: PipelineConfig, bundle: DataBundle, ctx) -> Teacher
         if not (path / "distillery.json").is_file():
             raise ValueError(f"run {cfg.teacher_run} has no fine-tuned teacher to reuse")
         ctx.stage("teacher", 1)
+        check_reuse(path, bundle.test.texts, cfg.teacher_run)
         teacher = load_teacher(path, cfg.device)
         if teacher.label_names != bundle.label_names:
             raise ValueError(
@@ -114,38 +117,115 @@ def _eval_student(student: Student, folder: Path, bundle: DataBundle, cfg: Pipel
     return m
 
 
-def _train_students(jobs: list, vocab, bundle: DataBundle, labels, cfg: PipelineConfig, ctx):
-    """Train every student, `cfg.student_workers` at a time, each on one torch thread.
+@dataclass
+class StudentJob:
+    """One student to train: its own vocabulary, rows and (for distilled ones) teacher logits.
+
+    A plain twin sees the gold rows only, so its vocabulary is built from them alone: every word
+    it meets at test time is either one it trained on or UNK, never an untrained random row.
+    """
+
+    name: str
+    role: str  # "plain" | "distilled"
+    cfg: StudentConfig
+    vocab: Vocab
+    seqs: list[list[int]]
+    labels: list[int]
+    logits: torch.Tensor | None
+    dev: tuple[list[list[int]], list[int]] | None
+
+    def steps(self) -> int:
+        return math.ceil(len(self.seqs) / self.cfg.batch_size) * self.cfg.epochs
+
+
+def _student_jobs(
+    students: list[StudentConfig],
+    toks: list[list[str]],
+    labels: list[int],
+    t_logits: torch.Tensor,
+    n_gold: int,
+    dev_toks: list[list[str]],
+    dev_labels: list[int],
+    lang: str,
+    plain_baseline: bool,
+) -> list[StudentJob]:
+    """Plain twins on the gold rows (vocabulary from gold texts), distilled students on gold +
+    transfer + augmented rows (vocabulary from all of them); unknown words map to UNK."""
+    vocabs: dict[tuple[str, int], Vocab] = {}
+
+    def vocab(role: str, min_count: int) -> Vocab:
+        key = (role, min_count)
+        if key not in vocabs:
+            rows = toks[:n_gold] if role == "plain" else toks
+            vocabs[key] = Vocab.build(rows, lang, min_count)
+        return vocabs[key]
+
+    jobs = []
+    for s in students:
+        roles = (["plain"] if plain_baseline else []) + ["distilled"]
+        for role in roles:
+            v = vocab(role, s.min_count)
+            n = n_gold if role == "plain" else len(toks)
+            cfg = StudentConfig(**{**s.__dict__, "loss": "hard"}) if role == "plain" else s
+            dev = ([v.encode(t, s.max_len) for t in dev_toks], dev_labels) if dev_toks else None
+            jobs.append(
+                StudentJob(
+                    name=f"{s.arch}_{role}",
+                    role=role,
+                    cfg=cfg,
+                    vocab=v,
+                    seqs=[v.encode(t, s.max_len) for t in toks[:n]],
+                    labels=labels[:n],
+                    logits=None if role == "plain" else t_logits,
+                    dev=dev,
+                )
+            )
+    return jobs
+
+
+def _train_students(jobs: list[StudentJob], bundle: DataBundle, cfg: PipelineConfig, ctx):
+    """Train every student, `cfg.student_workers` at a time, all on the same thread count.
 
     Small recurrent / convolutional nets barely use a second core, so on a 2-core machine two
-    students side by side finish in about the time of the slower one.
+    students side by side finish in about the time of the slower one. The thread count is set
+    once here, by the run's own thread, for the whole stage, whether students run one after
+    another or side by side: results then do not depend on `student_workers`, and no training
+    thread ever touches process-wide settings.
     """
-    n_gold = len(bundle.train)
+    ctx.stage("students", sum(j.steps() for j in jobs))
 
-    def steps(job) -> int:
-        _, role, sc, seqs, _, _ = job
-        rows = n_gold if role == "plain" else len(seqs)
-        return math.ceil(rows / sc.batch_size) * sc.epochs
-
-    ctx.stage("students", sum(steps(j) for j in jobs))
-
-    def one(job):
-        name, role, sc, seqs, logits, dev = job
+    def one(job: StudentJob):
         t0 = time.time()
         student = train_student(
-            name, sc, vocab, bundle.label_names, seqs, labels, logits, dev, ctx, own_stage=False
+            job.name,
+            job.cfg,
+            job.vocab,
+            bundle.label_names,
+            job.seqs,
+            job.labels,
+            job.logits,
+            job.dev,
+            ctx,
+            own_stage=False,
         )
-        folder = student.save(ctx.run_dir / "students" / name)
-        ctx.store.add_artifact(ctx.run_id, name, folder)
-        n = n_gold if role == "plain" else len(seqs)
-        info = {"role": role, "arch": sc.arch, "student": student, "dir": folder, "n": n}
-        info["train_s"] = round(time.time() - t0, 2)
-        return name, info
+        folder = student.save(ctx.run_dir / "students" / job.name)
+        ctx.store.add_artifact(ctx.run_id, job.name, folder)
+        info = {
+            "role": job.role,
+            "arch": job.cfg.arch,
+            "student": student,
+            "dir": folder,
+            "n": len(job.seqs),
+            "vocab_size": len(job.vocab),
+            "seed": job.cfg.seed,
+            "train_s": round(time.time() - t0, 2),
+        }
+        return job.name, info
 
     before = torch.get_num_threads()
+    threads = max(1, min(j.cfg.threads or 1 for j in jobs))
     workers = max(1, min(cfg.student_workers, len(jobs)))
-    if workers > 1:
-        torch.set_num_threads(1)  # once for all workers: per-thread set/restore would race
+    torch.set_num_threads(threads)
     try:
         with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="student") as ex:
             done = list(ex.map(one, jobs))
@@ -184,7 +264,16 @@ def run_pipeline(kind: str, cfg: PipelineConfig, ctx) -> dict:
             aug = augment(bundle.train.texts, cfg.augment, mask, progress=ctx.step)
             (ctx.run_dir / "augmented.txt").write_text("\n".join(aug), encoding="utf-8")
             store.add_artifact(run_id, "augmented", ctx.run_dir / "augmented.txt")
-        transfer = list(dict.fromkeys(bundle.transfer + aug))
+        held_out = set(bundle.test.texts) | set(bundle.dev.texts if bundle.dev else [])
+        aug_kept = [t for t in aug if t not in held_out]
+        data_desc["augmented"] = len(aug_kept)
+        data_desc["augmented_dropped_overlap"] = len(aug) - len(aug_kept)
+        if len(aug_kept) < len(aug):
+            log.warning(
+                "%d augmented texts equal a test or dev text: dropped", len(aug) - len(aug_kept)
+            )
+        store.update_run(run_id, data=data_desc)
+        transfer = list(dict.fromkeys(bundle.transfer + aug_kept))
         texts = bundle.train.texts + transfer
         labels = bundle.train.labels + [-1] * len(transfer)
         t_logits, cached = teacher_logits(teacher, texts, store.home, ctx)
@@ -200,20 +289,18 @@ def run_pipeline(kind: str, cfg: PipelineConfig, ctx) -> dict:
                 ctx.step()
             dev_texts = bundle.dev.texts if bundle.dev else []
             dev_toks = [tokenize(t, lang, max_words) for t in dev_texts]
-            vocab = Vocab.build(toks, lang, min(s.min_count for s in students))
-            jobs = []
-            for s in students:
-                seqs = [vocab.encode(t, s.max_len) for t in toks]
-                dev = (
-                    ([vocab.encode(t, s.max_len) for t in dev_toks], bundle.dev.labels)
-                    if bundle.dev
-                    else None
-                )
-                if cfg.plain_baseline:
-                    plain = StudentConfig(**{**s.__dict__, "loss": "hard"})
-                    jobs.append((f"{s.arch}_plain", "plain", plain, seqs, None, dev))
-                jobs.append((f"{s.arch}_distilled", "distilled", s, seqs, t_logits, dev))
-            results.update(_train_students(jobs, vocab, bundle, labels, cfg, ctx))
+            jobs = _student_jobs(
+                students,
+                toks,
+                labels,
+                t_logits,
+                len(bundle.train),
+                dev_toks,
+                bundle.dev.labels if bundle.dev else [],
+                lang,
+                cfg.plain_baseline,
+            )
+            results.update(_train_students(jobs, bundle, cfg, ctx))
 
     ctx.stage("evaluate", 1 + len(results))
     t0 = time.time()
@@ -224,6 +311,8 @@ def run_pipeline(kind: str, cfg: PipelineConfig, ctx) -> dict:
     for name, r in results.items():
         m = _eval_student(r["student"], r["dir"], bundle, cfg)
         m["train_texts"] = r["n"]
+        m["vocab_size"] = r["vocab_size"]
+        m["seed"] = r["seed"]
         m["train_s"] = r["train_s"]
         store.save_result(run_id, name, r["role"], r["arch"], m)
         out[name] = m

@@ -1,12 +1,18 @@
 """The students: BiLSTM (Tang et al. 2019) and TextCNN (Kim 2014), on jieba words.
 
 Saved as safetensors + a JSON config + the vocabulary, so loading never unpickles anything.
+
+Reproducibility: a student draws every random number (initial weights, dropout masks) from a
+`torch.Generator` of its own, seeded from its config, never from torch's process-wide generator.
+Two students training side by side in threads, or two runs at once, therefore cannot shift each
+other's random streams, and the same seed gives the same model whatever else is running.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import math
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -21,6 +27,25 @@ from .text import Vocab, tokenize
 log = logging.getLogger(__name__)
 
 
+class Dropout(nn.Module):
+    """Inverted dropout whose masks come from `self.generator` (set by the trainer).
+
+    `nn.Dropout` always uses the process-wide generator; with no generator set this behaves the
+    same way, and in eval mode it is the identity, so loading a saved student needs nothing.
+    """
+
+    def __init__(self, p: float):
+        super().__init__()
+        self.p = p
+        self.generator: torch.Generator | None = None
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if not self.training or self.p <= 0:
+            return x
+        keep = torch.empty_like(x).bernoulli_(1.0 - self.p, generator=self.generator)
+        return x * keep / (1.0 - self.p)
+
+
 class BiLSTM(nn.Module):
     """Embedding, one bidirectional LSTM layer, concatenated final states, ReLU dense, logits."""
 
@@ -29,7 +54,7 @@ class BiLSTM(nn.Module):
         self.embed = nn.Embedding(vocab_size, cfg.embed_dim, padding_idx=0, sparse=True)
         self.lstm = nn.LSTM(cfg.embed_dim, cfg.hidden_dim, batch_first=True, bidirectional=True)
         self.dense = nn.Linear(2 * cfg.hidden_dim, cfg.dense_dim)
-        self.dropout = nn.Dropout(cfg.dropout)
+        self.dropout = Dropout(cfg.dropout)
         self.out = nn.Linear(cfg.dense_dim, num_labels)
 
     def forward(self, ids: torch.Tensor, lengths: torch.Tensor | None = None) -> torch.Tensor:
@@ -51,7 +76,7 @@ class TextCNN(nn.Module):
         self.convs = nn.ModuleList(
             nn.Conv1d(cfg.embed_dim, cfg.num_filters, k) for k in cfg.kernel_sizes
         )
-        self.dropout = nn.Dropout(cfg.dropout)
+        self.dropout = Dropout(cfg.dropout)
         self.out = nn.Linear(cfg.num_filters * len(cfg.kernel_sizes), num_labels)
 
     def forward(self, ids: torch.Tensor, lengths: torch.Tensor | None = None) -> torch.Tensor:
@@ -75,10 +100,51 @@ class TextCNN(nn.Module):
 ARCHS = {"bilstm": BiLSTM, "textcnn": TextCNN}
 
 
-def build_model(arch: str, vocab_size: int, num_labels: int, cfg: StudentConfig) -> nn.Module:
+def build_model(
+    arch: str,
+    vocab_size: int,
+    num_labels: int,
+    cfg: StudentConfig,
+    generator: torch.Generator | None = None,
+) -> nn.Module:
+    """Build a student; with a generator, its weights and dropout masks come from it alone.
+
+    The modules are created on the meta device (no memory, no random numbers drawn from torch's
+    process-wide generator), then materialised and initialised from `generator` with PyTorch's
+    own default schemes, so a seeded student equals an unseeded one in distribution.
+    """
     if arch not in ARCHS:
         raise ValueError(f"unknown student {arch!r}; expected one of {', '.join(ARCHS)}")
-    return ARCHS[arch](vocab_size, num_labels, cfg)
+    if generator is None:
+        return ARCHS[arch](vocab_size, num_labels, cfg)
+    with torch.device("meta"):
+        model = ARCHS[arch](vocab_size, num_labels, cfg)
+    model = model.to_empty(device="cpu")
+    init_weights(model, generator)
+    for m in model.modules():
+        if isinstance(m, Dropout):
+            m.generator = generator
+    return model
+
+
+@torch.no_grad()
+def init_weights(model: nn.Module, g: torch.Generator) -> None:
+    """PyTorch's default initialisations, drawn from `g` (module order fixes the stream)."""
+    for m in model.modules():
+        if isinstance(m, nn.Embedding):
+            nn.init.normal_(m.weight, generator=g)
+            if m.padding_idx is not None:
+                m.weight[m.padding_idx].zero_()
+        elif isinstance(m, (nn.Linear, nn.Conv1d)):
+            nn.init.kaiming_uniform_(m.weight, a=math.sqrt(5), generator=g)
+            if m.bias is not None:
+                fan_in = m.weight[0].numel()
+                bound = 1 / math.sqrt(fan_in) if fan_in else 0.0
+                nn.init.uniform_(m.bias, -bound, bound, generator=g)
+        elif isinstance(m, nn.LSTM):
+            bound = 1.0 / math.sqrt(m.hidden_size)
+            for w in m.parameters():
+                nn.init.uniform_(w, -bound, bound, generator=g)
 
 
 def load_vectors(path: str | Path, vocab: Vocab, embed: nn.Embedding) -> int:

@@ -23,6 +23,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from . import provenance as _provenance
 from .config import TeacherConfig
 from .store import sha256_file
 
@@ -299,12 +300,22 @@ def fine_tune(
     if best_state is not None:
         model.load_state_dict(best_state)
     model.eval()
-    save_teacher(teacher, out_dir, source=cfg.model, dev_accuracy=best_acc if dev else None)
+    prov = _provenance.record(train_texts, dev[0] if dev else None)
+    save_teacher(
+        teacher,
+        out_dir,
+        provenance=prov,
+        source=cfg.model,
+        dev_accuracy=best_acc if dev else None,
+        train_texts=len(train_texts),
+        dev_texts=len(dev[0]) if dev else 0,
+    )
     return teacher
 
 
-def save_teacher(teacher: Teacher, out_dir: Path, **extra) -> None:
-    """safetensors + config + tokenizer, written to a temp folder then renamed (crash-safe)."""
+def save_teacher(teacher: Teacher, out_dir: Path, provenance: dict | None = None, **extra) -> None:
+    """safetensors + config + tokenizer (+ hashes of the texts it saw), written to a temp folder
+    then renamed (crash-safe)."""
     out_dir = Path(out_dir)
     tmp = out_dir.with_name(out_dir.name + ".tmp")
     shutil.rmtree(tmp, ignore_errors=True)
@@ -318,6 +329,8 @@ def save_teacher(teacher: Teacher, out_dir: Path, **extra) -> None:
         **extra,
     }
     (tmp / META).write_text(json.dumps(meta, ensure_ascii=False, indent=1))
+    if provenance is not None:
+        _provenance.write(tmp, provenance)
     shutil.rmtree(out_dir, ignore_errors=True)
     tmp.rename(out_dir)
     teacher.path = str(out_dir)

@@ -60,19 +60,42 @@ def test_hard_ignores_unlabelled_rows():
         distill_loss(S, None, NO_GOLD, "hard")
 
 
-def test_alpha_mixes_distillation_and_hard_loss():
-    labels = torch.tensor([0, 1, -1, 1])
-    hard = F.cross_entropy(S[[0, 1, 3]], labels[[0, 1, 3]])
-    mse = F.mse_loss(S, T)
-    got = distill_loss(S, T, labels, "mse", alpha=0.3)
-    assert torch.allclose(got, 0.3 * mse + 0.7 * hard)
-    assert torch.allclose(distill_loss(S, T, labels, "mse", alpha=1.0), mse)
-    assert torch.allclose(distill_loss(S, T, labels, "mse", alpha=0.0), hard)
-    soft = distill_loss(S, T, labels, "soft_ce", temperature=2.0)
-    mixed = distill_loss(S, T, labels, "soft_ce", alpha=0.5, temperature=2.0)
-    assert torch.allclose(mixed, 0.5 * soft + 0.5 * hard)
+def _ce_by_hand(row: list[float], y: int) -> float:
+    return math.log(sum(math.exp(v) for v in row)) - row[y]
+
+
+def test_alpha_mixes_per_labelled_row_by_hand():
+    """alpha * distill + (1 - alpha) * CE on gold rows, distill alone on unlabelled rows,
+    averaged over all rows; computed here without torch."""
+    labels = [0, 1, -1, 1]
+    alpha = 0.3
+    rows = []
+    for s_row, t_row, y in zip(S.tolist(), T.tolist(), labels, strict=True):
+        mse = sum((a - b) ** 2 for a, b in zip(s_row, t_row, strict=True)) / len(s_row)
+        rows.append(mse if y < 0 else alpha * mse + (1 - alpha) * _ce_by_hand(s_row, y))
+    by_hand = sum(rows) / len(rows)
+    got = distill_loss(S, T, torch.tensor(labels), "mse", alpha=alpha)
+    assert math.isclose(got.item(), by_hand, rel_tol=1e-6)
+    # alpha = 1: the distillation loss alone; alpha = 0: gold rows CE only, the rest distil
+    assert torch.allclose(distill_loss(S, T, torch.tensor(labels), "mse", alpha=1.0), F.mse_loss(S, T))
+    zero = distill_loss(S, T, torch.tensor(labels), "mse", alpha=0.0).item()
+    mse_row2 = F.mse_loss(S[2], T[2]).item()
+    ce = [_ce_by_hand(S[i].tolist(), labels[i]) for i in (0, 1, 3)]
+    assert math.isclose(zero, (sum(ce) + mse_row2) / 4, rel_tol=1e-6)
     # a batch with no gold label has nothing to mix in
-    assert torch.allclose(distill_loss(S, T, NO_GOLD, "mse", alpha=0.3), mse)
+    assert torch.allclose(distill_loss(S, T, NO_GOLD, "mse", alpha=0.3), F.mse_loss(S, T))
+
+
+def test_alpha_mix_does_not_depend_on_gold_share():
+    """A gold row weighs the same in a batch of 1 gold + 3 unlabelled as in an all-gold batch:
+    the loss of a batch equals the mean of its rows' losses taken one at a time."""
+    labels = torch.tensor([0, -1, -1, -1])
+    whole = distill_loss(S, T, labels, "soft_ce", alpha=0.5, temperature=2.0)
+    one_by_one = [
+        distill_loss(S[i : i + 1], T[i : i + 1], labels[i : i + 1], "soft_ce", 0.5, 2.0)
+        for i in range(4)
+    ]
+    assert torch.allclose(whole, torch.stack(one_by_one).mean())
 
 
 def test_unknown_loss_is_rejected():

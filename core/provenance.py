@@ -1,0 +1,70 @@
+"""What a fine-tuned teacher has seen, so that reusing it can never leak test texts.
+
+A teacher records a hash of every text it was trained on and of every text that chose its best
+epoch (dev). Reusing it on data whose test texts include any of those would score it, and every
+student distilled from it, on texts it has learnt: such reuse is refused with the count.
+Hashes, not texts, so a teacher folder shared with others does not carry the data with it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+from pathlib import Path
+
+log = logging.getLogger(__name__)
+
+FILE = "provenance.json"
+
+
+class LeakageError(ValueError):
+    """A reused teacher was trained or early-stopped on texts of this data's test split."""
+
+
+def text_hash(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:20]
+
+
+def record(train_texts: list[str], dev_texts: list[str] | None = None) -> dict:
+    return {
+        "hash": "sha256[:20] of the UTF-8 text",
+        "train": sorted({text_hash(t) for t in train_texts}),
+        "dev": sorted({text_hash(t) for t in dev_texts or []}),
+    }
+
+
+def write(folder: Path, prov: dict) -> None:
+    (Path(folder) / FILE).write_text(json.dumps(prov))
+
+
+def seen(folder: str | Path) -> set[str] | None:
+    """Hashes of the texts a teacher saw, or None for a teacher with no record (older runs)."""
+    path = Path(folder) / FILE
+    if not path.is_file():
+        return None
+    d = json.loads(path.read_text())
+    return set(d.get("train", [])) | set(d.get("dev", []))
+
+
+def overlap(folder: str | Path, texts: list[str]) -> int | None:
+    """How many of `texts` the teacher in `folder` saw (None: it kept no record)."""
+    hashes = seen(folder)
+    if hashes is None:
+        return None
+    return sum(text_hash(t) in hashes for t in set(texts))
+
+
+def check_reuse(folder: str | Path, test_texts: list[str], teacher_run: int | None = None) -> None:
+    """Refuse a reused teacher that saw any test text; warn when it kept no record."""
+    n = overlap(folder, test_texts)
+    who = f"the teacher of run {teacher_run}" if teacher_run is not None else "the teacher"
+    if n is None:
+        log.warning("%s has no provenance record: test overlap cannot be checked", who)
+        return
+    if n:
+        raise LeakageError(
+            f"{who} was trained or early-stopped on {n} of this data's "
+            f"{len(set(test_texts))} test texts; its scores (and its students') would be "
+            "inflated. Use a test set it never saw, or fine-tune a new teacher."
+        )
