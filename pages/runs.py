@@ -12,7 +12,7 @@ if ROOT not in sys.path:  # run by dashboard/app.py, AppTest or `streamlit run` 
 import pandas as pd  # noqa: E402
 import streamlit as st  # noqa: E402
 
-from core.store import ACTIVE  # noqa: E402
+from core.store import ACTIVE, RunActive  # noqa: E402
 from dashboard import charts, widgets  # noqa: E402
 from dashboard.tables import config_diff, loss_frame, results_frame, run_label, runs_table  # noqa: E402
 
@@ -211,7 +211,13 @@ with st.expander("Delete a run", icon=":material/delete:"):
             key=f"delete-sure-{rid}",
         )
         if st.button("Delete run", type="primary", disabled=not sure, key="delete-go"):
+            deleted = False
             with widgets.engine_errors(f"Deleting run {rid}"):
-                s.delete_run(rid)
+                try:
+                    s.delete_run(rid)
+                    deleted = True
+                except RunActive as exc:  # the store has the last word on what is active
+                    st.warning(f"Run #{rid} was not deleted: {exc}.", icon=":material/block:")
+            if deleted:
                 st.session_state[FLASH] = f"Run #{rid} deleted."
                 st.rerun()

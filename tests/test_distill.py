@@ -77,7 +77,9 @@ def test_alpha_mixes_per_labelled_row_by_hand():
     got = distill_loss(S, T, torch.tensor(labels), "mse", alpha=alpha)
     assert math.isclose(got.item(), by_hand, rel_tol=1e-6)
     # alpha = 1: the distillation loss alone; alpha = 0: gold rows CE only, the rest distil
-    assert torch.allclose(distill_loss(S, T, torch.tensor(labels), "mse", alpha=1.0), F.mse_loss(S, T))
+    assert torch.allclose(
+        distill_loss(S, T, torch.tensor(labels), "mse", alpha=1.0), F.mse_loss(S, T)
+    )
     zero = distill_loss(S, T, torch.tensor(labels), "mse", alpha=0.0).item()
     mse_row2 = F.mse_loss(S[2], T[2]).item()
     ce = [_ce_by_hand(S[i].tolist(), labels[i]) for i in (0, 1, 3)]

@@ -2,18 +2,25 @@
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
+import math
+import os
+import signal
 import sqlite3
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
 import pytest
 
-from core.jobs import JobManager
-from core.store import FINAL, SCHEMA_VERSION, Store, sha256_file
+from core.jobs import JobManager, RunContext, child_env, execute
+from core.store import FINAL, SCHEMA_VERSION, RunActive, Store, sha256_file
+
+ROOT = Path(__file__).resolve().parent.parent
 
 ALL_MODELS = {"teacher", "bilstm_plain", "bilstm_distilled", "textcnn_plain", "textcnn_distilled"}
 WEIGHT_SUFFIXES = {".bin", ".pt", ".pth", ".pkl", ".ckpt"}
@@ -82,9 +89,141 @@ def test_store_round_trips_rows(tmp_path):
     other = store.create_run("teacher", {})
     assert [r["id"] for r in store.runs()] == [other, rid]
     assert [r["id"] for r in store.runs(status="running")] == [rid]
+    store.update_run(rid, status="done")
     store.delete_run(rid)
     assert [r["id"] for r in store.runs()] == [other]
     assert store.metrics(rid) == [] and store.results(rid) == []
+
+
+# The schema of version 1 exactly as the first release created it.
+V1_SCHEMA = """
+CREATE TABLE "meta" ("key" TEXT PRIMARY KEY, "value" TEXT);
+CREATE TABLE "runs" (
+   "id" INTEGER PRIMARY KEY, "kind" TEXT NOT NULL, "name" TEXT, "status" TEXT NOT NULL,
+   "config" TEXT, "data" TEXT, "teacher" TEXT, "created" REAL, "started" REAL, "finished" REAL,
+   "pid" INTEGER, "error" TEXT, "stage" TEXT, "step" INTEGER, "total" INTEGER,
+   "progress" REAL DEFAULT 0.0, "eta_s" REAL, "message" TEXT,
+   "cancel_requested" INTEGER DEFAULT 0, "timings" TEXT, "updated" REAL);
+CREATE TABLE "metrics" ("run_id" INTEGER REFERENCES "runs"("id"), "series" TEXT,
+   "step" INTEGER, "value" REAL, "t" REAL);
+CREATE INDEX "idx_metrics_run_id_series" ON "metrics" ("run_id", "series");
+CREATE TABLE "results" ("run_id" INTEGER REFERENCES "runs"("id"), "model" TEXT, "role" TEXT,
+   "arch" TEXT, "accuracy" REAL, "f1" REAL, "params" REAL, "size_bytes" REAL,
+   "latency_ms_p50" REAL, "latency_ms_p95" REAL, "throughput" REAL, "detail" TEXT,
+   PRIMARY KEY ("run_id", "model"));
+CREATE TABLE "artifacts" ("run_id" INTEGER REFERENCES "runs"("id"), "name" TEXT, "path" TEXT,
+   "sha256" TEXT, "bytes" INTEGER, PRIMARY KEY ("run_id", "name"));
+INSERT INTO meta VALUES ('schema_version', '1');
+"""
+
+
+def test_run_ids_are_never_reused(tmp_path):
+    store = Store(tmp_path)
+    first = store.create_run("teacher", {})
+    newest = store.create_run("teacher", {})
+    store.run_dir(newest)
+    store.update_run(newest, status="done")
+    store.delete_run(newest)
+    again = store.create_run("teacher", {})
+    assert again == newest + 1 and first < newest
+    assert [r["id"] for r in store.runs()] == [again, first]
+    (tmp_path / "distillery.db").unlink()  # even a new database skips ids with a folder left
+    (tmp_path / "runs" / "7").mkdir(parents=True)
+    assert Store(tmp_path).create_run("teacher", {}) == 8
+
+
+def test_version_1_database_migrates_keeping_its_rows(tmp_path):
+    with sqlite3.connect(tmp_path / "distillery.db") as conn:
+        conn.executescript(V1_SCHEMA)
+        for i in (1, 2, 3):
+            conn.execute(
+                "insert into runs (id, kind, name, status, config, created, pid, timings) "
+                "values (?, 'pipeline', ?, 'done', ?, ?, 99999999, '{}')",
+                [i, f"old{i}", json.dumps({"i": i}), 1000.0 + i],
+            )
+        conn.execute("insert into metrics values (3, 'teacher/loss', 1, 0.5, 1.0)")
+        conn.execute(
+            "insert into results (run_id, model, role, arch, accuracy, detail) "
+            "values (2, 'teacher', 'teacher', 'bert', 0.7, '{}')"
+        )
+        conn.execute("insert into artifacts values (2, 'teacher', '/x', 'abc', 5)")
+    store = Store(tmp_path)
+    assert store.migrated_from == 1 and Store(tmp_path).migrated_from is None
+    assert [(r["id"], r["name"], r["config"], r["created"]) for r in store.runs()] == [
+        (3, "old3", {"i": 3}, 1003.0),
+        (2, "old2", {"i": 2}, 1002.0),
+        (1, "old1", {"i": 1}, 1001.0),
+    ]
+    assert [(m["step"], m["value"]) for m in store.metrics(3)] == [(1, 0.5)]
+    assert store.results(2)[0]["accuracy"] == 0.7 and store.artifacts(2)[0]["sha256"] == "abc"
+    with sqlite3.connect(store.path) as conn:
+        assert conn.execute("select value from meta").fetchall() == [(str(SCHEMA_VERSION),)]
+        sql = conn.execute("select sql from sqlite_master where name = 'runs'").fetchone()[0]
+        assert "AUTOINCREMENT" in sql and "heartbeat" in sql
+        assert conn.execute("select seq from sqlite_sequence where name='runs'").fetchone() == (3,)
+        assert conn.execute("pragma integrity_check").fetchone() == ("ok",)
+        assert conn.execute("pragma foreign_key_check").fetchall() == []
+    store.delete_run(3)
+    assert store.create_run("teacher", {}) == 4  # not 3 again
+
+
+def test_newer_schema_is_refused(tmp_path):
+    Store(tmp_path)
+    with sqlite3.connect(tmp_path / "distillery.db") as conn:
+        conn.execute("update meta set value = '99' where key = 'schema_version'")
+    with pytest.raises(RuntimeError, match="schema version 99"):
+        Store(tmp_path)
+
+
+OPEN_AT = """
+import sys, time
+from core.store import Store
+time.sleep(max(0.0, float(sys.argv[2]) - time.time()))  # all start at the same moment
+print(Store(sys.argv[1]).migrated_from)
+"""
+
+
+def test_processes_opening_a_fresh_home_at_once_create_the_schema_once(tmp_path):
+    home = tmp_path / "fresh"
+    start = time.time() + 2.0  # time for every interpreter to start up first
+    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-c", OPEN_AT, str(home), str(start)],
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for _ in range(4)
+    ]
+    outs = [p.communicate(timeout=60) for p in procs]
+    assert [p.returncode for p in procs] == [0] * 4, [err for _, err in outs]
+    assert sorted(out.strip() for out, _ in outs) == ["0", "None", "None", "None"]
+    store = Store(home)
+    with sqlite3.connect(store.path) as conn:
+        assert conn.execute("select * from meta").fetchall() == [
+            ("schema_version", str(SCHEMA_VERSION))
+        ]
+        assert conn.execute("pragma journal_mode").fetchone() == ("wal",)
+    assert store.create_run("teacher", {}) == 1
+
+
+def test_active_runs_cannot_be_deleted(tmp_path):
+    store = Store(tmp_path)
+    queued = store.create_run("teacher", {})
+    running = store.create_run("teacher", {})
+    store.start_run(running)
+    for rid, status in ((queued, "queued"), (running, "running")):
+        store.log_metrics(rid, "teacher/loss", [(1, 0.5)])
+        (store.run_dir(rid) / "x.txt").write_text("x")
+        with pytest.raises(RunActive, match=f"run {rid} is {status}: cancel it first"):
+            store.delete_run(rid)
+        assert store.run(rid)["status"] == status and store.metrics(rid)
+        assert (store.run_dir(rid, create=False) / "x.txt").is_file()
+    store.update_run(running, status="cancelled")
+    store.delete_run(running)
+    assert [r["id"] for r in store.runs()] == [queued]
 
 
 # -- a real pipeline run through the JobManager -------------------------------------------------
@@ -105,7 +244,7 @@ def test_pipeline_run_reaches_done_with_all_results(done_run):
     assert run["status"] == "done" and run["error"] is None
     assert run["progress"] == 1.0 and run["finished"] >= run["started"] >= run["created"]
     assert run["name"] == "tiny" and manager.active() == []
-    assert run["data"]["train"] == 160 and run["data"]["test"] == 60
+    assert run["data"]["train"] + run["data"]["dev"] == 160 and run["data"]["test"] == 60
     assert run["data"]["transfer"] == 100
     assert {"data", "teacher", "augment", "label", "evaluate"} <= set(run["timings"])
     results = {r["model"]: r for r in store.results(rid)}
@@ -130,7 +269,9 @@ def test_pipeline_run_logged_loss_curves(done_run):
         series.setdefault(m["series"], []).append((m["step"], m["value"]))
     expected = {f"{n}/loss" for n in ALL_MODELS - {"teacher"}} | {"teacher/loss"}
     assert expected <= set(series)
-    assert [s for s, _ in series["teacher/loss"]] == list(range(1, 11))  # 160 rows / batch 16
+    train_rows = store.run(rid)["data"]["train"]
+    teacher_steps = list(range(1, math.ceil(train_rows / 16) + 1))  # one epoch, batch 16
+    assert [s for s, _ in series["teacher/loss"]] == teacher_steps
     assert [s for s, _ in series["bilstm_plain/loss"]] == list(range(1, 11))  # 5 x 2 epochs
     distilled = series["bilstm_distilled/loss"]
     assert len(distilled) > 10 and [s for s, _ in distilled] == list(range(1, len(distilled) + 1))
@@ -222,10 +363,17 @@ def test_unknown_kind_is_rejected(done_run, tiny_cfg):
 # -- cancel, restart, concurrency -----------------------------------------------------------------
 
 
+def _long_cfg(tiny_cfg, **kw):
+    """A run whose teacher trains for 400 epochs (no early stopping): it has to be cancelled."""
+    cfg = tiny_cfg(teacher_epochs=400, **kw)
+    cfg.teacher = dataclasses.replace(cfg.teacher, early_stop_patience=10_000)
+    return cfg
+
+
 def test_cancel_a_running_run(tmp_path, tiny_cfg):
     store = Store(tmp_path)
     manager = JobManager(store)
-    rid = manager.submit("pipeline", tiny_cfg(teacher_epochs=400))
+    rid = manager.submit("pipeline", _long_cfg(tiny_cfg))
     _wait_for(lambda: store.run(rid)["status"] == "running", "running")
     logged = _wait_for(
         lambda: [m for m in store.metrics(rid) if m["series"] == "teacher/loss"],
@@ -248,7 +396,7 @@ def test_cancel_requested_from_another_process_is_seen(tmp_path, tiny_cfg):
     """The CLI's `runs cancel` only sets the flag in the DB; the run must still stop."""
     store = Store(tmp_path)
     manager = JobManager(store)
-    rid = manager.submit("pipeline", tiny_cfg(teacher_epochs=400))
+    rid = manager.submit("pipeline", _long_cfg(tiny_cfg))
     _wait_for(lambda: any(m["series"] == "teacher/loss" for m in store.metrics(rid)), "loss")
     Store(tmp_path).request_cancel(rid)  # not through the manager: no in-process event
     assert manager.wait(rid, timeout=120) == "cancelled"
@@ -316,3 +464,139 @@ def test_teacher_run_stops_after_teacher(tmp_path, tiny_cfg):
     assert [r["model"] for r in store.results(rid)] == ["teacher"]
     assert set(store.run(rid)["timings"]) == {"data", "teacher", "evaluate"}
     assert {a["name"] for a in store.artifacts(rid)} == {"teacher"}
+
+
+def test_stale_heartbeat_or_dead_pid_means_interrupted(tmp_path):
+    store = Store(tmp_path)
+    now = time.time()
+
+    def run(status="running", **fields) -> int:
+        rid = store.create_run("teacher", {})
+        store.update_run(rid, status=status, **fields)
+        return rid
+
+    me = os.getpid()  # alive
+    fresh = run(pid=me, heartbeat=now)
+    reused_pid = run(pid=me, heartbeat=now - 120)  # live pid, stale heartbeat: not alive
+    dead = run(pid=_dead_pid(), heartbeat=now)
+    elsewhere = run(pid=_dead_pid(), heartbeat=now, host="another-host")  # pid not ours to check
+    queued_old = run(status="queued", pid=me, created=now - 120)  # no heartbeat yet: created
+    queued_new = run(status="queued", pid=me)
+    done = run(status="done", pid=_dead_pid(), heartbeat=now - 999)
+
+    assert sorted(store.mark_interrupted()) == sorted([reused_pid, dead, queued_old])
+    status = {r["id"]: r["status"] for r in store.runs()}
+    assert status[fresh] == status[elsewhere] == "running" and status[queued_new] == "queued"
+    assert status[done] == "done"
+    assert "(no heartbeat for 12" in store.run(reused_pid)["error"]
+    assert f"process {store.run(dead)['pid']} is gone" in store.run(dead)["error"]
+    assert store.mark_interrupted() == []  # nothing left to do: one cheap query
+    time.sleep(0.3)
+    assert sorted(store.mark_interrupted(stale_after_s=0.2)) == [fresh, elsewhere, queued_new]
+
+
+# -- every status write covered, heartbeat, a process per run ----------------------------------
+
+
+class _WriteLock:
+    """Another connection holding the database's write lock: a real `database is locked`."""
+
+    def __init__(self, path: Path):
+        self.conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+        self.held = threading.Event()
+
+    def take(self) -> None:
+        self.conn.execute("BEGIN IMMEDIATE")
+        self.held.set()
+
+    def release_after(self, seconds: float) -> None:
+        def release():
+            self.conn.execute("ROLLBACK")
+            self.conn.close()
+
+        threading.Timer(seconds, release).start()
+
+
+def test_run_ends_failed_when_marking_it_running_fails(tmp_path, tiny_cfg):
+    store = Store(tmp_path, busy_timeout_s=0.2)
+    rid = store.create_run("teacher", {})
+    lock = _WriteLock(store.path)
+    lock.take()
+    lock.release_after(1.0)  # the store is locked while the run starts, then free again
+    status = execute(store, rid, "teacher", tiny_cfg(), RunContext(store, rid), heartbeat_s=0.1)
+    run = store.run(rid)
+    assert status == run["status"] == "failed" and run["finished"] is not None
+    assert "OperationalError: database is locked" in run["error"]
+    assert store.mark_interrupted() == []
+
+
+def test_run_ends_failed_when_recording_done_fails(tmp_path, tiny_cfg):
+    store = Store(tmp_path, busy_timeout_s=0.2)
+    rid = store.create_run("teacher", {})
+    lock = _WriteLock(store.path)
+
+    def on_progress(state):  # the last progress write of a finished run; then lock the store
+        if "evaluate" in state["timings"] and not lock.held.is_set():
+            lock.take()
+            lock.release_after(1.5)
+
+    ctx = RunContext(store, rid, on_progress=on_progress)
+    status = execute(store, rid, "teacher", tiny_cfg(), ctx, heartbeat_s=0.1)
+    run = store.run(rid)
+    assert lock.held.is_set()
+    assert status == run["status"] == "failed" and run["finished"] is not None
+    assert "could not record status 'done': OperationalError: database is locked" in run["error"]
+    assert [r["model"] for r in store.results(rid)] == ["teacher"]  # what was written stays
+
+
+def test_heartbeat_keeps_a_running_run_alive(tmp_path, tiny_cfg):
+    store = Store(tmp_path)
+    rid = store.create_run("pipeline", {})
+    ctx = RunContext(store, rid)
+    cfg = _long_cfg(tiny_cfg)
+    result: list[str] = []
+    worker = threading.Thread(
+        target=lambda: result.append(execute(store, rid, "pipeline", cfg, ctx, heartbeat_s=0.1))
+    )
+    worker.start()
+    beats = set()
+
+    def beating():
+        run = store.run(rid)
+        if run["status"] == "running":
+            beats.add(run["heartbeat"])
+            assert store.mark_interrupted(stale_after_s=1.0) == []  # alive: nothing marked
+        return len(beats) >= 5
+
+    _wait_for(beating, "five heartbeats")
+    assert store.run(rid)["pid"] == os.getpid() and store.run(rid)["status"] == "running"
+    ctx.cancel_event.set()
+    worker.join(60)
+    assert result == ["cancelled"]
+    last = store.run(rid)["heartbeat"]
+    time.sleep(0.3)
+    assert store.run(rid)["heartbeat"] == last  # the heartbeat stopped with the run
+
+
+def test_runs_execute_in_a_process_of_their_own(done_run):
+    store, _, rid = done_run
+    run = store.run(rid)
+    assert run["pid"] != os.getpid()
+    log = (store.run_dir(rid, create=False) / "run.log").read_text()
+    assert f"run {rid} (pipeline) in process {run['pid']}" in log and "stage students" in log
+    env = child_env()  # what the child inherits: our environment, the project on its path
+    assert env["PYTHONPATH"].split(os.pathsep)[0] == str(ROOT)
+    assert env["HF_HUB_OFFLINE"] == os.environ["HF_HUB_OFFLINE"] == "1"
+
+
+def test_a_killed_run_process_leaves_an_interrupted_run(tmp_path, tiny_cfg, monkeypatch):
+    monkeypatch.chdir(tmp_path)  # the child finds the project from anywhere (PYTHONPATH)
+    store = Store(tmp_path / "home")
+    manager = JobManager(store)
+    rid = manager.submit("pipeline", _long_cfg(tiny_cfg))
+    _wait_for(lambda: any(m["series"] == "teacher/loss" for m in store.metrics(rid)), "loss")
+    os.kill(store.run(rid)["pid"], signal.SIGKILL)
+    assert manager.wait(rid, timeout=60) == "interrupted"
+    run = store.run(rid)
+    assert "stopped before it finished" in run["error"] and "run.log" in run["error"]
+    assert store.metrics(rid) and manager.active() == []

@@ -1,0 +1,243 @@
+"""Command-line flags, widget settings and the README's table of defaults, all generated from the
+config dataclasses (`core.config`), so a default or a help text lives in one place only.
+
+`python -m core.cli_args` prints the README's "Defaults" table.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import functools
+import types
+import typing
+from typing import Any
+
+from .config import AugmentConfig, DataConfig, PipelineConfig, StudentConfig, TeacherConfig
+
+# (prefix in the table of defaults, class), in the order the README lists them
+SECTIONS: list[tuple[str, type]] = [
+    ("data", DataConfig),
+    ("teacher", TeacherConfig),
+    ("augment", AugmentConfig),
+    ("student", StudentConfig),
+    ("", PipelineConfig),
+]
+
+
+# -- reading the dataclasses -------------------------------------------------------------------
+def field_of(cls: type, name: str) -> dataclasses.Field:
+    for f in dataclasses.fields(cls):
+        if f.name == name:
+            return f
+    raise KeyError(f"{cls.__name__} has no field {name!r}")
+
+
+def meta(cls: type, name: str) -> dict[str, Any]:
+    return dict(field_of(cls, name).metadata)
+
+
+def default_of(cls: type, name: str) -> Any:
+    f = field_of(cls, name)
+    if f.default_factory is not dataclasses.MISSING:
+        return f.default_factory()
+    return f.default
+
+
+def help_of(cls: type, name: str) -> str:
+    """The field's help text, plus what leaving it unset means for optional fields."""
+    m = meta(cls, name)
+    none = m.get("none")
+    if not none:
+        return m["help"]
+    if default_of(cls, name) is None:
+        return m["help"] + f" Unset: {none}."
+    return m["help"] + f" None or 0: {none}."
+
+
+@functools.cache
+def _hints(cls: type) -> dict[str, Any]:
+    return typing.get_type_hints(cls)
+
+
+def _base_type(cls: type, name: str) -> tuple[Any, bool]:
+    """(type without `| None`, whether None is allowed)."""
+    t = _hints(cls)[name]
+    if isinstance(t, types.UnionType) or typing.get_origin(t) is typing.Union:
+        args = [a for a in typing.get_args(t) if a is not type(None)]
+        return args[0], len(args) < len(typing.get_args(t))
+    return t, False
+
+
+def _is_list_of_configs(cls: type, name: str) -> bool:
+    t, _ = _base_type(cls, name)
+    return typing.get_origin(t) is list
+
+
+# -- dashboard widgets ---------------------------------------------------------------------------
+def widget_kwargs(cls: type, name: str, value: Any = None) -> dict[str, Any]:
+    """`min_value`, `max_value`, `value`, `step` and `help` for st.number_input / st.slider.
+
+    All numbers have the field's type (Streamlit insists). An optional number whose default is
+    None starts at 0, which the forms read back as None.
+    """
+    m = meta(cls, name)
+    t, _ = _base_type(cls, name)
+    num = float if t is float else int
+    if value is None:
+        value = default_of(cls, name)
+    out: dict[str, Any] = {"value": num(value or 0)}
+    for key, arg in (("min", "min_value"), ("max", "max_value"), ("step", "step")):
+        if key in m:
+            out[arg] = num(m[key])
+    none = m.get("none")
+    out["help"] = m["help"] + (f" 0: {none}." if none else "")
+    return out
+
+
+# -- argparse ----------------------------------------------------------------------------------
+def _dest(flag: str) -> str:
+    return flag.lstrip("-").replace("-", "_")
+
+
+def _optional_int(s: str) -> int | None:
+    if s.strip().lower() in ("none", "all", "0"):
+        return None
+    return int(s)
+
+
+def _int_tuple(s: str) -> tuple[int, ...]:
+    try:
+        return tuple(int(x) for x in s.split(",") if x.strip())
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"expected a comma list of integers, got {s!r}") from exc
+
+
+def _comma_choices(choices: list[str]) -> Any:
+    def parse(s: str) -> list[str]:
+        items = [x.strip() for x in s.split(",") if x.strip()]
+        bad = [x for x in items if x not in choices]
+        if bad or not items:
+            raise argparse.ArgumentTypeError(
+                f"expected a comma list of {', '.join(choices)}, got {s!r}"
+            )
+        return items
+
+    return parse
+
+
+def show_default(cls: type, name: str) -> str:
+    """A default as a person would type it (the CLI's help, the README's table)."""
+    v = default_of(cls, name)
+    if _is_list_of_configs(cls, name):
+        return ",".join(s.arch for s in v)
+    if v is None:
+        return "none"
+    if isinstance(v, bool):
+        return "on" if v else "off"
+    if isinstance(v, tuple):
+        return ",".join(str(x) for x in v)
+    if v == "":
+        return '""'
+    return str(v)
+
+
+def add_args(
+    parser: argparse.ArgumentParser | argparse._ArgumentGroup,
+    cls: type,
+    group: str | None = None,
+) -> None:
+    """Add a flag for every field of `cls` whose metadata names one (with `group`: only the
+    fields of that CLI group). A flag already there (`--seed`, shared by four configs) is kept.
+    """
+    taken = parser._option_string_actions  # shared by a parser and its groups
+    for f in dataclasses.fields(cls):
+        flag = f.metadata.get("flag")
+        if flag and f.metadata.get("group") == group and flag not in taken:
+            add_field_arg(parser, cls, f.name)
+
+
+def add_field_arg(
+    parser: argparse.ArgumentParser | argparse._ArgumentGroup,
+    cls: type,
+    name: str,
+    default: Any = dataclasses.MISSING,
+    note: str = "",
+) -> None:
+    """Add the flag of one field, with its help text and default (`default` overrides the
+    dataclass's, for a caller with a documented reason of its own, given in `note`)."""
+    f = field_of(cls, name)
+    m = f.metadata
+    flag = m["flag"]
+    if default is dataclasses.MISSING:
+        default = default_of(cls, name)
+        shown = show_default(cls, name)
+    else:
+        shown = str(default)
+    t, optional = _base_type(cls, name)
+    text = m["help"]
+    unset = default is None
+    if m.get("none"):
+        if t is int:
+            text += f" {'Default (or 0 or none)' if unset else '0 or none'}: {m['none']}."
+        else:
+            text += f" Default: {m['none']}."
+    text = (text + (f" {note}" if note else "")).replace("%", "%%")
+    kw: dict[str, Any] = {"dest": _dest(flag)}
+    if t is bool:
+        if f.default:  # on unless the --no-... flag is given
+            text += " This flag turns it off (default: on)."
+        else:
+            text += " (default: off)"
+        parser.add_argument(flag, action="store_true", help=text, **kw)
+        return
+    if not unset:
+        text += f" (default: {shown})".replace("%", "%%")
+    if typing.get_origin(t) is list:
+        kw.update(type=_comma_choices(m["choices"]), default=shown, metavar=",".join(m["choices"]))
+    elif typing.get_origin(t) is tuple:
+        kw.update(type=_int_tuple, default=default, metavar="N,N,...")
+    else:
+        kw["default"] = default
+        kw["type"] = _optional_int if (t is int and optional) else t
+        if "choices" in m:
+            kw["choices"] = m["choices"]
+    parser.add_argument(flag, help=text, **kw)
+
+
+def from_args(cls: type, ns: argparse.Namespace, **overrides: Any) -> Any:
+    """An instance of `cls` from parsed flags; fields without a flag on this parser keep their
+    defaults. List fields (PipelineConfig.students) are left to the caller."""
+    kwargs: dict[str, Any] = {}
+    for f in dataclasses.fields(cls):
+        flag = f.metadata.get("flag")
+        if not flag or not hasattr(ns, _dest(flag)) or _is_list_of_configs(cls, f.name):
+            continue
+        value = getattr(ns, _dest(flag))
+        if _base_type(cls, f.name)[0] is bool and f.default:
+            value = not value  # --no-... given
+        kwargs[f.name] = value
+    kwargs.update(overrides)
+    return cls(**kwargs)
+
+
+# -- the README's table --------------------------------------------------------------------------
+def defaults_markdown() -> str:
+    """The README's "Defaults" table: every config field, its default, CLI flag and meaning."""
+    lines = ["| field | default | CLI flag | meaning |", "| --- | --- | --- | --- |"]
+    for prefix, cls in SECTIONS:
+        for f in dataclasses.fields(cls):
+            if dataclasses.is_dataclass(_hints(cls)[f.name]):
+                continue  # PipelineConfig.data / .teacher / .augment: their own rows above
+            name = f"{prefix}.{f.name}" if prefix else f.name
+            flag = f.metadata.get("flag")
+            text = help_of(cls, f.name).replace("|", "\\|")
+            lines.append(
+                f"| `{name}` | `{show_default(cls, f.name)}` | "
+                f"{f'`{flag}`' if flag else ''} | {text} |"
+            )
+    return "\n".join(lines) + "\n"
+
+
+if __name__ == "__main__":
+    print(defaults_markdown(), end="")
