@@ -332,6 +332,7 @@ def build_parser() -> argparse.ArgumentParser:
         if kind in ("pipeline", "distill"):
             _student_args(sp)
         sp.set_defaults(kind=kind)
+    sub.add_parser("defaults", help="print the table of defaults (markdown, as in the README)")
     r = sub.add_parser("runs", help="list / show / cancel / delete runs")
     r.add_argument("action", choices=["list", "show", "cancel", "delete"])
     r.add_argument("id", type=int, nargs="?")
@@ -353,6 +354,11 @@ def main(argv: list[str] | None = None) -> int:
     )
     for noisy in ("transformers", "jieba", "httpx", "huggingface_hub"):
         logging.getLogger(noisy).setLevel(logging.ERROR)
+    if a.cmd == "defaults":
+        from .cli_args import defaults_markdown
+
+        sys.stdout.write(defaults_markdown())
+        return 0
     if a.cmd == "data":
         return cmd_data_check(a)
     if a.cmd == "runs":

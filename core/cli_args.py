@@ -237,7 +237,3 @@ def defaults_markdown() -> str:
                 f"{f'`{flag}`' if flag else ''} | {text} |"
             )
     return "\n".join(lines) + "\n"
-
-
-if __name__ == "__main__":
-    print(defaults_markdown(), end="")

@@ -82,8 +82,14 @@ def test_readme_defaults_table_is_generated():
     assert m, "README has no '## Defaults' section"
     table = "\n".join(ln for ln in m.group(1).splitlines() if ln.startswith("|")) + "\n"
     assert table == defaults_markdown(), (
-        "README's Defaults table is stale: paste in the output of `python -m core.cli_args`"
+        "README's Defaults table is stale: paste in the output of `python -m core defaults`"
     )
+
+
+def test_cli_prints_the_defaults_table(cli):
+    res = cli("defaults")
+    assert res.returncode == 0, res.stderr
+    assert res.stdout == defaults_markdown()
 
 
 def test_defaults_table_lists_every_field():
