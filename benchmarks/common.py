@@ -89,7 +89,9 @@ def run(
     return summary, {"store": store, "run_id": run_id}
 
 
-def run_seeds(cfg: PipelineConfig, home: str | None, name: str, seeds: int) -> list[dict]:
+def run_seeds(
+    cfg: PipelineConfig, home: str | None, name: str, seeds: int
+) -> tuple[list[dict], dict]:
     """The whole pipeline once, then the students again with seeds +1, +2, ... reusing that
     run's teacher and its cached labels (same data, same augmentation): the spread is the
     students' own, from initialisation, dropout and batch order."""
@@ -100,8 +102,7 @@ def run_seeds(cfg: PipelineConfig, home: str | None, name: str, seeds: int) -> l
         again = dataclasses.replace(cfg, students=students, teacher_run=h["run_id"])
         more, _ = run(again, home, f"{name} (seed {students[0].seed})", kind="distill")
         summaries.append(more)
-    summaries[0]["handle"] = h
-    return summaries
+    return summaries, h
 
 
 def _mean_sd(xs: list[float]) -> tuple[float, float]:
@@ -220,13 +221,11 @@ def _pm(mean: float, sd: float, digits: int = 4, pct: bool = False) -> str:
 
 
 def report(
-    summaries: list[dict] | dict,
+    summaries: list[dict],
     bert_base: dict | None,
     out_path: Path,
     short: dict | None = None,
 ) -> dict:
-    if isinstance(summaries, dict):
-        summaries = [summaries]
     rows = seed_rows(summaries, bert_base)
     n = len(summaries)
     hdr = (
@@ -273,9 +272,9 @@ def report(
             "cpus": os.cpu_count(),
             "python": platform.python_version(),
         },
-        "seeds": [s["models"][rows[1]["model"]].get("seed") for s in summaries]
-        if len(rows) > 1
-        else [],
+        "seeds": sorted(
+            {m["seed"] for s in summaries for m in s["models"].values() if "seed" in m}
+        ),
         "data": first["data"],
         "rows": rows,
         "bert_base_reference": bert_base,

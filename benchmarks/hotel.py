@@ -45,8 +45,7 @@ def main() -> None:
         dev_fraction=0.0,
     )
     cfg = pipeline_config(a, "benchmark: hotel", data)
-    summaries = run_seeds(cfg, a.home, cfg.name, a.seeds)
-    h = summaries[0]["handle"]
+    summaries, h = run_seeds(cfg, a.home, cfg.name, a.seeds)
     bb = None
     if not a.no_bert_base:
         bb = bert_base_latency(

@@ -51,8 +51,7 @@ def main() -> None:
         max_test=a.max_test,
     )
     cfg = pipeline_config(a, "benchmark: sst2 slice", data)
-    summaries = run_seeds(cfg, a.home, cfg.name, a.seeds)
-    h = summaries[0]["handle"]
+    summaries, h = run_seeds(cfg, a.home, cfg.name, a.seeds)
     bb = None
     if not a.no_bert_base:
         from core.data import load_labelled

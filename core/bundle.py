@@ -193,13 +193,8 @@ def load_bundle(cfg: DataConfig) -> DataBundle:
         test_i, train_i = stratified_split(full.labels, [n_test, len(full) - n_test], cfg.seed)
         train = full.subset(train_i)
         test = full.subset(test_i) if n_test else None
-        test_source = f"embedded default: {n_test} rows held out"
+        test_source = cfg.test or f"embedded default: {n_test} rows held out"
         dev, dev_source = None, "none"
-        if cfg.dev is None:
-            dev, train, dev_source, w = _carve_dev(
-                train, cfg.dev_fraction, cfg.seed, train_name, cfg.effective_max_train()
-            )
-            warnings.append(w)
     else:
         train = load_labelled(cfg.train, max_chars=cfg.max_chars)
         warnings += train.warnings
@@ -216,12 +211,12 @@ def load_bundle(cfg: DataConfig) -> DataBundle:
             )
             if problems := _split_problems(train, test, cfg.train, cfg.train, test_source):
                 raise DataError(problems)  # before carving a dev split out of too little data
-        if cfg.dev is None:
-            dev, train, dev_source, w = _carve_dev(
-                train, cfg.dev_fraction, cfg.seed, cfg.train, cfg.effective_max_train()
-            )
-            warnings.append(w)
-    if cfg.dev is not None:
+    if cfg.dev is None:  # carved before train is capped (see _carve_dev for the size)
+        dev, train, dev_source, w = _carve_dev(
+            train, cfg.dev_fraction, cfg.seed, train_name, cfg.effective_max_train()
+        )
+        warnings.append(w)
+    else:
         dev = load_labelled(cfg.dev, train.label_names, max_chars=cfg.max_chars)
         warnings += dev.warnings
         clipped += dev.clipped

@@ -95,8 +95,19 @@ def _mostly_utf8(raw: bytes) -> bool:
     """
     u = raw.decode("utf-8", errors="replace")
     bad = u.count("\ufffd")
-    good = sum(1 for c in u if ord(c) > 127) - bad
+    good = len(u) - len(u.encode("ascii", "ignore")) - bad  # non-ASCII characters, counted in C
     return good >= 20 and bad * 20 <= good
+
+
+def _nth_line(raw: bytes, n: int) -> bytes:
+    """Line n (1-based) of `raw`, found without splitting the whole file."""
+    start = 0
+    for _ in range(n - 1):
+        start = raw.find(b"\n", start) + 1
+        if start == 0:
+            return b""
+    end = raw.find(b"\n", start)
+    return raw[start : end if end >= 0 else len(raw)]
 
 
 def _looks_latin1(gb_text: str) -> bool:
@@ -145,7 +156,7 @@ def _decode(raw: bytes, name: str) -> tuple[str, str]:
     except UnicodeDecodeError:
         text, ok = raw.decode("gb18030", errors="replace"), False
     if _looks_latin1(text):
-        line = raw.split(b"\n")[bad_line - 1].decode("cp1252", errors="replace").strip()
+        line = _nth_line(raw, bad_line).decode("cp1252", errors="replace").strip()
         msg = (
             f"looks like Latin-1/Windows-1252, not UTF-8 (this line would read {line[:60]!r}): "
             "re-save the file as UTF-8"

@@ -272,7 +272,6 @@ def child_env() -> dict[str, str]:
     env = dict(os.environ)
     paths = [str(ROOT)] + [p for p in env.get("PYTHONPATH", "").split(os.pathsep) if p]
     env["PYTHONPATH"] = os.pathsep.join(dict.fromkeys(paths))
-    env.setdefault("TOKENIZERS_PARALLELISM", "false")
     return env
 
 
@@ -311,9 +310,18 @@ class JobManager:
         self.store.update_run(run_id, pid=proc.pid)
         with self._lock:
             self._procs[run_id] = proc
-        # reap the child as soon as it exits, so that its pid reads as dead at once
-        threading.Thread(target=proc.wait, name=f"distillery-reap-{run_id}", daemon=True).start()
+        # reap the child as soon as it exits: its pid reads as dead at once, and a child that
+        # died without a final status (killed, crashed) is recorded as interrupted right away
+        threading.Thread(
+            target=self._reap, args=(run_id, proc), name=f"distillery-reap-{run_id}", daemon=True
+        ).start()
         return run_id
+
+    def _reap(self, run_id: int, proc: subprocess.Popen) -> None:
+        rc = proc.wait()
+        reason = self.store.stopped_error(run_id, f"exit code {rc}")
+        if self.store.finish_if_active(run_id, "interrupted", reason):
+            log.warning("run %d: %s", run_id, reason)
 
     def cancel(self, run_id: int) -> None:
         self.store.request_cancel(run_id)
@@ -321,9 +329,6 @@ class JobManager:
     def active(self) -> list[int]:
         with self._lock:
             return [rid for rid, p in self._procs.items() if p.poll() is None]
-
-    def mark_interrupted(self) -> list[int]:
-        return self.store.mark_interrupted()
 
     def wait(self, run_id: int, timeout: float | None = None) -> str:
         """Wait for the run's process (or, for a run started elsewhere, its final status)."""
@@ -335,8 +340,7 @@ class JobManager:
                 proc.wait(timeout)
             except subprocess.TimeoutExpired:
                 return self.store.run(run_id)["status"]
-            # a child that died without a final status (killed, crashed) is interrupted now
-            self.store.mark_interrupted()
+            self._reap(run_id, proc)  # no final status: interrupted (the reaper may be later)
             return self.store.run(run_id)["status"]
         while True:
             status = self.store.run(run_id)["status"]

@@ -38,17 +38,24 @@ def teacher_dir(store, run_id: int) -> Path:
     return store.run_dir(run_id, create=False) / "teacher"
 
 
+def reused_teacher_dir(store, cfg: PipelineConfig, bundle: DataBundle) -> Path:
+    """The folder of the earlier run's teacher, refused if it is missing or if it saw any of
+    this data's test texts (LeakageError with the count)."""
+    path = teacher_dir(store, cfg.teacher_run)
+    if not (path / "distillery.json").is_file():
+        raise ValueError(f"run {cfg.teacher_run} has no fine-tuned teacher to reuse")
+    check_reuse(path, bundle.test.texts, cfg.teacher_run)
+    return path
+
+
 def preflight(store, kind: str, cfg: PipelineConfig) -> DataBundle:
     """Everything that can be refused before a run exists: the data (DataError naming file and
-    line), a missing teacher to reuse, and a reused teacher that saw this data's test texts
-    (LeakageError with the count). The CLI and the job manager call it before creating a run,
-    so a refused launch leaves nothing behind."""
+    line) and the teacher to reuse (see `reused_teacher_dir`). The CLI and the Train page call
+    it before creating a run, so a refused launch leaves nothing behind; the run checks the
+    teacher again when it starts, for callers that go straight to `execute`."""
     bundle = load_bundle(cfg.data)
     if cfg.teacher_run is not None:
-        path = teacher_dir(store, cfg.teacher_run)
-        if not (path / "distillery.json").is_file():
-            raise ValueError(f"run {cfg.teacher_run} has no fine-tuned teacher to reuse")
-        check_reuse(path, bundle.test.texts, cfg.teacher_run)
+        reused_teacher_dir(store, cfg, bundle)
     elif kind in ("augment", "distill"):
         raise ValueError(f"a {kind} run needs a teacher run (an earlier run's fine-tuned teacher)")
     return bundle
@@ -57,11 +64,8 @@ def preflight(store, kind: str, cfg: PipelineConfig) -> DataBundle:
 def _teacher(kind: str, cfg: PipelineConfig, bundle: DataBundle, ctx) -> Teacher:
     store = ctx.store
     if cfg.teacher_run is not None:
-        path = teacher_dir(store, cfg.teacher_run)
-        if not (path / "distillery.json").is_file():
-            raise ValueError(f"run {cfg.teacher_run} has no fine-tuned teacher to reuse")
+        path = reused_teacher_dir(store, cfg, bundle)
         ctx.stage("teacher", 1)
-        check_reuse(path, bundle.test.texts, cfg.teacher_run)
         teacher = load_teacher(path, cfg.device)
         if teacher.label_names != bundle.label_names:
             raise ValueError(

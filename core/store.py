@@ -32,6 +32,7 @@ log = logging.getLogger(__name__)
 
 SCHEMA_VERSION = 2  # 1: first release; 2: AUTOINCREMENT run ids, heartbeat and host columns
 ACTIVE = ("queued", "running")
+IS_ACTIVE = "status in ({})".format(", ".join(f"'{x}'" for x in ACTIVE))  # an SQL condition
 FINAL = ("done", "failed", "cancelled", "interrupted")
 STALE_AFTER_S = 60.0  # an active run with no heartbeat for this long is taken for dead
 RESULT_COLUMNS = (
@@ -272,6 +273,13 @@ class Store:
             rows = db["runs"].rows_where(" and ".join(where) or None, args, order_by="id desc")
             return [_decode_run(r) for r in rows]
 
+    def active_runs(self) -> list[dict[str, Any]]:
+        """Queued and running runs, newest first: one small query, cheap enough for every
+        page render and every live refresh."""
+        with self.db() as db:
+            rows = db["runs"].rows_where(IS_ACTIVE, order_by="id desc")
+            return [_decode_run(r) for r in rows]
+
     def request_cancel(self, run_id: int) -> None:
         self.update_run(run_id, cancel_requested=1)
 
@@ -299,7 +307,7 @@ class Store:
         """`I am still working on it`: written by the executing process every few seconds."""
         with self.db() as db:
             db.execute(
-                "update runs set heartbeat = ? where id = ? and status in ('queued', 'running')",
+                f"update runs set heartbeat = ? where id = ? and {IS_ACTIVE}",
                 [time.time(), run_id],
             )
 
@@ -309,10 +317,16 @@ class Store:
         with self.db() as db:
             cur = db.execute(
                 "update runs set status = ?, error = ?, finished = ?, updated = ? "
-                "where id = ? and status in ('queued', 'running')",
+                f"where id = ? and {IS_ACTIVE}",
                 [status, error, now, now, run_id],
             )
             return cur.rowcount == 1
+
+    def stopped_error(self, run_id: int, why: str) -> str:
+        """The error of a run whose process stopped without a final status, with its log."""
+        error = f"the process running it stopped before it finished ({why})"
+        log_file = self.run_dir(run_id, create=False) / "run.log"
+        return error + (f"; its log: {log_file}" if log_file.is_file() else "")
 
     def mark_interrupted(self, stale_after_s: float = STALE_AFTER_S) -> list[int]:
         """Active runs whose process is gone become `interrupted`; their logs stay.
@@ -325,8 +339,7 @@ class Store:
         now = time.time()
         with self.db() as db:
             rows = db.execute(
-                "select id, pid, host, heartbeat, created from runs "
-                "where status in ('queued', 'running')"
+                f"select id, pid, host, heartbeat, created from runs where {IS_ACTIVE}"
             ).fetchall()
         hit = []
         for rid, pid, host, beat, created in rows:
@@ -337,14 +350,12 @@ class Store:
                 why = f"process {pid} is gone"
             else:
                 continue
-            error = f"the process running it stopped before it finished ({why})"
-            if (self.run_dir(rid, create=False) / "run.log").is_file():
-                error += f"; its log: {self.run_dir(rid, create=False) / 'run.log'}"
+            error = self.stopped_error(rid, why)
             with self.db() as db:
                 # only if nothing moved since we looked: no new heartbeat, no new owner
                 cur = db.execute(
                     "update runs set status = 'interrupted', finished = ?, updated = ?, error = ? "
-                    "where id = ? and status in ('queued', 'running') "
+                    f"where id = ? and {IS_ACTIVE} "
                     "and heartbeat is ? and pid is ?",
                     [now, now, error, rid, beat, pid],
                 )

@@ -49,9 +49,9 @@ with st.sidebar:
     st.markdown("### :material/science: Distillery")
     st.caption("Distil a fine-tuned BERT teacher into tiny BiLSTM / TextCNN students.")
     with widgets.engine_errors("Opening the run store"):
-        # Creating the manager also marks runs orphaned by a dead process as interrupted.
-        widgets.manager().mark_interrupted()  # each render: stale or orphaned runs -> interrupted
-        active = [r for r in widgets.store().runs() if r["status"] in ("queued", "running")]
+        widgets.manager()  # the job manager of this server (created once)
+        widgets.store().mark_interrupted()  # each render: stale or orphaned runs -> interrupted
+        active = widgets.store().active_runs()
         if active:
             st.caption(f":material/pending: {len(active)} run(s) active (see **Train**)")
         st.caption(f"Home: `{widgets.home()}`")

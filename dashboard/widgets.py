@@ -179,14 +179,10 @@ def live_loss(s: Store, run: dict[str, Any], key: str = "") -> None:
     )
 
 
-def _active(s: Store) -> list[dict[str, Any]]:
-    return [r for r in s.runs() if r["status"] in ACTIVE]
-
-
 @st.fragment(run_every=1.0)
 def _active_runs_live(known: tuple[int, ...]) -> None:
     s, m = store(), manager()
-    active = _active(s)
+    active = s.active_runs()
     if {r["id"] for r in active} != set(known):
         # A run finished or another started: redraw the whole page once (when none is left
         # active, the page draws no polling fragment, so the refreshing stops).
@@ -198,7 +194,7 @@ def _active_runs_live(known: tuple[int, ...]) -> None:
 @st.fragment(run_every=LIVE_LOSS_EVERY_S)
 def _active_loss_live(known: tuple[int, ...]) -> None:
     s = store()
-    for run in _active(s):
+    for run in s.active_runs():
         if run["id"] in known:
             live_loss(s, run, key="live-")
 
@@ -206,7 +202,7 @@ def _active_loss_live(known: tuple[int, ...]) -> None:
 def active_runs_panel() -> None:
     """Active runs: progress refreshed every second, loss curves every few seconds."""
     with engine_errors("Reading the active runs"):
-        active = _active(store())
+        active = store().active_runs()
         if not active:
             st.caption("No run is active right now.")
             return

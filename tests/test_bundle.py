@@ -128,6 +128,13 @@ def test_embedded_default_describes_its_splits():
     json.dumps(d)
 
 
+def test_embedded_default_with_a_test_file_names_that_file(tmp_path):
+    test = tmp_path / "test.tsv"
+    test.write_text("negative\t太差了，再也不来\npositive\t非常好，下次还来\n", encoding="utf-8")
+    d = load_bundle(DataConfig(test=str(test), max_train=200, max_transfer=50)).describe()
+    assert d["test"] == 2 and d["test_source"] == str(test)
+
+
 # -- transfer overlap and clipping ------------------------------------------------------------------
 
 
