@@ -294,7 +294,11 @@ def test_browser_walkthrough(server, page, upload_files, tiny_teacher_dir, tmp_p
     assert (runs_dir / "teacher" / "distillery.json").is_file(), sorted(home.rglob("*"))[:50]
 
     # 3. A second run: distil new students from run 1's teacher (cached logits, same data).
-    page.get_by_role("tab", name=re.compile("Distil students")).click()
+    # the page reruns once when the run leaves the active list; during that rerun the old
+    # element tree is still on screen beside the new one, so wait until one tab bar is left
+    distil_tab = page.get_by_role("tab", name=re.compile("Distil students"))
+    expect(distil_tab).to_have_count(1, timeout=UI_TIMEOUT_MS)
+    distil_tab.click()
     teacher_run = key(page, "dist-teacher-run").get_by_role("combobox")
     expect(teacher_run).to_have_value(re.compile(r"^#1 pipeline · browser pipe \(done\)"))
     set_number(page, "dist-n-iter", 1)
