@@ -172,13 +172,28 @@ class Store:
         row = conn.execute("select value from meta where key = 'schema_version'").fetchone()
         return int(row[0]) if row else 0
 
+    def _enable_wal(self, conn: sqlite3.Connection) -> None:
+        """Switch the file to WAL, retrying: the switch can answer SQLITE_BUSY at once, without
+        going through the busy handler, while another process is opening the same fresh file."""
+        deadline = time.monotonic() + self.busy_timeout_s
+        while True:
+            try:
+                # WAL is a property of the file; it cannot be switched inside a transaction
+                if conn.execute("PRAGMA journal_mode").fetchone()[0].lower() != "wal":
+                    conn.execute("PRAGMA journal_mode = WAL")
+                return
+            except sqlite3.OperationalError as e:
+                if "locked" not in str(e) and "busy" not in str(e):
+                    raise
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.05)
+
     def _migrate(self) -> None:
         """Create or upgrade the schema; safe when several processes open a fresh home at once."""
         conn = self._connect(autocommit=True)
         try:
-            # WAL is a property of the file; it cannot be switched inside a transaction
-            if conn.execute("PRAGMA journal_mode").fetchone()[0].lower() != "wal":
-                conn.execute("PRAGMA journal_mode = WAL")
+            self._enable_wal(conn)
             if self._version(conn) == SCHEMA_VERSION:  # the usual case: no write lock taken
                 return
         finally:
