@@ -11,8 +11,9 @@ import threading
 import time
 from pathlib import Path
 
-from .cli_args import add_args, from_args
-from .config import AugmentConfig, DataConfig, PipelineConfig, StudentConfig, TeacherConfig, to_dict
+from . import methods
+from .cli_args import add_args, add_config_args, from_args
+from .config import AugmentConfig, DataConfig, PipelineConfig, TeacherConfig, to_dict
 
 EXIT_DATA = 2
 
@@ -37,7 +38,7 @@ def _augment_args(p: argparse.ArgumentParser) -> None:
 def _student_args(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("students")
     add_args(g, PipelineConfig, group="students")
-    add_args(g, StudentConfig)
+    add_config_args(g, methods.config_classes())
 
 
 def _common(p: argparse.ArgumentParser) -> None:
@@ -59,7 +60,7 @@ def config_from_args(a: argparse.Namespace) -> PipelineConfig:
     cfg.teacher = from_args(TeacherConfig, a)
     cfg.augment = from_args(AugmentConfig, a)
     if hasattr(a, "students"):
-        cfg.students = [from_args(StudentConfig, a, arch=arch) for arch in a.students]
+        cfg.students = [from_args(methods.get(n).config, a, arch=n) for n in a.students]
     return cfg
 
 

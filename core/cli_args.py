@@ -114,7 +114,11 @@ def _int_tuple(s: str) -> tuple[int, ...]:
 
 
 def _comma_choices(choices: list[str]) -> Any:
+    """A comma list of `choices`; "all" stands for every one of them."""
+
     def parse(s: str) -> list[str]:
+        if s.strip().lower() == "all":
+            return list(choices)
         items = [x.strip() for x in s.split(",") if x.strip()]
         bad = [x for x in items if x not in choices]
         if bad or not items:
@@ -185,24 +189,69 @@ def add_field_arg(
     text = (text + (f" {note}" if note else "")).replace("%", "%%")
     kw: dict[str, Any] = {"dest": _dest(flag)}
     if t is bool:
+        if default is argparse.SUPPRESS:
+            kw["default"] = argparse.SUPPRESS
         if f.default:  # on unless the --no-... flag is given
             text += " This flag turns it off (default: on)."
         else:
             text += " (default: off)"
         parser.add_argument(flag, action="store_true", help=text, **kw)
         return
-    if not unset:
+    if default is argparse.SUPPRESS:  # shared by several configs: each keeps its own default
+        kw["default"] = argparse.SUPPRESS
+    elif not unset:
         text += f" (default: {shown})".replace("%", "%%")
     if typing.get_origin(t) is list:
-        kw.update(type=_comma_choices(m["choices"]), default=shown, metavar=",".join(m["choices"]))
+        choices = m.get("choices") or _methods().names()
+        text += " (all: every one)"
+        kw.update(type=_comma_choices(choices), default=shown, metavar=",".join(choices))
     elif typing.get_origin(t) is tuple:
         kw.update(type=_int_tuple, default=default, metavar="N,N,...")
     else:
-        kw["default"] = default
+        kw.setdefault("default", default)
         kw["type"] = _optional_int if (t is int and optional) else t
         if "choices" in m:
             kw["choices"] = m["choices"]
     parser.add_argument(flag, help=text, **kw)
+
+
+def _methods():
+    from . import methods  # the registry imports core.config, which this module also reads
+
+    return methods
+
+
+def users_of(cls: type) -> list[str]:
+    """The registered methods whose config is `cls`."""
+    m = _methods()
+    return [n for n in m.names() if m.get(n).config is cls]
+
+
+def add_config_args(
+    parser: argparse.ArgumentParser | argparse._ArgumentGroup, classes: list[type]
+) -> None:
+    """Flags of several config classes in one group (every student method's). A flag several
+    classes declare with different defaults (`--student-epochs`: 6 for word students, 2 for
+    transformers) sets them all when given and leaves each its own default when not."""
+    owners: dict[str, list[tuple[type, str]]] = {}
+    for cls in classes:
+        for f in dataclasses.fields(cls):
+            flag = f.metadata.get("flag")
+            if flag and not f.metadata.get("group"):
+                owners.setdefault(flag, []).append((cls, f.name))
+    taken = parser._option_string_actions
+    for flag, own in owners.items():
+        if flag in taken:
+            continue
+        shown = {show_default(c, n) for c, n in own}
+        if len(shown) == 1:
+            add_field_arg(parser, *own[0])
+            continue
+        by_value: dict[str, list[str]] = {}
+        for c, n in own:
+            by_value.setdefault(show_default(c, n), []).extend(users_of(c) or [c.__name__])
+        per = "; ".join(f"{v} for {', '.join(who)}" for v, who in by_value.items())
+        add_field_arg(parser, *own[0], default=argparse.SUPPRESS, note=f"Default: {per}.")
 
 
 def from_args(cls: type, ns: argparse.Namespace, **overrides: Any) -> Any:
@@ -222,15 +271,31 @@ def from_args(cls: type, ns: argparse.Namespace, **overrides: Any) -> Any:
 
 
 # -- the README's table --------------------------------------------------------------------------
+def sections() -> list[tuple[str, type]]:
+    """SECTIONS with every transformer method's config after the word students'."""
+    extra = [c for c in _methods().config_classes() if c is not StudentConfig]
+    out = list(SECTIONS[:-1])
+    out += [("/".join(users_of(c)), c) for c in extra]
+    return out + [SECTIONS[-1]]
+
+
 def defaults_markdown() -> str:
-    """The README's "Defaults" table: every config field, its default, CLI flag and meaning."""
+    """The README's "Defaults" table: every config field, its default, CLI flag and meaning.
+    A method config's field inherited with the same flag and default as a row above is not
+    repeated."""
     lines = ["| field | default | CLI flag | meaning |", "| --- | --- | --- | --- |"]
-    for prefix, cls in SECTIONS:
+    seen: set[tuple[str, str]] = set()
+    for prefix, cls in sections():
+        method_cfg = cls not in dict(SECTIONS).values()
         for f in dataclasses.fields(cls):
             if dataclasses.is_dataclass(_hints(cls)[f.name]):
                 continue  # PipelineConfig.data / .teacher / .augment: their own rows above
-            name = f"{prefix}.{f.name}" if prefix else f.name
             flag = f.metadata.get("flag")
+            if method_cfg and (not flag or (flag, show_default(cls, f.name)) in seen):
+                continue
+            if flag:
+                seen.add((flag, show_default(cls, f.name)))
+            name = f"{prefix}.{f.name}" if prefix else f.name
             text = help_of(cls, f.name).replace("|", "\\|")
             lines.append(
                 f"| `{name}` | `{show_default(cls, f.name)}` | "

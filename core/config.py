@@ -404,13 +404,13 @@ class PipelineConfig:
     augment: AugmentConfig = _opt(
         help="Augmentation of the training texts (Tang et al. 2019, 3.3).", factory=AugmentConfig
     )
-    students: list[StudentConfig] = _opt(
-        help="Student architectures to distil (comma list on the command line), each with "
-        "the student settings.",
+    students: list[Any] = _opt(
+        help="Students to distil (comma list of method names on the command line: see "
+        "`python -m core methods`), each with its method's settings (StudentConfig for the "
+        "word students, each transformer method's own dataclass in core/methods/).",
         factory=_default_students,
         flag="--students",
         group="students",
-        choices=["bilstm", "textcnn"],
     )
     teacher_run: int | None = _opt(
         None,
@@ -480,5 +480,7 @@ def pipeline_from_dict(d: dict[str, Any]) -> PipelineConfig:
     cfg.teacher = _build(TeacherConfig, d.get("teacher", {}))
     cfg.augment = _build(AugmentConfig, d.get("augment", {}))
     if "students" in d:
-        cfg.students = [_build(StudentConfig, s) for s in d["students"]]
+        from .methods import config_from_dict  # the registry imports this module
+
+        cfg.students = [config_from_dict(s) for s in d["students"]]
     return cfg

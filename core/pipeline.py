@@ -9,25 +9,23 @@ from __future__ import annotations
 
 import json
 import logging
-import math
 import random
 import time
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
 from pathlib import Path
 
 import torch
 
+from . import methods
 from .augment import augment
 from .bundle import DataBundle, load_bundle
-from .config import PipelineConfig, StudentConfig
-from .distill import train_student
+from .config import PipelineConfig
 from .evaluate import classification_metrics, folder_bytes, speed_profile
 from .logits import teacher_logits
+from .methods._base import Shared, StudentJob
 from .provenance import check_reuse
-from .students import Student
-from .teacher import Teacher, fine_tune, load_teacher
-from .text import Vocab, detect_lang, tokenize
+from .teacher import Teacher, fine_tune, load_teacher, pick_device
+from .text import detect_lang
 
 log = logging.getLogger(__name__)
 
@@ -118,7 +116,7 @@ def _eval_teacher(teacher: Teacher, bundle: DataBundle, cfg: PipelineConfig, ctx
     return m
 
 
-def _eval_student(student: Student, folder: Path, bundle: DataBundle, cfg: PipelineConfig) -> dict:
+def _eval_student(student, folder: Path, bundle: DataBundle, cfg: PipelineConfig, threads) -> dict:
     pred = student.logits(bundle.test.texts).argmax(-1).tolist()
     m = classification_metrics(pred, bundle.test.labels, bundle.label_names)
     lat = _latency_texts(bundle, cfg.latency_samples, cfg.data.seed)
@@ -128,7 +126,7 @@ def _eval_student(student: Student, folder: Path, bundle: DataBundle, cfg: Pipel
             student.tokenize,
             lambda b: student.logits(b, batch_size=64),
             lat,
-            threads=cfg.student_threads,
+            threads=threads,
         )
     )
     m["params"] = student.num_params()
@@ -137,129 +135,88 @@ def _eval_student(student: Student, folder: Path, bundle: DataBundle, cfg: Pipel
     return m
 
 
-@dataclass
-class StudentJob:
-    """One student to train: its own vocabulary, rows and (for distilled ones) teacher logits.
-
-    A plain twin sees the gold rows only, so its vocabulary is built from them alone: every word
-    it meets at test time is either one it trained on or UNK, never an untrained random row.
-    """
-
-    name: str
-    role: str  # "plain" | "distilled"
-    cfg: StudentConfig
-    vocab: Vocab
-    seqs: list[list[int]]
-    labels: list[int]
-    logits: torch.Tensor | None
-    dev: tuple[list[list[int]], list[int]] | None
-
-    def steps(self) -> int:
-        return math.ceil(len(self.seqs) / self.cfg.batch_size) * self.cfg.epochs
-
-
-def _student_jobs(
-    students: list[StudentConfig],
-    toks: list[list[str]],
-    labels: list[int],
-    t_logits: torch.Tensor,
-    n_gold: int,
-    dev_toks: list[list[str]],
-    dev_labels: list[int],
-    lang: str,
-    plain_baseline: bool,
-) -> list[StudentJob]:
-    """Plain twins on the gold rows (vocabulary from gold texts), distilled students on gold +
-    transfer + augmented rows (vocabulary from all of them); unknown words map to UNK."""
-    vocabs: dict[tuple[str, int], Vocab] = {}
-
-    def vocab(role: str, min_count: int) -> Vocab:
-        key = (role, min_count)
-        if key not in vocabs:
-            rows = toks[:n_gold] if role == "plain" else toks
-            vocabs[key] = Vocab.build(rows, lang, min_count)
-        return vocabs[key]
-
+def _student_jobs(students: list, plain_baseline: bool) -> list[StudentJob]:
     jobs = []
     for s in students:
-        roles = (["plain"] if plain_baseline else []) + ["distilled"]
-        for role in roles:
-            v = vocab(role, s.min_count)
-            n = n_gold if role == "plain" else len(toks)
-            cfg = StudentConfig(**{**s.__dict__, "loss": "hard"}) if role == "plain" else s
-            dev = ([v.encode(t, s.max_len) for t in dev_toks], dev_labels) if dev_toks else None
-            jobs.append(
-                StudentJob(
-                    name=f"{s.arch}_{role}",
-                    role=role,
-                    cfg=cfg,
-                    vocab=v,
-                    seqs=[v.encode(t, s.max_len) for t in toks[:n]],
-                    labels=labels[:n],
-                    logits=None if role == "plain" else t_logits,
-                    dev=dev,
-                )
-            )
+        method = methods.get(s.arch)
+        for role in (["plain"] if plain_baseline else []) + ["distilled"]:
+            jobs.append(StudentJob(f"{s.arch}_{role}", role, s, method))
     return jobs
 
 
-def _train_students(jobs: list[StudentJob], bundle: DataBundle, cfg: PipelineConfig, ctx):
-    """Train every student, `cfg.student_workers` at a time, all on the same thread count.
+def _plain_groups(jobs: list[StudentJob]) -> dict[str, str]:
+    """name -> name of the job whose model it is: plain twins with equal `plain_key` (e.g. the
+    teacher's bottom k layers fine-tuned on the gold labels, shared by KD, PKD and Theseus)
+    are one model, trained once."""
+    first: dict = {}
+    same = {}
+    for j in jobs:
+        key = j.method.plain_key(j.cfg) if (j.role == "plain" and j.method.plain_key) else None
+        if key is None:
+            continue
+        if key in first:
+            same[j.name] = first[key]
+        else:
+            first[key] = j.name
+    return same
 
-    Small recurrent / convolutional nets barely use a second core, so on a 2-core machine two
-    students side by side finish in about the time of the slower one. The thread count is set
-    once here, by the run's own thread, for the whole stage, whether students run one after
-    another or side by side: results then do not depend on `student_workers`, and no training
-    thread ever touches process-wide settings.
-    """
-    ctx.stage("students", sum(j.steps() for j in jobs))
+
+def _train_students(jobs: list[StudentJob], shared: Shared, cfg: PipelineConfig, ctx) -> dict:
+    """Train every student. Small ones (word students: `parallel`) run `cfg.student_workers`
+    at a time on one torch thread each, set once here by the run's own thread, so results do
+    not depend on `student_workers` and no training thread touches process-wide settings.
+    Transformer students then train one at a time on every core (or on the GPU)."""
+    same = _plain_groups(jobs)
+    todo = [j for j in jobs if j.name not in same]
+    ctx.stage("students", sum(j.method.steps(j, shared) for j in todo))
 
     def one(job: StudentJob):
         t0 = time.time()
-        student = train_student(
-            job.name,
-            job.cfg,
-            job.vocab,
-            bundle.label_names,
-            job.seqs,
-            job.labels,
-            job.logits,
-            job.dev,
-            ctx,
-            own_stage=False,
-        )
+        student = job.method.train(job, shared, ctx)
         folder = student.save(ctx.run_dir / "students" / job.name)
         ctx.store.add_artifact(ctx.run_id, job.name, folder)
         info = {
             "role": job.role,
             "arch": job.cfg.arch,
+            "family": job.method.family,
             "student": student,
             "dir": folder,
-            "n": len(job.seqs),
-            "vocab_size": len(job.vocab),
             "seed": job.cfg.seed,
             "train_s": round(time.time() - t0, 2),
+            **getattr(student, "info", {}),
         }
         return job.name, info
 
-    before = torch.get_num_threads()
-    threads = max(1, min(j.cfg.threads or 1 for j in jobs))
-    workers = max(1, min(cfg.student_workers, len(jobs)))
-    torch.set_num_threads(threads)
-    try:
-        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="student") as ex:
-            done = list(ex.map(one, jobs))
-    finally:
-        torch.set_num_threads(before)
-    return dict(done)
+    small = [j for j in todo if j.method.parallel]
+    big = [j for j in todo if not j.method.parallel]
+    done: dict[str, dict] = {}
+    if small:
+        before = torch.get_num_threads()
+        threads = max(1, min(getattr(j.cfg, "threads", 1) or 1 for j in small))
+        workers = max(1, min(cfg.student_workers, len(small)))
+        torch.set_num_threads(threads)
+        try:
+            with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="student") as ex:
+                done.update(ex.map(one, small))
+        finally:
+            torch.set_num_threads(before)
+    for j in big:
+        done.update([one(j)])
+    for name, twin in same.items():
+        info = dict(done[twin], same_as=twin, train_s=0.0)
+        folder = info["student"].save(ctx.run_dir / "students" / name)
+        ctx.store.add_artifact(ctx.run_id, name, folder)
+        job = next(j for j in jobs if j.name == name)
+        done[name] = {**info, "dir": folder, "arch": job.cfg.arch}
+    return {j.name: done[j.name] for j in jobs}
 
 
 def run_pipeline(kind: str, cfg: PipelineConfig, ctx) -> dict:
     store, run_id = ctx.store, ctx.run_id
-    students: list[StudentConfig] = cfg.students if kind in ("pipeline", "distill") else []
+    students = cfg.students if kind in ("pipeline", "distill") else []
     plan = dict(WEIGHTS)
     if students:
-        plan["students"] = 8 * len(students)
+        plan["students"] = sum(8 if methods.get(s.arch).parallel else 60 for s in students)
     if kind == "teacher":
         plan = {k: plan[k] for k in ("data", "teacher", "evaluate")}
     ctx.plan(plan)
@@ -300,27 +257,28 @@ def run_pipeline(kind: str, cfg: PipelineConfig, ctx) -> dict:
         store.update_run(run_id, message=f"teacher logits for {len(texts)} texts (cache: {cached})")
 
         if students:
-            lang = detect_lang(bundle.train.texts)
-            ctx.stage("tokenize", len(texts) + len(bundle.dev or []))
-            max_words = max(s.max_len for s in students)
-            toks = []
-            for t in texts:
-                toks.append(tokenize(t, lang, max_words))
-                ctx.step()
-            dev_texts = bundle.dev.texts if bundle.dev else []
-            dev_toks = [tokenize(t, lang, max_words) for t in dev_texts]
-            jobs = _student_jobs(
-                students,
-                toks,
-                labels,
-                t_logits,
-                len(bundle.train),
-                dev_toks,
-                bundle.dev.labels if bundle.dev else [],
-                lang,
-                cfg.plain_baseline,
+            shared = Shared(
+                texts=texts,
+                labels=labels,
+                n_gold=len(bundle.train),
+                logits=t_logits,
+                label_names=bundle.label_names,
+                lang=detect_lang(bundle.train.texts),
+                dev_texts=bundle.dev.texts if bundle.dev else [],
+                dev_labels=bundle.dev.labels if bundle.dev else [],
+                teacher=teacher,
+                device=pick_device(cfg.device).type,
+                home=store.home,
             )
-            results.update(_train_students(jobs, bundle, cfg, ctx))
+            jobs = _student_jobs(students, cfg.plain_baseline)
+            word = sorted({j.cfg.max_len for j in jobs if j.method.family == "word"})
+            if word:  # words once for every word student, with its own progress
+                ctx.stage("tokenize", len(texts))
+                for max_words in word:
+                    shared.word_tokens(
+                        max_words, progress=ctx.step if max_words == word[0] else None
+                    )
+            results.update(_train_students(jobs, shared, cfg, ctx))
 
     ctx.stage("evaluate", 1 + len(results))
     t0 = time.time()
@@ -328,12 +286,24 @@ def run_pipeline(kind: str, cfg: PipelineConfig, ctx) -> dict:
     store.save_result(run_id, "teacher", "teacher", "bert", tm)
     out = {"teacher": tm}
     ctx.step()
+    evaluated: dict[str, dict] = {}
     for name, r in results.items():
-        m = _eval_student(r["student"], r["dir"], bundle, cfg)
-        m["train_texts"] = r["n"]
-        m["vocab_size"] = r["vocab_size"]
-        m["seed"] = r["seed"]
-        m["train_s"] = r["train_s"]
+        twin = r.get("same_as")
+        if twin in evaluated:  # the same model as another plain twin: the same figures
+            m = dict(evaluated[twin])
+        else:
+            small = methods.get(r["arch"]).parallel
+            m = _eval_student(
+                r["student"], r["dir"], bundle, cfg, cfg.student_threads if small else None
+            )
+        evaluated[name] = m
+        m = dict(m)
+        m["family"] = r["family"]
+        for key in ("train_texts", "vocab_size", "seed", "train_s", "train_device", "stage_s"):
+            if key in r:
+                m[key] = r[key]
+        if twin:
+            m["same_model_as"] = twin
         store.save_result(run_id, name, r["role"], r["arch"], m)
         out[name] = m
         ctx.step()

@@ -126,6 +126,20 @@ def _fast_students(epochs: int) -> list[StudentConfig]:
     ]
 
 
+def fast_transformer_students(epochs: int = 1, names: tuple[str, ...] | None = None) -> list:
+    """Every registered transformer method (or `names`), sized for the tiny 2-layer teacher:
+    one student layer, a 16-wide TinyBERT, at most 200 training texts."""
+    from core import methods
+
+    out = []
+    for n in names or [m for m in methods.names() if methods.get(m).family == "transformer"]:
+        kw: dict = {"epochs": epochs, "max_texts": 200, "batch_size": 16}
+        if n == "tinybert":
+            kw.update(layers=1, hidden=16, intermediate=32, intermediate_epochs=1)
+        out.append(methods.default_config(n, **kw))
+    return out
+
+
 @pytest.fixture(scope="session")
 def tiny_cfg(tiny_data, tiny_teacher_dir):
     """Builder of a fast PipelineConfig on the tiny data and the tiny teacher.

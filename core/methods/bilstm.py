@@ -1,0 +1,23 @@
+"""BiLSTM student on words, distilled on teacher logits with MSE (Tang et al. 2019)."""
+
+from ..config import StudentConfig
+from . import Method, register
+from ._word import load, steps, train
+
+register(
+    Method(
+        name="bilstm",
+        title="BiLSTM",
+        family="word",
+        config=StudentConfig,
+        summary="One bidirectional LSTM layer over jieba words, trained on the teacher's logits "
+        "(MSE) over the labelled, transfer and augmented texts: Tang et al. 2019's student.",
+        needs=("logits",),
+        train=train,
+        steps=steps,
+        load=load,
+        parallel=True,
+        paper="Tang et al. 2019, Distilling Task-Specific Knowledge from BERT into Simple "
+        "Neural Networks",
+    )
+)

@@ -1,0 +1,139 @@
+"""Vanilla KD into a smaller transformer (EasyNLP's `vanilla_kd`, Hinton et al. 2015).
+
+The student is the teacher cut to its bottom k layers (default: half its depth), or any
+checkpoint the user names (with its own tokenizer: the teacher's logits are per text, so the
+cached ones serve any tokenizer). Loss per row: alpha·KL·T² + (1−alpha)·CE where a gold label
+exists, KL alone on transfer and augmented rows.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ..config import _opt
+from ..teacher import _load, resolve_source
+from . import Method, register
+from ._base import Shared, StudentJob
+from ._transformer import (
+    BottomConfig,
+    Stage,
+    TransformerStudent,
+    bottom_layers,
+    ce_term,
+    count_steps,
+    fit,
+    half_depth,
+    kd_terms,
+    load,
+    model_inputs,
+    rows_for,
+)
+
+
+@dataclass
+class LogitKDConfig(BottomConfig):
+    """The knobs of every method whose student is the teacher's bottom layers on KD loss."""
+
+    alpha: float = _opt(
+        0.5,
+        help="Weight of the KL term against hard-label cross-entropy on labelled rows "
+        "(alpha·KL·T² + (1−alpha)·CE, EasyNLP's vanilla_kd); unlabelled rows get KL alone.",
+        flag="--kd-alpha",
+        min=0.0,
+        max=1.0,
+        step=0.05,
+    )
+    temperature: float = _opt(
+        2.0,
+        help="Softmax temperature T of the KL term (scaled by T²): above 1 the student also "
+        "learns the teacher's second choices.",
+        flag="--kd-temperature",
+        min=0.5,
+        max=20.0,
+        step=0.5,
+    )
+
+
+@dataclass
+class KDConfig(LogitKDConfig):
+    arch: str = _opt("kd", help="The registered method this config belongs to.")
+    checkpoint: str | None = _opt(
+        None,
+        help="A small checkpoint to distil into instead of the teacher's bottom layers: a "
+        "local folder or a hub name (e.g. a 4-layer TinyBERT); it keeps its own tokenizer.",
+        flag="--kd-checkpoint",
+        none="the teacher's bottom layers",
+    )
+
+
+def build(job: StudentJob, shared: Shared) -> TransformerStudent:
+    cfg = job.cfg
+    teacher = shared.teacher
+    if getattr(cfg, "checkpoint", None):
+        home = getattr(shared, "home", None)
+        source = resolve_source(cfg.checkpoint, home) if home else cfg.checkpoint
+        tok, model = _load(source, len(shared.label_names), shared.label_names)
+    else:
+        tok, model = (
+            teacher.tokenizer,
+            bottom_layers(teacher.model, half_depth(teacher, cfg.layers)),
+        )
+    return TransformerStudent(cfg.arch, model, tok, cfg, shared.label_names, cfg.max_length)
+
+
+def student_forward(student: TransformerStudent, batch, **kw):
+    m = student.model
+    return m(**model_inputs(m, batch.enc, next(m.parameters()).device), **kw)
+
+
+def train(job: StudentJob, shared: Shared, ctx) -> TransformerStudent:
+    student = build(job, shared)
+    cfg = job.cfg
+
+    def loss(batch, progress):
+        out = student_forward(student, batch).logits
+        if job.role == "plain":
+            return ce_term(out, batch.labels)
+        return kd_terms(out, batch.t_logits, batch.labels, cfg.alpha, cfg.temperature)
+
+    stage = Stage("kd", cfg.epochs, student.model.parameters(), loss, select_on_dev=True)
+    return fit(job, shared, ctx, student, [stage], rows_for(job, shared))
+
+
+def steps(job: StudentJob, shared: Shared) -> int:
+    return count_steps(len(rows_for(job, shared)), job.cfg.batch_size, job.cfg.epochs)
+
+
+def plain_key(cfg):
+    """The plain twin of every teacher-bottom-layers method is the same model: bottom k layers
+    fine-tuned on the gold labels."""
+    if getattr(cfg, "checkpoint", None):
+        return (
+            "checkpoint",
+            cfg.checkpoint,
+            cfg.epochs,
+            cfg.lr,
+            cfg.batch_size,
+            cfg.max_length,
+            cfg.seed,
+        )
+    return ("bottom", cfg.layers, cfg.epochs, cfg.lr, cfg.batch_size, cfg.max_length, cfg.seed)
+
+
+register(
+    Method(
+        name="kd",
+        title="Vanilla KD",
+        family="transformer",
+        config=KDConfig,
+        summary="The teacher's bottom layers (half its depth by default), or a small checkpoint "
+        "you name, trained on the teacher's softened logits (KL·T²) mixed with the labels "
+        "(EasyNLP's vanilla_kd).",
+        needs=("logits",),
+        train=train,
+        steps=steps,
+        load=load,
+        plain_key=plain_key,
+        paper="Hinton et al. 2015; EasyNLP vanilla_kd",
+    )
+)

@@ -1,0 +1,22 @@
+"""TextCNN student on words (Kim 2014), distilled like the BiLSTM (Tang et al. 2019)."""
+
+from ..config import StudentConfig
+from . import Method, register
+from ._word import load, steps, train
+
+register(
+    Method(
+        name="textcnn",
+        title="TextCNN",
+        family="word",
+        config=StudentConfig,
+        summary="Parallel convolutions (3/4/5 words) with max-pooling: the fastest student at "
+        "batch 1, distilled on the teacher's logits like the BiLSTM.",
+        needs=("logits",),
+        train=train,
+        steps=steps,
+        load=load,
+        parallel=True,
+        paper="Kim 2014, Convolutional Neural Networks for Sentence Classification",
+    )
+)
