@@ -22,12 +22,12 @@ sys.path.insert(0, str(ROOT))
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
-from core.cli_args import add_field_arg  # noqa: E402
+from core import methods  # noqa: E402
+from core.cli_args import add_config_args, add_field_arg, from_args  # noqa: E402
 from core.config import (  # noqa: E402
     AugmentConfig,
     DataConfig,
     PipelineConfig,
-    StudentConfig,
     TeacherConfig,
     to_dict,
 )
@@ -48,7 +48,9 @@ def base_parser(desc: str) -> argparse.ArgumentParser:
     add_field_arg(p, TeacherConfig, "model")
     add_field_arg(p, TeacherConfig, "epochs")
     add_field_arg(p, TeacherConfig, "max_length")
-    add_field_arg(p, StudentConfig, "epochs")
+    add_field_arg(p, PipelineConfig, "students")
+    # every student method's flags, each method keeping its own defaults unless given
+    add_config_args(p.add_argument_group("students"), methods.config_classes())
     add_field_arg(p, AugmentConfig, "n_iter", default=BENCHMARK_N_ITER)  # the benchmarks' own
     add_field_arg(p, PipelineConfig, "latency_samples")
     p.add_argument("--no-bert-base", action="store_true", help="skip the BERT-base reference")
@@ -56,7 +58,8 @@ def base_parser(desc: str) -> argparse.ArgumentParser:
 
 
 def pipeline_config(a: argparse.Namespace, name: str, data: DataConfig) -> PipelineConfig:
-    """The benchmark's settings: both students, each plain and distilled, from the flags."""
+    """The benchmark's settings: the students named by --students (default BiLSTM and TextCNN;
+    `all`: every registered method), each plain and distilled, from the flags."""
     return PipelineConfig(
         name=name,
         data=data,
@@ -64,9 +67,7 @@ def pipeline_config(a: argparse.Namespace, name: str, data: DataConfig) -> Pipel
             model=a.teacher, epochs=a.teacher_epochs, max_length=a.teacher_max_length
         ),
         augment=AugmentConfig(n_iter=a.augment_iters),
-        students=[
-            StudentConfig(arch=arch, epochs=a.student_epochs) for arch in ("bilstm", "textcnn")
-        ],
+        students=[from_args(methods.get(n).config, a, arch=n) for n in a.students],
         latency_samples=a.latency_samples,
     )
 
@@ -141,8 +142,6 @@ def short_latency(store: Store, run_id: int, texts: list[str], threads: int) -> 
     """Batch-1 latency of every model of the run on short sentences, measured the same way."""
     import torch
 
-    from core.students import load_student
-
     out = {}
     teacher = load_teacher(store.run_dir(run_id) / "teacher", device="cpu")
     out["teacher"] = latency_stats(lambda t: int(teacher.predict_one(t).argmax()), texts)
@@ -150,10 +149,12 @@ def short_latency(store: Store, run_id: int, texts: list[str], threads: int) -> 
     out["bert_base_shape"] = latency_stats(predict_one, texts)
     del model
     before = torch.get_num_threads()
-    torch.set_num_threads(threads)
     try:
         for folder in sorted((store.run_dir(run_id) / "students").iterdir()):
-            s = load_student(folder)
+            method = methods.method_of_folder(folder)
+            # as in the pipeline: small students on `threads`, transformers on every core
+            torch.set_num_threads(threads if method.parallel else before)
+            s = methods.load_student(folder)
             out[folder.name] = latency_stats(
                 lambda t, s=s: int(s.predict_logits(t).argmax()), texts
             )
@@ -195,6 +196,12 @@ def seed_rows(summaries: list[dict], bert_base: dict | None) -> list[dict]:
             speedup_vs_teacher=t50 / p50,
             vocab_size=m0.get("vocab_size"),
             train_texts=m0.get("train_texts"),
+            family=m0.get("family", "teacher" if name == "teacher" else "word"),
+            train_s=statistics.fmean(m.get("train_s", 0.0) for m in per)
+            if name != "teacher"
+            else None,
+            stage_s=m0.get("stage_s"),
+            same_model_as=m0.get("same_model_as"),
         )
         if bert_base:
             row["speedup_vs_bert_base"] = bert_base["latency_ms_p50"] / p50
@@ -293,6 +300,18 @@ def report(
     return result
 
 
+def _train_s(r: dict) -> str:
+    """Training seconds (mean over seeds), with the per-stage split of multi-stage methods;
+    a plain twin that is another one's model says so instead."""
+    if r.get("same_model_as"):
+        return f"= {r['same_model_as']}"
+    if r.get("train_s") is None:
+        return ""
+    stages = r.get("stage_s") or {}
+    split = f" ({', '.join(f'{k} {v:.0f}' for k, v in stages.items())})" if len(stages) > 1 else ""
+    return f"{r['train_s']:.0f}{split}"
+
+
 def markdown(result: dict) -> str:
     """The table as it goes into the README."""
     n = len(result["run_ids"])
@@ -301,8 +320,9 @@ def markdown(result: dict) -> str:
         "gap closed = (distilled − plain) / (teacher − plain) per seed); speed from the median seed.",
         "",
         "| model | accuracy | macro-F1 | retention | gap closed | params | vocab | train texts "
-        "| size MB | p50 ms | p95 ms | tokenise ms | speed-up vs teacher | vs BERT-base shape |",
-        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
+        "| size MB | p50 ms | p95 ms | tokenise ms | speed-up vs teacher | vs BERT-base shape "
+        "| train s |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in result["rows"]:
         gap = _pm(r["gap_closed"], r["gap_closed_sd"], pct=True) if "gap_closed" in r else ""
@@ -314,13 +334,13 @@ def markdown(result: dict) -> str:
             f"| {_pm(r['retention'], r['retention_sd'], pct=True)} | {gap} | {r['params']:,} "
             f"| {vocab} | {ntr} | {r['size_mb']:.1f} | {r['latency_ms_p50']:.3f} "
             f"| {r['latency_ms_p95']:.3f} | {r['tokenize_ms_p50']:.3f} "
-            f"| {r['speedup_vs_teacher']:.1f}x | {xb} |"
+            f"| {r['speedup_vs_teacher']:.1f}x | {xb} | {_train_s(r)} |"
         )
     bb = result.get("bert_base_reference")
     if bb:
         lines.append(
             f"| BERT-base shape (random weights, timing only) | | | | | {bb['params']:,} | | | "
-            f"| {bb['latency_ms_p50']:.3f} | {bb['latency_ms_p95']:.3f} | | | |"
+            f"| {bb['latency_ms_p50']:.3f} | {bb['latency_ms_p95']:.3f} | | | | |"
         )
     short = result.get("short_sentences")
     if short:

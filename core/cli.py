@@ -64,6 +64,16 @@ def config_from_args(a: argparse.Namespace) -> PipelineConfig:
     return cfg
 
 
+def methods_table() -> str:
+    """Every registered student method: name, family, what it needs from the teacher, summary."""
+    lines = ["| method | title | family | needs from the teacher | what it does |"]
+    lines.append("| --- | --- | --- | --- | --- |")
+    for n in methods.names():
+        m = methods.get(n)
+        lines.append(f"| `{n}` | {m.title} | {m.family} | {', '.join(m.needs)} | {m.summary} |")
+    return "\n".join(lines) + "\n"
+
+
 class _Bars:
     """One tqdm bar per stage, fed from the run's progress events."""
 
@@ -334,6 +344,7 @@ def build_parser() -> argparse.ArgumentParser:
             _student_args(sp)
         sp.set_defaults(kind=kind)
     sub.add_parser("defaults", help="print the table of defaults (markdown, as in the README)")
+    sub.add_parser("methods", help="list the student methods --students accepts")
     r = sub.add_parser("runs", help="list / show / cancel / delete runs")
     r.add_argument("action", choices=["list", "show", "cancel", "delete"])
     r.add_argument("id", type=int, nargs="?")
@@ -359,6 +370,9 @@ def main(argv: list[str] | None = None) -> int:
         from .cli_args import defaults_markdown
 
         sys.stdout.write(defaults_markdown())
+        return 0
+    if a.cmd == "methods":
+        sys.stdout.write(methods_table())
         return 0
     if a.cmd == "data":
         return cmd_data_check(a)

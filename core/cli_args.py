@@ -119,7 +119,7 @@ def _comma_choices(choices: list[str]) -> Any:
     def parse(s: str) -> list[str]:
         if s.strip().lower() == "all":
             return list(choices)
-        items = [x.strip() for x in s.split(",") if x.strip()]
+        items = list(dict.fromkeys(x.strip() for x in s.split(",") if x.strip()))
         bad = [x for x in items if x not in choices]
         if bad or not items:
             raise argparse.ArgumentTypeError(

@@ -454,8 +454,9 @@ class PipelineConfig:
     name: str = _opt("", help="Optional run name shown in the run lists.", flag="--name")
     device: str = _opt(
         "auto",
-        help="Where the teacher runs: auto (CUDA when torch sees it), cpu or cuda; students "
-        "stay on the CPU.",
+        help="Where the teacher and the transformer students train and label: auto (CUDA when "
+        "torch sees it), cpu or cuda; word students train on the CPU, and every student's "
+        "latency is measured on the CPU, where it is deployed.",
         flag="--device",
         choices=["auto", "cpu", "cuda"],
     )

@@ -7,6 +7,7 @@ A run kind picks a prefix of them: `teacher` stops after fine-tuning and scoring
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import random
@@ -51,6 +52,12 @@ def preflight(store, kind: str, cfg: PipelineConfig) -> DataBundle:
     line) and the teacher to reuse (see `reused_teacher_dir`). The CLI and the Train page call
     it before creating a run, so a refused launch leaves nothing behind; the run checks the
     teacher again when it starts, for callers that go straight to `execute`."""
+    archs = [s.arch for s in cfg.students] if kind in ("pipeline", "distill") else []
+    twice = sorted({a for a in archs if archs.count(a) > 1})
+    if twice:
+        raise ValueError(f"student method(s) given twice: {', '.join(twice)}; name each once")
+    for a in archs:
+        methods.get(a)  # an unknown method is refused before the run exists
     bundle = load_bundle(cfg.data)
     if cfg.teacher_run is not None:
         reused_teacher_dir(store, cfg, bundle)
@@ -204,9 +211,12 @@ def _train_students(jobs: list[StudentJob], shared: Shared, cfg: PipelineConfig,
         done.update([one(j)])
     for name, twin in same.items():
         info = dict(done[twin], same_as=twin, train_s=0.0)
-        folder = info["student"].save(ctx.run_dir / "students" / name)
-        ctx.store.add_artifact(ctx.run_id, name, folder)
         job = next(j for j in jobs if j.name == name)
+        student = info["student"]
+        if dataclasses.is_dataclass(student):  # saved under this method's name and config
+            student = dataclasses.replace(student, arch=job.cfg.arch, cfg=job.cfg)
+        folder = student.save(ctx.run_dir / "students" / name)
+        ctx.store.add_artifact(ctx.run_id, name, folder)
         done[name] = {**info, "dir": folder, "arch": job.cfg.arch}
     return {j.name: done[j.name] for j in jobs}
 

@@ -305,7 +305,7 @@ def rows_for(job: StudentJob, shared: Shared, gold_only: bool = False) -> list[i
         return gold
     rest = list(range(shared.n_gold, len(shared.texts)))
     cap = job.cfg.max_texts
-    if cap is not None and len(gold) + len(rest) > cap:
+    if cap and len(gold) + len(rest) > cap:  # None or 0: every text
         random.Random(job.cfg.seed).shuffle(rest)
         rest = sorted(rest[: max(0, cap - len(gold))])
     return gold + rest

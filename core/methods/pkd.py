@@ -8,6 +8,7 @@ loss; the student starts from the teacher's bottom k layers (PKD, section 3).
 
 from __future__ import annotations
 
+import logging
 import math
 from dataclasses import dataclass
 
@@ -31,6 +32,8 @@ from ._transformer import (
     teacher_internals,
 )
 from .kd import LogitKDConfig, plain_key, steps, student_forward
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -80,6 +83,14 @@ def train(job: StudentJob, shared: Shared, ctx) -> TransformerStudent:
         cfg.arch, model, teacher.tokenizer, cfg, shared.label_names, cfg.max_length
     )
     pairs = layer_map(cfg.arch, teacher_depth(teacher), k)
+    if not pairs and job.role == "distilled":
+        log.warning(
+            "%s: a %d-layer student of a %d-layer teacher has no intermediate layer to match: "
+            "this is plain KD",
+            job.name,
+            k,
+            teacher_depth(teacher),
+        )
 
     def loss(batch, progress):
         if job.role == "plain":
