@@ -47,7 +47,10 @@ page = st.navigation(pages)
 
 with st.sidebar:
     st.markdown("### :material/science: Distillery")
-    st.caption("Distil a fine-tuned BERT teacher into tiny BiLSTM / TextCNN students.")
+    st.caption(
+        "Distil a fine-tuned BERT teacher into small, fast students: word models (BiLSTM, "
+        "TextCNN) and smaller transformers."
+    )
     with widgets.engine_errors("Opening the run store"):
         widgets.manager()  # the job manager of this server (created once)
         widgets.store().mark_interrupted()  # each render: stale or orphaned runs -> interrupted

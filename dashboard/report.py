@@ -10,6 +10,7 @@ from typing import Any
 import pandas as pd
 
 from . import charts
+from .pareto import budget_sentence, default_budget, pareto_points
 from .tables import report_sentences, results_frame, run_label, summary_rows
 
 CSS = """
@@ -39,6 +40,8 @@ def _fmt_table(df: pd.DataFrame) -> str:
             shown[c] = shown[c].map(lambda v: "" if pd.isna(v) else f"{v:,.0f}")
         elif shown[c].dtype.kind == "f":
             shown[c] = shown[c].map(lambda v: "" if pd.isna(v) else f"{v:,.2f}")
+        elif shown[c].dtype.kind == "O":
+            shown[c] = shown[c].map(lambda v: "" if v is None or v is pd.NA else v)
     return shown.to_html(index=False, escape=True, border=0)
 
 
@@ -46,8 +49,10 @@ def build_report_html(
     runs: list[Mapping[str, Any]],
     results: list[Mapping[str, Any]],
     title: str = "Distillery report",
+    budget_ms: float | None = None,
 ) -> str:
-    """A single HTML file that opens offline: the sentences, the tables and the charts."""
+    """A single HTML file that opens offline: the sentences, the tables and the charts (the
+    Pareto chart with `budget_ms`, by default half the teacher's median latency)."""
     ids = {r["id"] for r in runs}
     results = [r for r in results if r["run_id"] in ids]
     parts = [
@@ -70,9 +75,13 @@ def build_report_html(
     if not df.empty:
         parts.append("<h2>Every model</h2>")
         parts.append(_fmt_table(df))
+        points = pareto_points(results)
+        budget = budget_ms if budget_ms else default_budget(points)
+        parts.append("<h2>Latency budget</h2>")
+        parts.append(f"<p>{html.escape(budget_sentence(points, budget))}</p>")
         figs = [
+            charts.pareto_chart(points, budget),
             charts.metric_bars(df),
-            charts.accuracy_latency_scatter(df),
             charts.latency_bars(df),
         ]
         parts.append("<h2>Charts</h2>")

@@ -12,12 +12,36 @@ from typing import Any
 import pandas as pd
 
 ROLE_ORDER = {"teacher": 0, "plain": 1, "distilled": 2}
+# names the registry does not know (the teacher's "bert"), and fallbacks should it fail to load
 ARCH_NAMES = {"bilstm": "BiLSTM", "textcnn": "TextCNN", "bert": "BERT"}
 
 
-# -- small formatting helpers ----------------------------------------------------------------
+# -- student methods (core.methods: the registry names them, never this module) ---------------
+def _registry() -> list[str]:
+    try:
+        from core import methods
+
+        return methods.names()
+    except Exception:  # noqa: BLE001 - a broken method module must not take the tables down
+        return []
+
+
 def arch_name(arch: str | None) -> str:
+    """How people call a method: its registry title ("PKD-Skip"); "BERT" for the teacher."""
+    if arch and arch in _registry():
+        from core import methods
+
+        return methods.title(arch)
     return ARCH_NAMES.get(arch or "", arch or "?")
+
+
+def method_rank(arch: str | None) -> int:
+    """A method's place in the registry's order (word students first); unknown ones last."""
+    names = _registry()
+    return names.index(arch) if arch in names else len(names)
+
+
+# -- small formatting helpers ----------------------------------------------------------------
 
 
 def pct(x: float | None, digits: int = 1) -> str:
@@ -195,12 +219,16 @@ def results_frame(results: list[Mapping[str, Any]]) -> pd.DataFrame:
             if t and size and t.get("size_bytes") and r.get("role") != "teacher"
             else (1.0 if r.get("role") == "teacher" else None)
         )
+        detail = r.get("detail") or {}
         rows.append(
             {
                 "run": r["run_id"],
                 "model": r["model"],
                 "role": r.get("role"),
                 "arch": r.get("arch"),
+                "method": arch_name(r.get("arch")),
+                "family": detail.get("family")
+                or ("transformer" if r.get("role") == "teacher" else None),
                 "accuracy": r.get("accuracy"),
                 "f1": r.get("f1"),
                 "params": r.get("params"),
@@ -210,14 +238,45 @@ def results_frame(results: list[Mapping[str, Any]]) -> pd.DataFrame:
                 "throughput (/s)": r.get("throughput"),
                 "speed-up vs teacher": speedup,
                 "x smaller than teacher": smaller,
+                "train device": detail.get("train_device"),
+                "same model as": detail.get("same_model_as"),
             }
         )
     df = pd.DataFrame(rows)
     if not df.empty:
-        df["_o"] = df["role"].map(ROLE_ORDER).fillna(9)
-        df = df.sort_values(["run", "_o", "arch"], kind="stable").drop(columns="_o")
+        # per run: the teacher, then each method (registry order) with its plain and distilled
+        df["_o"] = [
+            (0 if role == "teacher" else 1, method_rank(arch), ROLE_ORDER.get(role, 9))
+            for role, arch in zip(df["role"], df["arch"], strict=True)
+        ]
+        df = df.sort_values(["run", "_o"], kind="stable").drop(columns="_o")
         df = df.reset_index(drop=True)
     return df
+
+
+def student_timings(results: list[Mapping[str, Any]]) -> pd.DataFrame:
+    """Per student: where it trained, its training seconds and, for the transformer methods
+    with several stages (TinyBERT's intermediate + prediction, Theseus' replace + successor),
+    the seconds of each stage."""
+    rows = []
+    for r in results:
+        d = r.get("detail") or {}
+        if r.get("role") == "teacher" or "train_s" not in d:
+            continue
+        stages = d.get("stage_s") or {}
+        rows.append(
+            {
+                "run": r["run_id"],
+                "model": r["model"],
+                "method": arch_name(r.get("arch")),
+                "train device": d.get("train_device"),
+                "train (s)": d.get("train_s"),
+                "stages": ", ".join(f"{k} {v:.1f}s" for k, v in stages.items()),
+                "same model as": d.get("same_model_as") or "",
+            }
+        )
+    cols = ["run", "model", "method", "train device", "train (s)", "stages", "same model as"]
+    return pd.DataFrame(rows, columns=cols)
 
 
 def gap_closed(teacher: float | None, plain: float | None, distilled: float | None) -> float | None:
@@ -245,7 +304,7 @@ def summary_records(results: list[Mapping[str, Any]]) -> list[dict[str, Any]]:
     for run_id, rs in by_run.items():
         t = next((r for r in rs if r.get("role") == "teacher"), None)
         archs = list(dict.fromkeys(r.get("arch") for r in rs if r.get("role") != "teacher"))
-        for arch in archs:
+        for arch in sorted(archs, key=method_rank):
             p = next((r for r in rs if r.get("arch") == arch and r.get("role") == "plain"), None)
             d = next(
                 (r for r in rs if r.get("arch") == arch and r.get("role") == "distilled"), None
@@ -254,10 +313,12 @@ def summary_records(results: list[Mapping[str, Any]]) -> list[dict[str, Any]]:
             d_lat = d.get("latency_ms_p50") if d else None
             t_size = t.get("size_bytes") if t else None
             d_size = d.get("size_bytes") if d else None
+            family = ((d or p or {}).get("detail") or {}).get("family")
             rows.append(
                 {
                     "run": run_id,
                     "student": arch_name(arch),
+                    "family": family,
                     "teacher acc": t.get("accuracy") if t else None,
                     "plain acc": p.get("accuracy") if p else None,
                     "distilled acc": d.get("accuracy") if d else None,
@@ -299,6 +360,7 @@ def report_sentences(run: Mapping[str, Any], results: list[Mapping[str, Any]]) -
             f"accuracy (F1 {_f(t.get('f1'))}) and answers one sentence in "
             f"{_ms(t.get('latency_ms_p50'))} (median)."
         )
+    out += twin_sentences(rs)
     for row in summary_records(rs):
         arch = row["student"]
         if row["distilled acc"] is None:
@@ -345,6 +407,32 @@ def report_sentences(run: Mapping[str, Any], results: list[Mapping[str, Any]]) -
                     f"{base}; the plain {arch} is already level with or ahead of the teacher "
                     f"({pct(row['teacher acc'])}), so there is no teacher-vs-plain gap to close."
                 )
+    return out
+
+
+def plain_twins(results: list[Mapping[str, Any]]) -> dict[tuple[Any, str], list[str]]:
+    """(run, model) -> the plain twins that are the same model as it (trained once)."""
+    out: dict[tuple[Any, str], list[str]] = {}
+    for r in results:
+        twin = (r.get("detail") or {}).get("same_model_as")
+        if twin:
+            out.setdefault((r["run_id"], twin), []).append(r["model"])
+    return out
+
+
+def twin_sentences(results: list[Mapping[str, Any]]) -> list[str]:
+    """One sentence per group of plain twins that are one model."""
+    arch = {(r["run_id"], r["model"]): r.get("arch") for r in results}
+    out = []
+    for (run_id, host), twins in plain_twins(results).items():
+        names = [arch_name(arch.get((run_id, t))) for t in twins]
+        listed = names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
+        verb = "is" if len(names) == 1 else "are"
+        out.append(
+            f"The plain {listed} {verb} the same model as the plain "
+            f"{arch_name(arch.get((run_id, host)))} (the same student trained on the labels "
+            "alone), trained once and reported under each name."
+        )
     return out
 
 

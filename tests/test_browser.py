@@ -203,6 +203,17 @@ def frame_rows(grid) -> list[dict[str, str]]:
     return [dict(zip(head, r, strict=False)) for r in body]
 
 
+def pick(page, k: str, option: str) -> None:
+    """Add an option to a multiselect: type its (start of) label, take the first match."""
+    box = key(page, k).locator("input")
+    box.click()
+    box.fill(option)
+    page.get_by_role("option", name=re.compile(re.escape(option))).first.click()
+    page.keyboard.press("Escape")
+    expect(key(page, k)).to_contain_text(option)
+    settle(page)
+
+
 def alert(page, kind: str, text: str):
     """st.success / st.error / ... boxes (kind: Success, Error, Warning, Info) holding text."""
     return page.locator(f'[data-testid="stAlertContent{kind}"]').filter(has_text=text)
@@ -281,6 +292,16 @@ def test_browser_walkthrough(server, page, upload_files, tiny_teacher_dir, tmp_p
     set_number(page, "pipe-embed", 32)
     set_number(page, "pipe-hidden", 32)
     set_number(page, "pipe-latency", 10)
+    # a transformer student too: Vanilla KD (the tiny teacher's bottom layer), sized small;
+    # picking it shows its settings, generated from its config
+    pick(page, "pipe-archs", "Vanilla KD")
+    settings = page.locator('[data-testid="stExpander"]').filter(has_text="Vanilla KD settings")
+    expect(settings).to_have_count(1)
+    settings.locator("summary").click()
+    set_number(page, "pipe-shared-epochs", 1)
+    set_number(page, "pipe-shared-max-texts", 200)
+    set_number(page, "pipe-shared-batch-size", 16)
+    set_number(page, "pipe-shared-max-length", 32)
     key(page, "pipe-name").locator("input").fill("browser pipe")
     key(page, "pipe-name").locator("input").press("Tab")
     shot(page, "02-train-form.png")
@@ -292,6 +313,7 @@ def test_browser_walkthrough(server, page, upload_files, tiny_teacher_dir, tmp_p
     shot(page, "04-train-done.png")
     runs_dir = home / "runs" / "1"
     assert (runs_dir / "teacher" / "distillery.json").is_file(), sorted(home.rglob("*"))[:50]
+    assert (runs_dir / "students" / "kd_distilled" / "student.json").is_file()
 
     # 3. A second run: distil new students from run 1's teacher (cached logits, same data).
     # the page reruns once when the run leaves the active list; during that rerun the old
@@ -325,9 +347,12 @@ def test_browser_walkthrough(server, page, upload_files, tiny_teacher_dir, tmp_p
     expect(diff).to_contain_text("browser distil")
     expect(diff).to_contain_text("students[0].embed_dim")
     expect(diff).not_to_contain_text("teacher.model")  # #2 records the teacher it reused
-    results = frame(page, "speed-up vs teacher")
+    # the results (wide: its last columns are scrolled out of view), with run 1's transformer
+    # student
+    results = frame(page, "kd_distilled")
     for model in ("teacher", "bilstm_plain", "bilstm_distilled", "textcnn_distilled"):
         expect(results).to_contain_text(model)
+    expect(results).to_contain_text("Vanilla KD")
     expect(key(page, "loss-chart").locator(".js-plotly-plot")).to_be_visible()
     page.get_by_role("tab", name="Accuracy & F1").click()
     expect(key(page, "acc-bars").locator(".js-plotly-plot")).to_be_visible()
@@ -393,3 +418,28 @@ def test_browser_walkthrough(server, page, upload_files, tiny_teacher_dir, tmp_p
         row = df[df["model"] == r["model"]].iloc[0]
         assert row["accuracy"] == pytest.approx(r["accuracy"]), (row, r)
         assert f"{r['accuracy']:.3f}" in text and f"{r['f1']:.3f}" in text, r["model"]
+
+    # 7. The Pareto chart with run 1 added: its transformer student (Vanilla KD) is a point,
+    # and a latency budget every student meets names the most accurate one.
+    pick(page, "report-runs", "#1 pipeline")
+    settle(page)
+    # during a rerun the old chart stays (stale) beside the new one: follow the fresh one
+    pareto = page.locator('.st-key-report-pareto[data-stale="false"]')
+    expect(pareto).to_have_count(1)
+    expect(pareto.locator(".js-plotly-plot")).to_be_visible()
+    expect(pareto).to_contain_text("Vanilla KD")
+    expect(pareto).to_contain_text("Pareto front")
+    budget = key(page, "report-budget").locator("input")
+    budget.fill("1000")
+    budget.press("Enter")
+    sentence = page.get_by_text("The most accurate student under 1000 ms is")
+    expect(sentence).to_be_visible()
+    expect(sentence).to_contain_text("(teacher: ")
+    settle(page)
+    expect(pareto).to_have_count(1)
+    expect(pareto).to_contain_text("budget 1000 ms")
+    shot(page, "08-report-pareto.png")
+    students = [r for r in Store(home).results() if r["role"] != "teacher"]
+    assert any(r["arch"] == "kd" for r in students), students
+    top = max(r["accuracy"] for r in students)
+    expect(sentence).to_contain_text(f"at {100 * top:.1f}% accuracy")

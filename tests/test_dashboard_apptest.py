@@ -6,6 +6,9 @@ teacher of conftest.py (m3e's tokenizer, 2 layers of width 32) so it takes secon
 
 from __future__ import annotations
 
+import base64
+import dataclasses
+import json
 import socket
 import subprocess
 import sys
@@ -13,10 +16,20 @@ import time
 import urllib.request
 from pathlib import Path
 
+import numpy as np
 import pytest
+from conftest import fast_transformer_students
 from streamlit.testing.v1 import AppTest
 
-from core.config import AugmentConfig, DataConfig, PipelineConfig, StudentConfig, TeacherConfig
+from core import methods
+from core.config import (
+    AugmentConfig,
+    DataConfig,
+    PipelineConfig,
+    StudentConfig,
+    TeacherConfig,
+    pipeline_from_dict,
+)
 from core.jobs import JobManager
 from core.store import FINAL, Store
 from dashboard import __main__ as launcher
@@ -55,6 +68,28 @@ def frame(at: AppTest, column: str):
 def no_trouble(at: AppTest) -> None:
     assert not at.exception, [e.message for e in at.exception]
     assert not at.error, texts(at.error)
+
+
+def _plain(v):
+    """Plotly's JSON with its typed arrays ({"dtype", "bdata"}) back into lists."""
+    if isinstance(v, dict) and set(v) >= {"dtype", "bdata"}:
+        return np.frombuffer(base64.b64decode(v["bdata"]), dtype=v["dtype"]).tolist()
+    if isinstance(v, dict):
+        return {k: _plain(x) for k, x in v.items()}
+    if isinstance(v, list):
+        return [_plain(x) for x in v]
+    return v
+
+
+def chart(at: AppTest, key: str) -> dict:
+    """The plotly figure (as JSON) of the chart with this widget key."""
+    for c in at.get("plotly_chart"):
+        if c.proto.id.endswith(f"-{key}"):
+            return _plain(json.loads(c.proto.spec))
+    raise AssertionError(f"no chart with key {key!r}")
+
+
+TRANSFORMERS = [n for n in methods.names() if methods.get(n).family == "transformer"]
 
 
 # -- empty home ------------------------------------------------------------------------------
@@ -246,6 +281,169 @@ def test_failed_run_shows_its_error_and_can_be_deleted(finished):
     assert finished["run_id"] in [r["id"] for r in store.runs()]
 
 
+# -- the student methods: every registered one on Train, transformer students elsewhere ------
+def test_train_page_offers_every_method_and_builds_their_configs(empty_home, tiny_teacher_dir):
+    at = app("pages/train.py").run()
+    no_trouble(at)
+    picker = at.multiselect(key="pipe-archs")
+    assert picker.options == [methods.title(n) for n in methods.names()]
+    assert picker.value == [s.arch for s in PipelineConfig().students]  # word students
+    assert not [e for e in at.expander if e.label.endswith(" settings")]
+
+    picker.set_value(methods.names()).run()
+    no_trouble(at)
+    expanders = [e.label for e in at.expander]
+    for n in TRANSFORMERS:
+        assert f"{methods.title(n)} settings" in expanders
+    captions = texts(at.caption)
+    for n in methods.names():  # each picked method in plain words
+        assert methods.get(n).summary in captions
+    # knobs generated from the configs: shared ones once, each method's own in its expander
+    tiny = methods.default_config("tinybert")
+    assert at.number_input(key="pipe-tinybert-hidden").value == tiny.hidden
+    assert at.checkbox(key="pipe-tinybert-init-embeddings").value is tiny.init_embeddings
+    assert at.number_input(key="pipe-shared-layers").value == 0  # 0: half the teacher's depth
+    at.text_input(key="pipe-custom").set_value(str(tiny_teacher_dir))
+    at.number_input(key="pipe-max-train").set_value(60)
+    at.number_input(key="pipe-n-iter").set_value(1)
+    at.number_input(key="pipe-s-epochs").set_value(1)
+    at.number_input(key="pipe-shared-epochs").set_value(1)
+    at.number_input(key="pipe-shared-max-texts").set_value(0)  # 0: every text
+    at.number_input(key="pipe-shared-layers").set_value(1)
+    at.number_input(key="pipe-shared-max-length").set_value(32)
+    at.number_input(key="pipe-tinybert-hidden").set_value(32)
+    at.number_input(key="pipe-tinybert-intermediate").set_value(64)
+    at.checkbox(key="pipe-tinybert-init-embeddings").uncheck()
+    at.number_input(key="pipe-latency").set_value(10)
+    at.button(key="go-pipeline").click().run()
+    assert not at.exception, [e.message for e in at.exception]
+    assert "(pipeline) started" in texts(at.success)
+
+    store = Store(empty_home)
+    rid = max(r["id"] for r in store.runs())
+    store.request_cancel(rid)  # the config is what this test is about, not the training
+    try:
+        saved = store.run(rid)["config"]
+        assert [s["arch"] for s in saved["students"]] == methods.names()
+        cfg = pipeline_from_dict(saved)
+        by = {s.arch: s for s in cfg.students}
+        for n in methods.names():
+            assert type(by[n]) is methods.get(n).config, n
+            assert by[n].seed == cfg.data.seed
+        for n in TRANSFORMERS:
+            assert (by[n].epochs, by[n].max_texts, by[n].max_length) == (1, None, 32), n
+        for n in ("kd", "pkd_skip", "pkd_last", "theseus"):  # the teacher-bottom-layer knob
+            assert by[n].layers == 1, n
+        assert (by["tinybert"].hidden, by["tinybert"].intermediate) == (32, 64)
+        assert by["tinybert"].init_embeddings is False
+        assert by["tinybert"].layers == tiny.layers and by["tinybert"].lr == tiny.lr
+        assert by["kd"].lr == methods.default_config("kd").lr and by["kd"].checkpoint is None
+        assert by["bilstm"].epochs == 1  # the word students' knobs as before
+    finally:
+        deadline = time.time() + 120
+        while store.run(rid)["status"] not in FINAL and time.time() < deadline:
+            time.sleep(0.5)
+    assert store.run(rid)["status"] in FINAL
+
+
+@pytest.fixture(scope="session")
+def tf_run(tmp_path_factory, tiny_cfg):
+    """A real pipeline run with every registered method (the word students and each transformer
+    method sized for the tiny teacher), shared by the tests below."""
+    home = tmp_path_factory.mktemp("dash_tf") / "home"
+    store = Store(home)
+    cfg = tiny_cfg(name="every method")
+    cfg = dataclasses.replace(cfg, students=[*cfg.students, *fast_transformer_students()])
+    manager = JobManager(store)
+    rid = manager.submit("pipeline", cfg)
+    status = manager.wait(rid, timeout=600)
+    assert status == "done", store.run(rid).get("error")
+    return {"home": home, "store": store, "run_id": rid}
+
+
+@pytest.fixture
+def tf_home(tf_run, monkeypatch):
+    """The pages read the home of the run with transformer students."""
+    monkeypatch.setenv("DISTILLERY_HOME", str(tf_run["home"]))
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    return tf_run
+
+
+def test_report_page_draws_the_pareto_front_and_answers_a_budget(tf_home):
+    results = tf_home["store"].results(tf_home["run_id"])
+    at = app("pages/report.py").run()
+    no_trouble(at)
+    summary = frame(at, "gap closed")
+    assert list(summary["student"]) == [methods.title(n) for n in methods.names()]
+    assert set(summary["family"]) == {"word", "transformer"}
+
+    fig = chart(at, "report-pareto")
+    assert fig["layout"]["xaxis"]["type"] == "log"
+    names = {t.get("name") for t in fig["data"]}
+    assert {"teacher", "Pareto front", *(methods.title(n) for n in methods.names())} <= names
+    front = next(t for t in fig["data"] if t["name"] == "Pareto front")
+    assert front["line"]["shape"] == "hv" and front["x"] == sorted(front["x"])
+    drawn = {m for t in fig["data"] if t.get("hovertext") for m in t["hovertext"]}
+    for r in results:  # every model is a point (plain twins in their original's tooltip)
+        assert any(r["model"] in h for h in drawn), r["model"]
+
+    teacher = next(r for r in results if r["role"] == "teacher")
+    students = [r for r in results if r["role"] != "teacher"]
+    budget = at.number_input(key="report-budget")
+    assert budget.value == pytest.approx(teacher["latency_ms_p50"] / 2, rel=0.05)
+    md = texts(at.markdown)
+    assert "The most accurate student under" in md or "No student answers within" in md
+
+    budget.set_value(10000.0).run()  # every student fits: the most accurate one of all
+    no_trouble(at)
+    top = max(r["accuracy"] for r in students)
+    fastest_top = min(r["latency_ms_p50"] for r in students if r["accuracy"] == top)
+    sentence = next(m.value for m in at.markdown if "most accurate student" in m.value)
+    assert sentence.startswith("The most accurate student under 10000 ms is ")
+    assert f"at {100 * top:.1f}% accuracy, " in sentence
+    assert f"{fastest_top:.2f} ms" in sentence
+    assert f"(teacher: {100 * teacher['accuracy']:.1f}% at " in sentence
+    assert any(t["name"] == "budget 10000 ms" for t in chart(at, "report-pareto")["data"])
+
+    budget.set_value(0.01).run()  # nothing is that fast
+    no_trouble(at)
+    assert "No student answers within 0.01 ms: the fastest is " in texts(at.markdown)
+
+
+def test_predict_page_scores_with_transformer_students(tf_home):
+    rid = tf_home["run_id"]
+    results = tf_home["store"].results(rid)
+    at = app("pages/predict.py").run()
+    no_trouble(at)
+    at.text_area(key=f"pred-text-{rid}").set_value("质量很好，物流也快，非常满意").run()
+    no_trouble(at)
+    table = frame(at, "confidence")
+    assert list(table["model"])[0] == "teacher"
+    assert set(table["model"]) == {r["model"] for r in results}  # 1 + 7 methods x 2
+    for n in TRANSFORMERS:
+        row = table[table["model"] == f"{n}_distilled"].iloc[0]
+        assert row["architecture"] == methods.title(n) and row["family"] == "transformer"
+    assert set(table["label"]) <= set(tf_home["store"].run(rid)["data"]["labels"])
+    assert (table["ms"] > 0).all()
+    assert chart(at, "pred-probs")["data"]
+
+
+def test_runs_page_lists_every_method(tf_home):
+    results = tf_home["store"].results(tf_home["run_id"])
+    at = app("pages/runs.py").run()
+    no_trouble(at)
+    table = frame(at, "speed-up vs teacher")
+    assert list(table["model"]) == ["teacher"] + [
+        f"{n}_{role}" for n in methods.names() for role in ("plain", "distilled")
+    ]
+    assert len(table) == len(results)
+    assert set(table["family"]) == {"transformer", "word"}
+    assert set(table["train device"].dropna()) == {"cpu"}
+    assert table.set_index("model").loc["pkd_skip_plain", "same model as"] == "kd_plain"
+    timings = frame(at, "stages")
+    assert "tinybert_distilled" in set(timings["model"])
+
+
 # -- plain functions -------------------------------------------------------------------------
 def _result(run_id, model, role, arch, acc, f1, lat, size):
     return {
@@ -312,7 +510,7 @@ def test_report_html_is_self_contained():
     assert html.startswith("<!DOCTYPE html>")
     assert html.count("plotly.js v") == 1  # the library, inlined exactly once
     assert "<script src=" not in html  # nothing fetched from a CDN
-    assert html.count("Plotly.newPlot") == 3  # accuracy, scatter, latency
+    assert html.count("Plotly.newPlot") == 3  # Pareto, accuracy, latency
     assert "closes 60% of the accuracy gap" in html
     assert "bilstm_distilled" in html and "0.860" in html
     csv = report_csv(RESULTS)
