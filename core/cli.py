@@ -64,6 +64,67 @@ def config_from_args(a: argparse.Namespace) -> PipelineConfig:
     return cfg
 
 
+def cmd_predict(a: argparse.Namespace) -> int:
+    """Every model of a run (any method, loaded through the registry) on the given texts:
+    label, probabilities and milliseconds per text, as on the Predict page."""
+    import torch
+
+    from .store import Store
+    from .teacher import load_teacher
+
+    store = Store(a.home)
+    folder = store.run_dir(a.run, create=False)
+    if not folder.is_dir():
+        print(f"error: no run {a.run} in {store.home}", file=sys.stderr)
+        return EXIT_DATA
+    models: dict = {}
+    teacher_dir = folder / "teacher"
+    reused = store.run(a.run)["config"].get("teacher_run")
+    if not (teacher_dir / "distillery.json").is_file() and reused is not None:
+        teacher_dir = store.run_dir(int(reused), create=False) / "teacher"  # a distill run's
+    if (teacher_dir / "distillery.json").is_file():
+        t = load_teacher(teacher_dir, device="cpu")
+        models["teacher"] = (t.label_names, t.predict_one)
+    students = folder / "students"
+    for d in sorted(students.iterdir()) if students.is_dir() else []:
+        if (d / "student.json").is_file():
+            s = methods.load_student(d)
+            models[d.name] = (s.label_names, s.predict_logits)
+    wanted = [m.strip() for m in a.models.split(",")] if a.models else list(models)
+    missing = [m for m in wanted if m not in models]
+    if missing or not models:
+        print(
+            f"error: run {a.run} has no model {', '.join(missing) or '(none at all)'}; "
+            f"it has: {', '.join(models) or 'nothing yet'}",
+            file=sys.stderr,
+        )
+        return EXIT_DATA
+    out = []
+    for text in a.texts:
+        for name in wanted:
+            labels, fn = models[name]
+            t0 = time.perf_counter()
+            probs = torch.softmax(fn(text).float(), -1).tolist()
+            ms = (time.perf_counter() - t0) * 1000
+            best = max(range(len(probs)), key=probs.__getitem__)
+            out.append(
+                {
+                    "text": text,
+                    "model": name,
+                    "label": labels[best],
+                    "probabilities": dict(zip(labels, probs, strict=True)),
+                    "ms": ms,
+                }
+            )
+    if a.json:
+        print(json.dumps(out, indent=1, ensure_ascii=False))
+        return 0
+    for r in out:
+        p = "  ".join(f"{k} {v:.3f}" for k, v in r["probabilities"].items())
+        print(f"{r['model']:<20}{r['label']:<10}{p}  {r['ms']:7.2f} ms  {r['text'][:40]}")
+    return 0
+
+
 def methods_table() -> str:
     """Every registered student method: name, family, what it needs from the teacher, summary."""
     lines = ["| method | title | family | needs from the teacher | what it does |"]
@@ -345,6 +406,14 @@ def build_parser() -> argparse.ArgumentParser:
         sp.set_defaults(kind=kind)
     sub.add_parser("defaults", help="print the table of defaults (markdown, as in the README)")
     sub.add_parser("methods", help="list the student methods --students accepts")
+    pr = sub.add_parser("predict", help="score texts with the teacher and students of a run")
+    pr.add_argument("run", type=int, help="the run whose models score the texts")
+    pr.add_argument("texts", nargs="+", help="texts to score (one argument each)")
+    pr.add_argument(
+        "--models", help="comma list of model names (default: teacher and every student)"
+    )
+    pr.add_argument("--home", help="store folder (default: $DISTILLERY_HOME or ./data)")
+    pr.add_argument("--json", action="store_true", help="print JSON instead of a table")
     r = sub.add_parser("runs", help="list / show / cancel / delete runs")
     r.add_argument("action", choices=["list", "show", "cancel", "delete"])
     r.add_argument("id", type=int, nargs="?")
@@ -374,6 +443,8 @@ def main(argv: list[str] | None = None) -> int:
     if a.cmd == "methods":
         sys.stdout.write(methods_table())
         return 0
+    if a.cmd == "predict":
+        return cmd_predict(a)
     if a.cmd == "data":
         return cmd_data_check(a)
     if a.cmd == "runs":

@@ -153,6 +153,38 @@ def _load(source: str, num_labels: int | None, label_names: list[str] | None):
     return tok, model
 
 
+@torch.inference_mode()
+def batched_logits(
+    model: nn.Module,
+    tokenizer,
+    texts: list[str],
+    max_length: int,
+    num_labels: int,
+    batch_size: int = 64,
+    progress=None,
+    prepare=None,
+) -> torch.Tensor:
+    """Logits of any sequence classifier (the teacher, a transformer student) for `texts`:
+    batched in length order (little padding), returned in the texts' order, float32 on CPU.
+    `prepare` puts a tokenised batch where the model wants it (device, accepted inputs)."""
+    model.eval()
+    order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
+    out = torch.empty(len(texts), num_labels)
+    for start in range(0, len(order), batch_size):
+        idx = order[start : start + batch_size]
+        enc = tokenizer(
+            [texts[i] for i in idx],
+            truncation=True,
+            max_length=max_length,
+            padding=True,
+            return_tensors="pt",
+        )
+        out[idx] = model(**(prepare(enc) if prepare else enc)).logits.float().cpu()
+        if progress:
+            progress(len(idx))
+    return out
+
+
 @dataclass
 class Teacher:
     tokenizer: object
@@ -163,25 +195,18 @@ class Teacher:
     fingerprint: str = ""
     path: str = ""
 
-    @torch.inference_mode()
     def logits(self, texts: list[str], batch_size: int = 64, progress=None) -> torch.Tensor:
         """Batched, length-sorted (little padding), in original order; float32 on CPU."""
-        self.model.eval()
-        order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
-        out = torch.empty(len(texts), len(self.label_names))
-        for start in range(0, len(order), batch_size):
-            idx = order[start : start + batch_size]
-            enc = self.tokenizer(
-                [texts[i] for i in idx],
-                truncation=True,
-                max_length=self.max_length,
-                padding=True,
-                return_tensors="pt",
-            ).to(self.device)
-            out[idx] = self.model(**enc).logits.float().cpu()
-            if progress:
-                progress(len(idx))
-        return out
+        return batched_logits(
+            self.model,
+            self.tokenizer,
+            texts,
+            self.max_length,
+            len(self.label_names),
+            batch_size=batch_size,
+            progress=progress,
+            prepare=lambda enc: enc.to(self.device),
+        )
 
     @torch.inference_mode()
     def predict_one(self, text: str) -> torch.Tensor:

@@ -619,3 +619,33 @@ def test_students_load_side_by_side_in_threads(trained, tmp_path):
         timeout=300,
     )
     assert r.returncode == 0, r.stderr[-1500:]
+
+
+def test_kd_into_a_named_checkpoint(shared, tiny_teacher_dir, tiny_data, tmp_path):
+    """`--kd-checkpoint`: the student is that checkpoint (its own depth, width and tokenizer),
+    distilled on the cached teacher logits; it saves and reloads like any student."""
+    job, student, ctx = _train("kd", shared, checkpoint=str(tiny_teacher_dir))
+    conf = student.model.config
+    assert (conf.num_hidden_layers, conf.hidden_size) == (
+        2,
+        32,
+    )  # the checkpoint's, not the teacher's
+    assert student.tokenizer.name_or_path == str(tiny_teacher_dir)
+    assert set(ctx.terms(job.name)) >= {"kd", "ce"}
+    texts = [t for _, t in tiny_data.test_rows[:8]]
+    again = methods.load_student(student.save(tmp_path / "kd_ckpt"))
+    assert torch.equal(student.logits(texts), again.logits(texts))
+    assert again.cfg.checkpoint == str(tiny_teacher_dir)
+
+
+def test_cli_predict_scores_with_every_model_of_a_run(cli, methods_run):
+    store, run_id, summary = methods_run
+    r = cli("predict", str(run_id), "房间很干净", "太差了", "--json", home=store.home)
+    assert r.returncode == 0, r.stderr[-2000:]
+    rows = json.loads(r.stdout)
+    assert {x["model"] for x in rows} == set(summary["models"])  # the teacher and every student
+    assert len(rows) == 2 * len(summary["models"])
+    for x in rows:
+        assert abs(sum(x["probabilities"].values()) - 1) < 1e-4 and x["label"] in x["probabilities"]
+    bad = cli("predict", str(run_id), "x", "--models", "kd_distilled,gpt", home=store.home)
+    assert bad.returncode == 2 and "no model gpt" in bad.stderr

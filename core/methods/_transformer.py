@@ -28,7 +28,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..config import _opt
+from ..config import _opt, _seed
+from ..teacher import batched_logits
 from ._base import Shared, StudentJob
 
 log = logging.getLogger(__name__)
@@ -85,15 +86,7 @@ class TransformerConfig:
         max=1_000_000,
         step=500,
     )
-    seed: int = _opt(
-        13,
-        help="Random seed for student training, so a run can be repeated exactly "
-        "(--seed sets the data, teacher, augmentation and student seeds together).",
-        flag="--seed",
-        min=0,
-        max=2**31 - 1,
-        step=1,
-    )
+    seed: int = _seed("student training")
 
 
 @dataclass
@@ -147,22 +140,16 @@ class TransformerStudent:
         enc = self.tokenizer(text, truncation=True, max_length=self.max_length, return_tensors="pt")
         return self.model(**self._inputs(enc)).logits[0].float().cpu()
 
-    @torch.inference_mode()
     def logits(self, texts: list[str], batch_size: int = 64) -> torch.Tensor:
-        self.model.eval()
-        order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
-        out = torch.empty(len(texts), len(self.label_names))
-        for s in range(0, len(order), batch_size):
-            idx = order[s : s + batch_size]
-            enc = self.tokenizer(
-                [texts[i] for i in idx],
-                truncation=True,
-                max_length=self.max_length,
-                padding=True,
-                return_tensors="pt",
-            )
-            out[idx] = self.model(**self._inputs(enc)).logits.float().cpu()
-        return out
+        return batched_logits(
+            self.model,
+            self.tokenizer,
+            texts,
+            self.max_length,
+            len(self.label_names),
+            batch_size=batch_size,
+            prepare=self._inputs,
+        )
 
     def num_params(self) -> int:
         return sum(p.numel() for p in self.model.parameters())
@@ -234,6 +221,18 @@ def bottom_layers(teacher_model: nn.Module, k: int) -> nn.Module:
         log.warning("student weights not in the teacher (left random): %s", missing[:5])
     student.load_state_dict(take, strict=False)
     return student
+
+
+def cut_student(job: StudentJob, shared: Shared) -> tuple[TransformerStudent, int]:
+    """The teacher's bottom k layers (k = `layers`, or half its depth) as a student, with the
+    teacher's tokenizer; returns it and k."""
+    cfg, teacher = job.cfg, shared.teacher
+    k = half_depth(teacher, cfg.layers)
+    model = bottom_layers(teacher.model, k)
+    student = TransformerStudent(
+        cfg.arch, model, teacher.tokenizer, cfg, shared.label_names, cfg.max_length
+    )
+    return student, k
 
 
 def layers_of(model: nn.Module) -> nn.ModuleList:

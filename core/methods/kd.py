@@ -18,11 +18,10 @@ from ._transformer import (
     BottomConfig,
     Stage,
     TransformerStudent,
-    bottom_layers,
     ce_term,
     count_steps,
+    cut_student,
     fit,
-    half_depth,
     kd_terms,
     load,
     model_inputs,
@@ -68,16 +67,10 @@ class KDConfig(LogitKDConfig):
 
 def build(job: StudentJob, shared: Shared) -> TransformerStudent:
     cfg = job.cfg
-    teacher = shared.teacher
-    if getattr(cfg, "checkpoint", None):
-        home = getattr(shared, "home", None)
-        source = resolve_source(cfg.checkpoint, home) if home else cfg.checkpoint
-        tok, model = _load(source, len(shared.label_names), shared.label_names)
-    else:
-        tok, model = (
-            teacher.tokenizer,
-            bottom_layers(teacher.model, half_depth(teacher, cfg.layers)),
-        )
+    if not getattr(cfg, "checkpoint", None):
+        return cut_student(job, shared)[0]
+    source = resolve_source(cfg.checkpoint, shared.home) if shared.home else cfg.checkpoint
+    tok, model = _load(source, len(shared.label_names), shared.label_names)
     return TransformerStudent(cfg.arch, model, tok, cfg, shared.label_names, cfg.max_length)
 
 

@@ -21,10 +21,9 @@ from ._base import Shared, StudentJob
 from ._transformer import (
     Stage,
     TransformerStudent,
-    bottom_layers,
     ce_term,
+    cut_student,
     fit,
-    half_depth,
     kd_terms,
     load,
     rows_for,
@@ -77,11 +76,8 @@ def patient_loss(s_hidden, t_hidden, pairs) -> torch.Tensor:
 def train(job: StudentJob, shared: Shared, ctx) -> TransformerStudent:
     cfg = job.cfg
     teacher = shared.teacher
-    k = half_depth(teacher, cfg.layers)
-    model = bottom_layers(teacher.model, k)
-    student = TransformerStudent(
-        cfg.arch, model, teacher.tokenizer, cfg, shared.label_names, cfg.max_length
-    )
+    student, k = cut_student(job, shared)
+    model = student.model
     pairs = layer_map(cfg.arch, teacher_depth(teacher), k)
     if not pairs and job.role == "distilled":
         log.warning(

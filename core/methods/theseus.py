@@ -24,11 +24,10 @@ from ._transformer import (
     BottomConfig,
     Stage,
     TransformerStudent,
-    bottom_layers,
     ce_term,
     count_steps,
+    cut_student,
     fit,
-    half_depth,
     layers_of,
     load,
     model_inputs,
@@ -76,11 +75,8 @@ def blocks(teacher_layers: int, k: int) -> list[list[int]]:
 def train(job: StudentJob, shared: Shared, ctx) -> TransformerStudent:
     cfg = job.cfg
     teacher = shared.teacher
-    k = half_depth(teacher, cfg.layers)
-    model = bottom_layers(teacher.model, k)
-    student = TransformerStudent(
-        cfg.arch, model, teacher.tokenizer, cfg, shared.label_names, cfg.max_length
-    )
+    student, k = cut_student(job, shared)
+    model = student.model
     rows = rows_for(job, shared, gold_only=True)
     if job.role == "plain":
 
