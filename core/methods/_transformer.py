@@ -294,16 +294,19 @@ class Stage:
     loss: Callable[[Batch, float], dict[str, torch.Tensor]]  # (batch, progress 0..1) -> terms
     select_on_dev: bool = False  # keep the best dev epoch (the last stage)
     lr: float | None = None
+    rows: list[int] | None = None  # this stage's rows, if not the fit's
 
 
-def rows_for(job: StudentJob, shared: Shared, gold_only: bool = False) -> list[int]:
+def rows_for(
+    job: StudentJob, shared: Shared, gold_only: bool = False, cap: int | None | str = "cfg"
+) -> list[int]:
     """Plain twins: the gold rows. Distilled: gold rows, then a seeded sample of the transfer
-    and augmented rows up to `max_texts`."""
+    and augmented rows up to `cap` (default: the config's `max_texts`)."""
     gold = list(range(shared.n_gold))
     if job.role == "plain" or gold_only:
         return gold
     rest = list(range(shared.n_gold, len(shared.texts)))
-    cap = job.cfg.max_texts
+    cap = job.cfg.max_texts if cap == "cfg" else cap
     if cap and len(gold) + len(rest) > cap:  # None or 0: every text
         random.Random(job.cfg.seed).shuffle(rest)
         rest = sorted(rest[: max(0, cap - len(gold))])
@@ -363,22 +366,29 @@ def fit(
     for m in extra_modules:
         m.to(device)
     tok = student.tokenizer
-    texts = [shared.texts[i] for i in rows]
-    ids = tok(texts, truncation=True, max_length=student.max_length)["input_ids"]
-    lengths = [len(x) for x in ids]
-    labels = torch.tensor([shared.labels[i] for i in rows])
-    if job.role == "plain":
-        labels_ok = labels >= 0
-        if not bool(labels_ok.all()):
-            raise ValueError("a plain twin's rows must all carry gold labels")
-    t_logits = shared.logits[rows]
+    if job.role == "plain" and any(shared.labels[i] < 0 for i in rows):
+        raise ValueError("a plain twin's rows must all carry gold labels")
+    encoded: dict[tuple[int, ...], tuple] = {}
+
+    def encode(rows: list[int]) -> tuple:
+        """Token ids, lengths, labels and teacher logits of `rows`, once per row set."""
+        key = tuple(rows)
+        if key not in encoded:
+            texts = [shared.texts[i] for i in rows]
+            ids = tok(texts, truncation=True, max_length=student.max_length)["input_ids"]
+            labels = torch.tensor([shared.labels[i] for i in rows])
+            encoded[key] = (ids, [len(x) for x in ids], labels, shared.logits[rows])
+        return encoded[key]
+
     step = 0
     timings: dict[str, float] = {}
     for stage in stages:
         t0 = time.time()
+        srows = stage.rows if stage.rows is not None else rows
+        ids, lengths, labels, t_logits = encode(srows)
         params = [p for p in stage.params if p.requires_grad]
         opt = torch.optim.AdamW(params, lr=stage.lr or cfg.lr, weight_decay=0.01)
-        total = count_steps(len(rows), cfg.batch_size, stage.epochs)
+        total = count_steps(len(srows), cfg.batch_size, stage.epochs)
         sched = get_linear_schedule_with_warmup(opt, int(0.1 * total), total)
         best, best_state, done = -1.0, None, 0
         for epoch in range(stage.epochs):
@@ -386,7 +396,7 @@ def fit(
             for b in _batches(lengths, cfg.batch_size, rng):
                 enc = pad_ids([ids[i] for i in b], tok.pad_token_id or 0)
                 batch = Batch(
-                    [rows[i] for i in b], enc, labels[b].to(device), t_logits[b].to(device)
+                    [srows[i] for i in b], enc, labels[b].to(device), t_logits[b].to(device)
                 )
                 terms = stage.loss(batch, done / max(total, 1))
                 loss = sum(terms.values())
@@ -417,7 +427,7 @@ def fit(
         timings[stage.name] = round(time.time() - t0, 2)
     student.model = model.to("cpu").eval()
     student.info = {
-        "train_texts": len(rows),
+        "train_texts": max(len(s.rows if s.rows is not None else rows) for s in stages),
         "train_device": device.type,
         "stage_s": timings,
     }

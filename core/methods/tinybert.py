@@ -103,6 +103,18 @@ class TinyBERTConfig(TransformerConfig):
         max=20.0,
         step=0.5,
     )
+    prediction_max_texts: int | None = _opt(
+        None,
+        help="Cap on stage 2's texts. Stage 2 needs only the teacher's cached logits, so it "
+        "is cheap to run on every text (stage 1 runs the teacher online: max_texts caps it); "
+        "a randomly initialised TinyBERT needs the steps: on hotel, 126 stage-2 steps left it "
+        "at chance.",
+        flag="--tinybert-prediction-texts",
+        none="every text",
+        min=0,
+        max=1_000_000,
+        step=500,
+    )
     init_embeddings: bool = _opt(
         True,
         help="Start the student's word and position embeddings from the teacher's, projected "
@@ -222,14 +234,20 @@ def train(job: StudentJob, shared: Shared, ctx) -> TransformerStudent:
     if cfg.intermediate_epochs > 0:
         params = [*model.parameters(), *proj_emb.parameters(), *proj_hid.parameters()]
         stages.append(Stage("intermediate", cfg.intermediate_epochs, params, intermediate))
-    stages.append(Stage("prediction", cfg.epochs, model.parameters(), prediction, True))
+    every = rows_for(job, shared, cap=cfg.prediction_max_texts)
+    stages.append(Stage("prediction", cfg.epochs, model.parameters(), prediction, True, rows=every))
     return fit(job, shared, ctx, student, stages, rows, extra_modules=(proj_emb, proj_hid))
 
 
 def steps(job: StudentJob, shared: Shared) -> int:
     cfg = job.cfg
-    epochs = cfg.epochs + (cfg.intermediate_epochs if job.role == "distilled" else 0)
-    return count_steps(len(rows_for(job, shared)), cfg.batch_size, epochs)
+    if job.role == "plain":
+        return count_steps(shared.n_gold, cfg.batch_size, cfg.epochs)
+    return count_steps(
+        len(rows_for(job, shared)), cfg.batch_size, cfg.intermediate_epochs
+    ) + count_steps(
+        len(rows_for(job, shared, cap=cfg.prediction_max_texts)), cfg.batch_size, cfg.epochs
+    )
 
 
 def plain_key(cfg: TinyBERTConfig):
