@@ -22,6 +22,8 @@ COLOURS = {
     "pkd_last": "#9467bd",
     "theseus": "#8c564b",
     "tinybert": "#e377c2",
+    "bilstm_char": "#17becf",
+    "textcnn_char": "#bcbd22",
     "teacher": "#111111",
 }
 

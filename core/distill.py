@@ -99,17 +99,21 @@ def train_student(
     dev: tuple[list[list[int]], list[int]] | None = None,
     ctx=None,
     own_stage: bool = True,
+    init_embed: torch.Tensor | None = None,
 ) -> Student:
     """`seqs` are word ids; `labels` hold -1 where only the teacher's logits are known.
 
     With `own_stage` the run's progress shows this training as a stage of its own; without, its
     steps count towards a stage the caller opened (several students training at once).
+    `init_embed` (vocabulary × embed_dim) replaces the random initial embeddings.
     """
-    return _train(name, cfg, vocab, label_names, seqs, labels, teacher_logits, dev, ctx, own_stage)
+    return _train(
+        name, cfg, vocab, label_names, seqs, labels, teacher_logits, dev, ctx, own_stage, init_embed
+    )
 
 
 def _train(
-    name, cfg, vocab, label_names, seqs, labels, teacher_logits, dev, ctx, own_stage
+    name, cfg, vocab, label_names, seqs, labels, teacher_logits, dev, ctx, own_stage, init_embed
 ) -> Student:
     gen = torch.Generator().manual_seed(cfg.seed)  # weights and dropout masks
     rng = random.Random(cfg.seed)  # batch order
@@ -118,6 +122,10 @@ def _train(
         seqs, labels = [seqs[i] for i in keep], [labels[i] for i in keep]
         teacher_logits = None
     model = build_model(cfg.arch, len(vocab), len(label_names), cfg, generator=gen)
+    if init_embed is not None:
+        with torch.no_grad():
+            model.embed.weight.copy_(init_embed)
+            model.embed.weight[0].zero_()  # padding
     if cfg.vectors:
         load_vectors(cfg.vectors, vocab, model.embed)
     # Sparse embedding gradients: each step touches a few hundred of the vocabulary's rows, and a

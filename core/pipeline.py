@@ -281,13 +281,18 @@ def run_pipeline(kind: str, cfg: PipelineConfig, ctx) -> dict:
                 home=store.home,
             )
             jobs = _student_jobs(students, cfg.plain_baseline)
-            word = sorted({j.cfg.max_len for j in jobs if j.method.family == "word"})
-            if word:  # words once for every word student, with its own progress
+            # words (pieces) once for every word (character) student, with its own progress
+            lengths = sorted(
+                {
+                    ("words" if j.method.family == "word" else "pieces", j.cfg.max_len)
+                    for j in jobs
+                    if j.method.family in ("word", "char")
+                }
+            )
+            if lengths:
                 ctx.stage("tokenize", len(texts))
-                for max_words in word:
-                    shared.word_tokens(
-                        max_words, progress=ctx.step if max_words == word[0] else None
-                    )
+                for i, (kind, max_len) in enumerate(lengths):
+                    shared.tokens(kind, max_len, progress=ctx.step if i == 0 else None)
             results.update(_train_students(jobs, shared, cfg, ctx))
 
     ctx.stage("evaluate", 1 + len(results))

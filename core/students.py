@@ -1,4 +1,5 @@
-"""The students: BiLSTM (Tang et al. 2019) and TextCNN (Kim 2014), on jieba words.
+"""The students: BiLSTM (Tang et al. 2019) and TextCNN (Kim 2014), on jieba words or on the
+teacher tokenizer's pieces (the `_char` methods).
 
 Saved as safetensors + a JSON config + the vocabulary, so loading never unpickles anything.
 
@@ -10,6 +11,7 @@ other's random streams, and the same seed gives the same model whatever else is 
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import math
@@ -22,7 +24,7 @@ from torch import nn
 from torch.nn.utils.rnn import pack_padded_sequence
 
 from .config import StudentConfig
-from .text import Vocab, tokenize
+from .text import PieceTokenizer, Vocab, tokenize
 
 log = logging.getLogger(__name__)
 
@@ -113,6 +115,7 @@ def build_model(
     process-wide generator), then materialised and initialised from `generator` with PyTorch's
     own default schemes, so a seeded student equals an unseeded one in distribution.
     """
+    arch = arch.removesuffix("_char")  # a character student is the same network
     if arch not in ARCHS:
         raise ValueError(f"unknown student {arch!r}; expected one of {', '.join(ARCHS)}")
     if generator is None:
@@ -183,8 +186,11 @@ class Student:
     vocab: Vocab
     cfg: StudentConfig
     label_names: list[str]
+    pieces: PieceTokenizer | None = None  # a character student's (the teacher tokenizer's)
 
     def tokenize(self, text: str) -> list[str]:
+        if self.pieces is not None:
+            return self.pieces.pieces(text, self.cfg.max_len)
         return tokenize(text, self.vocab.lang, self.cfg.max_len)
 
     @torch.inference_mode()
@@ -196,7 +202,7 @@ class Student:
     @torch.inference_mode()
     def logits(self, texts: list[str], batch_size: int = 256) -> torch.Tensor:
         self.model.eval()
-        seqs = [self.vocab.encode_text(t, self.cfg.max_len) for t in texts]
+        seqs = [self.vocab.encode(self.tokenize(t), self.cfg.max_len) for t in texts]
         out = []
         for s in range(0, len(seqs), batch_size):
             ids, lengths = pad_batch(seqs[s : s + batch_size])
@@ -214,19 +220,24 @@ class Student:
             str(folder / "model.safetensors"),
         )
         self.vocab.save(folder / "vocab.json")
+        if self.pieces is not None:
+            self.pieces.save(folder / "tokenizer.json")
         meta = {"arch": self.arch, "config": asdict(self.cfg), "label_names": self.label_names}
         (folder / "student.json").write_text(json.dumps(meta, ensure_ascii=False, indent=1))
         return folder
 
 
-def load_student(folder: str | Path) -> Student:
+def load_student(folder: str | Path, config_cls: type = StudentConfig) -> Student:
     folder = Path(folder)
     meta = json.loads((folder / "student.json").read_text())
     c = meta["config"]
     c["kernel_sizes"] = tuple(c["kernel_sizes"])
-    cfg = StudentConfig(**c)
+    names = {f.name for f in dataclasses.fields(config_cls)}
+    cfg = config_cls(**{k: v for k, v in c.items() if k in names})
     vocab = Vocab.load(folder / "vocab.json")
     model = build_model(meta["arch"], len(vocab), len(meta["label_names"]), cfg)
     model.load_state_dict(load_file(str(folder / "model.safetensors")))
     model.eval()
-    return Student(meta["arch"], model, vocab, cfg, meta["label_names"])
+    tok = folder / "tokenizer.json"
+    pieces = PieceTokenizer.load(tok) if tok.exists() else None
+    return Student(meta["arch"], model, vocab, cfg, meta["label_names"], pieces)

@@ -1,4 +1,5 @@
-"""Word tokenisation for the students (jieba for Chinese, a regex for English) and the vocabulary.
+"""Tokenisation for the students and their vocabulary: words (jieba for Chinese, a regex for
+English) for the word students, the teacher tokenizer's pieces for the character students.
 
 Tokenisation sits on the student's latency path, so it is kept to one jieba call (no HMM:
 about a quarter faster, and the students learn from whatever segmentation they are given).
@@ -97,3 +98,45 @@ class Vocab:
     def load(cls, path: Path) -> Vocab:
         d = json.loads(path.read_text())
         return cls(d["itos"], d["lang"])
+
+
+# Characters kept per piece a character student can see (a Chinese character is one piece; an
+# English word piece averages ~4 characters with its space): generous, as for words.
+CHARS_PER_PIECE = 6
+
+
+class PieceTokenizer:
+    """The teacher tokenizer's pieces, without its special tokens: characters for Chinese, word
+    pieces for Latin script. Wraps a `tokenizers.Tokenizer` (Rust, one call per text), loaded
+    from the `tokenizer.json` saved beside a character student, so scoring needs no
+    `transformers` and the exported predictor reads the very same file."""
+
+    def __init__(self, backend) -> None:
+        self.backend = backend
+        self.backend.no_truncation()
+        self.backend.no_padding()
+
+    @classmethod
+    def from_hf(cls, hf_tokenizer) -> PieceTokenizer:
+        """From a transformers fast tokenizer (the teacher's); a copy, so its settings stay."""
+        from tokenizers import Tokenizer
+
+        return cls(Tokenizer.from_str(hf_tokenizer.backend_tokenizer.to_str()))
+
+    @classmethod
+    def load(cls, path: Path) -> PieceTokenizer:
+        from tokenizers import Tokenizer
+
+        return cls(Tokenizer.from_file(str(path)))
+
+    def save(self, path: Path) -> None:
+        self.backend.save(str(path))
+
+    def pieces(self, text: str, max_len: int) -> list[str]:
+        text = text[: max_len * CHARS_PER_PIECE]
+        return self.backend.encode(text, add_special_tokens=False).tokens[:max_len]
+
+    def pieces_batch(self, texts: list[str], max_len: int) -> list[list[str]]:
+        clipped = [t[: max_len * CHARS_PER_PIECE] for t in texts]
+        out = self.backend.encode_batch(clipped, add_special_tokens=False)
+        return [e.tokens[:max_len] for e in out]

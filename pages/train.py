@@ -234,11 +234,13 @@ def knob_rows(p: str, ks: list[knobs.Knob], per_row: int = 4) -> dict[str, objec
     return raw
 
 
-def transformer_section(p: str, seed: int, picked: list[str]) -> list:
-    """Generated from the transformer methods' config dataclasses: the knobs several picked
-    methods share once (grouped by the methods they apply to), then each method's own in its
-    expander. Returns one config per picked method."""
-    names = [n for n in methods.names() if methods.get(n).family == "transformer"]
+def generated_section(p: str, seed: int, picked: list[str], family: str) -> list:
+    """Generated from the config dataclasses of one family's methods (character students,
+    transformer students): the knobs several picked methods share once (grouped by the methods
+    they apply to), then each method's own in its expander. Returns one config per picked
+    method."""
+    names = [n for n in methods.names() if methods.get(n).family == family]
+    everyone = {"char": "every character student", "transformer": "every transformer student"}
     ks = knobs.knobs(names)
     raw: dict[str, object] = {}
     groups: dict[tuple[str, ...], list[knobs.Knob]] = {}
@@ -248,7 +250,7 @@ def transformer_section(p: str, seed: int, picked: list[str]) -> list:
         if len(users) < 2:
             continue  # shared with methods not picked: it goes in its one user's expander
         who = (
-            "every transformer student"
+            everyone[family]
             if set(users) == set(picked)
             else ", ".join(methods.title(u) for u in users)
         )
@@ -275,16 +277,17 @@ def students_section(p: str, seed: int, picked: list[str]) -> tuple[list, bool]:
     if not picked:
         st.caption("Pick the students to train above the form.")
     word = [n for n in picked if methods.get(n).family == "word"]
-    transformer = [n for n in picked if methods.get(n).family == "transformer"]
     students: list = []
     if word:
         st.markdown("*Word students* (" + ", ".join(methods.title(n) for n in word) + ")")
         students += word_section(p, seed, word)
-    if transformer:
-        st.markdown(
-            "*Transformer students* (" + ", ".join(methods.title(n) for n in transformer) + ")"
-        )
-        students += transformer_section(p, seed, transformer)
+    for family, title in (("char", "Character students"), ("transformer", "Transformer students")):
+        these = [n for n in picked if methods.get(n).family == family]
+        if these:
+            st.markdown(f"*{title}* (" + ", ".join(methods.title(n) for n in these) + ")")
+            # widget keys: the transformer block keeps the page's prefix, others get their own
+            prefix = p if family == "transformer" else f"{p}-{family}"
+            students += generated_section(prefix, seed, these, family)
     plain = st.checkbox(
         "also train plain baselines (labels only)",
         PipelineConfig().plain_baseline,

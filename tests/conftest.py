@@ -126,6 +126,21 @@ def _fast_students(epochs: int) -> list[StudentConfig]:
     ]
 
 
+def fast_char_students(epochs: int = 1, embed_init: str = "teacher_pca") -> list:
+    """Both character students, sized for the tiny teachers (32 wide: embeddings of 16)."""
+    from core import methods
+
+    common = dict(epochs=epochs, batch_size=32, embed_dim=16, max_len=40, dropout=0.1)
+    return [
+        methods.default_config(
+            "bilstm_char", hidden_dim=16, dense_dim=16, embed_init=embed_init, **common
+        ),
+        methods.default_config(
+            "textcnn_char", num_filters=16, kernel_sizes=(2, 3), embed_init=embed_init, **common
+        ),
+    ]
+
+
 def fast_transformer_students(epochs: int = 1, names: tuple[str, ...] | None = None) -> list:
     """Every registered transformer method (or `names`), sized for the tiny 2-layer teacher:
     one student layer, a 16-wide TinyBERT, at most 200 training texts."""

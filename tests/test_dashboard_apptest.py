@@ -18,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import fast_transformer_students
+from conftest import fast_char_students, fast_transformer_students
 from streamlit.testing.v1 import AppTest
 
 from core import methods
@@ -353,7 +353,9 @@ def tf_run(tmp_path_factory, tiny_cfg):
     home = tmp_path_factory.mktemp("dash_tf") / "home"
     store = Store(home)
     cfg = tiny_cfg(name="every method")
-    cfg = dataclasses.replace(cfg, students=[*cfg.students, *fast_transformer_students()])
+    cfg = dataclasses.replace(
+        cfg, students=[*cfg.students, *fast_char_students(), *fast_transformer_students()]
+    )
     manager = JobManager(store)
     rid = manager.submit("pipeline", cfg)
     status = manager.wait(rid, timeout=600)
@@ -375,7 +377,7 @@ def test_report_page_draws_the_pareto_front_and_answers_a_budget(tf_home):
     no_trouble(at)
     summary = frame(at, "gap closed")
     assert list(summary["student"]) == [methods.title(n) for n in methods.names()]
-    assert set(summary["family"]) == {"word", "transformer"}
+    assert set(summary["family"]) == {"word", "char", "transformer"}
 
     fig = chart(at, "report-pareto")
     assert fig["layout"]["xaxis"]["type"] == "log"
@@ -437,7 +439,7 @@ def test_runs_page_lists_every_method(tf_home):
         f"{n}_{role}" for n in methods.names() for role in ("plain", "distilled")
     ]
     assert len(table) == len(results)
-    assert set(table["family"]) == {"transformer", "word"}
+    assert set(table["family"]) == {"transformer", "char", "word"}
     assert set(table["train device"].dropna()) == {"cpu"}
     assert table.set_index("model").loc["pkd_skip_plain", "same model as"] == "kd_plain"
     timings = frame(at, "stages")

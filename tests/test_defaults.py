@@ -170,7 +170,7 @@ def test_cli_flags_set_every_config():
 def test_cli_rejects_an_unknown_student(capsys):
     with pytest.raises(SystemExit):
         build_parser().parse_args(["distill", "--students", "bilstm,gpt"])
-    assert "bilstm, textcnn, kd" in capsys.readouterr().err
+    assert "bilstm, textcnn, bilstm_char, textcnn_char, kd" in capsys.readouterr().err
 
 
 def test_pipeline_help_shows_every_flag_with_help_and_default():

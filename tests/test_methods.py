@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 import torch
-from conftest import fast_transformer_students
+from conftest import fast_char_students, fast_transformer_students
 
 from core import methods
 from core.cli import build_parser, config_from_args
@@ -33,6 +33,7 @@ from core.teacher import Teacher
 
 TRANSFORMERS = ("kd", "pkd_skip", "pkd_last", "theseus", "tinybert")
 WORD = ("bilstm", "textcnn")
+CHAR = ("bilstm_char", "textcnn_char")
 # the loss terms each method logs next to their sum ("loss")
 TERMS = {
     "kd": {"kd", "ce"},
@@ -193,12 +194,13 @@ def trained(shared) -> dict:
 
 def test_registry_lists_every_method_word_students_first():
     names = methods.names()
-    assert names == [*WORD, *TRANSFORMERS]
+    assert names == [*WORD, *CHAR, *TRANSFORMERS]
     for n in names:
         m = methods.get(n)
         assert m.name == n and m.title and m.summary and m.needs
-        assert m.family == ("word" if n in WORD else "transformer")
-        assert m.parallel == (n in WORD)  # word students side by side, transformers alone
+        assert m.family == ("word" if n in WORD else "char" if n in CHAR else "transformer")
+        # word and character students side by side, transformers alone
+        assert m.parallel == (n not in TRANSFORMERS)
     assert methods.title("pkd_skip") == "PKD-Skip" and methods.title("nope") == "nope"
     with pytest.raises(ValueError, match="unknown student method 'nope'.*bilstm.*tinybert"):
         methods.get("nope")
@@ -218,7 +220,7 @@ def test_register_refuses_a_bad_family_or_a_config_without_arch():
     assert "broken" not in methods.names()
 
 
-@pytest.mark.parametrize("name", [*WORD, *TRANSFORMERS])
+@pytest.mark.parametrize("name", [*WORD, *CHAR, *TRANSFORMERS])
 def test_config_round_trips_through_a_dict_and_json(name):
     default = methods.default_config(name)
     assert default.arch == name
@@ -257,8 +259,9 @@ def test_help_lists_every_method_and_its_flags(cli):
     ):
         assert flag in text, flag
     # a flag shared with different defaults says which default is whose
-    assert "Default: 6 for bilstm, textcnn; 2 for kd, pkd_skip, pkd_last, theseus, tinybert" in (
-        text
+    assert (
+        "Default: 6 for bilstm, textcnn, bilstm_char, textcnn_char; 2 for kd, pkd_skip, "
+        "pkd_last, theseus, tinybert" in text
     )
 
 
@@ -439,7 +442,7 @@ def methods_run(tmp_path_factory, tiny_cfg, deep_teacher_dir):
     base = tiny_cfg(n_iter=1)
     cfg = tiny_cfg(
         n_iter=1,
-        students=[*base.students, *fast_transformer_students()],
+        students=[*base.students, *fast_char_students(), *fast_transformer_students()],
         teacher=dataclasses.replace(base.teacher, model=str(deep_teacher_dir)),
     )
     store = Store(tmp_path_factory.mktemp("methods_home"))

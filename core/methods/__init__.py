@@ -22,14 +22,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-FAMILIES = ("word", "transformer")
+FAMILIES = ("word", "char", "transformer")
 
 
 @dataclass(frozen=True)
 class Method:
     name: str  # the key: `--students NAME`, result rows `NAME_plain` / `NAME_distilled`
     title: str  # how people call it: "PKD-Skip (Sun et al. 2019)"
-    family: str  # "word" (Tang et al. students on jieba words) | "transformer"
+    # "word" (Tang et al. students on jieba words) | "char" (the same on the teacher's pieces)
+    # | "transformer"
+    family: str
     config: type  # its config dataclass; `arch` names the method
     summary: str  # one plain-language paragraph for the Train page and `--help`
     # what it takes from the teacher: "logits" (cached once per text), "hidden", "attention",
@@ -80,7 +82,17 @@ def names() -> list[str]:
 
 
 def _order(name: str) -> int:
-    order = ["bilstm", "textcnn", "kd", "pkd_skip", "pkd_last", "theseus", "tinybert"]
+    order = [
+        "bilstm",
+        "textcnn",
+        "bilstm_char",
+        "textcnn_char",
+        "kd",
+        "pkd_skip",
+        "pkd_last",
+        "theseus",
+        "tinybert",
+    ]
     return order.index(name) if name in order else len(order)
 
 

@@ -13,7 +13,7 @@ from typing import Any
 
 import torch
 
-from ..text import Vocab, tokenize
+from ..text import PieceTokenizer, Vocab, tokenize
 
 
 @dataclass
@@ -49,15 +49,65 @@ class Shared:
                 self._cache[key] = (toks, dev)
             return self._cache[key]
 
-    def vocab(self, role: str, max_words: int, min_count: int) -> Vocab:
+    def pieces(self) -> PieceTokenizer:
+        """The teacher tokenizer's pieces (character students read them)."""
+        with self._lock:
+            if "pieces" not in self._cache:
+                if self.teacher is None:
+                    raise ValueError("character students need the teacher's tokenizer")
+                self._cache["pieces"] = PieceTokenizer.from_hf(self.teacher.tokenizer)
+            return self._cache["pieces"]
+
+    def piece_tokens(self, max_len: int, progress=None) -> tuple[list[list[str]], list[list[str]]]:
+        """The teacher tokenizer's pieces of every row and of the dev texts, once per length."""
+        key = ("pieces", max_len)
+        tok = self.pieces()
+        with self._lock:
+            if key not in self._cache:
+                toks = tok.pieces_batch(self.texts, max_len)
+                if progress:
+                    for _ in toks:
+                        progress()
+                self._cache[key] = (toks, tok.pieces_batch(self.dev_texts, max_len))
+            return self._cache[key]
+
+    def tokens(self, kind: str, max_len: int, progress=None):
+        """`kind` "words" (jieba / regex) or "pieces" (the teacher tokenizer's)."""
+        if kind == "pieces":
+            return self.piece_tokens(max_len, progress)
+        return self.word_tokens(max_len, progress)
+
+    def vocab(self, role: str, max_words: int, min_count: int, kind: str = "words") -> Vocab:
         """A plain twin's vocabulary comes from the gold rows alone (everything it trained on);
-        a distilled student's from all rows. Unknown words map to UNK."""
-        key = ("vocab", role, max_words, min_count)
-        toks, _ = self.word_tokens(max_words)
+        a distilled student's from all rows. Unknown words (or pieces) map to UNK."""
+        key = ("vocab", kind, role, max_words, min_count)
+        toks, _ = self.tokens(kind, max_words)
         with self._lock:
             if key not in self._cache:
                 rows = toks[: self.n_gold] if role == "plain" else toks
-                self._cache[key] = Vocab.build(rows, self.lang, min_count)
+                lang = "pieces" if kind == "pieces" else self.lang
+                self._cache[key] = Vocab.build(rows, lang, min_count)
+            return self._cache[key]
+
+    def teacher_embedding_pca(self, dim: int) -> tuple[torch.Tensor, dict[str, int]]:
+        """The teacher's input embedding table reduced to `dim` columns by PCA (scaled to unit
+        variance, like a random N(0, 1) student embedding), and the teacher's piece -> row map.
+        Computed once per width; the plain twin and the distilled student share it."""
+        key = ("pca", dim)
+        with self._lock:
+            if key not in self._cache:
+                model = self.teacher.model
+                emb = getattr(model, model.base_model_prefix).embeddings.word_embeddings
+                w = emb.weight.detach().float().cpu()
+                if dim > w.shape[1]:
+                    raise ValueError(
+                        f"embed_dim {dim} is wider than the teacher's embeddings ({w.shape[1]}): "
+                        "PCA can only reduce them"
+                    )
+                centred = w - w.mean(0, keepdim=True)
+                _, _, v = torch.linalg.svd(centred, full_matrices=False)
+                proj = centred @ v[:dim].T
+                self._cache[key] = (proj / proj.std(), self.teacher.tokenizer.get_vocab())
             return self._cache[key]
 
     def dev(self) -> tuple[list[str], list[int]] | None:

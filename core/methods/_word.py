@@ -1,12 +1,15 @@
-"""What BiLSTM and TextCNN share: Tang et al. 2019's students on jieba / regex words.
+"""What BiLSTM and TextCNN share, on words (jieba / regex) or on the teacher tokenizer's pieces.
 
-Both take `core.config.StudentConfig`; the loop is `core.distill.train_student`.
+Word students take `core.config.StudentConfig`, character students its subclass
+`core.methods.chars.CharStudentConfig`; the loop for both is `core.distill.train_student`.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import math
+
+import torch
 
 from ..config import StudentConfig
 from ..distill import train_student
@@ -22,12 +25,30 @@ def steps(job: StudentJob, shared: Shared) -> int:
     return math.ceil(rows(job, shared) / job.cfg.batch_size) * job.cfg.epochs
 
 
+def token_kind(cfg: StudentConfig) -> str:
+    """ "pieces" for a character student, "words" for a word student."""
+    return getattr(cfg, "TOKENS", "words")
+
+
+def initial_embeddings(cfg: StudentConfig, vocab, shared: Shared) -> torch.Tensor | None:
+    """Rows of the teacher's PCA-reduced input embeddings for the vocabulary's pieces (a piece
+    the teacher lacks, and UNK, get the teacher's [UNK] row); None: random embeddings."""
+    if getattr(cfg, "embed_init", "random") != "teacher_pca":
+        return None
+    table, t_vocab = shared.teacher_embedding_pca(cfg.embed_dim)
+    unk = t_vocab.get(getattr(shared.teacher.tokenizer, "unk_token", "[UNK]"), 0)
+    return table[[t_vocab.get(p, unk) for p in vocab.itos]]
+
+
 def train(job: StudentJob, shared: Shared, ctx):
-    """A plain twin trains on the gold rows' labels with a vocabulary of their words only; a
-    distilled student on every row (teacher logits) with a vocabulary of all their words."""
+    """A plain twin trains on the gold rows' labels with a vocabulary of their words (pieces)
+    only; a distilled student on every row (teacher logits) with a vocabulary of all of theirs.
+    Both start from the same initial embeddings (random, or the teacher's), so the report shows
+    what distillation added on top of them."""
     cfg: StudentConfig = job.cfg
-    toks, dev_toks = shared.word_tokens(cfg.max_len)
-    vocab = shared.vocab(job.role, cfg.max_len, cfg.min_count)
+    kind = token_kind(cfg)
+    toks, dev_toks = shared.tokens(kind, cfg.max_len)
+    vocab = shared.vocab(job.role, cfg.max_len, cfg.min_count, kind)
     n = rows(job, shared)
     plain = job.role == "plain"
     tcfg = dataclasses.replace(cfg, loss="hard") if plain else cfg
@@ -46,7 +67,10 @@ def train(job: StudentJob, shared: Shared, ctx):
         dev,
         ctx,
         own_stage=False,
+        init_embed=initial_embeddings(cfg, vocab, shared),
     )
+    if kind == "pieces":
+        student.pieces = shared.pieces()
     student.info = {"train_texts": n, "vocab_size": len(vocab), "train_device": "cpu"}
     return student
 
