@@ -72,6 +72,12 @@ def cmd_predict(a: argparse.Namespace) -> int:
     from .store import Store
     from .teacher import load_teacher
 
+    if a.run is None:  # the older form: RUN first, then the texts
+        first, *rest = a.texts
+        if not first.isdigit() or not rest:
+            print("error: give the run: --run R TEXT ... (or R TEXT ...)", file=sys.stderr)
+            return EXIT_DATA
+        a.run, a.texts = int(first), rest
     store = Store(a.home)
     folder = store.run_dir(a.run, create=False)
     if not folder.is_dir():
@@ -122,6 +128,32 @@ def cmd_predict(a: argparse.Namespace) -> int:
     for r in out:
         p = "  ".join(f"{k} {v:.3f}" for k, v in r["probabilities"].items())
         print(f"{r['model']:<20}{r['label']:<10}{p}  {r['ms']:7.2f} ms  {r['text'][:40]}")
+    return 0
+
+
+def cmd_export(a: argparse.Namespace) -> int:
+    """Export one model of a run and say how faithful the export is."""
+    from .export import export_model
+    from .store import Store
+
+    try:
+        rep = export_model(
+            Store(a.home), a.run, a.model, a.out, fmt=a.format, int8=a.int8, check=a.check
+        )
+    except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_DATA
+    size = sum(rep.files.values()) / 2**20
+    print(f"exported {rep.model} of run {rep.run_id} to {rep.folder} ({size:.1f} MB)")
+    if rep.n_checked:
+        print(
+            f"checked on {rep.n_checked} test texts: {rep.n_label_differs} labels differ from "
+            f"Distillery's; accuracy {rep.accuracy_export:.4f} (Distillery "
+            f"{rep.accuracy_distillery:.4f}); max logit difference {rep.max_abs_logit_diff:.2e}"
+        )
+    elif rep.note:
+        print(rep.note)
+    print(f'try: python {Path(rep.folder) / "predict.py"} "some text"')
     return 0
 
 
@@ -406,12 +438,39 @@ def build_parser() -> argparse.ArgumentParser:
         sp.set_defaults(kind=kind)
     sub.add_parser("defaults", help="print the table of defaults (markdown, as in the README)")
     sub.add_parser("methods", help="list the student methods --students accepts")
-    pr = sub.add_parser("predict", help="score texts with the teacher and students of a run")
-    pr.add_argument("run", type=int, help="the run whose models score the texts")
-    pr.add_argument("texts", nargs="+", help="texts to score (one argument each)")
-    pr.add_argument(
-        "--models", help="comma list of model names (default: teacher and every student)"
+    pr = sub.add_parser(
+        "predict",
+        help="score texts with the teacher and students of a run",
+        description="python -m core predict --run R [--model NAME] TEXT ... "
+        "(or: python -m core predict R TEXT ...)",
     )
+    pr.add_argument(
+        "texts", nargs="+", metavar="[RUN] TEXT", help="texts to score (one argument each)"
+    )
+    pr.add_argument("--run", type=int, help="the run whose models score the texts")
+    pr.add_argument(
+        "--models",
+        "--model",
+        help="comma list of model names (default: teacher and every student)",
+    )
+    ex = sub.add_parser(
+        "export",
+        help="export a model of a run (ONNX / int8 / TorchScript) with a one-file predict.py",
+    )
+    ex.add_argument("--run", type=int, required=True, help="the run the model belongs to")
+    ex.add_argument(
+        "--model", required=True, help="teacher, or a student such as textcnn_distilled"
+    )
+    ex.add_argument("--format", choices=["onnx", "torchscript"], default="onnx")
+    ex.add_argument("--int8", action="store_true", help="dynamic int8 quantisation (ONNX Runtime)")
+    ex.add_argument("--out", required=True, help="folder to write (created)")
+    ex.add_argument(
+        "--check",
+        type=int,
+        default=None,
+        help="test texts to check the export against Distillery's scoring (default all; 0 none)",
+    )
+    ex.add_argument("--home", help="store folder (default: $DISTILLERY_HOME or ./data)")
     pr.add_argument("--home", help="store folder (default: $DISTILLERY_HOME or ./data)")
     pr.add_argument("--json", action="store_true", help="print JSON instead of a table")
     r = sub.add_parser("runs", help="list / show / cancel / delete runs")
@@ -445,6 +504,8 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     if a.cmd == "predict":
         return cmd_predict(a)
+    if a.cmd == "export":
+        return cmd_export(a)
     if a.cmd == "data":
         return cmd_data_check(a)
     if a.cmd == "runs":

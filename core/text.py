@@ -31,8 +31,10 @@ def _jieba():
     if not _jieba_ready:
         jieba.setLogLevel(logging.WARNING)
         jieba.initialize()
-        # keep the augmentation placeholder one token
-        jieba.add_word(MASK, freq=10**6)
+        # keep the augmentation placeholder one token; once per process (add_word grows the
+        # dictionary total that segmentation weighs by; an exported predict.py does the same)
+        if MASK not in jieba.dt.FREQ:
+            jieba.add_word(MASK, freq=10**6)
         _jieba_ready = True
     return jieba
 

@@ -1,0 +1,142 @@
+"""One-file predictor for a model exported by Distillery (`python -m core export`).
+
+Needs only `onnxruntime` (or `torch` for a TorchScript export), numpy, and the tokeniser library
+the model reads with: `jieba` for word students on Chinese text, `tokenizers` for character
+students, transformer students and the teacher. It reads the files beside it:
+meta.json (kind, labels, lengths), model.onnx / model.pt, vocab.json and / or tokenizer.json.
+
+    python predict.py "房间很干净" "服务太差"     # one line per text: label, probabilities
+    echo "房间很干净" | python predict.py          # texts on stdin, one per line
+    python predict.py --json "房间很干净"
+
+This file is copied verbatim into every export; it never imports Distillery.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import sys
+from pathlib import Path
+
+import numpy as np
+
+HERE = Path(__file__).resolve().parent
+_EN_WORD = re.compile(r"\[MASK\]|[\w']+|[^\w\s]")
+CHARS_PER_WORD = {"zh": 2, "en": 10}  # as Distillery clips text before segmenting it
+CHARS_PER_PIECE = 6
+
+
+class Predictor:
+    """Text in, probabilities out, batch 1, exactly as Distillery scores the model."""
+
+    def __init__(self, folder: str | Path = HERE, threads: int = 1) -> None:
+        folder = Path(folder)
+        self.meta = json.loads((folder / "meta.json").read_text(encoding="utf-8"))
+        self.kind = self.meta["kind"]  # word | char | transformer
+        self.labels = self.meta["labels"]
+        self.max_len = int(self.meta["max_len"])
+        if self.kind in ("word", "char"):
+            vocab = json.loads((folder / "vocab.json").read_text(encoding="utf-8"))
+            self.stoi = {w: i for i, w in enumerate(vocab["itos"])}
+            self.lang = vocab["lang"]
+        if self.kind in ("char", "transformer"):
+            from tokenizers import Tokenizer
+
+            self.tok = Tokenizer.from_file(str(folder / "tokenizer.json"))
+            self.tok.no_padding()
+            if self.kind == "transformer":
+                self.tok.enable_truncation(self.max_len)
+            else:
+                self.tok.no_truncation()
+        if self.kind == "word" and self.lang == "zh":
+            import logging
+
+            import jieba
+
+            jieba.setLogLevel(logging.WARNING)
+            jieba.initialize()
+            if "[MASK]" not in jieba.dt.FREQ:  # once per process: add_word grows the total
+                jieba.add_word("[MASK]", freq=10**6)  # that segmentation weighs by
+            self.jieba = jieba
+        model = folder / self.meta["model_file"]
+        if model.suffix == ".onnx":
+            import onnxruntime as ort
+
+            so = ort.SessionOptions()
+            so.intra_op_num_threads = threads
+            so.inter_op_num_threads = 1
+            self.session = ort.InferenceSession(str(model), so, providers=["CPUExecutionProvider"])
+            self.run = self._run_onnx
+        else:
+            import torch
+
+            torch.set_num_threads(threads)
+            self.module = torch.jit.load(str(model)).eval()
+            self.run = self._run_torchscript
+
+    # -- tokenisation: the same steps as Distillery's --------------------------------------------
+    def inputs(self, text: str) -> dict[str, np.ndarray]:
+        if self.kind == "transformer":
+            enc = self.tok.encode(text)
+            ids = np.asarray([enc.ids], dtype=np.int64)
+            feeds = {"input_ids": ids, "attention_mask": np.ones_like(ids)}
+            if "token_type_ids" in self.meta["inputs"]:
+                feeds["token_type_ids"] = np.zeros_like(ids)
+            return feeds
+        if self.kind == "char":
+            clipped = text[: self.max_len * CHARS_PER_PIECE]
+            tokens = self.tok.encode(clipped, add_special_tokens=False).tokens
+        elif self.lang == "zh":
+            clipped = text[: self.max_len * CHARS_PER_WORD["zh"]]
+            tokens = [w for w in self.jieba.lcut(clipped, HMM=False) if w.strip()]
+        else:
+            clipped = text[: self.max_len * CHARS_PER_WORD["en"]]
+            tokens = _EN_WORD.findall(clipped.lower())
+        ids = [self.stoi.get(w, 1) for w in tokens[: self.max_len]] or [1]
+        ids += [0] * (int(self.meta.get("min_len", 1)) - len(ids))  # as the TextCNN pads
+        return {"ids": np.asarray([ids], dtype=np.int64)}
+
+    def _run_onnx(self, feeds: dict[str, np.ndarray]) -> np.ndarray:
+        return self.session.run(None, feeds)[0][0]
+
+    def _run_torchscript(self, feeds: dict[str, np.ndarray]) -> np.ndarray:
+        import torch
+
+        with torch.inference_mode():
+            args = [torch.from_numpy(feeds[k]) for k in self.meta["inputs"]]
+            return self.module(*args)[0].float().numpy()
+
+    def logits(self, text: str) -> np.ndarray:
+        return self.run(self.inputs(text))
+
+    def predict(self, text: str) -> tuple[str, dict[str, float]]:
+        z = self.logits(text).astype(np.float64)
+        p = np.exp(z - z.max())
+        p /= p.sum()
+        return self.labels[int(p.argmax())], dict(zip(self.labels, p.tolist(), strict=True))
+
+
+def main(argv: list[str]) -> int:
+    as_json = "--json" in argv
+    texts = [a for a in argv if a != "--json"]
+    if not texts:
+        texts = [line.rstrip("\n") for line in sys.stdin if line.strip()]
+    if not texts:
+        print("usage: python predict.py [--json] TEXT [TEXT ...]  (or texts on stdin)")
+        return 2
+    pred = Predictor()
+    out = []
+    for t in texts:
+        label, probs = pred.predict(t)
+        out.append({"text": t, "label": label, "probabilities": probs})
+        if not as_json:
+            shown = "  ".join(f"{k} {v:.3f}" for k, v in probs.items())
+            print(f"{label}\t{shown}\t{t}")
+    if as_json:
+        print(json.dumps(out, ensure_ascii=False, indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

@@ -1,0 +1,141 @@
+"""Export: every kind of model of a real run to ONNX (fp32 / int8) and TorchScript, each folder's
+own predict.py run as a subprocess and compared with `python -m core predict`."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+from conftest import fast_char_students, fast_transformer_students
+
+from core.config import to_dict
+from core.export import export_model, load_predictor
+from core.jobs import RunContext, execute
+from core.store import Store
+
+TEXTS = ["房间很干净，服务也好", "太差了，再也不来"]
+
+
+@pytest.fixture(scope="module")
+def run(tmp_path_factory, tiny_cfg):
+    """One finished run with a word, a character and a transformer student (and the teacher)."""
+    base = tiny_cfg(n_iter=1)
+    students = [
+        next(s for s in base.students if s.arch == "textcnn"),
+        next(s for s in base.students if s.arch == "bilstm"),
+        *[s for s in fast_char_students() if s.arch == "textcnn_char"],
+        *fast_transformer_students(names=("kd",)),
+    ]
+    cfg = dataclasses.replace(base, students=students)
+    home = tmp_path_factory.mktemp("export_home")
+    store = Store(home)
+    rid = store.create_run("pipeline", to_dict(cfg))
+    execute(store, rid, "pipeline", cfg, RunContext(store, rid))
+    assert store.run(rid)["status"] == "done", store.run(rid)["error"]
+    return store, rid
+
+
+def _predict_py(folder, *texts: str) -> list[dict]:
+    """The exported predict.py as a user runs it: a fresh interpreter, from another folder."""
+    env = dict(os.environ, PYTHONPATH="")  # it must not need Distillery on the path
+    r = subprocess.run(
+        [sys.executable, str(folder / "predict.py"), "--json", *texts],
+        capture_output=True,
+        text=True,
+        cwd=folder.parent,
+        env=env,
+        timeout=120,
+    )
+    assert r.returncode == 0, r.stderr[-2000:]
+    return json.loads(r.stdout)
+
+
+def _core_predict(cli, store, rid, model, *texts) -> list[dict]:
+    r = cli("predict", "--run", str(rid), "--model", model, "--json", *texts, home=store.home)
+    assert r.returncode == 0, r.stderr[-2000:]
+    return json.loads(r.stdout)
+
+
+@pytest.mark.parametrize(
+    "model", ["textcnn_distilled", "bilstm_plain", "textcnn_char_distilled", "kd_distilled"]
+)
+def test_onnx_export_gives_distillerys_labels(model, run, tmp_path, cli):
+    store, rid = run
+    rep = export_model(store, rid, model, tmp_path / model)
+    folder = tmp_path / model
+    for f in ("model.onnx", "meta.json", "predict.py", "export.json"):
+        assert (folder / f).is_file(), f
+    assert rep.n_checked == 60 and rep.n_label_differs == 0  # the whole test set
+    assert rep.max_abs_logit_diff < 1e-3
+    assert rep.accuracy_export == rep.accuracy_distillery
+    ours = _core_predict(cli, store, rid, model, *TEXTS)
+    theirs = _predict_py(folder, *TEXTS)
+    assert [r["label"] for r in theirs] == [r["label"] for r in ours]
+    for a, b in zip(ours, theirs, strict=True):
+        for k, p in a["probabilities"].items():
+            assert abs(b["probabilities"][k] - p) < 1e-3
+
+
+def test_int8_teacher_and_transformer_student(run, tmp_path):
+    store, rid = run
+    for model in ("teacher", "kd_distilled"):
+        fp32 = export_model(store, rid, model, tmp_path / f"{model}-fp32", check=20)
+        int8 = export_model(store, rid, model, tmp_path / f"{model}-int8", int8=True, check=20)
+        assert int8.int8 and int8.n_checked == 20
+        assert int8.files["model.onnx"] < fp32.files["model.onnx"]  # int8 weights are smaller
+        # how many labels int8 moves is reported, not hidden (a tiny random teacher sits near
+        # the decision boundary, so some may)
+        assert 0 <= int8.n_label_differs <= 20
+        out = _predict_py(tmp_path / f"{model}-int8", TEXTS[0])
+        assert (
+            out[0]["label"]
+            in json.loads((tmp_path / f"{model}-int8/meta.json").read_text())["labels"]
+        )
+
+
+def test_torchscript_export(run, tmp_path):
+    store, rid = run
+    rep = export_model(store, rid, "bilstm_distilled", tmp_path / "ts", fmt="torchscript")
+    assert (tmp_path / "ts" / "model.pt").is_file()
+    assert rep.n_label_differs == 0
+    pred = load_predictor(tmp_path / "ts")
+    assert pred.predict(TEXTS[0])[0] in pred.labels
+
+
+def test_export_refuses_what_it_cannot_do(run, tmp_path, cli):
+    store, rid = run
+    with pytest.raises(ValueError, match="has no model 'nope'.*teacher.*textcnn_distilled"):
+        export_model(store, rid, "nope", tmp_path / "x")
+    with pytest.raises(ValueError, match="use --format onnx"):
+        export_model(store, rid, "teacher", tmp_path / "x", fmt="torchscript", int8=True)
+    r = cli("export", "--run", str(rid), "--model", "nope", "--out", str(tmp_path / "y"),
+            home=store.home)  # fmt: skip
+    assert r.returncode == 2 and "has no model 'nope'" in r.stderr
+    r = cli("export", "--run", "999", "--model", "teacher", "--out", str(tmp_path / "y"),
+            home=store.home)  # fmt: skip
+    assert r.returncode == 2 and "no run 999" in r.stderr
+
+
+def test_cli_export_then_predict_py(run, tmp_path, cli):
+    store, rid = run
+    out = tmp_path / "cli"
+    r = cli("export", "--run", str(rid), "--model", "textcnn_distilled", "--out", str(out),
+            home=store.home)  # fmt: skip
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert "0 labels differ" in r.stdout
+    # texts on stdin, plain output: label first on each line
+    p = subprocess.run(
+        [sys.executable, str(out / "predict.py")],
+        input="\n".join(TEXTS) + "\n",
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert p.returncode == 0, p.stderr
+    labels = [line.split("\t")[0] for line in p.stdout.splitlines()]
+    ours = _core_predict(cli, store, rid, "textcnn_distilled", *TEXTS)
+    assert labels == [r["label"] for r in ours]
