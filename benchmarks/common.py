@@ -32,6 +32,7 @@ from core.config import (  # noqa: E402
     to_dict,
 )
 from core.evaluate import bert_base_reference, latency_stats  # noqa: E402
+from core.export import model_folder  # noqa: E402
 from core.jobs import RunContext, execute  # noqa: E402
 from core.store import Store  # noqa: E402
 from core.teacher import load_teacher  # noqa: E402
@@ -53,6 +54,13 @@ def base_parser(desc: str) -> argparse.ArgumentParser:
     add_config_args(p.add_argument_group("students"), methods.config_classes())
     add_field_arg(p, AugmentConfig, "n_iter", default=BENCHMARK_N_ITER)  # the benchmarks' own
     add_field_arg(p, PipelineConfig, "latency_samples")
+    add_field_arg(p, PipelineConfig, "teacher_run")
+    p.add_argument(
+        "--export",
+        action="store_true",
+        help="also export every distilled student (and the teacher) to ONNX fp32 and int8 and "
+        "score / time them with the export's own predict.py",
+    )
     p.add_argument("--no-bert-base", action="store_true", help="skip the BERT-base reference")
     return p
 
@@ -69,6 +77,7 @@ def pipeline_config(a: argparse.Namespace, name: str, data: DataConfig) -> Pipel
         augment=AugmentConfig(n_iter=a.augment_iters),
         students=[from_args(methods.get(n).config, a, arch=n) for n in a.students],
         latency_samples=a.latency_samples,
+        teacher_run=a.teacher_run,
     )
 
 
@@ -96,11 +105,13 @@ def run_seeds(
     """The whole pipeline once, then the students again with seeds +1, +2, ... reusing that
     run's teacher and its cached labels (same data, same augmentation): the spread is the
     students' own, from initialisation, dropout and batch order."""
-    summary, h = run(cfg, home, f"{name} (seed {cfg.students[0].seed})")
+    first_kind = "distill" if cfg.teacher_run is not None else "pipeline"
+    summary, h = run(cfg, home, f"{name} (seed {cfg.students[0].seed})", kind=first_kind)
     summaries = [summary]
     for k in range(1, seeds):
         students = [dataclasses.replace(s, seed=s.seed + k) for s in cfg.students]
-        again = dataclasses.replace(cfg, students=students, teacher_run=h["run_id"])
+        teacher_run = cfg.teacher_run if cfg.teacher_run is not None else h["run_id"]
+        again = dataclasses.replace(cfg, students=students, teacher_run=teacher_run)
         more, _ = run(again, home, f"{name} (seed {students[0].seed})", kind="distill")
         summaries.append(more)
     return summaries, h
@@ -114,7 +125,7 @@ def _mean_sd(xs: list[float]) -> tuple[float, float]:
 
 
 def bert_base_latency(store: Store, run_id: int, texts: list[str], n: int, seed: int) -> dict:
-    teacher = load_teacher(store.run_dir(run_id) / "teacher", device="cpu")
+    teacher = load_teacher(model_folder(store, run_id, "teacher"), device="cpu")
     sample = list(texts)
     random.Random(seed).shuffle(sample)
     sample = sample[: max(20, n // 4)]  # ~40 ms a call: a quarter of the sample is plenty
@@ -143,7 +154,7 @@ def short_latency(store: Store, run_id: int, texts: list[str], threads: int) -> 
     import torch
 
     out = {}
-    teacher = load_teacher(store.run_dir(run_id) / "teacher", device="cpu")
+    teacher = load_teacher(model_folder(store, run_id, "teacher"), device="cpu")
     out["teacher"] = latency_stats(lambda t: int(teacher.predict_one(t).argmax()), texts)
     model, predict_one = bert_base_reference(teacher.tokenizer, teacher.max_length)
     out["bert_base_shape"] = latency_stats(predict_one, texts)
@@ -379,3 +390,107 @@ def setup_logging() -> None:
     )
     for noisy in ("transformers", "jieba", "huggingface_hub"):
         logging.getLogger(noisy).setLevel(logging.ERROR)
+
+
+# -- exported models: the deployed path (ONNX Runtime, fp32 and int8) ----------------------------
+def export_rows(
+    store: Store,
+    run_ids: list[int],
+    latency_texts: list[str],
+    models: list[str] | None = None,
+    work: Path | None = None,
+) -> list[dict]:
+    """Every distilled student of every seed's run (and the teacher, once) exported to ONNX fp32
+    and int8 (ONNX Runtime dynamic quantisation), each scored on the run's whole test set by the
+    export's own predict.py (labels compared with Distillery's) and timed at batch 1 the way a
+    deployed model runs: text in, label out, then tokenisation and the model call alone.
+    Small students run on one thread, the teacher and transformer students on every core."""
+    import shutil
+    import tempfile
+
+    from core.export import export_model, load_predictor
+
+    work = Path(work or tempfile.mkdtemp(prefix="distillery-export-"))
+    per: dict[str, list[dict]] = {}
+    for k, rid in enumerate(run_ids):
+        names = models or [
+            n
+            for n in json.loads((store.run_dir(rid) / "results.json").read_text())["models"]
+            if n.endswith("_distilled")
+        ]
+        if k == 0:
+            names = ["teacher", *names]
+        for name in names:
+            small = (
+                name != "teacher"
+                and methods.method_of_folder(store.run_dir(rid) / "students" / name).parallel
+            )
+            threads = 1 if small else (os.cpu_count() or 1)
+            for int8 in (False, True):
+                out = work / f"{rid}-{name}-{'int8' if int8 else 'fp32'}"
+                rep = export_model(store, rid, name, out, int8=int8)
+                pred = load_predictor(out, threads=threads)
+                feeds = {t: pred.inputs(t) for t in latency_texts}
+                row = {
+                    "model": name,
+                    "format": "onnx int8" if int8 else "onnx",
+                    "run_id": rid,
+                    "accuracy": rep.accuracy_export,
+                    "accuracy_distillery": rep.accuracy_distillery,
+                    "n_label_differs": rep.n_label_differs,
+                    "n_checked": rep.n_checked,
+                    "size_mb": rep.files["model.onnx"] / 2**20,
+                    "threads": threads,
+                    **latency_stats(lambda t, p=pred: p.predict(t), latency_texts),
+                    **latency_stats(pred.inputs, latency_texts, prefix="tokenize"),
+                }
+                row.update(
+                    latency_stats(lambda t, p=pred, f=feeds: p.run(f[t]), latency_texts, "model")
+                )
+                per.setdefault(f"{name} {row['format']}", []).append(row)
+                logging.info(
+                    "%s %s: accuracy %.4f, %d labels differ, p50 %.3f ms",
+                    name,
+                    row["format"],
+                    row["accuracy"],
+                    row["n_label_differs"],
+                    row["latency_ms_p50"],
+                )
+                shutil.rmtree(out, ignore_errors=True)
+    rows = []
+    for key, rs in per.items():
+        p50s = sorted(r["latency_ms_p50"] for r in rs)
+        mid = next(r for r in rs if r["latency_ms_p50"] == p50s[len(p50s) // 2])
+        acc, acc_sd = _mean_sd([r["accuracy"] for r in rs])
+        rows.append(
+            {
+                **mid,
+                "key": key,
+                "seeds": len(rs),
+                "accuracy": acc,
+                "accuracy_sd": acc_sd,
+                "accuracy_by_seed": [r["accuracy"] for r in rs],
+                "n_label_differs_by_seed": [r["n_label_differs"] for r in rs],
+            }
+        )
+    return rows
+
+
+def export_markdown(rows: list[dict], teacher_ms: float, bert_base_ms: float | None) -> str:
+    lines = [
+        "| model | runtime | accuracy | labels ≠ Distillery's (of test) | size MB | threads "
+        "| p50 ms | p95 ms | tokenise p50 ms | model p50 ms | vs teacher (PyTorch) "
+        "| vs BERT-base shape |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for r in rows:
+        xb = f"{bert_base_ms / r['latency_ms_p50']:.0f}x" if bert_base_ms else ""
+        differs = ", ".join(str(x) for x in r["n_label_differs_by_seed"])
+        lines.append(
+            f"| {r['model']} | {r['format']} | {_pm(r['accuracy'], r['accuracy_sd'])} "
+            f"| {differs} (of {r['n_checked']}) | {r['size_mb']:.1f} | {r['threads']} "
+            f"| {r['latency_ms_p50']:.3f} | {r['latency_ms_p95']:.3f} "
+            f"| {r['tokenize_ms_p50']:.3f} | {r['model_ms_p50']:.3f} "
+            f"| {teacher_ms / r['latency_ms_p50']:.0f}x | {xb} |"
+        )
+    return "\n".join(lines) + "\n"
