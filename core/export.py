@@ -253,3 +253,23 @@ def _check(store, run_id, obj, kind, out: Path, rep: ExportReport, limit: int | 
     rep.max_abs_logit_diff = float((ours - theirs).abs().max()) if len(texts) else None
     rep.accuracy_distillery = float((a == gold_t).float().mean()) if len(texts) else None
     rep.accuracy_export = float((b == gold_t).float().mean()) if len(texts) else None
+
+
+def zip_folder(folder: str | Path) -> bytes:
+    """The export folder as one zip (what the dashboard's download button serves)."""
+    import io
+    import zipfile
+
+    folder = Path(folder)
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as z:
+        for p in sorted(folder.iterdir()):
+            if p.is_file():
+                z.write(p, f"{folder.name}/{p.name}")
+    return buf.getvalue()
+
+
+def export_dir(store, run_id: int, name: str, fmt: str, int8: bool) -> Path:
+    """Where the dashboard keeps a run's exports: runs/<id>/exports/<model>-<format>[-int8]."""
+    suffix = f"{fmt}-int8" if int8 else fmt
+    return store.run_dir(run_id) / "exports" / f"{name}-{suffix}"

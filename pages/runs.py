@@ -12,6 +12,7 @@ if ROOT not in sys.path:  # run by dashboard/app.py, AppTest or `streamlit run` 
 import pandas as pd  # noqa: E402
 import streamlit as st  # noqa: E402
 
+from core import export  # noqa: E402
 from core.store import ACTIVE, RunActive  # noqa: E402
 from dashboard import charts, widgets  # noqa: E402
 from dashboard.tables import (  # noqa: E402
@@ -24,6 +25,7 @@ from dashboard.tables import (  # noqa: E402
 )
 
 FLASH = "_runs_flash"
+EXPORT_CHECK = 200  # test texts the page checks an export on (the CLI checks them all)
 
 st.title(":material/table_view: Runs")
 if msg := st.session_state.pop(FLASH, None):
@@ -212,6 +214,59 @@ else:
                     st.caption("No artifacts.")
 
 st.divider()
+with st.expander("Export a model", icon=":material/download:"):
+    finished = [r["id"] for r in runs if r["status"] == "done"]
+    if not finished:
+        st.caption("Models of finished runs can be exported.")
+    else:
+        c1, c2, c3, c4 = st.columns([2, 2, 1, 1])
+        rid = c1.selectbox(
+            "Run", finished, format_func=lambda i: run_label(by_id[i]), key="export-run"
+        )
+        names = ["teacher"] + sorted(r["model"] for r in results if r["run_id"] == rid)
+        names = list(dict.fromkeys(names))
+        model = c2.selectbox("Model", names, key="export-model")
+        fmt = c3.selectbox("Format", list(export.FORMATS), key="export-format")
+        int8 = c4.checkbox(
+            "int8",
+            key="export-int8",
+            disabled=fmt != "onnx",
+            help="Dynamic int8 quantisation by ONNX Runtime: smaller, usually faster for "
+            "transformers; the check below says how many labels it changes.",
+        )
+        st.caption(
+            "The folder holds the model, its tokeniser files, meta.json and a one-file "
+            "`predict.py` (needs onnxruntime, plus jieba or tokenizers). The export is checked "
+            f"against Distillery's own scoring on up to {EXPORT_CHECK} of the run's test texts."
+        )
+        if st.button("Export", key="export-go", icon=":material/package_2:"):
+            with widgets.engine_errors(f"Exporting {model} of run {rid}"):
+                out = export.export_dir(s, rid, model, fmt, int8 and fmt == "onnx")
+                with st.spinner(f"Exporting {model} and checking it ..."):
+                    rep = export.export_model(
+                        s, rid, model, out, fmt=fmt, int8=int8 and fmt == "onnx",
+                        check=EXPORT_CHECK,
+                    )  # fmt: skip
+                st.session_state["export-done"] = (rid, model, str(out), rep.n_checked,
+                                                   rep.n_label_differs, rep.note)  # fmt: skip
+        done = st.session_state.get("export-done")
+        if done and Path(done[2]).is_dir():
+            d_rid, d_model, folder, checked, differs, note = done
+            if checked:
+                st.success(
+                    f"{d_model} of run #{d_rid} exported: on {checked} test texts, {differs} "
+                    "label(s) differ from Distillery's own scoring."
+                )
+            elif note:
+                st.warning(note)
+            st.download_button(
+                f"Download {Path(folder).name}.zip",
+                export.zip_folder(folder),
+                file_name=f"run{d_rid}-{Path(folder).name}.zip",
+                mime="application/zip",
+                key="export-download",
+                icon=":material/download:",
+            )
 with st.expander("Delete a run", icon=":material/delete:"):
     deletable = [r["id"] for r in runs if r["status"] not in ACTIVE]
     if not deletable:

@@ -204,6 +204,20 @@ def test_runs_page_lists_the_run(finished):
     assert len(at.get("plotly_chart")) >= 3  # loss curves, accuracy bars, latency bars, confusion
 
 
+def test_runs_page_exports_a_model_and_offers_the_zip(finished):
+    rid = finished["run_id"]
+    at = app("pages/runs.py").run()
+    at.selectbox(key="export-run").set_value(rid)
+    at.selectbox(key="export-model").set_value("textcnn_distilled").run()
+    at.button(key="export-go").click().run()
+    no_trouble(at)
+    assert "0 label(s) differ" in texts(at.success)
+    folder = finished["store"].run_dir(rid) / "exports" / "textcnn_distilled-onnx"
+    assert (folder / "predict.py").is_file() and (folder / "model.onnx").is_file()
+    assert any(b.proto.label.startswith("Download textcnn_distilled-onnx") for b in
+               at.get("download_button"))  # fmt: skip
+
+
 def test_report_page_states_the_gap(finished):
     at = app("pages/report.py").run()
     no_trouble(at)
