@@ -439,6 +439,13 @@ class PipelineConfig:
         max=2000,
         step=10,
     )
+    onnx_latency: bool = _opt(
+        True,
+        help="Also time every model the way it is deployed: exported to ONNX and run by ONNX "
+        "Runtime through the export's own predict.py (text in, label out; tokenisation and "
+        "the model call also timed apart). A few seconds per model.",
+        flag="--no-onnx-latency",
+    )
     student_workers: int = _opt(
         2,
         help="Students trained side by side, one torch thread each.",

@@ -273,3 +273,24 @@ def export_dir(store, run_id: int, name: str, fmt: str, int8: bool) -> Path:
     """Where the dashboard keeps a run's exports: runs/<id>/exports/<model>-<format>[-int8]."""
     suffix = f"{fmt}-int8" if int8 else fmt
     return store.run_dir(run_id) / "exports" / f"{name}-{suffix}"
+
+
+def onnx_speed(store, run_id: int, name: str, texts: list[str], threads: int) -> dict[str, Any]:
+    """Batch-1 latency of model `name` as deployed: exported to ONNX in a temporary folder and
+    run by that folder's own predict.py on `threads` threads. `onnx_latency_*` is text in,
+    label out; `onnx_tokenize_*` and `onnx_model_*` the two parts alone."""
+    import tempfile
+
+    from .evaluate import latency_stats
+
+    with tempfile.TemporaryDirectory(prefix="distillery-onnx-") as d:
+        export_model(store, run_id, name, d, check=0)
+        pred = load_predictor(d, threads=threads)
+        feeds = {t: pred.inputs(t) for t in texts}
+        out: dict[str, Any] = {
+            **latency_stats(pred.predict, texts, "onnx_latency"),
+            **latency_stats(pred.inputs, texts, "onnx_tokenize"),
+            **latency_stats(lambda t: pred.run(feeds[t]), texts, "onnx_model"),
+            "onnx_threads": threads,
+        }
+    return out

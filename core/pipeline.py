@@ -22,6 +22,7 @@ from .augment import augment
 from .bundle import DataBundle, load_bundle
 from .config import PipelineConfig
 from .evaluate import classification_metrics, folder_bytes, speed_profile
+from .export import onnx_speed
 from .logits import teacher_logits
 from .methods._base import Shared, StudentJob
 from .provenance import check_reuse
@@ -120,10 +121,24 @@ def _eval_teacher(teacher: Teacher, bundle: DataBundle, cfg: PipelineConfig, ctx
     m["params"] = teacher.num_params()
     m["size_bytes"] = folder_bytes(Path(teacher.path) / "model.safetensors")
     m["max_length"] = teacher.max_length
+    if cfg.onnx_latency:
+        m.update(_onnx_speed(ctx, "teacher", lat, torch.get_num_threads()))
     return m
 
 
-def _eval_student(student, folder: Path, bundle: DataBundle, cfg: PipelineConfig, threads) -> dict:
+def _onnx_speed(ctx, name: str, texts: list[str], threads: int) -> dict:
+    """The deployed path's latency (see core.export.onnx_speed); a model the exporter cannot
+    handle keeps its PyTorch figures and says why."""
+    try:
+        return onnx_speed(ctx.store, ctx.run_id, name, texts, threads)
+    except Exception as exc:  # noqa: BLE001 - timing is extra; the run's results stand
+        log.warning("ONNX timing of %s skipped: %s", name, exc)
+        return {"onnx_error": str(exc)[:300]}
+
+
+def _eval_student(
+    student, folder: Path, bundle: DataBundle, cfg: PipelineConfig, threads, ctx
+) -> dict:
     pred = student.logits(bundle.test.texts).argmax(-1).tolist()
     m = classification_metrics(pred, bundle.test.labels, bundle.label_names)
     lat = _latency_texts(bundle, cfg.latency_samples, cfg.data.seed)
@@ -138,6 +153,8 @@ def _eval_student(student, folder: Path, bundle: DataBundle, cfg: PipelineConfig
     )
     m["params"] = student.num_params()
     m["size_bytes"] = folder_bytes(folder / "model.safetensors")
+    if cfg.onnx_latency:
+        m.update(_onnx_speed(ctx, folder.name, lat, threads or torch.get_num_threads()))
     m["size_bytes_with_vocab"] = folder_bytes(folder)
     return m
 
@@ -309,7 +326,7 @@ def run_pipeline(kind: str, cfg: PipelineConfig, ctx) -> dict:
         else:
             small = methods.get(r["arch"]).parallel
             m = _eval_student(
-                r["student"], r["dir"], bundle, cfg, cfg.student_threads if small else None
+                r["student"], r["dir"], bundle, cfg, cfg.student_threads if small else None, ctx
             )
         evaluated[name] = m
         m = dict(m)

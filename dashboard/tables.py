@@ -235,6 +235,9 @@ def results_frame(results: list[Mapping[str, Any]]) -> pd.DataFrame:
                 "size (MB)": size / 2**20 if size else None,
                 "latency p50 (ms)": lat,
                 "latency p95 (ms)": r.get("latency_ms_p95"),
+                # the deployed path: the ONNX export run by its own predict.py
+                "ONNX p50 (ms)": detail.get("onnx_latency_ms_p50"),
+                "ONNX tokenise p50 (ms)": detail.get("onnx_tokenize_ms_p50"),
                 "throughput (/s)": r.get("throughput"),
                 "speed-up vs teacher": speedup,
                 "x smaller than teacher": smaller,

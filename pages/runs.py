@@ -123,6 +123,12 @@ else:
                 "size (MB)": st.column_config.NumberColumn(format="%.1f"),
                 "latency p50 (ms)": st.column_config.NumberColumn(format="%.2f"),
                 "latency p95 (ms)": st.column_config.NumberColumn(format="%.2f"),
+                "ONNX p50 (ms)": st.column_config.NumberColumn(
+                    format="%.3f",
+                    help="Batch 1, text in, label out, as deployed: the ONNX export run by "
+                    "ONNX Runtime through its own predict.py.",
+                ),
+                "ONNX tokenise p50 (ms)": st.column_config.NumberColumn(format="%.3f"),
                 "throughput (/s)": st.column_config.NumberColumn(format="%.0f"),
                 "speed-up vs teacher": st.column_config.NumberColumn(format="%.1fx"),
                 "x smaller than teacher": st.column_config.NumberColumn(format="%.1fx"),

@@ -139,3 +139,19 @@ def test_cli_export_then_predict_py(run, tmp_path, cli):
     labels = [line.split("\t")[0] for line in p.stdout.splitlines()]
     ours = _core_predict(cli, store, rid, "textcnn_distilled", *TEXTS)
     assert labels == [r["label"] for r in ours]
+
+
+def test_pipeline_times_every_model_as_deployed(run):
+    """Each model's results carry the ONNX Runtime latency (the export's own predict.py), with
+    tokenisation and the model call apart."""
+    store, rid = run
+    models = json.loads((store.run_dir(rid) / "results.json").read_text())["models"]
+    assert set(models) >= {"teacher", "textcnn_distilled", "textcnn_char_distilled", "kd_plain"}
+    for name, m in models.items():
+        assert "onnx_error" not in m, (name, m.get("onnx_error"))
+        for k in ("onnx_latency_ms_p50", "onnx_tokenize_ms_p50", "onnx_model_ms_p50"):
+            assert m[k] > 0, (name, k)
+        assert m["onnx_tokenize_ms_p50"] < m["onnx_latency_ms_p50"]
+    assert models["textcnn_distilled"]["onnx_threads"] == 1  # small students on one thread
+    # no export is left behind by the timing
+    assert not (store.run_dir(rid) / "exports").exists()
