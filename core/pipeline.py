@@ -308,8 +308,8 @@ def run_pipeline(kind: str, cfg: PipelineConfig, ctx) -> dict:
             )
             if lengths:
                 ctx.stage("tokenize", len(texts))
-                for i, (kind, max_len) in enumerate(lengths):
-                    shared.tokens(kind, max_len, progress=ctx.step if i == 0 else None)
+                for i, (tokens, max_len) in enumerate(lengths):
+                    shared.tokens(tokens, max_len, progress=ctx.step if i == 0 else None)
             results.update(_train_students(jobs, shared, cfg, ctx))
 
     ctx.stage("evaluate", 1 + len(results))
