@@ -269,7 +269,7 @@ def test_unknown_method_is_refused_by_the_cli(cli, tmp_path):
     r = cli("pipeline", "--students", "bilstm,bert_of_nowhere", home=tmp_path / "home")
     assert r.returncode == 2
     assert "--students" in r.stderr and "'bilstm,bert_of_nowhere'" in r.stderr
-    assert "expected a comma list of bilstm, textcnn, kd" in r.stderr
+    assert "expected a comma list of bilstm, textcnn, bilstm_char, textcnn_char, kd" in r.stderr
     assert not (tmp_path / "home").exists() or not any((tmp_path / "home").rglob("runs.db"))
 
 
@@ -290,7 +290,7 @@ def test_shared_flag_keeps_each_methods_default_unless_given():
     absent = _parse("--students", "all")
     for s in absent.students:
         assert s.epochs == methods.default_config(s.arch).epochs
-        assert s.epochs == (6 if s.arch in WORD else 2)
+        assert s.epochs == (6 if s.arch in (*WORD, *CHAR) else 2)
     by = {s.arch: s for s in absent.students}
     assert by["kd"].lr == 5e-5 and by["tinybert"].lr == 3e-4  # --tf-lr: its own default each
     given = _parse("--students", "all", "--student-epochs", "3", "--tf-lr", "1e-3")
