@@ -203,6 +203,7 @@ def seed_rows(summaries: list[dict], bert_base: dict | None) -> list[dict]:
             latency_ms_p50=p50,
             latency_ms_p95=m0["latency_ms_p95"],
             tokenize_ms_p50=m0["tokenize_ms_p50"],
+            onnx_ms_p50=m0.get("onnx_latency_ms_p50"),  # as deployed (ONNX Runtime)
             threads=m0["threads"],
             speedup_vs_teacher=t50 / p50,
             vocab_size=m0.get("vocab_size"),
@@ -311,6 +312,10 @@ def report(
     return result
 
 
+def _ms(v: float | None) -> str:
+    return f"{v:.3f}" if v is not None else ""
+
+
 def _train_s(r: dict) -> str:
     """Training seconds (mean over seeds), with the per-stage split of multi-stage methods;
     a plain twin that is another one's model says so instead."""
@@ -331,9 +336,9 @@ def markdown(result: dict) -> str:
         "gap closed = (distilled − plain) / (teacher − plain) per seed); speed from the median seed.",
         "",
         "| model | accuracy | macro-F1 | retention | gap closed | params | vocab | train texts "
-        "| size MB | p50 ms | p95 ms | tokenise ms | speed-up vs teacher | vs BERT-base shape "
-        "| train s |",
-        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
+        "| size MB | p50 ms | p95 ms | tokenise ms | ONNX p50 ms | speed-up vs teacher "
+        "| vs BERT-base shape | train s |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in result["rows"]:
         gap = _pm(r["gap_closed"], r["gap_closed_sd"], pct=True) if "gap_closed" in r else ""
@@ -345,13 +350,14 @@ def markdown(result: dict) -> str:
             f"| {_pm(r['retention'], r['retention_sd'], pct=True)} | {gap} | {r['params']:,} "
             f"| {vocab} | {ntr} | {r['size_mb']:.1f} | {r['latency_ms_p50']:.3f} "
             f"| {r['latency_ms_p95']:.3f} | {r['tokenize_ms_p50']:.3f} "
+            f"| {_ms(r.get('onnx_ms_p50'))} "
             f"| {r['speedup_vs_teacher']:.1f}x | {xb} | {_train_s(r)} |"
         )
     bb = result.get("bert_base_reference")
     if bb:
         lines.append(
             f"| BERT-base shape (random weights, timing only) | | | | | {bb['params']:,} | | | "
-            f"| {bb['latency_ms_p50']:.3f} | {bb['latency_ms_p95']:.3f} | | | | |"
+            f"| {bb['latency_ms_p50']:.3f} | {bb['latency_ms_p95']:.3f} | | | | | |"
         )
     short = result.get("short_sentences")
     if short:
@@ -494,3 +500,20 @@ def export_markdown(rows: list[dict], teacher_ms: float, bert_base_ms: float | N
             f"| {teacher_ms / r['latency_ms_p50']:.0f}x | {xb} |"
         )
     return "\n".join(lines) + "\n"
+
+
+def report_exports(
+    result: dict, bb: dict | None, out: Path, store: Store, texts: list[str], n: int
+):
+    """Add the export rows (`export_rows`) to a benchmark's JSON and markdown."""
+    sample = list(texts)
+    random.Random(13).shuffle(sample)
+    rows = export_rows(store, result["run_ids"], sample[:n])
+    teacher_ms = next(r for r in result["rows"] if r["model"] == "teacher")["latency_ms_p50"]
+    md = export_markdown(rows, teacher_ms, bb["latency_ms_p50"] if bb else None)
+    print(md)
+    result["export"] = rows
+    out.write_text(json.dumps(result, indent=1, ensure_ascii=False))
+    with out.with_suffix(".md").open("a") as f:
+        f.write("\nExported (ONNX Runtime, batch 1, the export's own predict.py):\n\n" + md)
+    return rows

@@ -9,8 +9,6 @@ ignored), every model scored on hotel/test; a BERT-base-shaped model is timed in
 
 from __future__ import annotations
 
-import json
-import random
 from pathlib import Path
 
 from common import (
@@ -18,10 +16,9 @@ from common import (
     SHARED,
     base_parser,
     bert_base_latency,
-    export_markdown,
-    export_rows,
     pipeline_config,
     report,
+    report_exports,
     run_seeds,
     setup_logging,
     short_latency,
@@ -62,16 +59,7 @@ def main() -> None:
     out = Path(a.out) if a.out else ROOT / "benchmarks" / "results" / "hotel.json"
     result = report(summaries, bb, out, short)
     if a.export:
-        sample = list(texts)
-        random.Random(13).shuffle(sample)
-        rows = export_rows(h["store"], result["run_ids"], sample[: a.latency_samples])
-        teacher_ms = next(r for r in result["rows"] if r["model"] == "teacher")["latency_ms_p50"]
-        md = export_markdown(rows, teacher_ms, bb["latency_ms_p50"] if bb else None)
-        print(md)
-        result["export"] = rows
-        out.write_text(json.dumps(result, indent=1, ensure_ascii=False))
-        with out.with_suffix(".md").open("a") as f:
-            f.write("\nExported (ONNX Runtime, batch 1, the export's own predict.py):\n\n" + md)
+        report_exports(result, bb, out, h["store"], texts, a.latency_samples)
 
 
 def summary_test_texts(d: str) -> list[str]:
