@@ -11,6 +11,8 @@ from typing import Any
 
 import pandas as pd
 
+from core.sanity import flags_from_results
+
 ROLE_ORDER = {"teacher": 0, "plain": 1, "distilled": 2}
 # names the registry does not know (the teacher's "bert"), and fallbacks should it fail to load
 ARCH_NAMES = {"bilstm": "BiLSTM", "textcnn": "TextCNN", "bert": "BERT"}
@@ -363,6 +365,8 @@ def report_sentences(run: Mapping[str, Any], results: list[Mapping[str, Any]]) -
             f"accuracy (F1 {_f(t.get('f1'))}) and answers one sentence in "
             f"{_ms(t.get('latency_ms_p50'))} (median)."
         )
+    for flag in flags_from_results(rs).get(run["id"], []):
+        out.append(f"Warning: {flag.text}")
     out += twin_sentences(rs)
     for row in summary_records(rs):
         arch = row["student"]
@@ -408,7 +412,9 @@ def report_sentences(run: Mapping[str, Any], results: list[Mapping[str, Any]]) -
             else:
                 out.append(
                     f"{base}; the plain {arch} is already level with or ahead of the teacher "
-                    f"({pct(row['teacher acc'])}), so there is no teacher-vs-plain gap to close."
+                    f"({pct(row['teacher acc'])}), so there is no teacher-vs-plain gap to close "
+                    "(a teacher that a label-trained student matches has little to teach: see "
+                    "the warnings above)."
                 )
     return out
 

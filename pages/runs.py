@@ -13,6 +13,7 @@ import pandas as pd  # noqa: E402
 import streamlit as st  # noqa: E402
 
 from core import export  # noqa: E402
+from core.sanity import flags_from_results  # noqa: E402
 from core.store import ACTIVE, RunActive  # noqa: E402
 from dashboard import charts, widgets  # noqa: E402
 from dashboard.tables import (  # noqa: E402
@@ -83,6 +84,13 @@ else:
             st.warning(f"{run_label(r)}: {r.get('error') or 'cancelled'}")
         elif r["status"] in ACTIVE:
             st.info(f"{run_label(r)} is {r['status']}: {r.get('stage') or 'starting'}…")
+    for rid, flags in flags_from_results(sel_results).items():
+        if flags:
+            st.warning(
+                f"**Check before trusting run #{rid}:**\n"
+                + "\n".join(f"- {f.text}" for f in flags),
+                icon=":material/report:",
+            )
 
     st.subheader("Configuration")
     if len(sel) > 1:

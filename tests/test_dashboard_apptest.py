@@ -204,6 +204,25 @@ def test_runs_page_lists_the_run(finished):
     assert len(at.get("plotly_chart")) >= 3  # loss curves, accuracy bars, latency bars, confusion
 
 
+def test_runs_page_and_report_flag_what_not_to_trust(finished):
+    """The tiny random teacher of this run is what the flags exist for: whatever they find in
+    its stored figures, the Runs page lists and the Report says in its sentences."""
+    from core.sanity import flags_from_results
+
+    rid = finished["run_id"]
+    flags = flags_from_results(finished["store"].results(rid))[rid]
+    assert flags, "a 2-layer random teacher trained 1 epoch on 200 rows should raise a flag"
+    at = app("pages/runs.py").run()
+    no_trouble(at)
+    box = next(w for w in at.warning if f"Check before trusting run #{rid}" in w.value)
+    for f in flags:
+        assert f.text in box.value
+    at = app("pages/report.py").run()
+    no_trouble(at)
+    md = texts(at.markdown)
+    assert all(f"Warning: {f.text}" in md for f in flags)
+
+
 def test_runs_page_exports_a_model_and_offers_the_zip(finished):
     rid = finished["run_id"]
     at = app("pages/runs.py").run()
