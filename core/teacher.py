@@ -49,6 +49,11 @@ def pick_device(device: str = "auto") -> torch.device:
     return torch.device(device)
 
 
+def available_devices() -> list[str]:
+    """The device choices this machine can honour: "cuda" only when torch sees a GPU."""
+    return ["auto", "cpu"] + (["cuda"] if torch.cuda.is_available() else [])
+
+
 def _site_dirs() -> list[Path]:
     paths = {sysconfig.get_paths()["purelib"], sysconfig.get_paths()["platlib"]}
     import site

@@ -14,6 +14,7 @@ import pandas as pd  # noqa: E402
 import streamlit as st  # noqa: E402
 import torch  # noqa: E402
 
+from core.evaluate import percentile  # noqa: E402
 from core.methods import load_student  # noqa: E402
 from core.teacher import load_teacher  # noqa: E402
 from dashboard import charts, widgets  # noqa: E402
@@ -40,15 +41,24 @@ def _mtime(p: Path, name: str) -> float:
     return f.stat().st_mtime if f.exists() else 0.0
 
 
-def _score(fn, text: str, repeats: int = 3) -> tuple[torch.Tensor, float]:
-    """Logits and the median milliseconds of a few calls, after one warm-up call."""
+REPEATS = 15  # timed calls per model and sentence (after one warm-up call)
+
+
+def _score(fn, text: str, repeats: int = REPEATS) -> tuple[torch.Tensor, float, float, float]:
+    """Logits, then the median, 10th and 90th percentile milliseconds of `repeats` calls after
+    a warm-up call: one call on a busy machine can be 100x its median."""
     logits = fn(text)  # warm-up: the first call of a fresh model pays one-off costs
     times = []
     for _ in range(repeats):
         t0 = time.perf_counter()
         fn(text)
         times.append((time.perf_counter() - t0) * 1000)
-    return logits, sorted(times)[len(times) // 2]
+    return (
+        logits,
+        percentile(times, 0.5),
+        percentile(times, 0.1),
+        percentile(times, 0.9),
+    )
 
 
 st.title(":material/chat: Predict")
@@ -72,17 +82,25 @@ rid = st.selectbox("Run", list(by_id), format_func=lambda i: run_label(by_id[i])
 run = by_id[rid]
 labels = (run.get("data") or {}).get("labels") or []
 source = (run.get("data") or {}).get("source", "")
-text = st.text_area(
-    "Sentence",
-    value=EXAMPLES.get(source, ""),
-    key=f"pred-text-{rid}",
-    placeholder="Type a sentence in the language of the run's data",
-    height=90,
-)
+scored_key = f"pred-scored-{rid}"  # the sentence the table below is for
+if scored_key not in st.session_state:
+    st.session_state[scored_key] = EXAMPLES.get(source, "")
+with st.form(f"pred-form-{rid}", border=False):
+    typed = st.text_area(
+        "Sentence",
+        value=EXAMPLES.get(source, ""),
+        key=f"pred-text-{rid}",
+        placeholder="Type a sentence in the language of the run's data",
+        height=90,
+    )
+    if st.form_submit_button("Predict", key="pred-go", type="primary", icon=":material/bolt:"):
+        st.session_state[scored_key] = typed
+text = st.session_state[scored_key]
 
 if not text.strip():
-    widgets.empty_state("Type a sentence to see how each model of this run scores it.")
+    widgets.empty_state("Type a sentence and press **Predict** to see how each model scores it.")
     st.stop()
+st.markdown(f"Scores for: *{text.strip()}*")
 
 results = {r["model"]: r for r in s.results(rid)}
 roles = {m: r.get("role") for m, r in results.items()}
@@ -114,7 +132,7 @@ for name, folder in student_dirs:
 rows, probs = [], []
 for name, role, arch, fn in models:
     with widgets.engine_errors(f"Scoring with {name}"):
-        logits, ms = _score(fn, text.strip())
+        logits, ms, lo, hi = _score(fn, text.strip())
         p = torch.softmax(logits.float(), dim=-1).tolist()
         names = labels or [str(i) for i in range(len(p))]
         best = max(range(len(p)), key=p.__getitem__)
@@ -128,6 +146,7 @@ for name, role, arch, fn in models:
                 "label": names[best],
                 "confidence": p[best],
                 "ms": ms,
+                "spread (ms)": f"{lo:.2f}–{hi:.2f}",
             }
         )
         probs += [
@@ -144,13 +163,26 @@ if rows:
             "confidence": st.column_config.ProgressColumn(
                 min_value=0.0, max_value=1.0, format="percent"
             ),
-            "ms": st.column_config.NumberColumn("ms (this sentence)", format="%.2f"),
+            "ms": st.column_config.NumberColumn("p50 ms (this sentence)", format="%.2f"),
+            "spread (ms)": st.column_config.TextColumn(
+                "p10–p90 ms", help=f"10th to 90th percentile of the {REPEATS} timed calls"
+            ),
         },
     )
     st.plotly_chart(charts.probability_bars(pd.DataFrame(probs)), key="pred-probs")
     st.caption(
-        "Milliseconds: median of 3 calls for this sentence on the dashboard's CPU, text in to "
-        "logits out, after a warm-up call; the run's latency figures are the careful benchmark."
+        f"Milliseconds: median (p50) of {REPEATS} calls for this sentence on the dashboard's "
+        "CPU, text in to logits out, after a warm-up call, with the 10th-90th percentile "
+        "spread; the run's latency figures (Runs) are the careful measurement."
     )
+    busy = [r for r in s.runs() if r["status"] in ("queued", "running")]
+    if busy:
+        st.warning(
+            f"{len(busy)} run(s) are executing on this machine right now (#"
+            + ", #".join(str(r["id"]) for r in busy)
+            + "): they compete for the CPU, so these milliseconds are higher and noisier "
+            "than on a quiet machine.",
+            icon=":material/speed:",
+        )
 elif not models:
     st.error("This run has no model files left to load.")

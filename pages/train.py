@@ -22,7 +22,7 @@ from core.config import (  # noqa: E402
     pipeline_from_dict,
 )
 from core.pipeline import preflight  # noqa: E402
-from core.teacher import PRESETS  # noqa: E402
+from core.teacher import PRESETS, available_devices  # noqa: E402
 from dashboard import knobs, widgets  # noqa: E402
 from dashboard.tables import run_label  # noqa: E402
 
@@ -307,13 +307,14 @@ def common_section(p: str) -> tuple[str, int, str]:
     latency = c2.number_input(
         "latency samples", **widget_kwargs(PipelineConfig, "latency_samples"), key=f"{p}-latency"
     )
-    devices = meta(PipelineConfig, "device")["choices"]
+    devices = available_devices()  # "cuda" only where torch sees a GPU
     device = c3.selectbox(
         "device",
         devices,
-        index=devices.index(d.device),
+        index=devices.index(d.device) if d.device in devices else 0,
         key=f"{p}-device",
-        help=help_of(PipelineConfig, "device"),
+        help=help_of(PipelineConfig, "device")
+        + ("" if "cuda" in devices else " No CUDA GPU is visible to torch here."),
     )
     return name.strip(), int(latency), device
 

@@ -450,8 +450,10 @@ def test_predict_page_scores_with_transformer_students(tf_home):
     results = tf_home["store"].results(rid)
     at = app("pages/predict.py").run()
     no_trouble(at)
-    at.text_area(key=f"pred-text-{rid}").set_value("质量很好，物流也快，非常满意").run()
+    at.text_area(key=f"pred-text-{rid}").set_value("质量很好，物流也快，非常满意")
+    at.button(key="pred-go").click().run()
     no_trouble(at)
+    assert "Scores for: *质量很好，物流也快，非常满意*" in texts(at.markdown)
     table = frame(at, "confidence")
     assert list(table["model"])[0] == "teacher"
     assert set(table["model"]) == {r["model"] for r in results}  # 1 + 7 methods x 2
