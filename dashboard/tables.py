@@ -488,3 +488,25 @@ def loss_frame(
             parts.append(part)
         df = pd.concat(parts, ignore_index=True)
     return df
+
+
+def threads_caption(results: list[Mapping[str, Any]]) -> str:
+    """How many CPU threads each kind of model was timed on, from what each result recorded
+    ("the teacher and transformer students on 2 threads; word students on 1 thread")."""
+    groups: dict[Any, list[str]] = {}
+    for r in results:
+        d = r.get("detail") or {}
+        who = (
+            "the teacher"
+            if r.get("role") == "teacher"
+            else f"{d.get('family') or 'other'} students"
+        )
+        groups.setdefault(d.get("threads"), [])
+        if who not in groups[d.get("threads")]:
+            groups[d.get("threads")].append(who)
+    parts = []
+    for t, who in sorted(groups.items(), key=lambda kv: (kv[0] is None, kv[0] or 0)):
+        names = " and ".join(who) if len(who) < 3 else ", ".join(who[:-1]) + " and " + who[-1]
+        n = "an unrecorded number of" if t is None else str(t)
+        parts.append(f"{names} on {n} thread{'' if t == 1 else 's'}")
+    return "; ".join(parts)

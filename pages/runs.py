@@ -23,6 +23,7 @@ from dashboard.tables import (  # noqa: E402
     run_label,
     runs_table,
     student_timings,
+    threads_caption,
 )
 
 FLASH = "_runs_flash"
@@ -137,7 +138,10 @@ else:
                     "ONNX Runtime through its own predict.py.",
                 ),
                 "ONNX tokenise p50 (ms)": st.column_config.NumberColumn(format="%.3f"),
-                "throughput (/s)": st.column_config.NumberColumn(format="%.0f"),
+                "throughput (/s)": st.column_config.NumberColumn(
+                    format="%.0f",
+                    help="Texts per second at batch 64, over 8 full batches (after a warm-up).",
+                ),
                 "speed-up vs teacher": st.column_config.NumberColumn(format="%.1fx"),
                 "x smaller than teacher": st.column_config.NumberColumn(format="%.1fx"),
                 "arch": None,  # the method column says it for people
@@ -176,8 +180,9 @@ else:
         else:
             st.plotly_chart(charts.latency_bars(df), key="lat-bars")
             st.caption(
-                "One sentence at a time, text in to logits out (tokenisation included), on "
-                f"{sel_results[0]['detail'].get('threads', '?')} CPU thread(s)."
+                "One sentence at a time, text in to logits out (tokenisation included), as "
+                f"recorded with each result: {threads_caption(sel_results)}. The ONNX columns "
+                "of the results table time the exported model the same way."
             )
     with t_conf:
         models = list(dict.fromkeys(r["model"] for r in sel_results))
