@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import logging
+import os
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -98,12 +100,69 @@ def empty_state(message: str) -> None:
     st.info(message, icon=":material/lightbulb:")
 
 
+# -- choices kept server-side (a reload or a new tab finds them) -------------------------------
+UI_STATE = "ui_state.json"  # in the home folder: the Data page's last accepted choice, etc.
+
+
+def load_ui_state() -> dict[str, Any]:
+    try:
+        return json.loads((home() / UI_STATE).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+
+
+def save_ui_state(**updates: Any) -> None:
+    """Merge `updates` into the home folder's ui_state.json (written whole, then renamed)."""
+    state = {**load_ui_state(), **updates}
+    path = home() / UI_STATE
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{UI_STATE}.{os.getpid()}.tmp")
+    tmp.write_text(json.dumps(state, ensure_ascii=False, indent=1), encoding="utf-8")
+    os.replace(tmp, path)
+
+
 def data_choice() -> dict[str, Any]:
-    return dict(st.session_state.get(DATA_KEY) or DEFAULT_DATA)
+    """What the Data page last accepted: this session's, else the one kept in the home folder
+    (a reload or a new tab), else the embedded default. A kept file that is gone falls back to
+    the default."""
+    if st.session_state.get(DATA_KEY):
+        return dict(st.session_state[DATA_KEY])
+    saved = load_ui_state().get("data")
+    if saved and all(
+        Path(saved[k]).is_file() for k in ("train", "test", "transfer") if saved.get(k)
+    ):
+        st.session_state[DATA_KEY] = saved
+        return dict(saved)
+    return dict(DEFAULT_DATA)
+
+
+def set_data_choice(choice: dict[str, Any]) -> None:
+    """The Data page accepted `choice`: the Train page (in any tab, after any reload) uses it."""
+    if st.session_state.get(DATA_KEY) != choice or data_rejected():
+        save_ui_state(data=choice, data_rejected=None)
+    st.session_state[DATA_KEY] = choice
+
+
+def set_data_rejected(what: str | None) -> None:
+    """The Data page's current selection was not accepted (`what` says which file), so the
+    Train page warns that it still uses the last accepted choice; None clears it."""
+    if load_ui_state().get("data_rejected") != what:
+        save_ui_state(data_rejected=what)
+
+
+def data_rejected() -> str | None:
+    return load_ui_state().get("data_rejected")
 
 
 def augment_params() -> dict[str, Any]:
-    return {**DEFAULT_AUGMENT, **(st.session_state.get(AUGMENT_KEY) or {})}
+    saved = st.session_state.get(AUGMENT_KEY) or load_ui_state().get("augment") or {}
+    return {**DEFAULT_AUGMENT, **saved}
+
+
+def set_augment_params(params: dict[str, Any]) -> None:
+    if st.session_state.get(AUGMENT_KEY) != params:
+        st.session_state[AUGMENT_KEY] = params
+        save_ui_state(augment=params)
 
 
 # -- models of a run -------------------------------------------------------------------------

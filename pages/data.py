@@ -160,6 +160,7 @@ st.caption(
 
 choice = widgets.data_choice()
 home = widgets.home()
+top = st.container()  # what Train will use and what to do next: filled once the files are read
 mode = st.radio(
     "Data source",
     list(MODES),
@@ -171,6 +172,7 @@ mode = st.radio(
 
 train_ds = None
 new_choice: dict | None = None
+rejected: str | None = None  # a selection that was read and not accepted
 
 if mode == "default":
     with widgets.engine_errors("Loading the embedded default data"):
@@ -231,6 +233,7 @@ elif mode == "home":
             }
         else:
             train_ds = None
+            rejected = f"`{train_name}`" + (f" with test `{test_name}`" if test_path else "")
 
 else:  # upload
     c1, c2, c3 = st.columns(3)
@@ -268,10 +271,29 @@ else:  # upload
             st.caption(f"Saved under `{home / 'uploads'}`.")
         else:
             train_ds = None
+            rejected = "the uploaded " + ", ".join(
+                f"`{u.name}`" for u in (up_train, up_test, up_transfer) if u is not None
+            )
 
-if new_choice is not None:
-    st.session_state[widgets.DATA_KEY] = new_choice
-    st.success(f"The **Train** page will use {new_choice['label']}.", icon=":material/check:")
+with top:
+    if new_choice is not None:
+        widgets.set_data_choice(new_choice)
+        widgets.set_data_rejected(None)
+        st.success(
+            f"The **Train** page will use {new_choice['label']}. Next: open **Train** to "
+            "fine-tune the teacher and distil the students on it (the augmentation settings "
+            "below become the defaults there).",
+            icon=":material/check:",
+        )
+    elif rejected is not None:
+        widgets.set_data_rejected(rejected)
+        st.warning(
+            f"Not accepted: {rejected} (see the problems below). The **Train** page still "
+            f"uses {choice['label']}: fix the file, or pick another.",
+            icon=":material/block:",
+        )
+    else:
+        st.info(f"The **Train** page uses {choice['label']}.", icon=":material/lightbulb:")
 
 # -- preview -----------------------------------------------------------------------------------
 if train_ds is not None:
@@ -328,12 +350,7 @@ if train_ds is not None:
     n_iter = s4.slider(
         "n_iter", **widget_kwargs(AugmentConfig, "n_iter", value=params["n_iter"]), key="aug-n-iter"
     )
-    st.session_state[widgets.AUGMENT_KEY] = {
-        "p_mask": p_mask,
-        "p_pos": p_pos,
-        "p_ng": p_ng,
-        "n_iter": n_iter,
-    }
+    widgets.set_augment_params({"p_mask": p_mask, "p_pos": p_pos, "p_ng": p_ng, "n_iter": n_iter})
     if text.strip():
         with widgets.engine_errors("The augmentation preview"):
             context = tuple(train_ds.texts[:300])
@@ -356,8 +373,3 @@ if train_ds is not None:
                     hide_index=True,
                     key=f"aug-{k}",
                 )
-
-widgets.empty_state(
-    "Next: open **Train** to fine-tune the teacher and distil the students on this data "
-    "(the augmentation settings above become the defaults there)."
-)

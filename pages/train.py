@@ -351,7 +351,13 @@ def submit(kind: str, cfg: PipelineConfig) -> None:
 # -- page --------------------------------------------------------------------------------------
 st.title(":material/model_training: Train")
 choice = widgets.data_choice()
-st.caption(f"Data: {choice['label']} (change it on the **Data** page).")
+st.info(f"Data: {choice['label']} (change it on the **Data** page).", icon=":material/dataset:")
+if rejected := widgets.data_rejected():
+    st.warning(
+        f"The **Data** page did not accept {rejected}: runs started here use "
+        f"{choice['label']}, the last data it accepted.",
+        icon=":material/warning:",
+    )
 if msg := st.session_state.pop(FLASH, None):
     st.success(msg, icon=":material/rocket_launch:")
 

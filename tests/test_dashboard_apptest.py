@@ -115,7 +115,7 @@ def empty_home(tmp_path, monkeypatch):
 def test_empty_home(empty_home, page):
     at = app(page).run()
     no_trouble(at)
-    assert EMPTY_HINTS[page] in texts(at.info)
+    assert EMPTY_HINTS[page] in texts(at.info) + texts(at.success)
 
 
 def test_upload_bad_file_is_rejected_with_line_numbers(empty_home):
@@ -132,6 +132,34 @@ def test_upload_bad_file_is_rejected_with_line_numbers(empty_home):
     assert not (uploads / "bad.tsv").exists()
     assert not any((uploads / ".pending").rglob("*.tsv"))
     assert at.session_state["data_choice"]["train"] is None  # still the default, not the upload
+
+
+def test_data_choice_survives_a_reload_and_a_rejected_test_file_is_said(empty_home):
+    """A reload (a fresh session) finds the accepted upload; a rejected test file next to a
+    good training file leaves Train on the last accepted data, and both pages say so."""
+    rows = [f"{'pos' if i % 2 else 'neg'}\tsentence number {i} is fine" for i in range(30)]
+    good = "\n".join(rows).encode()
+    at = app("pages/data.py").run()
+    at.radio(key="data-mode").set_value("upload").run()
+    at.file_uploader(key="up-train").upload("good.tsv", good, "text/plain")
+    at.run()
+    no_trouble(at)
+    saved = str(empty_home / "uploads" / "good.tsv")
+    # a new session (a reload, a new tab): Train shows the accepted upload at the top
+    train = app("pages/train.py").run()
+    no_trouble(train)
+    assert "Data: upload `good.tsv`" in texts(train.info)
+    assert not train.warning
+    # a test file with a class the training file lacks is rejected
+    at.file_uploader(key="up-test").upload("test.tsv", b"other\tnot a known label\n", "text/plain")
+    at.run()
+    assert "Not accepted: the uploaded `good.tsv`, `test.tsv`" in texts(at.warning)
+    assert "Next: open **Train**" not in texts(at.success)
+    train = app("pages/train.py").run()
+    assert "Data: upload `good.tsv`" in texts(train.info)  # still the last accepted data
+    assert "did not accept the uploaded `good.tsv`, `test.tsv`" in texts(train.warning)
+    fresh = app("pages/data.py").run()  # a reload of the Data page: the upload is still chosen
+    assert fresh.session_state["data_choice"]["train"] == saved
 
 
 def test_upload_good_file_is_saved_and_chosen(empty_home):

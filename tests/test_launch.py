@@ -119,7 +119,7 @@ def test_app_serves_everywhere_when_opted_in(options, monkeypatch):
     monkeypatch.setenv("DISTILLERY_ALLOW_REMOTE", "1")
     at = run_app()
     assert not at.exception and not at.error and not at.warning
-    assert "Next: open **Train**" in "\n".join(i.value for i in at.info)
+    assert "Next: open **Train**" in "\n".join(i.value for i in [*at.info, *at.success])
 
 
 def test_app_warns_about_a_large_upload_cap(options):
@@ -127,7 +127,7 @@ def test_app_warns_about_a_large_upload_cap(options):
     at = run_app()
     assert not at.exception and not at.error
     assert "200 MB" in at.warning[0].value
-    assert "Next: open **Train**" in "\n".join(i.value for i in at.info)
+    assert "Next: open **Train**" in "\n".join(i.value for i in [*at.info, *at.success])
 
 
 # -- real servers ------------------------------------------------------------------------------
