@@ -367,9 +367,10 @@ if train_ds is not None:
                 ],
                 strict=True,
             ):
-                col.markdown(f"**{title}**")
-                col.dataframe(
-                    pd.DataFrame({title: out.get(k) or ["(no new variant)"]}),
-                    hide_index=True,
-                    key=f"aug-{k}",
+                # whole sentences, wrapped: a table cell would cut every variant off
+                box = col.container(border=True, key=f"aug-{k}")
+                box.markdown(f"**{title}**")
+                variants = out.get(k) or []
+                box.markdown(
+                    "\n".join(f"- {v}" for v in variants) if variants else "*(no new variant)*"
                 )

@@ -273,7 +273,9 @@ def test_browser_walkthrough(server, page, upload_files, tiny_teacher_dir, tmp_p
     ).to_contain_text("150")
     assert (home / "uploads" / "reviews.tsv").is_file()
     expect(key(page, "class-balance").locator(".js-plotly-plot")).to_be_visible()
-    expect(frame(page, "Combined (what training uses)")).to_be_visible()  # augmentation preview
+    combined = key(page, "aug-combined")  # augmentation preview: whole sentences, wrapped
+    expect(combined).to_contain_text("Combined (what training uses)")
+    expect(combined.locator("li").first).to_be_visible()
     settle(page)
     shot(page, "01-data.png")
 

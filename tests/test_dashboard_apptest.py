@@ -177,6 +177,8 @@ def test_upload_good_file_is_saved_and_chosen(empty_home):
     assert at.session_state["data_choice"]["train"] == str(saved)
     assert "good.tsv" in texts(at.success)
     assert len(at.dataframe) >= 1  # the preview table
+    combined = at.get("markdown")
+    assert any("**Combined (what training uses)**" in m.value for m in combined)
 
     # The saved upload is now one of the home folder's files.
     at.radio(key="data-mode").set_value("home").run()
