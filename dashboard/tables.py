@@ -510,3 +510,11 @@ def threads_caption(results: list[Mapping[str, Any]]) -> str:
         n = "an unrecorded number of" if t is None else str(t)
         parts.append(f"{names} on {n} thread{'' if t == 1 else 's'}")
     return "; ".join(parts)
+
+
+def overall_eta(progress: float | None, elapsed_s: float | None) -> float | None:
+    """Seconds left for the whole run, from the overall progress fraction (the stages'
+    planned weights) and the time so far; None until 3% is done (too early to say)."""
+    if not progress or not elapsed_s or progress < 0.03 or progress >= 1.0:
+        return None
+    return elapsed_s * (1.0 - progress) / progress

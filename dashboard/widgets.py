@@ -20,7 +20,7 @@ from core.pipeline import teacher_dir
 from core.store import ACTIVE, Store, default_home
 
 from . import charts
-from .tables import fmt_seconds, loss_frame, run_label
+from .tables import fmt_seconds, loss_frame, overall_eta, run_label
 
 log = logging.getLogger(__name__)
 
@@ -216,7 +216,9 @@ def run_card(s: Store, m: JobManager, run: dict[str, Any], key: str = "") -> Non
         st.progress(progress, text=f"{100 * progress:.0f}% · {stage}{steps}{eta}")
         elapsed = time.time() - run["started"] if run.get("started") else None
         msg = run.get("message") or ""
-        st.caption(f"running for {fmt_seconds(elapsed)}" + (f" · last {msg}" if msg else ""))
+        left = overall_eta(progress, elapsed)
+        whole = f" · about {fmt_seconds(left)} left for the whole run" if left else ""
+        st.caption(f"running for {fmt_seconds(elapsed)}{whole}" + (f" · last {msg}" if msg else ""))
 
 
 def live_loss(s: Store, run: dict[str, Any], key: str = "") -> None:

@@ -25,3 +25,11 @@ def test_threads_caption_comes_from_each_results_record():
         "word students and char students on 1 thread; "
         "the teacher and transformer students on 2 threads"
     )
+
+
+def test_overall_eta_from_progress_and_elapsed():
+    from dashboard.tables import overall_eta
+
+    assert overall_eta(0.25, 60.0) == 180.0  # a quarter done in a minute: three to go
+    assert overall_eta(0.01, 60.0) is None  # too early to say
+    assert overall_eta(1.0, 60.0) is None and overall_eta(None, 60.0) is None
