@@ -45,27 +45,85 @@ def _model_label(df: pd.DataFrame) -> pd.Series:
     return df["model"]
 
 
+RUN_DASHES = ["solid", "dash", "dot", "dashdot", "longdash", "longdashdot"]
+# what each kind of loss curve measures (the y axis of its panel)
+LOSS_KINDS = {
+    "teacher": "teacher: cross-entropy on the gold labels",
+    "plain": "plain students: cross-entropy on the gold labels",
+    "distilled": "distilled students: distillation loss (MSE on logits, soft CE or KD terms)",
+    "other": "other losses",
+}
+
+
+def loss_kind(model: str) -> str:
+    if model == "teacher":
+        return "teacher"
+    if model.endswith("_plain"):
+        return "plain"
+    if model.endswith("_distilled"):
+        return "distilled"
+    return "other"
+
+
+def _split_curve(curve: str) -> tuple[str, str]:
+    """ "#3 · bilstm_plain" -> ("#3", "bilstm_plain"); a curve without a run label -> ("", curve)."""
+    run, sep, model = str(curve).partition(" · ")
+    return (run, model) if sep else ("", run)
+
+
 def loss_curves(frame: pd.DataFrame, title: str = "Training loss") -> go.Figure:
-    """frame: curve, step, value (see tables.loss_frame); one line per curve."""
-    fig = go.Figure()
-    for i, (curve, part) in enumerate(frame.groupby("curve", sort=False)):
+    """frame: curve, step, value (see tables.loss_frame). One panel per kind of loss (teacher
+    CE, plain CE, distillation loss: different quantities, never one axis), each with its own
+    step axis; one colour per model, one line style per run (solid, dashed, dotted ...), so two
+    runs are told apart without relying on colour; the legend sits right of the panels."""
+    from plotly.subplots import make_subplots
+
+    parts = [
+        (curve, *_split_curve(curve), part) for curve, part in frame.groupby("curve", sort=False)
+    ]
+    kinds = [k for k in LOSS_KINDS if any(loss_kind(m) == k for _, _, m, _ in parts)]
+    if not kinds:
+        return _layout(go.Figure(), f"{title}: nothing logged yet")
+    fig = make_subplots(
+        rows=len(kinds),
+        cols=1,
+        subplot_titles=[LOSS_KINDS[k] for k in kinds],
+        vertical_spacing=0.12 if len(kinds) > 1 else 0.0,
+    )
+    runs = list(dict.fromkeys(r for _, r, _, _ in parts))
+    models = list(dict.fromkeys(m for _, _, m, _ in parts))
+    for _, run, model, part in parts:
+        row = kinds.index(loss_kind(model)) + 1
         fig.add_trace(
             go.Scatter(
                 x=part["step"],
                 y=part["value"],
-                name=str(curve),
+                name=f"{run} {model}".strip(),
                 mode="lines",
-                line={"color": PALETTE[i % len(PALETTE)]},
-            )
+                line={
+                    "color": METHOD_COLORS[models.index(model) % len(METHOD_COLORS)]
+                    if model != "teacher"
+                    else ROLE_COLORS["teacher"],
+                    "dash": RUN_DASHES[runs.index(run) % len(RUN_DASHES)],
+                    "width": 2,
+                },
+                hovertemplate=f"{run} {model}<br>step %{{x}}<br>loss %{{y:.4g}}<extra></extra>",
+            ),
+            row=row,
+            col=1,
         )
-    fig.update_xaxes(title="step")
-    values = frame["value"]
-    if len(values) and (values > 0).all() and values.max() / values.min() > 50:
-        # MSE on logits and cross-entropy differ by orders of magnitude: log keeps both visible
-        fig.update_yaxes(type="log", title="loss (log scale)")
-    else:
-        fig.update_yaxes(title="loss")
-    return _layout(fig, title)
+    for i, k in enumerate(kinds, start=1):
+        values = pd.concat(
+            [p["value"] for _, _, m, p in parts if loss_kind(m) == k], ignore_index=True
+        )
+        log = bool(len(values)) and (values > 0).all() and values.max() / values.min() > 50
+        fig.update_yaxes(type="log" if log else "linear", title="loss (log)" if log else "loss",
+                         row=i, col=1)  # fmt: skip
+        fig.update_xaxes(title="training step (that model's own)", row=i, col=1)
+    note = f" · line style = run ({', '.join(r for r in runs if r)})" if len(runs) > 1 else ""
+    _layout(fig, title + note, height=90 + 260 * len(kinds))
+    fig.update_layout(legend={"orientation": "v", "yanchor": "top", "y": 1.0, "x": 1.02})
+    return fig
 
 
 def metric_bars(df: pd.DataFrame, metrics: Sequence[str] = ("accuracy", "f1")) -> go.Figure:
@@ -105,7 +163,18 @@ def latency_bars(df: pd.DataFrame) -> go.Figure:
             name="p50",
         )
     )
-    fig.update_yaxes(type="log", dtick=1, title="ms per sentence (bar p50, whisker p95)")
+    # whole decades around the data, each labelled (0.1, 1, 10, 100 ms)
+    low = float(p50[p50 > 0].min()) if (p50 > 0).any() else 0.1
+    high = max(float(p95.max()) if p95.notna().any() else 0.0, float(p50.max()), low * 10)
+    lo, hi = math.floor(math.log10(low)), math.ceil(math.log10(high))
+    ticks = log_ticks(10.0**lo, 10.0**hi, steps=(1,))
+    fig.update_yaxes(
+        type="log",
+        range=[lo, hi + 0.15],  # a little room above the top whisker's decade
+        tickvals=ticks,
+        ticktext=[f"{t:g}" for t in ticks],
+        title="ms per sentence (bar p50, whisker p95)",
+    )
     return _layout(fig, "Latency per sentence (log scale)")
 
 
@@ -133,13 +202,26 @@ def accuracy_latency_scatter(df: pd.DataFrame) -> go.Figure:
     """Accuracy against median latency (log x): up and to the left is better."""
     fig = go.Figure()
     labels = _model_label(df)
-    for role, part in df.assign(_label=labels).groupby("role", sort=False):
+    # labels only where they cannot pile up: the teacher and the models no other model beats
+    # on both axes; every point names itself on hover
+    best = _undominated(df["latency p50 (ms)"].tolist(), df["accuracy"].tolist())
+    for role, part in df.assign(_label=labels, _best=best).groupby("role", sort=False):
         fig.add_trace(
             go.Scatter(
                 x=part["latency p50 (ms)"],
                 y=part["accuracy"],
                 mode="markers+text",
-                text=part["_label"],
+                text=[
+                    lab if (b or role == "teacher") else ""
+                    for lab, b in zip(part["_label"], part["_best"], strict=True)
+                ],
+                hovertext=[
+                    f"{lab}<br>accuracy {a:.1%}<br>p50 {ms:.3g} ms"
+                    for lab, a, ms in zip(
+                        part["_label"], part["accuracy"], part["latency p50 (ms)"], strict=True
+                    )
+                ],
+                hoverinfo="text",
                 textposition="top center",
                 name=str(role),
                 marker={"size": 13, "color": ROLE_COLORS.get(str(role), "#0d6efd")},
@@ -155,9 +237,34 @@ def accuracy_latency_scatter(df: pd.DataFrame) -> go.Figure:
     if not acc.empty:
         span = max(0.02, float(acc.max() - acc.min()))
         fig.update_yaxes(range=[float(acc.min()) - 0.15 * span, float(acc.max()) + 0.2 * span])
+    if not lat.empty:
+        ticks = log_ticks(10 ** (lo - pad), 10 ** (hi + pad))
+        fig.update_xaxes(tickvals=ticks, ticktext=[f"{t:g}" for t in ticks])
     fig.update_xaxes(type="log", title="median latency per sentence, ms (log scale)")
-    fig.update_yaxes(title="accuracy")
+    fig.update_yaxes(title="accuracy", tickformat=".0%")
     return _layout(fig, "Accuracy vs latency", height=420)
+
+
+def _undominated(lat: list, acc: list) -> list[bool]:
+    """For each point: no other point is at least as fast and strictly more accurate (or
+    strictly faster and at least as accurate). Missing figures are never on the front."""
+
+    def ok(v) -> bool:
+        return v is not None and not (isinstance(v, float) and math.isnan(v))
+
+    out = []
+    for i, (li, ai) in enumerate(zip(lat, acc, strict=True)):
+        if not (ok(li) and ok(ai)):
+            out.append(False)
+            continue
+        out.append(
+            not any(
+                ok(lj) and ok(aj) and lj <= li and aj >= ai and (lj < li or aj > ai)
+                for j, (lj, aj) in enumerate(zip(lat, acc, strict=True))
+                if j != i
+            )
+        )
+    return out
 
 
 def pareto_chart(points: pd.DataFrame, budget_ms: float | None = None) -> go.Figure:
@@ -301,14 +408,15 @@ def pareto_chart(points: pd.DataFrame, budget_ms: float | None = None) -> go.Fig
     return fig
 
 
-def log_ticks(lo: float, hi: float) -> list[float]:
-    """1-2-5 tick values from lo to hi (a log axis' own ticks label only the decades)."""
+def log_ticks(lo: float, hi: float, steps: tuple[int, ...] = (1, 2, 5)) -> list[float]:
+    """1-2-5 tick values from lo to hi (a log axis' own ticks label only the decades, and
+    sometimes drop the 0.1 or 100); `steps=(1,)` gives the decades alone: 0.1, 1, 10, 100."""
     out: list[float] = []
     if not (lo > 0 and hi > lo):
         return out
     decade = 10.0 ** math.floor(math.log10(lo))
     while decade <= hi:
-        for m in (1, 2, 5):
+        for m in steps:
             v = float(f"{m * decade:.6g}")
             if lo <= v <= hi:
                 out.append(v)

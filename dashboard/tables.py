@@ -197,7 +197,7 @@ def config_diff(configs: Mapping[Any, Mapping[str, Any]]) -> pd.DataFrame:
 
 def _show(v: Any) -> str:
     if v is None:
-        return "None"
+        return "unset"
     if isinstance(v, tuple):
         return ", ".join(str(x) for x in v)
     return str(v)

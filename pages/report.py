@@ -59,14 +59,15 @@ if summary.empty:
     st.caption("These runs have no students (teacher-only runs).")
 else:
     pct = st.column_config.NumberColumn(format="%.3f")
+    shown = summary.assign(**{"gap closed": summary["gap closed"] * 100})  # one % format
     st.dataframe(
-        summary,
+        shown,
         hide_index=True,
         key="report-summary",
         column_config={
             **{c: pct for c in summary.columns if c.endswith(("acc", "F1"))},
             "gap closed": st.column_config.NumberColumn(
-                format="percent", help="(distilled - plain) / (teacher - plain)"
+                format="%.0f%%", help="(distilled - plain) / (teacher - plain)"
             ),
             "speed-up vs teacher": st.column_config.NumberColumn(format="%.1fx"),
             "x smaller than teacher": st.column_config.NumberColumn(format="%.1fx"),
