@@ -282,7 +282,7 @@ def load_bundle(cfg: DataConfig) -> DataBundle:
 
 
 def parse_label_names(spec: str) -> dict[str, str]:
-    """"0=negative,1=positive" -> {"0": "negative", "1": "positive"}."""
+    """ "0=negative,1=positive" -> {"0": "negative", "1": "positive"}."""
     out: dict[str, str] = {}
     for part in spec.split(","):
         if not part.strip():

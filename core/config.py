@@ -153,8 +153,9 @@ class DataConfig:
 @dataclass
 class TeacherConfig:
     model: str = _opt(
-        "m3e-small",
-        help="Teacher to fine-tune: a preset (m3e-small, multilingual-e5-small), a local "
+        "auto",
+        help="Teacher to fine-tune: auto (m3e-small for Chinese data, all-minilm-l6-v2 for "
+        "English), a preset (m3e-small, all-minilm-l6-v2, multilingual-e5-small), a local "
         "checkpoint folder or a hub name.",
         flag="--teacher",
     )

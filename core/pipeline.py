@@ -20,13 +20,13 @@ import torch
 from . import methods
 from .augment import augment
 from .bundle import DataBundle, load_bundle
-from .config import PipelineConfig
+from .config import PipelineConfig, TeacherConfig
 from .evaluate import classification_metrics, folder_bytes, speed_profile
 from .export import onnx_speed
 from .logits import teacher_logits
 from .methods._base import Shared, StudentJob
 from .provenance import check_reuse
-from .teacher import Teacher, fine_tune, load_teacher, pick_device
+from .teacher import AUTO, Teacher, auto_teacher, fine_tune, load_teacher, pick_device
 from .text import detect_lang
 
 log = logging.getLogger(__name__)
@@ -85,7 +85,7 @@ def _teacher(kind: str, cfg: PipelineConfig, bundle: DataBundle, ctx) -> Teacher
     out = ctx.run_dir / "teacher"
     dev = (bundle.dev.texts, bundle.dev.labels) if bundle.dev else None
     teacher = fine_tune(
-        cfg.teacher,
+        resolved_teacher(cfg, bundle),
         bundle.train.texts,
         bundle.train.labels,
         bundle.label_names,
@@ -97,6 +97,15 @@ def _teacher(kind: str, cfg: PipelineConfig, bundle: DataBundle, ctx) -> Teacher
     )
     store.add_artifact(ctx.run_id, "teacher", out)
     return teacher
+
+
+def resolved_teacher(cfg: PipelineConfig, bundle: DataBundle) -> TeacherConfig:
+    """The teacher config with `auto` replaced by the preset for the data's language."""
+    if cfg.teacher.model != AUTO:
+        return cfg.teacher
+    model = auto_teacher(bundle.train.texts)
+    log.info("teacher auto: %s for this data", model)
+    return dataclasses.replace(cfg.teacher, model=model)
 
 
 def _latency_texts(bundle: DataBundle, n: int, seed: int) -> list[str]:
@@ -252,7 +261,7 @@ def run_pipeline(kind: str, cfg: PipelineConfig, ctx) -> dict:
     bundle = load_bundle(cfg.data)
     data_desc = bundle.describe()
     data_desc["warnings"] = [str(w) for w in bundle.warnings[:50]]
-    store.update_run(run_id, data=data_desc, teacher=cfg.teacher.model)
+    store.update_run(run_id, data=data_desc, teacher=resolved_teacher(cfg, bundle).model)
     ctx.step()
 
     teacher = _teacher(kind, cfg, bundle, ctx)

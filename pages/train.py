@@ -22,7 +22,7 @@ from core.config import (  # noqa: E402
     pipeline_from_dict,
 )
 from core.pipeline import preflight  # noqa: E402
-from core.teacher import PRESETS, available_devices  # noqa: E402
+from core.teacher import AUTO, PRESETS, available_devices  # noqa: E402
 from dashboard import knobs, widgets  # noqa: E402
 from dashboard.tables import run_label  # noqa: E402
 
@@ -63,10 +63,11 @@ def data_section(p: str, choice: dict) -> DataConfig:
 def teacher_section(p: str, seed: int) -> TeacherConfig:
     c1, c2 = st.columns([1, 2])
     default = TeacherConfig().model
+    options = (AUTO, *PRESETS)
     preset = c1.selectbox(
         "teacher preset",
-        PRESETS,
-        index=PRESETS.index(default) if default in PRESETS else 0,
+        options,
+        index=options.index(default) if default in options else 0,
         key=f"{p}-preset",
         help=help_of(TeacherConfig, "model"),
     )
