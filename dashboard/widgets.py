@@ -154,6 +154,43 @@ def data_rejected() -> str | None:
     return load_ui_state().get("data_rejected")
 
 
+FORM_PREFIXES = ("pipe", "teach", "aug", "dist")  # the Train page's forms
+# widgets whose options change from run to run, and a run's own name: never restored
+NOT_REMEMBERED = ("-teacher-run", "-same-data", "-name")
+
+
+def _jsonable(v: Any) -> bool:
+    if isinstance(v, (str, int, float, bool)) or v is None:
+        return True
+    return isinstance(v, (list, tuple)) and all(isinstance(x, (str, int, float)) for x in v)
+
+
+def restore_form_values() -> None:
+    """Once per browser session: the Train forms' values as they were when a run was last
+    started from them (kept in the home folder), so a reload or a new tab keeps them."""
+    if st.session_state.get("_forms_restored"):
+        return
+    st.session_state["_forms_restored"] = True
+    for k, v in (load_ui_state().get("forms") or {}).items():
+        if k not in st.session_state:
+            st.session_state[k] = v
+
+
+def remember_form_values(prefix: str) -> None:
+    """Keep the values of the form with this key prefix (called when it starts a run)."""
+    mine = f"{prefix}-"
+    saved = {
+        k: list(v) if isinstance(v, tuple) else v
+        for k, v in st.session_state.items()
+        if isinstance(k, str) and k.startswith(mine) and not k.endswith(NOT_REMEMBERED)
+        and _jsonable(v)
+    }  # fmt: skip
+    forms = {
+        k: v for k, v in (load_ui_state().get("forms") or {}).items() if not k.startswith(mine)
+    }
+    save_ui_state(forms={**forms, **saved})
+
+
 def augment_params() -> dict[str, Any]:
     saved = st.session_state.get(AUGMENT_KEY) or load_ui_state().get("augment") or {}
     return {**DEFAULT_AUGMENT, **saved}

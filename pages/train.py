@@ -341,8 +341,9 @@ def teacher_run_select(p: str, runs: list[dict]) -> tuple[dict, bool]:
     return run, same
 
 
-def submit(kind: str, cfg: PipelineConfig) -> None:
+def submit(kind: str, cfg: PipelineConfig, prefix: str) -> None:
     with widgets.engine_errors(f"Starting the {kind} run"):
+        widgets.remember_form_values(prefix)  # a reload or a new tab finds this form as it is
         # the data and a reused teacher are checked before a run exists (the CLI does the same)
         preflight(widgets.store(), kind, cfg)
         rid = widgets.manager().submit(kind, cfg)
@@ -352,6 +353,7 @@ def submit(kind: str, cfg: PipelineConfig) -> None:
 
 # -- page --------------------------------------------------------------------------------------
 st.title(":material/model_training: Train")
+widgets.restore_form_values()
 choice = widgets.data_choice()
 st.info(f"Data: {choice['label']} (change it on the **Data** page).", icon=":material/dataset:")
 if rejected := widgets.data_rejected():
@@ -422,6 +424,7 @@ with tabs[0]:
                         name=name,
                         device=device,
                     ),
+                    "pipe",
                 )
 
 with tabs[1]:
@@ -441,6 +444,7 @@ with tabs[1]:
                     name=name,
                     device=device,
                 ),
+                "teach",
             )
 
 
@@ -480,7 +484,7 @@ with tabs[2]:
                     name=name,
                     device=device,
                 )
-                submit("augment", _with_teacher_run(cfg, run, same))
+                submit("augment", _with_teacher_run(cfg, run, same), "aug")
 
 with tabs[3]:
     st.caption(
@@ -516,4 +520,4 @@ with tabs[3]:
                         name=name,
                         device=device,
                     )
-                    submit("distill", _with_teacher_run(cfg, run, same))
+                    submit("distill", _with_teacher_run(cfg, run, same), "dist")

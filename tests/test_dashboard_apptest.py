@@ -341,6 +341,11 @@ def test_train_page_offers_the_teacher_and_cancels_a_run(finished):
         time.sleep(0.5)
     assert store.run(new)["status"] == ("cancelled" if clicked else "done")
     store.delete_run(new)
+    # a reload (a new session) finds the form as it was when the run was started
+    again = app("pages/train.py").run()
+    no_trouble(again)
+    assert again.number_input(key="dist-s-epochs").value == 1
+    assert again.selectbox(key="dist-teacher-run").value == finished["run_id"]
 
 
 def test_app_switches_pages(finished):
