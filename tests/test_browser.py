@@ -309,6 +309,12 @@ def test_browser_walkthrough(server, page, upload_files, tiny_teacher_dir, tmp_p
     shot(page, "02-train-form.png")
     key(page, "go-pipeline").get_by_role("button", name="Run the whole pipeline").click()
     expect(page.get_by_text("Run 1 (pipeline) started")).to_be_visible()
+    # a reload during the run keeps the data choice and the form (kept in the home folder)
+    page.reload()
+    settle(page)
+    expect(page.get_by_text("Data: upload reviews.tsv")).to_be_visible()
+    expect(key(page, "pipe-n-iter").locator("input")).to_have_value("1")
+    expect(key(page, "pipe-t-maxlen").locator("input")).to_have_value("32")
     seen = wait_run_done(page, "#1 pipeline · browser pipe", log, "03-train-progress.png")
     assert any(re.match(r"\d+% · \w+", t) for t in seen), seen  # the live card showed progress
     settle(page)
@@ -356,6 +362,9 @@ def test_browser_walkthrough(server, page, upload_files, tiny_teacher_dir, tmp_p
         expect(results).to_contain_text(model)
     expect(results).to_contain_text("Vanilla KD")
     expect(key(page, "loss-chart").locator(".js-plotly-plot")).to_be_visible()
+    # the tiny random teacher's figures are what the sanity flags are for (chance level,
+    # differences a 30-text test set cannot resolve): the page says so
+    expect(alert(page, "Warning", "Check before trusting run #1")).to_be_visible()
     page.get_by_role("tab", name="Accuracy & F1").click()
     expect(key(page, "acc-bars").locator(".js-plotly-plot")).to_be_visible()
     page.get_by_role("tab", name="Latency").click()
