@@ -49,6 +49,12 @@ class Predictor:
                 self.tok.enable_truncation(self.max_len)
             else:
                 self.tok.no_truncation()
+                # teacher piece id -> student id, so scoring never builds the piece strings
+                self.id_map = np.ones(self.tok.get_vocab_size(), dtype=np.int64)  # 1: UNK
+                for piece, sid in self.stoi.items():
+                    tid = self.tok.token_to_id(piece)
+                    if tid is not None and sid > 1:
+                        self.id_map[tid] = sid
         if self.kind == "word" and self.lang == "zh":
             import logging
 
@@ -86,8 +92,13 @@ class Predictor:
             return feeds
         if self.kind == "char":
             clipped = text[: self.max_len * CHARS_PER_PIECE]
-            tokens = self.tok.encode(clipped, add_special_tokens=False).tokens
-        elif self.lang == "zh":
+            tids = self.tok.encode(clipped, add_special_tokens=False).ids[: self.max_len]
+            ids = self.id_map[tids] if tids else np.ones(1, dtype=np.int64)
+            pad = int(self.meta.get("min_len", 1)) - len(ids)
+            if pad > 0:  # as the TextCNN pads
+                ids = np.concatenate([ids, np.zeros(pad, dtype=np.int64)])
+            return {"ids": ids[None, :]}
+        if self.lang == "zh":
             clipped = text[: self.max_len * CHARS_PER_WORD["zh"]]
             tokens = [w for w in self.jieba.lcut(clipped, HMM=False) if w.strip()]
         else:
