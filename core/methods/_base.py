@@ -7,6 +7,7 @@ with BiLSTM and TextCNN tokenises its texts once.
 
 from __future__ import annotations
 
+import logging
 import threading
 from dataclasses import dataclass, field
 from typing import Any
@@ -14,6 +15,8 @@ from typing import Any
 import torch
 
 from ..text import PieceTokenizer, Vocab, tokenize
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -99,15 +102,21 @@ class Shared:
                 model = self.teacher.model
                 emb = getattr(model, model.base_model_prefix).embeddings.word_embeddings
                 w = emb.weight.detach().float().cpu()
-                if dim > w.shape[1]:
-                    raise ValueError(
-                        f"embed_dim {dim} is wider than the teacher's embeddings ({w.shape[1]}): "
-                        "PCA can only reduce them"
-                    )
                 centred = w - w.mean(0, keepdim=True)
                 _, _, v = torch.linalg.svd(centred, full_matrices=False)
                 proj = centred @ v[:dim].T
-                self._cache[key] = (proj / proj.std(), self.teacher.tokenizer.get_vocab())
+                proj = proj / proj.std()
+                if dim > proj.shape[1]:  # a student wider than the teacher: the rest random
+                    log.warning(
+                        "embed_dim %d is wider than the teacher's embeddings (%d): the extra "
+                        "columns start random",
+                        dim,
+                        proj.shape[1],
+                    )
+                    g = torch.Generator().manual_seed(0)
+                    extra = torch.randn(proj.shape[0], dim - proj.shape[1], generator=g)
+                    proj = torch.cat([proj, extra], dim=1)
+                self._cache[key] = (proj, self.teacher.tokenizer.get_vocab())
             return self._cache[key]
 
     def dev(self) -> tuple[list[str], list[int]] | None:
