@@ -204,16 +204,13 @@ def export_model(
     rep.files = {p.name: p.stat().st_size for p in sorted(out.iterdir()) if p.is_file()}
     rep.seconds = round(time.time() - t0, 2)
     (out / "export.json").write_text(json.dumps(asdict(rep), ensure_ascii=False, indent=1))
-    log.info(
-        "exported %s of run %d to %s (%s%s): %d of %d test labels differ",
-        name,
-        run_id,
-        out,
-        fmt,
-        " int8" if int8 else "",
-        rep.n_label_differs,
-        rep.n_checked,
+    checked = (
+        f": {rep.n_label_differs} of {rep.n_checked} test labels differ"
+        if rep.n_checked
+        else " (not checked)"
     )
+    log.info("exported %s of run %d to %s (%s%s)%s", name, run_id, out, fmt,
+             " int8" if int8 else "", checked)  # fmt: skip
     return rep
 
 
