@@ -243,8 +243,8 @@ def results_frame(results: list[Mapping[str, Any]]) -> pd.DataFrame:
                 "throughput (/s)": r.get("throughput"),
                 "speed-up vs teacher": speedup,
                 "x smaller than teacher": smaller,
-                "train device": detail.get("train_device"),
-                "same model as": detail.get("same_model_as"),
+                "train device": detail.get("train_device") or "",
+                "same model as": detail.get("same_model_as") or "",  # blank, never "None"
             }
         )
     df = pd.DataFrame(rows)

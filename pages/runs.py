@@ -147,7 +147,7 @@ else:
                 "arch": None,  # the method column says it for people
             },
         )
-        if df["same model as"].notna().any():
+        if (df["same model as"].fillna("") != "").any():
             st.caption(
                 "Plain twins with a *same model as* entry are one model (the same student "
                 "trained on the labels alone), trained once and reported under each name."

@@ -364,7 +364,9 @@ def test_browser_walkthrough(server, page, upload_files, tiny_teacher_dir, tmp_p
     expect(key(page, "loss-chart").locator(".js-plotly-plot")).to_be_visible()
     # the tiny random teacher's figures are what the sanity flags are for (chance level,
     # differences a 30-text test set cannot resolve): the page says so
-    expect(alert(page, "Warning", "Check before trusting run #1")).to_be_visible()
+    flags = alert(page, "Warning", "Check before trusting run #1")
+    expect(flags).to_be_visible()
+    expect(flags).to_contain_text("teacher is at or near chance level")
     page.get_by_role("tab", name="Accuracy & F1").click()
     expect(key(page, "acc-bars").locator(".js-plotly-plot")).to_be_visible()
     page.get_by_role("tab", name="Latency").click()
