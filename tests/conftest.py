@@ -126,6 +126,28 @@ def _fast_students(epochs: int) -> list[StudentConfig]:
     ]
 
 
+def shared_inputs(teacher, tiny_data, label_names: list[str], n_dev: int = 0):
+    """What every student of a run shares (core.methods._base.Shared), built by hand: the 160
+    gold rows, then the 100 transfer rows (label -1), all with `teacher`'s logits; the first
+    `n_dev` test rows as the dev set."""
+    from core.methods._base import Shared
+
+    texts = [t for _, t in tiny_data.train_rows] + list(tiny_data.transfer_texts)
+    labels = [y for y, _ in tiny_data.train_rows] + [-1] * len(tiny_data.transfer_texts)
+    dev = tiny_data.test_rows[:n_dev]
+    return Shared(
+        texts=texts,
+        labels=labels,
+        n_gold=len(tiny_data.train_rows),
+        logits=teacher.logits(texts),
+        label_names=label_names,
+        lang="zh",
+        dev_texts=[t for _, t in dev],
+        dev_labels=[y for y, _ in dev],
+        teacher=teacher,
+    )
+
+
 def fast_char_students(epochs: int = 1, embed_init: str = "teacher_pca") -> list:
     """Both character students, sized for the tiny teachers (32 wide: embeddings of 16)."""
     from core import methods

@@ -10,7 +10,7 @@ import json
 
 import pytest
 import torch
-from conftest import fast_char_students
+from conftest import fast_char_students, shared_inputs
 
 from core import methods
 from core.methods._base import Shared, StudentJob
@@ -33,17 +33,7 @@ def shared(tiny_teacher_dir, tiny_data) -> Shared:
     tok = AutoTokenizer.from_pretrained(tiny_teacher_dir)
     model = AutoModelForSequenceClassification.from_pretrained(tiny_teacher_dir).eval()
     teacher = Teacher(tok, model, 32, torch.device("cpu"), LABELS)
-    texts = [t for _, t in tiny_data.train_rows] + list(tiny_data.transfer_texts)
-    labels = [y for y, _ in tiny_data.train_rows] + [-1] * len(tiny_data.transfer_texts)
-    return Shared(
-        texts=texts,
-        labels=labels,
-        n_gold=len(tiny_data.train_rows),
-        logits=teacher.logits(texts),
-        label_names=LABELS,
-        lang="zh",
-        teacher=teacher,
-    )
+    return shared_inputs(teacher, tiny_data, LABELS)
 
 
 def _cfg(name: str, **kw):

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 import torch
-from conftest import fast_char_students, fast_transformer_students
+from conftest import fast_char_students, fast_transformer_students, shared_inputs
 
 from core import methods
 from core.cli import build_parser, config_from_args
@@ -152,20 +152,7 @@ def teacher(deep_teacher_dir) -> Teacher:
 def shared(teacher, tiny_data) -> Shared:
     """160 gold rows, then 100 transfer rows (label -1), every one with the teacher's logits;
     30 test rows as the dev set."""
-    texts = [t for _, t in tiny_data.train_rows] + list(tiny_data.transfer_texts)
-    labels = [y for y, _ in tiny_data.train_rows] + [-1] * len(tiny_data.transfer_texts)
-    dev = tiny_data.test_rows[:30]
-    return Shared(
-        texts=texts,
-        labels=labels,
-        n_gold=len(tiny_data.train_rows),
-        logits=teacher.logits(texts),
-        label_names=LABELS,
-        lang="zh",
-        dev_texts=[t for _, t in dev],
-        dev_labels=[y for y, _ in dev],
-        teacher=teacher,
-    )
+    return shared_inputs(teacher, tiny_data, LABELS, n_dev=30)
 
 
 def _cfg(name: str, **kw):
