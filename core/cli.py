@@ -125,9 +125,10 @@ def cmd_predict(a: argparse.Namespace) -> int:
     if a.json:
         print(json.dumps(out, indent=1, ensure_ascii=False))
         return 0
+    width = max(len(r["model"]) for r in out) + 2  # long names (textcnn_char_distilled) fit
     for r in out:
         p = "  ".join(f"{k} {v:.3f}" for k, v in r["probabilities"].items())
-        print(f"{r['model']:<20}{r['label']:<10}{p}  {r['ms']:7.2f} ms  {r['text'][:40]}")
+        print(f"{r['model']:<{width}}{r['label']:<10}{p}  {r['ms']:7.2f} ms  {r['text'][:40]}")
     return 0
 
 
