@@ -66,7 +66,7 @@ def base_parser(desc: str) -> argparse.ArgumentParser:
 
 
 def pipeline_config(a: argparse.Namespace, name: str, data: DataConfig) -> PipelineConfig:
-    """The benchmark's settings: the students named by --students (default BiLSTM and TextCNN;
+    """The benchmark's settings: the students named by --students (default: the character BiLSTM and TextCNN;
     `all`: every registered method), each plain and distilled, from the flags."""
     return PipelineConfig(
         name=name,

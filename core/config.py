@@ -403,7 +403,12 @@ class StudentConfig:
 
 
 def _default_students() -> list[StudentConfig]:
-    return [StudentConfig(arch="bilstm"), StudentConfig(arch="textcnn")]
+    """Character students by default: on hotel (3 seeds) the distilled character TextCNN scored
+    0.907 against the word one's 0.883 and the teacher's 0.892, and on shopping/dairy 0.920
+    against 0.860, with no segmenter on the latency path. Word students stay selectable."""
+    from .methods import default_config  # the registry imports this module
+
+    return [default_config("bilstm_char"), default_config("textcnn_char")]
 
 
 @dataclass

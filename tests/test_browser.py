@@ -289,10 +289,10 @@ def test_browser_walkthrough(server, page, upload_files, tiny_teacher_dir, tmp_p
     key(page, "pipe-custom").locator("input").press("Tab")
     set_number(page, "pipe-t-maxlen", 32)
     set_number(page, "pipe-n-iter", 1)
-    set_number(page, "pipe-s-epochs", 1)
-    set_number(page, "pipe-s-maxlen", 32)
-    set_number(page, "pipe-embed", 32)
-    set_number(page, "pipe-hidden", 32)
+    set_number(page, "pipe-char-shared-epochs", 1)
+    set_number(page, "pipe-char-shared-max-len", 32)
+    set_number(page, "pipe-char-shared-embed-dim", 32)
+    set_number(page, "pipe-char-shared-hidden-dim", 32)
     set_number(page, "pipe-latency", 10)
     # a transformer student too: Vanilla KD (the tiny teacher's bottom layer), sized small;
     # picking it shows its settings, generated from its config
@@ -332,10 +332,10 @@ def test_browser_walkthrough(server, page, upload_files, tiny_teacher_dir, tmp_p
     teacher_run = key(page, "dist-teacher-run").get_by_role("combobox")
     expect(teacher_run).to_have_value(re.compile(r"^#1 pipeline · browser pipe \(done\)"))
     set_number(page, "dist-n-iter", 1)
-    set_number(page, "dist-s-epochs", 1)
-    set_number(page, "dist-s-maxlen", 32)
-    set_number(page, "dist-embed", 16)
-    set_number(page, "dist-hidden", 16)
+    set_number(page, "dist-char-shared-epochs", 1)
+    set_number(page, "dist-char-shared-max-len", 32)
+    set_number(page, "dist-char-shared-embed-dim", 16)
+    set_number(page, "dist-char-shared-hidden-dim", 16)
     set_number(page, "dist-latency", 10)
     key(page, "dist-name").locator("input").fill("browser distil")
     key(page, "dist-name").locator("input").press("Tab")
@@ -358,7 +358,12 @@ def test_browser_walkthrough(server, page, upload_files, tiny_teacher_dir, tmp_p
     # the results (wide: its last columns are scrolled out of view), with run 1's transformer
     # student
     results = frame(page, "kd_distilled")
-    for model in ("teacher", "bilstm_plain", "bilstm_distilled", "textcnn_distilled"):
+    for model in (
+        "teacher",
+        "bilstm_char_plain",
+        "bilstm_char_distilled",
+        "textcnn_char_distilled",
+    ):
         expect(results).to_contain_text(model)
     expect(results).to_contain_text("Vanilla KD")
     expect(key(page, "loss-chart").locator(".js-plotly-plot")).to_be_visible()
@@ -385,12 +390,12 @@ def test_browser_walkthrough(server, page, upload_files, tiny_teacher_dir, tmp_p
     key(page, "pred-go").get_by_role("button").click()  # the Predict button scores it
     expect(page.locator("em", has_text="质量很好，物流也快，非常满意")).to_be_visible()  # scored
     table = frame(page, "p50 ms (this sentence)")
-    expect(table).to_contain_text("textcnn_distilled")
+    expect(table).to_contain_text("textcnn_char_distilled")
     settle(page)
     expect(page.get_by_text("Milliseconds: median (p50) of 15 calls")).to_be_visible()
     rows = frame_rows(table)
     models = {r["model"] for r in rows}
-    assert {"teacher", "bilstm_distilled", "textcnn_distilled"} <= models, rows
+    assert {"teacher", "bilstm_char_distilled", "textcnn_char_distilled"} <= models, rows
     for r in rows:
         assert r["label"] in ("negative", "positive"), r
         assert float(r["p50 ms (this sentence)"]) > 0, r
@@ -425,7 +430,11 @@ def test_browser_walkthrough(server, page, upload_files, tiny_teacher_dir, tmp_p
     from core.store import Store
 
     stored = Store(home).results(2)
-    assert {r["model"] for r in stored} >= {"teacher", "bilstm_distilled", "textcnn_distilled"}
+    assert {r["model"] for r in stored} >= {
+        "teacher",
+        "bilstm_char_distilled",
+        "textcnn_char_distilled",
+    }
     df = pd.read_csv(csv_path)
     assert set(df["run"]) == {2} and len(df) == len(stored), df
     for r in stored:

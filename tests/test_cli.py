@@ -16,7 +16,14 @@ from core.store import Store
 
 ROOT = Path(__file__).resolve().parent.parent
 
-ALL_MODELS = {"teacher", "bilstm_plain", "bilstm_distilled", "textcnn_plain", "textcnn_distilled"}
+# the default students: character TextCNN and BiLSTM, each plain and distilled
+ALL_MODELS = {
+    "teacher",
+    "bilstm_char_plain",
+    "bilstm_char_distilled",
+    "textcnn_char_plain",
+    "textcnn_char_distilled",
+}
 TABLE_FIELDS = ("accuracy", "f1", "params", "latency_ms_p50", "latency_ms_p95")
 
 

@@ -321,7 +321,7 @@ def test_train_page_offers_the_teacher_and_cancels_a_run(finished):
     assert at.selectbox(key="dist-teacher-run").value == finished["run_id"]
 
     # Launch a distillation from the form, then cancel it from its live card.
-    at.number_input(key="dist-s-epochs").set_value(1)
+    at.number_input(key="dist-char-shared-epochs").set_value(1)
     at.button(key="go-distill").click().run()
     assert not at.exception
     new = max(r["id"] for r in store.runs())
@@ -344,7 +344,7 @@ def test_train_page_offers_the_teacher_and_cancels_a_run(finished):
     # a reload (a new session) finds the form as it was when the run was started
     again = app("pages/train.py").run()
     no_trouble(again)
-    assert again.number_input(key="dist-s-epochs").value == 1
+    assert again.number_input(key="dist-char-shared-epochs").value == 1
     assert again.selectbox(key="dist-teacher-run").value == finished["run_id"]
 
 
@@ -381,8 +381,10 @@ def test_train_page_offers_every_method_and_builds_their_configs(empty_home, tin
     no_trouble(at)
     picker = at.multiselect(key="pipe-archs")
     assert picker.options == [methods.title(n) for n in methods.names()]
-    assert picker.value == [s.arch for s in PipelineConfig().students]  # word students
-    assert not [e for e in at.expander if e.label.endswith(" settings")]
+    assert picker.value == [s.arch for s in PipelineConfig().students]  # character students
+    # only the default (character) students' settings until more are picked
+    shown = [e.label for e in at.expander if e.label.endswith(" settings")]
+    assert shown == [f"{methods.title(n)} settings" for n in picker.value]
 
     picker.set_value(methods.names()).run()
     no_trouble(at)

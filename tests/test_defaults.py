@@ -14,6 +14,7 @@ from streamlit.testing.v1 import AppTest
 from core.cli import build_parser, config_from_args
 from core.cli_args import SECTIONS, defaults_markdown, sections, show_default
 from core.config import AugmentConfig, DataConfig, PipelineConfig, StudentConfig, TeacherConfig
+from core.methods.chars import CharStudentConfig
 
 ROOT = Path(__file__).resolve().parent.parent
 CLASSES = [cls for _, cls in sections()]  # every student method's config too
@@ -206,13 +207,8 @@ def train_page(tmp_path, monkeypatch):
 
 def test_train_page_starts_at_the_dataclass_defaults(train_page):
     at = train_page
-    d, t, a, s, p = (
-        DataConfig(),
-        TeacherConfig(),
-        AugmentConfig(),
-        StudentConfig(),
-        PipelineConfig(),
-    )
+    d, t, a, p = (DataConfig(), TeacherConfig(), AugmentConfig(), PipelineConfig())
+    c = CharStudentConfig()
     expected = {
         "pipe-max-train": d.max_train_embedded,  # the embedded set, as on the CLI
         "pipe-max-transfer": d.max_transfer,
@@ -223,13 +219,14 @@ def test_train_page_starts_at_the_dataclass_defaults(train_page):
         "pipe-t-batch": t.batch_size,
         "pipe-t-maxlen": t.max_length,
         "pipe-n-iter": a.n_iter,
-        "pipe-temp": s.temperature,
-        "pipe-s-epochs": s.epochs,
-        "pipe-s-lr": s.lr,
-        "pipe-s-batch": s.batch_size,
-        "pipe-s-maxlen": s.max_len,
-        "pipe-embed": s.embed_dim,
-        "pipe-hidden": s.hidden_dim,
+        # the default students are the character ones: their knobs, shared by both
+        "pipe-char-shared-temperature": c.temperature,
+        "pipe-char-shared-epochs": c.epochs,
+        "pipe-char-shared-lr": c.lr,
+        "pipe-char-shared-batch-size": c.batch_size,
+        "pipe-char-shared-max-len": c.max_len,
+        "pipe-char-shared-embed-dim": c.embed_dim,
+        "pipe-char-shared-hidden-dim": c.hidden_dim,
         "pipe-latency": p.latency_samples,
         "teach-t-epochs": t.epochs,
     }
@@ -237,11 +234,13 @@ def test_train_page_starts_at_the_dataclass_defaults(train_page):
         assert at.number_input(key=key).value == value, key
     for name in ("p_mask", "p_pos", "p_ng"):
         assert at.slider(key=f"pipe-{name.replace('_', '-')}").value == getattr(a, name)
-    alpha = at.slider(key="pipe-alpha")
-    assert alpha.value == s.alpha
+    assert {type(x) for x in p.students} == {CharStudentConfig}
+    alpha = at.slider(key="pipe-char-shared-alpha")
+    assert alpha.value == c.alpha
     assert "alpha·distill + (1−alpha)·CE" in alpha.help
     assert "mean over rows" in alpha.help
-    assert at.selectbox(key="pipe-loss").value == s.loss
+    assert at.selectbox(key="pipe-char-shared-loss").value == c.loss
+    assert at.selectbox(key="pipe-char-shared-embed-init").value == c.embed_init
     assert at.selectbox(key="pipe-device").value == p.device
     assert at.selectbox(key="pipe-preset").value == t.model
     assert at.multiselect(key="pipe-archs").value == [x.arch for x in p.students]
