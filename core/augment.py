@@ -15,6 +15,7 @@ from collections import Counter, defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from . import pairs
 from .config import AugmentConfig
 from .text import MASK, _jieba, detect_lang
 
@@ -98,7 +99,10 @@ def augment(
     lang: str | None = None,
     progress: Callable[[int], None] | None = None,
 ) -> list[str]:
-    """Synthetic sentences for `texts`, deduplicated across the whole set, originals excluded."""
+    """Synthetic sentences for `texts`, deduplicated across the whole set, originals excluded.
+    Sentence pairs get pair variants (see `augment_pairs`)."""
+    if pairs.task_of(texts) == "pair":
+        return augment_pairs(texts, cfg, mask_token, lang, progress)
     lang = lang or detect_lang(texts)
     if mask_token != MASK:
         _jieba().add_word(mask_token, freq=10**6)
@@ -127,6 +131,85 @@ def augment(
                 if made >= cap:
                     break
     log.info("augmented %d texts into %d synthetic sentences", len(texts), len(out))
+    return out
+
+
+PAIR_MODES = ("a_only", "b_only", "both")  # which side(s) of a pair a variant changes
+
+
+def augment_pairs(
+    texts: list[str],
+    cfg: AugmentConfig,
+    mask_token: str = MASK,
+    lang: str | None = None,
+    progress: Callable[[int], None] | None = None,
+) -> list[str]:
+    """Pair variants after Tang et al. 2019, 3.3: for each pair, `n_iter` variants changing
+    text_a only, `n_iter` changing text_b only and `n_iter` changing both (3·n_iter at most),
+    each side with the same mask / POS / n-gram rules as single texts, the POS table built from
+    both sides. Deduplicated across the set; a variant equal to an original pair is dropped."""
+    sides = [pairs.split(t) for t in texts]
+    lang = lang or detect_lang([a for a, _ in sides])
+    if mask_token != MASK:
+        _jieba().add_word(mask_token, freq=10**6)
+    rng = random.Random(cfg.seed)
+    tagged = []
+    for a, b in sides:
+        tagged.append((pos_tag(a, lang), pos_tag(b, lang)))
+        if progress:
+            progress(1)
+    table = PosTable.build([s for pair in tagged for s in pair])
+    joiner = "" if lang == "zh" else " "
+    seen = set(texts)
+    out: list[str] = []
+    cap = cfg.max_per_example or cfg.n_iter
+    for (a, b), (ta, tb) in zip(sides, tagged, strict=True):
+        if not ta or not tb:
+            continue
+        for mode in PAIR_MODES:
+            made = 0
+            for _ in range(cfg.n_iter):
+                new_a = joiner.join(_one(ta, cfg, table, rng, mask_token)).strip()
+                new_b = joiner.join(_one(tb, cfg, table, rng, mask_token)).strip()
+                va = a if mode == "b_only" else new_a
+                vb = b if mode == "a_only" else new_b
+                if not va or not vb:
+                    continue
+                v = pairs.join(va, vb)
+                if v not in seen:
+                    seen.add(v)
+                    out.append(v)
+                    made += 1
+                    if made >= cap:
+                        break
+    log.info("augmented %d pairs into %d synthetic pairs", len(texts), len(out))
+    return out
+
+
+def preview_pair(
+    text: str, cfg: AugmentConfig, context: list[str] | None = None, n: int = 3
+) -> dict[str, list[str]]:
+    """One pair in, up to `n` variants per mode out (text_a changed, text_b changed, both),
+    each a `text_a<TAB>text_b` string; `context` (training pairs) supplies the POS table."""
+    a, b = pairs.split(text)
+    lang = detect_lang([a])
+    ta, tb = pos_tag(a, lang), pos_tag(b, lang)
+    sides = [s for t in (context or [])[:2000] if pairs.is_pair(t) for s in pairs.split(t)]
+    table = PosTable.build([pos_tag(s, lang) for s in sides] + [ta, tb])
+    joiner = "" if lang == "zh" else " "
+    rng = random.Random(cfg.seed)
+    out: dict[str, list[str]] = {}
+    for mode in PAIR_MODES:
+        found: list[str] = []
+        for _ in range(n * 10):
+            va = a if mode == "b_only" else joiner.join(_one(ta, cfg, table, rng, MASK))
+            vb = b if mode == "a_only" else joiner.join(_one(tb, cfg, table, rng, MASK))
+            v = pairs.join(va, vb)
+            if va and vb and v != text and v not in found:
+                found.append(v)
+            if len(found) >= n:
+                break
+        out[mode] = found
     return out
 
 

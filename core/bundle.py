@@ -55,9 +55,15 @@ class DataBundle:
     def label_names(self) -> list[str]:
         return self.train.label_names
 
+    @property
+    def task(self) -> str:
+        """ "single" texts or sentence "pair"s (see core.pairs)."""
+        return self.train.task
+
     def describe(self) -> dict:
         return {
             "source": self.train.source,
+            "task": self.task,
             "labels": self.label_names,
             "train": len(self.train),
             "dev": len(self.dev) if self.dev else 0,
@@ -168,7 +174,9 @@ def _clip_set(
     texts, n = clip_texts(ds.texts, max_chars)
     if not n:
         return ds, []
-    out = LabelledSet(texts, ds.labels, ds.label_names, ds.source, ds.encoding, clipped=n)
+    out = LabelledSet(
+        texts, ds.labels, ds.label_names, ds.source, ds.encoding, clipped=n, task=ds.task
+    )
     return out, [clip_warning(name, n, max_chars or 0)]
 
 
@@ -217,7 +225,7 @@ def load_bundle(cfg: DataConfig) -> DataBundle:
         )
         warnings.append(w)
     else:
-        dev = load_labelled(cfg.dev, train.label_names, max_chars=cfg.max_chars)
+        dev = load_labelled(cfg.dev, train.label_names, max_chars=cfg.max_chars, task=train.task)
         warnings += dev.warnings
         clipped += dev.clipped
         dev_source = cfg.dev
@@ -225,7 +233,7 @@ def load_bundle(cfg: DataConfig) -> DataBundle:
             msg = f"dev set has no rows of class {', '.join(map(repr, missing))}"
             warnings.append(Problem(cfg.dev, None, msg, "warning"))
     if cfg.test is not None:
-        test = load_labelled(cfg.test, train.label_names, max_chars=cfg.max_chars)
+        test = load_labelled(cfg.test, train.label_names, max_chars=cfg.max_chars, task=train.task)
         warnings += test.warnings
         clipped += test.clipped
     assert test is not None
@@ -237,7 +245,7 @@ def load_bundle(cfg: DataConfig) -> DataBundle:
     transfer: list[str] = []
     transfer_name = cfg.transfer or train_name
     if cfg.transfer is not None:
-        transfer, n = clip_texts(load_unlabelled(cfg.transfer), cfg.max_chars)
+        transfer, n = clip_texts(load_unlabelled(cfg.transfer, task=train.task), cfg.max_chars)
         if n:
             warnings.append(clip_warning(cfg.transfer, n, cfg.max_chars))
             clipped += n

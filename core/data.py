@@ -21,6 +21,8 @@ from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from . import pairs
+
 log = logging.getLogger(__name__)
 
 LABEL_HEADERS = {"label", "labels", "class", "category", "sentiment", "target", "y", "标签", "类别"}
@@ -37,6 +39,9 @@ TEXT_HEADERS = {
     "评论",
     "句子",
 }
+# sentence pairs: a header naming both sides (and a label) makes a file a pair task
+PAIR_A_HEADERS = {"text_a", "sentence1", "question1", "premise", "query", "q1", "句子1", "文本1"}
+PAIR_B_HEADERS = {"text_b", "sentence2", "question2", "hypothesis", "q2", "句子2", "文本2"}
 DEFAULT_MAX_MB = float(os.environ.get("DISTILLERY_MAX_FILE_MB", "50"))
 MAX_LISTED = 20  # problems listed per file before "... and N more"
 
@@ -73,6 +78,7 @@ class LabelledSet:
     encoding: str = "utf-8"
     warnings: list[Problem] = field(default_factory=list)
     clipped: int = 0  # texts clipped to max_chars while loading
+    task: str = "single"  # "single" | "pair" (texts are `text_a<TAB>text_b`: core.pairs)
 
     def __len__(self) -> int:
         return len(self.texts)
@@ -84,6 +90,7 @@ class LabelledSet:
             self.label_names,
             self.source,
             self.encoding,
+            task=self.task,
         )
 
 
@@ -337,6 +344,144 @@ def _label_key(name: str) -> tuple[int, object]:
     return (0, int(name)) if name.lstrip("-").isdigit() else (1, name)
 
 
+# -- sentence pairs ------------------------------------------------------------------------------
+def _pair_columns(header: list[str]) -> tuple[int, int, int] | None:
+    """(label, text_a, text_b) column indexes when the header names all three."""
+    low = [h.strip().lower() for h in header]
+    li = next((i for i, h in enumerate(low) if h in LABEL_HEADERS), None)
+    ai = next((i for i, h in enumerate(low) if h in PAIR_A_HEADERS), None)
+    bi = next((i for i, h in enumerate(low) if h in PAIR_B_HEADERS), None)
+    if None in (li, ai, bi) or len({li, ai, bi}) < 3:
+        return None
+    return li, ai, bi  # type: ignore[return-value]
+
+
+def _filled(cells: list[str]) -> list[str]:
+    return [c.strip() for c in cells if c.strip()]
+
+
+def _label_like(values: list[str]) -> bool:
+    """A label column: a few distinct short values, each on several rows."""
+    distinct = set(values)
+    return (
+        bool(values)
+        and len(distinct) <= 20
+        and len(distinct) * 2 <= len(values)
+        and max(map(len, distinct)) <= 32
+    )
+
+
+def _pair_layout(rows: list[tuple[int, list[str]]]) -> str | None:
+    """Where a headerless pair file keeps its label: "last" (`text_a<TAB>text_b<TAB>label`, the
+    LCQMC / AFQMC layout), "first", or None when the file is not pairs.
+
+    Pairs when at least 80% of the non-blank rows (and at least 3) have exactly three non-empty
+    cells, one end of them is label-like (see `_label_like`) and the first text column is not
+    (a `label<TAB>text` file whose texts hold a stray tab fails the 80%)."""
+    data = [_filled(c) for _, c in rows]
+    data = [c for c in data if c]
+    three = [c for c in data if len(c) == 3]
+    if len(three) < 3 or len(three) < 0.8 * len(data):
+        return None
+    if _label_like([c[2] for c in three]) and not _label_like([c[0] for c in three]):
+        return "last"
+    if _label_like([c[0] for c in three]) and not _label_like([c[1] for c in three]):
+        return "first"
+    return None
+
+
+def detect_task(text: str, name: str) -> str:
+    """ "pair" for a sentence-pair file (a text_a / text_b header, or three columns with the
+    label at one end), else "single"."""
+    rows, _ = _rows(text, name)
+    k = _first_row(rows)
+    if k is None:
+        return "single"
+    if _pair_columns(rows[k][1]):
+        return "pair"
+    if _find_columns(rows[k][1]):
+        return "single"
+    return "pair" if _pair_layout(rows) else "single"
+
+
+def _pair_rows(
+    rows: list[tuple[int, list[str]]], name: str
+) -> tuple[list[tuple[int, str, str]], list[Problem]]:
+    """(line, label, `text_a<TAB>text_b`) per data row, and the problems found.
+
+    The rule for real-world files (stray tabs, empty fields): with a header, the named columns
+    are read and other cells ignored; without one, empty cells are skipped, the label is the
+    last non-empty cell (the first in a label-first file) and exactly two non-empty texts must
+    remain. One text is an empty side; three or more is a tab inside a sentence (ambiguous:
+    which tab splits the pair?). Both are errors naming the line."""
+    problems: list[Problem] = []
+    out: list[tuple[int, str, str]] = []
+    k = _first_row(rows)
+    if k is None:
+        return out, [Problem(name, None, "no data rows")]
+    cols = _pair_columns(rows[k][1])
+    body = rows[k + 1 :] if cols else rows
+    layout = None if cols else (_pair_layout(rows) or "last")
+    for line, cells in body:
+        if not any(c.strip() for c in cells):
+            continue
+        if cols:
+            li, ai, bi = cols
+            if max(cols) >= len(cells):
+                problems.append(Problem(name, line, f"expected {max(cols) + 1} columns"))
+                continue
+            label, a, b = cells[li].strip(), cells[ai].strip(), cells[bi].strip()
+            if not label:
+                problems.append(Problem(name, line, "blank label"))
+                continue
+            empty = [side for side, t in (("text_a", a), ("text_b", b)) if not t]
+            if empty:
+                problems.append(Problem(name, line, f"empty {' and '.join(empty)}"))
+                continue
+        else:
+            vals = _filled(cells)
+            label, texts = (vals[-1], vals[:-1]) if layout == "last" else (vals[0], vals[1:])
+            if len(texts) < 2:
+                what = "no text" if not texts else "one text"
+                problems.append(
+                    Problem(
+                        name,
+                        line,
+                        f"{what} beside the label: a pair needs text_a and text_b (an empty side?)",
+                    )
+                )
+                continue
+            if len(texts) > 2:
+                problems.append(
+                    Problem(
+                        name,
+                        line,
+                        f"{len(texts)} texts beside the label, a pair has two: a tab inside a "
+                        "sentence? (remove it, or use a headered CSV with quoted fields)",
+                    )
+                )
+                continue
+            a, b = texts
+        out.append((line, label, pairs.join(a, b)))
+    return out, problems
+
+
+def _clip_one(text: str, max_chars: int) -> str:
+    """A text clipped to max_chars; a pair clipped side by side (text_b must survive)."""
+    if pairs.is_pair(text):
+        a, b = pairs.split(text)
+        return pairs.join(a[:max_chars], b[:max_chars])
+    return text[:max_chars]
+
+
+def _too_long(text: str, max_chars: int) -> bool:
+    return (
+        any(len(side) > max_chars for side in pairs.split(text))
+        if pairs.is_pair(text)
+        else (len(text) > max_chars)
+    )
+
+
 def parse_labelled(
     text: str,
     name: str,
@@ -344,19 +489,41 @@ def parse_labelled(
     label_names: list[str] | None = None,
     require_two_classes: bool = True,
     max_chars: int | None = None,
+    task: str | None = None,
 ) -> LabelledSet:
-    """Parse `label<TAB>text` (or CSV / a label+text header in any order).
+    """Parse `label<TAB>text` (or CSV / a label+text header in any order), or sentence pairs
+    (`text_a<TAB>text_b<TAB>label`, or a header naming text_a, text_b and label in any order).
 
+    `task` None detects single texts or pairs (see `detect_task`); a dev or test file is parsed
+    with the training file's task, and a pair file where single texts are expected is an error.
     `label_names` fixes the label set (a test file must use the training labels); otherwise the
     set is built from this file: integer labels keep their numeric order, strings sort by name.
 
     A first line that looks like a header with unrecognised names (see `_unrecognised_header`)
     and columns that look swapped (text first, label last; see `_swapped_columns`) are errors,
-    not data. Texts longer than `max_chars` are clipped, with one warning per file.
+    not data. Texts longer than `max_chars` are clipped (each side of a pair on its own), with
+    one warning per file.
     """
+    found = detect_task(text, name)
+    if task == "single" and found == "pair":
+        raise DataError(
+            [
+                Problem(
+                    name,
+                    None,
+                    "this file holds sentence pairs, but the run's data are single texts",
+                )
+            ]
+        )
+    task = task or found
     rows, fmt = _rows(text, name)
     problems: list[Problem] = []
     k = _first_row(rows)
+    if task == "pair":
+        raw, problems = _pair_rows(rows, name)
+        return _labelled_set(
+            raw, problems, name, encoding, label_names, require_two_classes, max_chars, "pair"
+        )
     cols = _find_columns(rows[k][1]) if k is not None else None
     body = rows[k + 1 :] if cols else rows
     if not cols and k is not None:
@@ -376,11 +543,11 @@ def parse_labelled(
             if max(li, ti) >= len(cells):
                 problems.append(Problem(name, line, f"expected {max(li, ti) + 1} columns"))
                 continue
-            label, txt = cells[li].strip(), cells[ti].strip()
+            label, txt = cells[li].strip(), pairs.clean(cells[ti]).strip()
         else:
             label = cells[0].strip()
-            sep = "," if fmt == "csv" else "\t"
-            txt = sep.join(cells[1:]).strip()
+            sep = "," if fmt == "csv" else " "  # a tab inside a single text is whitespace
+            txt = pairs.clean(sep.join(cells[1:])).strip()
         if not label:
             problems.append(Problem(name, line, "blank label"))
             continue
@@ -388,6 +555,22 @@ def parse_labelled(
             problems.append(Problem(name, line, "empty text"))
             continue
         raw.append((line, label, txt))
+    return _labelled_set(
+        raw, problems, name, encoding, label_names, require_two_classes, max_chars, "single"
+    )
+
+
+def _labelled_set(
+    raw: list[tuple[int, str, str]],
+    problems: list[Problem],
+    name: str,
+    encoding: str,
+    label_names: list[str] | None,
+    require_two_classes: bool,
+    max_chars: int | None,
+    task: str,
+) -> LabelledSet:
+    """Rows (line, label, text) checked against the label set, clipped, deduplicated."""
     if not raw and not problems:
         problems.append(Problem(name, None, "no data rows"))
     if label_names is not None:
@@ -411,9 +594,9 @@ def parse_labelled(
     if any(p.level == "error" for p in problems):
         raise DataError(problems)
     warnings: list[Problem] = []
-    clipped = [line for line, _, txt in raw if max_chars is not None and len(txt) > max_chars]
+    clipped = [line for line, _, txt in raw if max_chars is not None and _too_long(txt, max_chars)]
     if clipped:
-        raw = [(line, label, txt[:max_chars]) for line, label, txt in raw]
+        raw = [(line, label, _clip_one(txt, max_chars)) for line, label, txt in raw]
         warnings.append(clip_warning(name, len(clipped), max_chars, clipped[0]))
     seen: dict[tuple[str, str], int] = {}
     for line, label, txt in raw:
@@ -431,6 +614,7 @@ def parse_labelled(
         encoding=encoding,
         warnings=warnings,
         clipped=len(clipped),
+        task=task,
     )
     if encoding != "utf-8":
         ds.warnings.insert(0, Problem(name, None, f"decoded as {encoding}", level="warning"))
@@ -444,11 +628,11 @@ def clip_warning(name: str, n: int, max_chars: int, first_line: int | None = Non
 
 
 def clip_texts(texts: list[str], max_chars: int | None) -> tuple[list[str], int]:
-    """Texts cut to `max_chars` characters, and how many were longer."""
+    """Texts cut to `max_chars` characters (each side of a pair), and how many were longer."""
     if max_chars is None:
         return texts, 0
-    n = sum(len(t) > max_chars for t in texts)
-    return ([t[:max_chars] for t in texts] if n else texts), n
+    n = sum(_too_long(t, max_chars) for t in texts)
+    return ([_clip_one(t, max_chars) for t in texts] if n else texts), n
 
 
 def load_labelled(
@@ -456,17 +640,63 @@ def load_labelled(
     label_names: list[str] | None = None,
     max_mb: float = DEFAULT_MAX_MB,
     max_chars: int | None = None,
+    task: str | None = None,
 ) -> LabelledSet:
     text, enc = read_text_file(path, max_mb)
-    return parse_labelled(text, str(path), enc, label_names, max_chars=max_chars)
+    return parse_labelled(text, str(path), enc, label_names, max_chars=max_chars, task=task)
 
 
-def parse_unlabelled(text: str, name: str) -> list[str]:
-    """One text per line, or a labelled file whose labels are ignored (both are common).
+def _unlabelled_pairs(text: str, name: str) -> list[str]:
+    """`text_a<TAB>text_b` per line, a headered file naming text_a and text_b, or a labelled
+    pair file whose labels are ignored. Empty cells are skipped as in labelled pair files."""
+    rows, _ = _rows(text, name)
+    k = _first_row(rows)
+    if k is None:
+        return []
+    cols = _pair_columns(rows[k][1])
+    low = [h.strip().lower() for h in rows[k][1]]
+    ai = next((i for i, h in enumerate(low) if h in PAIR_A_HEADERS), None)
+    bi = next((i for i, h in enumerate(low) if h in PAIR_B_HEADERS), None)
+    if cols or (ai is not None and bi is not None):
+        ai, bi = (cols[1], cols[2]) if cols else (ai, bi)
+        return [
+            pairs.join(c[ai].strip(), c[bi].strip())
+            for _, c in rows[k + 1 :]
+            if len(c) > max(ai, bi) and c[ai].strip() and c[bi].strip()
+        ]
+    layout = _pair_layout(rows)
+    out: list[str] = []
+    problems: list[Problem] = []
+    for line, cells in rows:
+        vals = _filled(cells)
+        if not vals:
+            continue
+        if len(vals) == 3 and layout:
+            vals = vals[:2] if layout == "last" else vals[1:]
+        if len(vals) != 2:
+            problems.append(
+                Problem(
+                    name,
+                    line,
+                    f"{len(vals)} non-empty fields: an unlabelled pair is text_a<TAB>text_b",
+                )  # fmt: skip
+            )
+            continue
+        out.append(pairs.join(*vals))
+    if problems:
+        raise DataError(problems)
+    return out
+
+
+def parse_unlabelled(text: str, name: str, task: str = "single") -> list[str]:
+    """One text per line, or a labelled file whose labels are ignored (both are common); for a
+    pair task, one pair per line (see `_unlabelled_pairs`).
 
     A first line that looks like a header with unrecognised names is an error, as for
     labelled files.
     """
+    if task == "pair":
+        return _unlabelled_pairs(text, name)
     rows, fmt = _rows(text, name)
     k = _first_row(rows)
     cols = _find_columns(rows[k][1]) if k is not None else None
@@ -480,15 +710,17 @@ def parse_unlabelled(text: str, name: str) -> list[str]:
     if fmt == "tsv" and lines and all(len(c) >= 2 for c in lines):
         firsts = {c[0].strip() for c in lines}
         if len(firsts) <= 20:  # a short label column, not free text containing tabs
-            return ["\t".join(c[1:]).strip() for c in lines if "\t".join(c[1:]).strip()]
+            return [" ".join(c[1:]).strip() for c in lines if " ".join(c[1:]).strip()]
     if fmt == "csv":
-        return [",".join(c).strip() for c in lines]
-    return ["\t".join(c).strip() for c in lines]
+        return [pairs.clean(",".join(c)).strip() for c in lines]
+    return [" ".join(c).strip() for c in lines]
 
 
-def load_unlabelled(path: str | Path, max_mb: float = DEFAULT_MAX_MB) -> list[str]:
+def load_unlabelled(
+    path: str | Path, max_mb: float = DEFAULT_MAX_MB, task: str = "single"
+) -> list[str]:
     text, _ = read_text_file(path, max_mb)
-    texts = parse_unlabelled(text, str(path))
+    texts = parse_unlabelled(text, str(path), task)
     if not texts:
         raise DataError([Problem(str(path), None, "no texts found")])
     return texts

@@ -64,13 +64,18 @@ def distill_loss(
     return (weight * soft + (1.0 - alpha) * hard).mean()
 
 
-def _batches(seqs: list[list[int]], batch_size: int, rng: random.Random) -> list[list[int]]:
+def _length(ids) -> int:
+    """Tokens of a text, or of the longer side of a pair (what its padded batch is as wide as)."""
+    return max(len(ids[0]), len(ids[1])) if isinstance(ids, tuple) else len(ids)
+
+
+def _batches(seqs: list, batch_size: int, rng: random.Random) -> list[list[int]]:
     idx = list(range(len(seqs)))
     rng.shuffle(idx)
     chunk = batch_size * 50
     out = []
     for s in range(0, len(idx), chunk):
-        part = sorted(idx[s : s + chunk], key=lambda i: len(seqs[i]))
+        part = sorted(idx[s : s + chunk], key=lambda i: _length(seqs[i]))
         out += [part[j : j + batch_size] for j in range(0, len(part), batch_size)]
     rng.shuffle(out)
     return out
@@ -101,7 +106,8 @@ def train_student(
     own_stage: bool = True,
     init_embed: torch.Tensor | None = None,
 ) -> Student:
-    """`seqs` are word ids; `labels` hold -1 where only the teacher's logits are known.
+    """`seqs` are word ids (a pair of id lists per row for sentence pairs: the student is then
+    Siamese); `labels` hold -1 where only the teacher's logits are known.
 
     With `own_stage` the run's progress shows this training as a stage of its own; without, its
     steps count towards a stage the caller opened (several students training at once).
@@ -121,7 +127,8 @@ def _train(
         keep = [i for i, y in enumerate(labels) if y >= 0]
         seqs, labels = [seqs[i] for i in keep], [labels[i] for i in keep]
         teacher_logits = None
-    model = build_model(cfg.arch, len(vocab), len(label_names), cfg, generator=gen)
+    pair = bool(seqs) and isinstance(seqs[0], tuple)  # a Siamese student (see students.py)
+    model = build_model(cfg.arch, len(vocab), len(label_names), cfg, generator=gen, pair=pair)
     if init_embed is not None:
         with torch.no_grad():
             model.embed.weight.copy_(init_embed)

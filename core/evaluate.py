@@ -13,6 +13,8 @@ from pathlib import Path
 
 import torch
 
+from . import pairs
+
 
 def classification_metrics(pred: list[int], gold: list[int], label_names: list[str]) -> dict:
     k = len(label_names)
@@ -152,7 +154,7 @@ def bert_base_reference(tokenizer, max_length: int, vocab_size: int | None = Non
 
     @torch.inference_mode()
     def predict_one(text: str):
-        enc = tokenizer(text, truncation=True, max_length=max_length, return_tensors="pt")
+        enc = pairs.encode(tokenizer, text, max_length, return_tensors="pt")
         return int(model(**enc).logits.argmax(-1))
 
     return model, predict_one

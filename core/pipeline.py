@@ -17,7 +17,7 @@ from pathlib import Path
 
 import torch
 
-from . import methods
+from . import methods, pairs
 from .augment import augment
 from .bundle import DataBundle, load_bundle
 from .config import PipelineConfig, TeacherConfig
@@ -122,7 +122,7 @@ def _eval_teacher(teacher: Teacher, bundle: DataBundle, cfg: PipelineConfig, ctx
     m.update(
         speed_profile(
             lambda t: int(teacher.predict_one(t).argmax()),
-            lambda t: tok(t, truncation=True, max_length=teacher.max_length),
+            lambda t: pairs.encode(tok, t, teacher.max_length),
             lambda b: teacher.logits(b, batch_size=64),
             lat,
         )

@@ -23,6 +23,7 @@ from safetensors.torch import load_file, save_file
 from torch import nn
 from torch.nn.utils.rnn import pack_padded_sequence
 
+from . import pairs
 from .config import StudentConfig
 from .text import PieceTokenizer, Vocab, tokenize
 
@@ -48,40 +49,83 @@ class Dropout(nn.Module):
         return x * keep / (1.0 - self.p)
 
 
-class BiLSTM(nn.Module):
-    """Embedding, one bidirectional LSTM layer, concatenated final states, ReLU dense, logits."""
+class Siamese(nn.Module):
+    """What a student does with a sentence pair (Tang et al. 2019, 3.2): one shared encoder
+    reads each side, u and v, and a ReLU dense layer over [u; v; u∘v; |u−v|] gives the logits.
 
-    def __init__(self, vocab_size: int, num_labels: int, cfg: StudentConfig):
+    Pairs arrive stacked: rows [0, B) of `ids` are the text_a sides, rows [B, 2B) the text_b
+    sides (see `pad_batch`), so one encoder call covers both; `forward_pair` takes the two sides
+    as separate unpadded tensors (the batch-1 path, and what an ONNX export runs)."""
+
+    pair: bool = False
+
+    def encode(self, ids: torch.Tensor, lengths: torch.Tensor | None = None) -> torch.Tensor:
+        raise NotImplementedError
+
+    def head(self, h: torch.Tensor) -> torch.Tensor:
+        raise NotImplementedError
+
+    def pair_head(self, u: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
+        f = torch.cat([u, v, u * v, (u - v).abs()], dim=-1)
+        return self.out(self.dropout(torch.relu(self.dense(self.dropout(f)))))
+
+    def forward(self, ids: torch.Tensor, lengths: torch.Tensor | None = None) -> torch.Tensor:
+        h = self.encode(ids, lengths)
+        if not self.pair:
+            return self.head(h)
+        u, v = h.chunk(2, dim=0)
+        return self.pair_head(u, v)
+
+    def forward_pair(self, ids_a: torch.Tensor, ids_b: torch.Tensor) -> torch.Tensor:
+        return self.pair_head(self.encode(ids_a), self.encode(ids_b))
+
+
+class BiLSTM(Siamese):
+    """Embedding, one bidirectional LSTM layer, concatenated final states, ReLU dense, logits.
+    For pairs the dense layer reads the pair features of the two final states."""
+
+    def __init__(self, vocab_size: int, num_labels: int, cfg: StudentConfig, pair: bool = False):
         super().__init__()
+        self.pair = pair
         self.embed = nn.Embedding(vocab_size, cfg.embed_dim, padding_idx=0, sparse=True)
         self.lstm = nn.LSTM(cfg.embed_dim, cfg.hidden_dim, batch_first=True, bidirectional=True)
-        self.dense = nn.Linear(2 * cfg.hidden_dim, cfg.dense_dim)
+        self.dense = nn.Linear((8 if pair else 2) * cfg.hidden_dim, cfg.dense_dim)
         self.dropout = Dropout(cfg.dropout)
         self.out = nn.Linear(cfg.dense_dim, num_labels)
 
-    def forward(self, ids: torch.Tensor, lengths: torch.Tensor | None = None) -> torch.Tensor:
+    def encode(self, ids: torch.Tensor, lengths: torch.Tensor | None = None) -> torch.Tensor:
         x = self.embed(ids)
         if lengths is not None and ids.shape[0] > 1:
             x = pack_padded_sequence(x, lengths.cpu(), batch_first=True, enforce_sorted=False)
         _, (h, _) = self.lstm(x)
-        h = torch.cat([h[0], h[1]], dim=-1)
+        return torch.cat([h[0], h[1]], dim=-1)
+
+    def head(self, h: torch.Tensor) -> torch.Tensor:
         return self.out(self.dropout(torch.relu(self.dense(self.dropout(h)))))
 
 
-class TextCNN(nn.Module):
-    """Parallel convolutions (kernels 3/4/5), max-pool over time, dropout, logits."""
+class TextCNN(Siamese):
+    """Parallel convolutions (kernels 3/4/5), max-pool over time, dropout, logits. For pairs a
+    ReLU dense layer (dense_dim) reads the pair features of the two pooled vectors."""
 
-    def __init__(self, vocab_size: int, num_labels: int, cfg: StudentConfig):
+    def __init__(self, vocab_size: int, num_labels: int, cfg: StudentConfig, pair: bool = False):
         super().__init__()
+        self.pair = pair
         self.min_len = max(cfg.kernel_sizes)
         self.embed = nn.Embedding(vocab_size, cfg.embed_dim, padding_idx=0, sparse=True)
         self.convs = nn.ModuleList(
             nn.Conv1d(cfg.embed_dim, cfg.num_filters, k) for k in cfg.kernel_sizes
         )
         self.dropout = Dropout(cfg.dropout)
-        self.out = nn.Linear(cfg.num_filters * len(cfg.kernel_sizes), num_labels)
+        width = cfg.num_filters * len(cfg.kernel_sizes)
+        if pair:
+            self.dense = nn.Linear(4 * width, cfg.dense_dim)
+        self.out = nn.Linear(cfg.dense_dim if pair else width, num_labels)
 
-    def forward(self, ids: torch.Tensor, lengths: torch.Tensor | None = None) -> torch.Tensor:
+    def head(self, h: torch.Tensor) -> torch.Tensor:
+        return self.out(self.dropout(h))
+
+    def encode(self, ids: torch.Tensor, lengths: torch.Tensor | None = None) -> torch.Tensor:
         if ids.shape[1] < self.min_len:
             ids = nn.functional.pad(ids, (0, self.min_len - ids.shape[1]))
         x = self.embed(ids).transpose(1, 2)
@@ -96,7 +140,7 @@ class TextCNN(nn.Module):
                 mask = torch.arange(h.shape[-1]) < valid.unsqueeze(1)
                 h = h * mask.unsqueeze(1)
             pooled.append(h.amax(dim=-1))
-        return self.out(self.dropout(torch.cat(pooled, dim=-1)))
+        return torch.cat(pooled, dim=-1)
 
 
 ARCHS = {"bilstm": BiLSTM, "textcnn": TextCNN}
@@ -108,6 +152,7 @@ def build_model(
     num_labels: int,
     cfg: StudentConfig,
     generator: torch.Generator | None = None,
+    pair: bool = False,
 ) -> nn.Module:
     """Build a student; with a generator, its weights and dropout masks come from it alone.
 
@@ -119,9 +164,9 @@ def build_model(
     if arch not in ARCHS:
         raise ValueError(f"unknown student {arch!r}; expected one of {', '.join(ARCHS)}")
     if generator is None:
-        return ARCHS[arch](vocab_size, num_labels, cfg)
+        return ARCHS[arch](vocab_size, num_labels, cfg, pair)
     with torch.device("meta"):
-        model = ARCHS[arch](vocab_size, num_labels, cfg)
+        model = ARCHS[arch](vocab_size, num_labels, cfg, pair)
     model = model.to_empty(device="cpu")
     init_weights(model, generator)
     for m in model.modules():
@@ -171,12 +216,25 @@ def load_vectors(path: str | Path, vocab: Vocab, embed: nn.Embedding) -> int:
     return found
 
 
-def pad_batch(seqs: list[list[int]]) -> tuple[torch.Tensor, torch.Tensor]:
+Ids = list[int] | tuple[list[int], list[int]]  # one text's ids, or a pair's (a, b)
+
+
+def pad_batch(seqs: list[Ids]) -> tuple[torch.Tensor, torch.Tensor]:
+    """Right-padded ids and lengths; pairs stacked, all text_a sides then all text_b sides."""
+    if seqs and isinstance(seqs[0], tuple):
+        seqs = [s[0] for s in seqs] + [s[1] for s in seqs]
     lengths = torch.tensor([len(s) for s in seqs])
     out = torch.zeros(len(seqs), int(lengths.max()), dtype=torch.long)
     for i, s in enumerate(seqs):
         out[i, : len(s)] = torch.tensor(s)
     return out, lengths
+
+
+def encode_tokens(vocab: Vocab, tokens, max_len: int) -> Ids:
+    """Ids of a text's tokens, or of each side's for a pair (tokens as a tuple of two lists)."""
+    if isinstance(tokens, tuple):
+        return vocab.encode(tokens[0], max_len), vocab.encode(tokens[1], max_len)
+    return vocab.encode(tokens, max_len)
 
 
 @dataclass
@@ -188,21 +246,37 @@ class Student:
     label_names: list[str]
     pieces: PieceTokenizer | None = None  # a character student's (the teacher tokenizer's)
 
-    def tokenize(self, text: str) -> list[str]:
+    @property
+    def task(self) -> str:
+        return "pair" if getattr(self.model, "pair", False) else "single"
+
+    def _tokens(self, text: str) -> list[str]:
         if self.pieces is not None:
             return self.pieces.pieces(text, self.cfg.max_len)
         return tokenize(text, self.vocab.lang, self.cfg.max_len)
 
+    def tokenize(self, text: str) -> list[str] | tuple[list[str], list[str]]:
+        """Words (or pieces) of a text; of each side of a pair."""
+        if self.task == "pair":
+            a, b = pairs.split(text)
+            return self._tokens(a), self._tokens(b)
+        return self._tokens(text)
+
+    def ids(self, text: str) -> Ids:
+        return encode_tokens(self.vocab, self.tokenize(text), self.cfg.max_len)
+
     @torch.inference_mode()
     def predict_logits(self, text: str) -> torch.Tensor:
-        """Text in, logits out, batch 1: the path the latency figures time."""
-        ids = self.vocab.encode(self.tokenize(text), self.cfg.max_len)
+        """Text (or pair) in, logits out, batch 1: the path the latency figures time."""
+        ids = self.ids(text)
+        if isinstance(ids, tuple):
+            return self.model.forward_pair(torch.tensor([ids[0]]), torch.tensor([ids[1]]))[0]
         return self.model(torch.tensor([ids]))[0]
 
     @torch.inference_mode()
     def logits(self, texts: list[str], batch_size: int = 256) -> torch.Tensor:
         self.model.eval()
-        seqs = [self.vocab.encode(self.tokenize(t), self.cfg.max_len) for t in texts]
+        seqs = [self.ids(t) for t in texts]
         out = []
         for s in range(0, len(seqs), batch_size):
             ids, lengths = pad_batch(seqs[s : s + batch_size])
@@ -222,7 +296,12 @@ class Student:
         self.vocab.save(folder / "vocab.json")
         if self.pieces is not None:
             self.pieces.save(folder / "tokenizer.json")
-        meta = {"arch": self.arch, "config": asdict(self.cfg), "label_names": self.label_names}
+        meta = {
+            "arch": self.arch,
+            "config": asdict(self.cfg),
+            "label_names": self.label_names,
+            "task": self.task,
+        }
         (folder / "student.json").write_text(json.dumps(meta, ensure_ascii=False, indent=1))
         return folder
 
@@ -235,7 +314,8 @@ def load_student(folder: str | Path, config_cls: type = StudentConfig) -> Studen
     names = {f.name for f in dataclasses.fields(config_cls)}
     cfg = config_cls(**{k: v for k, v in c.items() if k in names})
     vocab = Vocab.load(folder / "vocab.json")
-    model = build_model(meta["arch"], len(vocab), len(meta["label_names"]), cfg)
+    pair = meta.get("task") == "pair"
+    model = build_model(meta["arch"], len(vocab), len(meta["label_names"]), cfg, pair=pair)
     model.load_state_dict(load_file(str(folder / "model.safetensors")))
     model.eval()
     tok = folder / "tokenizer.json"

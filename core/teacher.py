@@ -23,6 +23,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from . import pairs
 from . import provenance as _provenance
 from .config import TeacherConfig
 from .store import sha256_file
@@ -226,12 +227,8 @@ def batched_logits(
     out = torch.empty(len(texts), num_labels)
     for start in range(0, len(order), batch_size):
         idx = order[start : start + batch_size]
-        enc = tokenizer(
-            [texts[i] for i in idx],
-            truncation=True,
-            max_length=max_length,
-            padding=True,
-            return_tensors="pt",
+        enc = pairs.encode(
+            tokenizer, [texts[i] for i in idx], max_length, padding=True, return_tensors="pt"
         )
         out[idx] = model(**(prepare(enc) if prepare else enc)).logits.float().cpu()
         if progress:
@@ -264,9 +261,8 @@ class Teacher:
 
     @torch.inference_mode()
     def predict_one(self, text: str) -> torch.Tensor:
-        enc = self.tokenizer(
-            text, truncation=True, max_length=self.max_length, return_tensors="pt"
-        ).to(self.device)
+        enc = pairs.encode(self.tokenizer, text, self.max_length, return_tensors="pt")
+        enc = enc.to(self.device)
         return self.model(**enc).logits[0].float().cpu()
 
     def num_params(self) -> int:
@@ -327,8 +323,10 @@ def fine_tune(
     dev_ = pick_device(device)
     model.to(dev_)
     teacher = Teacher(tok, model, cfg.max_length, dev_, label_names, path=str(out_dir))
-    enc = tok(train_texts, truncation=True, max_length=cfg.max_length)
+    enc = pairs.encode(tok, train_texts, cfg.max_length)
     ids = enc["input_ids"]
+    # segment ids tell BERT which sentence of a pair a token is in
+    types = enc.get("token_type_ids") if pairs.task_of(train_texts) == "pair" else None
     lengths = [len(x) for x in ids]
     steps_per_epoch = math.ceil(len(ids) / cfg.batch_size)
     total = steps_per_epoch * cfg.epochs
@@ -352,7 +350,10 @@ def fine_tune(
     for epoch in range(cfg.epochs):
         model.train()
         for batch in _batches(lengths, cfg.batch_size, rng):
-            feats = tok.pad({"input_ids": [ids[i] for i in batch]}, return_tensors="pt")
+            rows = {"input_ids": [ids[i] for i in batch]}
+            if types is not None:
+                rows["token_type_ids"] = [types[i] for i in batch]
+            feats = tok.pad(rows, return_tensors="pt")
             feats = {k: v.to(dev_) for k, v in feats.items()}
             out = model(**feats, labels=labels_t[batch].to(dev_))
             out.loss.backward()

@@ -14,6 +14,7 @@ from typing import Any
 
 import torch
 
+from .. import pairs
 from ..text import PieceTokenizer, Vocab, tokenize
 
 log = logging.getLogger(__name__)
@@ -45,12 +46,29 @@ class Shared:
             if key not in self._cache:
                 toks = []
                 for t in self.texts:
-                    toks.append(tokenize(t, self.lang, max_words))
+                    toks.append(self._words(t, max_words))
                     if progress:
                         progress()
-                dev = [tokenize(t, self.lang, max_words) for t in self.dev_texts]
+                dev = [self._words(t, max_words) for t in self.dev_texts]
                 self._cache[key] = (toks, dev)
             return self._cache[key]
+
+    def _words(self, text: str, max_words: int):
+        """A text's words; a sentence pair's as (words of text_a, words of text_b)."""
+        if pairs.is_pair(text):
+            a, b = pairs.split(text)
+            return tokenize(a, self.lang, max_words), tokenize(b, self.lang, max_words)
+        return tokenize(text, self.lang, max_words)
+
+    @staticmethod
+    def _pieces_of(tok: PieceTokenizer, texts: list[str], max_len: int) -> list:
+        """Pieces of each text; of each side of a pair (two batched calls)."""
+        if pairs.task_of(texts) != "pair":
+            return tok.pieces_batch(texts, max_len)
+        sides = [pairs.split(t) for t in texts]
+        a = tok.pieces_batch([x for x, _ in sides], max_len)
+        b = tok.pieces_batch([y for _, y in sides], max_len)
+        return list(zip(a, b, strict=True))
 
     def pieces(self) -> PieceTokenizer:
         """The teacher tokenizer's pieces (character students read them)."""
@@ -67,11 +85,11 @@ class Shared:
         tok = self.pieces()
         with self._lock:
             if key not in self._cache:
-                toks = tok.pieces_batch(self.texts, max_len)
+                toks = self._pieces_of(tok, self.texts, max_len)
                 if progress:
                     for _ in toks:
                         progress()
-                self._cache[key] = (toks, tok.pieces_batch(self.dev_texts, max_len))
+                self._cache[key] = (toks, self._pieces_of(tok, self.dev_texts, max_len))
             return self._cache[key]
 
     def tokens(self, kind: str, max_len: int, progress=None):
@@ -88,6 +106,8 @@ class Shared:
         with self._lock:
             if key not in self._cache:
                 rows = toks[: self.n_gold] if role == "plain" else toks
+                if rows and isinstance(rows[0], tuple):  # pairs: both sides' words
+                    rows = [side for row in rows for side in row]
                 lang = "pieces" if kind == "pieces" else self.lang
                 self._cache[key] = Vocab.build(rows, lang, min_count)
             return self._cache[key]

@@ -28,6 +28,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .. import pairs
 from ..config import _opt, _seed
 from ..teacher import batched_logits
 from ._base import Shared, StudentJob
@@ -132,12 +133,12 @@ class TransformerStudent:
         return model_inputs(self.model, enc, next(self.model.parameters()).device)
 
     def tokenize(self, text: str) -> list[int]:
-        return self.tokenizer(text, truncation=True, max_length=self.max_length)["input_ids"]
+        return pairs.encode(self.tokenizer, text, self.max_length)["input_ids"]
 
     @torch.inference_mode()
     def predict_logits(self, text: str) -> torch.Tensor:
         """Text in, logits out, batch 1: the path the latency figures time."""
-        enc = self.tokenizer(text, truncation=True, max_length=self.max_length, return_tensors="pt")
+        enc = pairs.encode(self.tokenizer, text, self.max_length, return_tensors="pt")
         return self.model(**self._inputs(enc)).logits[0].float().cpu()
 
     def logits(self, texts: list[str], batch_size: int = 64) -> torch.Tensor:
@@ -329,15 +330,23 @@ def _batches(lengths: list[int], batch_size: int, rng: random.Random) -> list[li
     return out
 
 
-def pad_ids(seqs: list[list[int]], pad_id: int) -> dict[str, torch.Tensor]:
-    """A batch of token ids, right-padded, with its attention mask and zero segment ids."""
+def pad_ids(
+    seqs: list[list[int]], pad_id: int, sep_id: int | None = None
+) -> dict[str, torch.Tensor]:
+    """A batch of token ids, right-padded, with its attention mask and segment ids: 0 up to and
+    including the first [SEP], 1 after it ([CLS] a [SEP] b [SEP]: a sentence pair's second
+    sentence; a single text is all 0), what the tokenizer gives for `tokenizer(a, b)`."""
     width = max(len(x) for x in seqs)
     ids = torch.full((len(seqs), width), pad_id, dtype=torch.long)
     mask = torch.zeros((len(seqs), width), dtype=torch.long)
     for i, x in enumerate(seqs):
         ids[i, : len(x)] = torch.tensor(x)
         mask[i, : len(x)] = 1
-    return {"input_ids": ids, "attention_mask": mask, "token_type_ids": torch.zeros_like(ids)}
+    types = torch.zeros_like(ids)
+    if sep_id is not None:
+        is_sep = (ids == sep_id).long() * mask
+        types = ((is_sep.cumsum(1) - is_sep).clamp(max=1)) * mask
+    return {"input_ids": ids, "attention_mask": mask, "token_type_ids": types}
 
 
 @torch.inference_mode()
@@ -375,7 +384,7 @@ def fit(
         key = tuple(rows)
         if key not in encoded:
             texts = [shared.texts[i] for i in rows]
-            ids = tok(texts, truncation=True, max_length=student.max_length)["input_ids"]
+            ids = pairs.encode(tok, texts, student.max_length)["input_ids"]
             labels = torch.tensor([shared.labels[i] for i in rows])
             encoded[key] = (ids, [len(x) for x in ids], labels, shared.logits[rows])
         return encoded[key]
@@ -394,7 +403,7 @@ def fit(
         for epoch in range(stage.epochs):
             model.train()
             for b in _batches(lengths, cfg.batch_size, rng):
-                enc = pad_ids([ids[i] for i in b], tok.pad_token_id or 0)
+                enc = pad_ids([ids[i] for i in b], tok.pad_token_id or 0, tok.sep_token_id)
                 batch = Batch(
                     [srows[i] for i in b], enc, labels[b].to(device), t_logits[b].to(device)
                 )

@@ -13,7 +13,7 @@ import torch
 
 from ..config import StudentConfig
 from ..distill import train_student
-from ..students import load_student
+from ..students import encode_tokens, load_student
 from ._base import Shared, StudentJob
 
 
@@ -52,10 +52,9 @@ def train(job: StudentJob, shared: Shared, ctx):
     n = rows(job, shared)
     plain = job.role == "plain"
     tcfg = dataclasses.replace(cfg, loss="hard") if plain else cfg
-    seqs = [vocab.encode(t, cfg.max_len) for t in toks[:n]]
-    dev = (
-        ([vocab.encode(t, cfg.max_len) for t in dev_toks], shared.dev_labels) if dev_toks else None
-    )
+    seqs = [encode_tokens(vocab, t, cfg.max_len) for t in toks[:n]]
+    dev_seqs = [encode_tokens(vocab, t, cfg.max_len) for t in dev_toks]
+    dev = (dev_seqs, shared.dev_labels) if dev_toks else None
     student = train_student(
         job.name,
         tcfg,
