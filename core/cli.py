@@ -11,7 +11,7 @@ import threading
 import time
 from pathlib import Path
 
-from . import methods
+from . import methods, pairs
 from .cli_args import add_args, add_config_args, from_args
 from .config import AugmentConfig, DataConfig, PipelineConfig, TeacherConfig, to_dict
 
@@ -64,6 +64,11 @@ def config_from_args(a: argparse.Namespace) -> PipelineConfig:
     return cfg
 
 
+def _run_task(store, run_id: int) -> str:
+    """ "single" or "pair": what the run's data are (its data summary says)."""
+    return (store.run(run_id).get("data") or {}).get("task", "single")
+
+
 def cmd_predict(a: argparse.Namespace) -> int:
     """Every model of a run (any method, loaded through the registry) on the given texts:
     label, probabilities and milliseconds per text, as on the Predict page."""
@@ -105,6 +110,16 @@ def cmd_predict(a: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return EXIT_DATA
+    if _run_task(store, a.run) == "pair":
+        if not all("\t" in t for t in a.texts):  # arguments two at a time: text_a text_b
+            if len(a.texts) % 2:
+                print(
+                    f"error: run {a.run} scores sentence pairs: give the texts two at a time "
+                    "(TEXT_A TEXT_B ...), or each pair as one text_a<TAB>text_b argument",
+                    file=sys.stderr,
+                )
+                return EXIT_DATA
+            a.texts = [pairs.join(x, y) for x, y in zip(a.texts[::2], a.texts[1::2], strict=True)]
     out = []
     for name in wanted:  # one untimed call each: jieba's dictionary loads on the first one
         models[name][1](a.texts[0])
@@ -128,9 +143,11 @@ def cmd_predict(a: argparse.Namespace) -> int:
         print(json.dumps(out, indent=1, ensure_ascii=False))
         return 0
     width = max(len(r["model"]) for r in out) + 2  # long names (textcnn_char_distilled) fit
+    lw = max(len(r["label"]) for r in out) + 2  # and long labels ("contradiction")
     for r in out:
         p = "  ".join(f"{k} {v:.3f}" for k, v in r["probabilities"].items())
-        print(f"{r['model']:<{width}}{r['label']:<10}{p}  {r['ms']:7.2f} ms  {r['text'][:40]}")
+        text = pairs.show(r["text"], " || ")
+        print(f"{r['model']:<{width}}{r['label']:<{lw}}{p}  {r['ms']:7.2f} ms  {text[:60]}")
     return 0
 
 
@@ -156,7 +173,8 @@ def cmd_export(a: argparse.Namespace) -> int:
         )
     elif rep.note:
         print(rep.note)
-    print(f'try: python {Path(rep.folder) / "predict.py"} "some text"')
+    example = '"text a" "text b"' if _run_task(Store(a.home), a.run) == "pair" else '"some text"'
+    print(f"try: python {Path(rep.folder) / 'predict.py'} {example}")
     return 0
 
 
@@ -257,13 +275,14 @@ def cmd_run(kind: str, a: argparse.Namespace) -> int:
 
 def _print_table(models: dict[str, dict]) -> None:
     t = models.get("teacher", {}).get("latency_ms_p50")
+    w = max(20, *(len(n) + 2 for n in models))  # textcnn_char_distilled fits
     print(
-        f"{'model':<20}{'acc':>8}{'F1':>8}{'params':>12}{'p50 ms':>9}{'p95 ms':>9}{'speed-up':>10}"
+        f"{'model':<{w}}{'acc':>8}{'F1':>8}{'params':>12}{'p50 ms':>9}{'p95 ms':>9}{'speed-up':>10}"
     )
     for name, m in models.items():
         sp = f"{t / m['latency_ms_p50']:.1f}x" if t and m.get("latency_ms_p50") else ""
         print(
-            f"{name:<20}{m['accuracy']:>8.4f}{m['f1']:>8.4f}{m['params']:>12,}"
+            f"{name:<{w}}{m['accuracy']:>8.4f}{m['f1']:>8.4f}{m['params']:>12,}"
             f"{m['latency_ms_p50']:>9.3f}{m['latency_ms_p95']:>9.3f}{sp:>10}"
         )
 
@@ -273,8 +292,9 @@ def cmd_data_check(a: argparse.Namespace) -> int:
 
     try:
         if a.unlabelled:
-            texts = load_unlabelled(a.file)
-            print(f"{a.file}: ok, {len(texts)} unlabelled texts")
+            texts = load_unlabelled(a.file, task="pair" if a.pairs else "single")
+            what = "sentence pairs" if a.pairs else "texts"
+            print(f"{a.file}: ok, {len(texts)} unlabelled {what}")
             return 0
         labels = a.labels.split(",") if a.labels else None
         ds = load_labelled(a.file, label_names=labels)
@@ -282,7 +302,8 @@ def cmd_data_check(a: argparse.Namespace) -> int:
         print(str(exc), file=sys.stderr)
         return EXIT_DATA
     counts = ", ".join(f"{k}: {v}" for k, v in class_counts(ds).items())
-    print(f"{a.file}: ok, {len(ds)} rows, encoding {ds.encoding}, classes {counts}")
+    task = "pair (text_a, text_b)" if ds.task == "pair" else "single texts"
+    print(f"{a.file}: ok, {len(ds)} rows, task {task}, encoding {ds.encoding}, classes {counts}")
     for w in ds.warnings:
         print(str(w), file=sys.stderr)
     return 0
@@ -423,6 +444,11 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("file")
     c.add_argument("--labels", help="comma list the labels must come from (e.g. a test file)")
     c.add_argument("--unlabelled", action="store_true", help="check as a transfer file")
+    c.add_argument(
+        "--pairs",
+        action="store_true",
+        help="with --unlabelled: a transfer file of sentence pairs (text_a<TAB>text_b)",
+    )
     for kind, helps in (
         ("pipeline", "teacher, augmentation, labels, students and evaluation in one run"),
         ("teacher", "fine-tune and score a teacher"),
@@ -448,7 +474,11 @@ def build_parser() -> argparse.ArgumentParser:
         "(or: python -m core predict R TEXT ...)",
     )
     pr.add_argument(
-        "texts", nargs="+", metavar="[RUN] TEXT", help="texts to score (one argument each)"
+        "texts",
+        nargs="+",
+        metavar="[RUN] TEXT",
+        help="texts to score (one argument each; a sentence-pair run takes them two at a "
+        "time: TEXT_A TEXT_B ...)",
     )
     pr.add_argument("--run", type=int, help="the run whose models score the texts")
     pr.add_argument(

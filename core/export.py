@@ -93,6 +93,17 @@ class _Logits(nn.Module):
         return self.model(**dict(zip(self.names, args, strict=True))).logits
 
 
+class _PairLogits(nn.Module):
+    """A Siamese student as ids_a, ids_b -> logits (each side unpadded, batch 1)."""
+
+    def __init__(self, model: nn.Module) -> None:
+        super().__init__()
+        self.model = model
+
+    def forward(self, ids_a: torch.Tensor, ids_b: torch.Tensor) -> torch.Tensor:
+        return self.model.forward_pair(ids_a, ids_b)
+
+
 def _load(store, run_id: int, name: str) -> tuple[Any, str, Path]:
     """(model object, kind, folder): a Teacher, a word / char Student or a TransformerStudent."""
     folder = model_folder(store, run_id, name)
@@ -108,17 +119,21 @@ def _module_and_inputs(obj: Any, kind: str) -> tuple[nn.Module, dict[str, torch.
         model = obj.model.eval()
         min_len = getattr(model, "min_len", 1)
         ids = torch.ones(1, max(8, min_len), dtype=torch.long)
-        meta = {"max_len": obj.cfg.max_len, "min_len": min_len}
+        meta = {"max_len": obj.cfg.max_len, "min_len": min_len, "task": obj.task}
+        if obj.task == "pair":  # Siamese: each side through the shared encoder
+            return _PairLogits(model).eval(), {"ids_a": ids, "ids_b": ids.clone()}, meta
         return model, {"ids": ids}, meta
     model = obj.model.to("cpu").eval()
     tok = obj.tokenizer
-    enc = tok("示例 example", truncation=True, max_length=obj.max_length, return_tensors="pt")
+    task = getattr(obj, "task", "single")
+    example = ("示例 example", "例子") if task == "pair" else ("示例 example",)
+    enc = tok(*example, truncation=True, max_length=obj.max_length, return_tensors="pt")
     accepts = set(model.forward.__code__.co_varnames)
     names = [
         k for k in ("input_ids", "attention_mask", "token_type_ids") if k in enc and k in accepts
     ]
     inputs = {k: enc[k] for k in names}
-    return _Logits(model, names).eval(), inputs, {"max_len": obj.max_length}
+    return _Logits(model, names).eval(), inputs, {"max_len": obj.max_length, "task": task}
 
 
 def _write_tokenizer(obj: Any, kind: str, out: Path) -> None:
@@ -132,7 +147,10 @@ def _write_tokenizer(obj: Any, kind: str, out: Path) -> None:
 
 def _export_onnx(module: nn.Module, inputs: dict[str, torch.Tensor], path: Path) -> None:
     names = list(inputs)
-    dynamic = {k: {0: "batch", 1: "tokens"} for k in names}
+    # a transformer's inputs share one length; a Siamese student's two sides have their own
+    dynamic = {
+        k: {0: "batch", 1: f"tokens_{k}" if k.startswith("ids_") else "tokens"} for k in names
+    }
     dynamic["logits"] = {0: "batch"}
     with torch.inference_mode():
         torch.onnx.export(
@@ -170,6 +188,8 @@ def export_model(
         raise ValueError("--int8 is ONNX Runtime's dynamic quantisation: use --format onnx")
     t0 = time.time()
     obj, kind, _ = _load(store, run_id, name)
+    if kind == "transformer" and (store.run(run_id).get("data") or {}).get("task") == "pair":
+        obj.task = "pair"  # (a teacher saved before pairs were recorded in its folder)
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     module, inputs, meta = _module_and_inputs(obj, kind)

@@ -9,6 +9,11 @@ meta.json (kind, labels, lengths), model.onnx / model.pt, vocab.json and / or to
     echo "房间很干净" | python predict.py          # texts on stdin, one per line
     python predict.py --json "房间很干净"
 
+A sentence-pair model (question matching, NLI) takes two texts per pair: arguments two at a
+time, or `text_a<TAB>text_b` lines on stdin:
+
+    python predict.py "花呗怎么还款" "花呗如何还钱"
+
 This file is copied verbatim into every export; it never imports Distillery. It is a
 command-line tool, not engine code: its answers are its output (stdout), never log lines.
 """
@@ -37,6 +42,7 @@ class Predictor:
         self.kind = self.meta["kind"]  # word | char | transformer
         self.labels = self.meta["labels"]
         self.max_len = int(self.meta["max_len"])
+        self.task = self.meta.get("task", "single")  # single | pair
         if self.kind in ("word", "char"):
             vocab = json.loads((folder / "vocab.json").read_text(encoding="utf-8"))
             self.stoi = {w: i for i, w in enumerate(vocab["itos"])}
@@ -84,13 +90,23 @@ class Predictor:
 
     # -- tokenisation: the same steps as Distillery's --------------------------------------------
     def inputs(self, text: str) -> dict[str, np.ndarray]:
+        """The model's feeds for a text, or for a pair given as `text_a<TAB>text_b`."""
+        sides = text.split("\t", 1) if self.task == "pair" else [text.replace("\t", " ")]
+        if self.task == "pair" and len(sides) != 2:
+            raise ValueError("a sentence-pair model needs two texts: text_a<TAB>text_b")
         if self.kind == "transformer":
-            enc = self.tok.encode(text)
+            enc = self.tok.encode(*sides)  # a pair: [CLS] a [SEP] b [SEP], segment ids 0 / 1
             ids = np.asarray([enc.ids], dtype=np.int64)
             feeds = {"input_ids": ids, "attention_mask": np.ones_like(ids)}
             if "token_type_ids" in self.meta["inputs"]:
-                feeds["token_type_ids"] = np.zeros_like(ids)
+                feeds["token_type_ids"] = np.asarray([enc.type_ids], dtype=np.int64)
             return feeds
+        if self.task == "pair":  # a Siamese student: each side on its own
+            return {"ids_a": self._ids(sides[0]), "ids_b": self._ids(sides[1])}
+        return {"ids": self._ids(text)}
+
+    def _ids(self, text: str) -> np.ndarray:
+        """A word or character student's ids for one text, shape (1, length)."""
         if self.kind == "char":
             clipped = text[: self.max_len * CHARS_PER_PIECE]
             tids = self.tok.encode(clipped, add_special_tokens=False).ids[: self.max_len]
@@ -98,7 +114,7 @@ class Predictor:
             pad = int(self.meta.get("min_len", 1)) - len(ids)
             if pad > 0:  # as the TextCNN pads
                 ids = np.concatenate([ids, np.zeros(pad, dtype=np.int64)])
-            return {"ids": ids[None, :]}
+            return ids[None, :]
         if self.lang == "zh":
             clipped = text[: self.max_len * CHARS_PER_WORD["zh"]]
             tokens = [w for w in self.jieba.lcut(clipped, HMM=False) if w.strip()]
@@ -107,7 +123,7 @@ class Predictor:
             tokens = _EN_WORD.findall(clipped.lower())
         ids = [self.stoi.get(w, 1) for w in tokens[: self.max_len]] or [1]
         ids += [0] * (int(self.meta.get("min_len", 1)) - len(ids))  # as the TextCNN pads
-        return {"ids": np.asarray([ids], dtype=np.int64)}
+        return np.asarray([ids], dtype=np.int64)
 
     def _run_onnx(self, feeds: dict[str, np.ndarray]) -> np.ndarray:
         return self.session.run(None, feeds)[0][0]
@@ -132,19 +148,32 @@ class Predictor:
 def main(argv: list[str]) -> int:
     as_json = "--json" in argv
     texts = [a for a in argv if a != "--json"]
-    if not texts:
-        texts = [line.rstrip("\n") for line in sys.stdin if line.strip()]
-    if not texts:
-        sys.stderr.write("usage: python predict.py [--json] TEXT [TEXT ...]  (or texts on stdin)\n")
-        return 2
     pred = Predictor()
+    pair = pred.task == "pair"
+    if pair and texts:  # arguments two at a time: text_a text_b
+        if len(texts) % 2:
+            sys.stderr.write("a sentence-pair model takes its texts two at a time: A B [A B ...]\n")
+            return 2
+        texts = [f"{a}\t{b}" for a, b in zip(texts[::2], texts[1::2], strict=True)]
+    if not texts:
+        texts = [line.rstrip("\r\n") for line in sys.stdin if line.strip()]
+    if not texts:
+        usage = (
+            "TEXT_A TEXT_B [...]  (or text_a<TAB>text_b lines" if pair else "TEXT [...]  (or texts"
+        )
+        sys.stderr.write(f"usage: python predict.py [--json] {usage} on stdin)\n")
+        return 2
     out = []
     for t in texts:
         label, probs = pred.predict(t)
-        out.append({"text": t, "label": label, "probabilities": probs})
+        row = {"text": t, "label": label, "probabilities": probs}
+        if pair:
+            row = {"text_a": t.split("\t", 1)[0], "text_b": t.split("\t", 1)[-1], **row}
+            del row["text"]
+        out.append(row)
         if not as_json:
             shown = "  ".join(f"{k} {v:.3f}" for k, v in probs.items())
-            sys.stdout.write(f"{label}\t{shown}\t{t}\n")
+            sys.stdout.write(f"{label}\t{shown}\t{t.replace(chr(9), '  ||  ')}\n")
     if as_json:
         sys.stdout.write(json.dumps(out, ensure_ascii=False, indent=1) + "\n")
     return 0

@@ -245,6 +245,7 @@ class Teacher:
     label_names: list[str]
     fingerprint: str = ""
     path: str = ""
+    task: str = "single"  # "pair": fine-tuned on tokenizer(text_a, text_b)
 
     def logits(self, texts: list[str], batch_size: int = 64, progress=None) -> torch.Tensor:
         """Batched, length-sorted (little padding), in original order; float32 on CPU."""
@@ -277,7 +278,14 @@ def load_teacher(path: str | Path, device: str = "auto") -> Teacher:
     dev = pick_device(device)
     model.to(dev).eval()
     return Teacher(
-        tok, model, meta["max_length"], dev, meta["label_names"], meta["fingerprint"], str(path)
+        tok,
+        model,
+        meta["max_length"],
+        dev,
+        meta["label_names"],
+        meta["fingerprint"],
+        str(path),
+        task=meta.get("task", "single"),
     )
 
 
@@ -389,7 +397,9 @@ def fine_tune(
         dev_accuracy=best_acc if dev else None,
         train_texts=len(train_texts),
         dev_texts=len(dev[0]) if dev else 0,
+        task=pairs.task_of(train_texts),
     )
+    teacher.task = pairs.task_of(train_texts)
     return teacher
 
 

@@ -52,7 +52,7 @@ def _data_flags(tiny_data) -> list[str]:
 def test_data_check_good_file(cli, tiny_data):
     res = cli("data", "check", str(tiny_data.train))
     assert res.returncode == 0, res.stderr
-    assert f"{tiny_data.train}: ok, 160 rows, encoding utf-8, classes 0: 80, 1: 80" in res.stdout
+    assert f"{tiny_data.train}: ok, 160 rows, task single texts, encoding utf-8, classes 0: 80, 1: 80" in res.stdout
 
 
 def test_data_check_bad_file_names_the_line(cli, tmp_path):
@@ -70,7 +70,7 @@ def test_data_check_reports_encoding_and_warnings(cli, tmp_path):
     gbk.write_bytes("0\t不好\n1\t很好\n0\t不好\n".encode("gb18030"))
     res = cli("data", "check", str(gbk))
     assert res.returncode == 0, res.stderr
-    assert "3 rows, encoding gb18030" in res.stdout
+    assert "3 rows, task single texts, encoding gb18030" in res.stdout
     assert f"{gbk}:3: warning: duplicate of line 1" in res.stderr
 
 

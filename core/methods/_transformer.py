@@ -128,6 +128,7 @@ class TransformerStudent:
     label_names: list[str]
     max_length: int
     info: dict = field(default_factory=dict)
+    task: str = "single"  # "pair": a cross-encoder over tokenizer(text_a, text_b)
 
     def _inputs(self, enc) -> dict[str, torch.Tensor]:
         return model_inputs(self.model, enc, next(self.model.parameters()).device)
@@ -168,6 +169,7 @@ class TransformerStudent:
             "config": dataclasses.asdict(self.cfg),
             "label_names": self.label_names,
             "max_length": self.max_length,
+            "task": self.task,
         }
         (tmp / "student.json").write_text(json.dumps(meta, ensure_ascii=False, indent=1))
         shutil.rmtree(folder, ignore_errors=True)
@@ -185,7 +187,13 @@ def load(folder: Path) -> TransformerStudent:
     model = AutoModelForSequenceClassification.from_pretrained(str(folder)).eval()
     cfg = config_from_dict(meta["config"])
     return TransformerStudent(
-        meta["arch"], model, tok, cfg, meta["label_names"], int(meta["max_length"])
+        meta["arch"],
+        model,
+        tok,
+        cfg,
+        meta["label_names"],
+        int(meta["max_length"]),
+        task=meta.get("task", "single"),
     )
 
 
@@ -435,6 +443,7 @@ def fit(
             model.load_state_dict(best_state)
         timings[stage.name] = round(time.time() - t0, 2)
     student.model = model.to("cpu").eval()
+    student.task = pairs.task_of(shared.texts)
     student.info = {
         "train_texts": max(len(s.rows if s.rows is not None else rows) for s in stages),
         "train_device": device.type,
