@@ -447,7 +447,7 @@ def _pair_rows(
                     Problem(
                         name,
                         line,
-                        f"{what} beside the label: a pair needs text_a and text_b (an empty side?)",
+                        f"{what} beside the label {label!r}: a pair needs text_a and text_b (an empty side?)",
                     )
                 )
                 continue

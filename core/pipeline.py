@@ -60,6 +60,10 @@ def preflight(store, kind: str, cfg: PipelineConfig) -> DataBundle:
     for a in archs:
         methods.get(a)  # an unknown method is refused before the run exists
     bundle = load_bundle(cfg.data)
+    cant = [a for a in archs if bundle.task not in methods.get(a).supports]
+    if cant:
+        what = "sentence pairs" if bundle.task == "pair" else "single texts"
+        raise ValueError(f"student method(s) {', '.join(cant)} cannot take {what}")
     if cfg.teacher_run is not None:
         reused_teacher_dir(store, cfg, bundle)
     elif kind in ("augment", "distill"):

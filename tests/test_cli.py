@@ -52,7 +52,10 @@ def _data_flags(tiny_data) -> list[str]:
 def test_data_check_good_file(cli, tiny_data):
     res = cli("data", "check", str(tiny_data.train))
     assert res.returncode == 0, res.stderr
-    assert f"{tiny_data.train}: ok, 160 rows, task single texts, encoding utf-8, classes 0: 80, 1: 80" in res.stdout
+    assert (
+        f"{tiny_data.train}: ok, 160 rows, task single texts, encoding utf-8, classes 0: 80, 1: 80"
+        in res.stdout
+    )
 
 
 def test_data_check_bad_file_names_the_line(cli, tmp_path):

@@ -45,7 +45,7 @@ class Method:
     parallel: bool = False
     # plain twins with equal keys are the same model: trained once, reported under each name
     plain_key: Callable[[Any], Hashable] | None = None
-    supports: tuple[str, ...] = ("single",)
+    supports: tuple[str, ...] = ("single", "pair")  # single texts, sentence pairs
     paper: str = ""
     extra: dict[str, Any] = field(default_factory=dict)
 
