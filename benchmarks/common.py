@@ -517,3 +517,36 @@ def report_exports(
     with out.with_suffix(".md").open("a") as f:
         f.write("\nExported (ONNX Runtime, batch 1, the export's own predict.py):\n\n" + md)
     return rows
+
+
+def pair_targets(result: dict, metric: str, min_gain: float, min_speedup: float = 20.0) -> dict:
+    """Issue #9's checks on a pair benchmark: the distilled Siamese BiLSTM against its plain
+    twin on `metric` ("accuracy" or "f1", mean over seeds), and the fastest pair student's
+    batch-1 speed-up over the teacher; printed and returned (stored in the JSON)."""
+    rows = {r["model"]: r for r in result["rows"]}
+    out: dict = {}
+    for arch in ("bilstm", "bilstm_char", "textcnn", "textcnn_char"):
+        d, p = rows.get(f"{arch}_distilled"), rows.get(f"{arch}_plain")
+        if d and p:
+            gain = d[metric] - p[metric]
+            out[f"{arch}_gain_{metric}"] = gain
+            print(f"{arch}: distilled {d[metric]:.4f} vs plain {p[metric]:.4f} ({metric}): "
+                  f"{gain * 100:+.1f} points")  # fmt: skip
+    if "bilstm_gain_" + metric in out:
+        met = out["bilstm_gain_" + metric] >= min_gain
+        out["siamese_bilstm_target_met"] = met
+        print(f"target: Siamese BiLSTM +{min_gain * 100:.0f} points {metric}: "
+              f"{'met' if met else 'NOT met'}")  # fmt: skip
+    students = [r for r in result["rows"] if r["model"] != "teacher"]
+    fastest = max(students, key=lambda r: r["speedup_vs_teacher"])
+    out["fastest"] = fastest["model"]
+    out["fastest_speedup"] = fastest["speedup_vs_teacher"]
+    out["speedup_target_met"] = fastest["speedup_vs_teacher"] >= min_speedup
+    print(f"fastest pair student: {fastest['model']} {fastest['speedup_vs_teacher']:.1f}x the "
+          f"teacher at batch 1 (target {min_speedup:.0f}x: "
+          f"{'met' if out['speedup_target_met'] else 'NOT met'})")  # fmt: skip
+    total = result["pipeline_total_s"]
+    out["within_15_min"] = total <= 15 * 60
+    print(f"pipeline (first seed) {total / 60:.1f} min, every seed "
+          f"{(total + sum(result['further_seed_s'])) / 60:.1f} min (target 15 min for one run)")  # fmt: skip
+    return out

@@ -466,3 +466,69 @@ def test_browser_walkthrough(server, page, upload_files, tiny_teacher_dir, tmp_p
     assert any(r["arch"] == "kd" for r in students), students
     top = max(r["accuracy"] for r in students)
     expect(sentence).to_contain_text(f"at {100 * top:.1f}% accuracy")
+
+
+def test_browser_sentence_pairs(server, page, tiny_teacher_dir, tmp_path):
+    """A pair file on Data (the task, both sides, the pair augmentation), then a pair run's
+    models scoring a pair typed into Predict's two boxes."""
+    from test_pairs import _pairs
+
+    from core.config import (
+        AugmentConfig,
+        DataConfig,
+        PipelineConfig,
+        StudentConfig,
+        TeacherConfig,
+        to_dict,
+    )
+    from core.jobs import RunContext, execute
+    from core.store import Store
+
+    url, home, log = server
+    rows = list(dict.fromkeys(_pairs(200, seed=11)))
+    train = tmp_path / "pairs.tsv"
+    train.write_text("".join(f"{a}\t{b}\t{y}\n" for a, b, y in rows[:150]), encoding="utf-8")
+    test = tmp_path / "pairs_test.tsv"
+    test.write_text("".join(f"{a}\t{b}\t{y}\n" for a, b, y in rows[150:]), encoding="utf-8")
+
+    page.goto(url)
+    settle(page)
+    page.get_by_text("Upload files", exact=True).click()
+    key(page, "up-train").locator('input[type="file"]').set_input_files(str(train))
+    settle(page)
+    expect(alert(page, "Success", "pairs.tsv")).to_be_visible()
+    task = page.locator('[data-testid="stMetric"]').filter(has_text="Task")
+    expect(task).to_contain_text("sentence pairs")
+    expect(frame(page, "text_b")).to_be_visible()
+    expect(key(page, "aug-b_only")).to_contain_text("text_b changed")
+    shot(page, "11-pairs-data.png")
+
+    # a pair run in the server's home (the engine, in this process): word students, tiny
+    store = Store(home)
+    word = dict(epochs=1, embed_dim=16, hidden_dim=16, dense_dim=16, num_filters=8, max_len=24)
+    cfg = PipelineConfig(
+        data=DataConfig(train=str(train), test=str(test)),
+        teacher=TeacherConfig(model=str(tiny_teacher_dir), epochs=1, max_length=48),
+        augment=AugmentConfig(n_iter=1),
+        students=[StudentConfig(arch=a, **word) for a in ("bilstm", "textcnn")],
+        latency_samples=5,
+        device="cpu",
+    )
+    rid = store.create_run("pipeline", to_dict(cfg), name="pairs")
+    execute(store, rid, "pipeline", cfg, RunContext(store, rid))
+    assert store.run(rid)["status"] == "done", store.run(rid)["error"]
+
+    goto(page, "Predict")
+    settle(page)
+    key(page, f"pred-text-a-{rid}").locator("textarea").fill("房间很干净，服务也好")
+    key(page, f"pred-text-b-{rid}").locator("textarea").fill("房间很干净")
+    key(page, "pred-go").get_by_role("button").click()
+    expect(page.locator("em", has_text="房间很干净，服务也好")).to_be_visible()
+    table = frame(page, "p50 ms (this sentence)")
+    expect(table).to_contain_text("bilstm_distilled")
+    settle(page)
+    got = frame_rows(table)
+    assert {"teacher", "bilstm_distilled", "textcnn_plain"} <= {r["model"] for r in got}, got
+    labels = {"contradiction", "entailment", "neutral"}
+    assert all(r["label"] in labels for r in got), got
+    shot(page, "12-pairs-predict.png")

@@ -22,6 +22,8 @@ from core.teacher import load_teacher
 
 ROOT = Path(__file__).resolve().parent.parent
 STUDENTS = ("bilstm_plain", "bilstm_distilled", "textcnn_plain", "textcnn_distilled")
+# the CLI's default students: the character ones
+CLI_STUDENTS = tuple(s.replace("_", "_char_", 1) for s in STUDENTS)
 
 
 def _execute(home: Path, kind: str, cfg) -> tuple[int, dict]:
@@ -135,7 +137,7 @@ def test_two_cli_pipelines_at_once_give_identical_figures(tmp_path, tiny_data, t
         assert p.returncode == 0, err.decode()[-2000:]
         summaries.append(json.loads(out.read_text()))
     x, y = summaries
-    assert set(x["models"]) == {"teacher", *STUDENTS}
+    assert set(x["models"]) == {"teacher", *CLI_STUDENTS}
     for name in x["models"]:
         assert x["models"][name]["accuracy"] == y["models"][name]["accuracy"], name
         assert x["models"][name]["confusion"] == y["models"][name]["confusion"], name
