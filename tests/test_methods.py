@@ -269,7 +269,7 @@ def test_students_all_expands_to_every_method():
     assert [s.arch for s in cfg.students] == methods.names()
     for s in cfg.students:
         assert type(s) is methods.get(s.arch).config
-    assert [s.arch for s in _parse().students] == list(WORD)  # the default
+    assert [s.arch for s in _parse().students] == list(CHAR)  # the default: characters
     assert [s.arch for s in _parse("--students", "tinybert,kd").students] == ["tinybert", "kd"]
 
 
