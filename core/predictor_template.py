@@ -23,6 +23,7 @@ from __future__ import annotations
 import json
 import re
 import sys
+import unicodedata
 from pathlib import Path
 
 import numpy as np
@@ -62,6 +63,10 @@ class Predictor:
                     tid = self.tok.token_to_id(piece)
                     if tid is not None and sid > 1:
                         self.id_map[tid] = sid
+                self.fast = _bert_style(folder / "tokenizer.json")
+                self._single: dict[str, list[int]] = {}  # a CJK / punctuation char -> ids
+                self._runs: dict[str, list[int]] = {}  # a run of other characters -> ids
+                self._kind: dict[str, int] = {}  # char -> 0 space, 1 on its own, 2 in a run
         if self.kind == "word" and self.lang == "zh":
             import logging
 
@@ -109,8 +114,11 @@ class Predictor:
         """A word or character student's ids for one text, shape (1, length)."""
         if self.kind == "char":
             clipped = text[: self.max_len * CHARS_PER_PIECE]
-            tids = self.tok.encode(clipped, add_special_tokens=False).ids[: self.max_len]
-            ids = self.id_map[tids] if tids else np.ones(1, dtype=np.int64)
+            if self.fast:
+                ids = np.asarray(self._fast_ids(clipped)[: self.max_len] or [1], dtype=np.int64)
+            else:
+                tids = self.tok.encode(clipped, add_special_tokens=False).ids[: self.max_len]
+                ids = self.id_map[tids] if tids else np.ones(1, dtype=np.int64)
             pad = int(self.meta.get("min_len", 1)) - len(ids)
             if pad > 0:  # as the TextCNN pads
                 ids = np.concatenate([ids, np.zeros(pad, dtype=np.int64)])
@@ -124,6 +132,45 @@ class Predictor:
         ids = [self.stoi.get(w, 1) for w in tokens[: self.max_len]] or [1]
         ids += [0] * (int(self.meta.get("min_len", 1)) - len(ids))  # as the TextCNN pads
         return np.asarray([ids], dtype=np.int64)
+
+    # -- the fast path for BERT-style tokenizers (m3e, bert-base-chinese, ...) ----------------
+    def _fast_ids(self, text: str) -> list[int]:
+        """The student ids of `text`'s pieces, exactly as one tokenizer call gives them, without
+        calling it per text. A BERT tokenizer puts every CJK character and every punctuation
+        mark in a piece of its own and splits at whitespace, so a text's pieces are those of its
+        characters and of the runs of other characters between them, each tokenised alone. Both
+        are looked up in caches filled by the tokenizer itself the first time one is seen."""
+        out: list[int] = []
+        kinds, start = self._kind, -1
+        for i, c in enumerate(text):
+            k = kinds.get(c)
+            if k is None:
+                k = kinds[c] = _char_kind(c)
+            if k == 2:
+                if start < 0:
+                    start = i
+                continue
+            if start >= 0:
+                out += self._piece_ids(self._runs, text[start:i])
+                start = -1
+                if len(out) >= self.max_len:
+                    return out
+            if k == 1:
+                out += self._piece_ids(self._single, c)
+                if len(out) >= self.max_len:
+                    return out
+        if start >= 0:
+            out += self._piece_ids(self._runs, text[start:])
+        return out
+
+    def _piece_ids(self, cache: dict[str, list[int]], s: str) -> list[int]:
+        ids = cache.get(s)
+        if ids is None:
+            if len(cache) > 200_000:  # bounded: a long-running service sees endless runs
+                cache.clear()
+            tids = self.tok.encode(s, add_special_tokens=False).ids
+            ids = cache[s] = self.id_map[tids].tolist() if tids else []
+        return ids
 
     def _run_onnx(self, feeds: dict[str, np.ndarray]) -> np.ndarray:
         return self.session.run(None, feeds)[0][0]
@@ -143,6 +190,53 @@ class Predictor:
         p = np.exp(z - z.max())
         p /= p.sum()
         return self.labels[int(p.argmax())], dict(zip(self.labels, p.tolist(), strict=True))
+
+
+def _char_kind(c: str) -> int:
+    """What a BERT tokenizer does with a character. 0: whitespace, a split; 1: a piece of its
+    own (a CJK character, punctuation); 2: part of a word (letters, digits, symbols, marks),
+    tokenised with its run. Characters the normalizer deletes (control, format, unassigned,
+    U+FFFD) are 2 as well: inside a run they vanish when the run is tokenised, as in the text."""
+    if c in "\t\n\r":
+        return 0
+    cat = unicodedata.category(c)
+    if cat[0] == "C" or c == "\ufffd":
+        return 2
+    if c.isspace():
+        return 0
+    o = ord(c)
+    if (
+        0x4E00 <= o <= 0x9FFF
+        or 0x3400 <= o <= 0x4DBF
+        or 0x20000 <= o <= 0x2A6DF
+        or 0x2A700 <= o <= 0x2CEAF
+        or 0xF900 <= o <= 0xFAFF
+        or 0x2F800 <= o <= 0x2FA1F
+    ):
+        return 1
+    if 33 <= o <= 47 or 58 <= o <= 64 or 91 <= o <= 96 or 123 <= o <= 126:
+        return 1
+    return 1 if cat[0] == "P" else 2
+
+
+def _bert_style(path: Path) -> bool:
+    """Whether tokenizer.json is a BERT WordPiece tokenizer that splits CJK characters and
+    punctuation (what `_fast_ids` reproduces); anything else takes the tokenizer per text."""
+    try:
+        spec = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return False
+    norm, pre, model = (
+        spec.get("normalizer") or {},
+        spec.get("pre_tokenizer") or {},
+        spec.get("model") or {},
+    )
+    return (
+        norm.get("type") == "BertNormalizer"
+        and norm.get("handle_chinese_chars", False)
+        and pre.get("type") == "BertPreTokenizer"
+        and model.get("type") == "WordPiece"
+    )
 
 
 def main(argv: list[str]) -> int:

@@ -352,10 +352,11 @@ def report_sentences(run: Mapping[str, Any], results: list[Mapping[str, Any]]) -
     out = []
     d = run.get("data") or {}
     if d:
+        what = "sentence pairs" if d.get("task") == "pair" else "texts"
         out.append(
-            f"Data: {data_source(run)} with {d.get('train', '?')} labelled training texts, "
-            f"{d.get('transfer', '?')} unlabelled transfer texts and {d.get('test', '?')} "
-            f"test texts (classes: {', '.join(d.get('labels') or []) or '?'})."
+            f"Data: {data_source(run)} with {d.get('train', '?')} labelled training {what}, "
+            f"{d.get('transfer', '?')} unlabelled transfer {what} and {d.get('test', '?')} "
+            f"test {what} (classes: {', '.join(d.get('labels') or []) or '?'})."
         )
     t = next((r for r in rs if r.get("role") == "teacher"), None)
     if t:

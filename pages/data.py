@@ -286,6 +286,8 @@ else:  # upload
             )
 
 if new_choice is not None and train_ds is not None:
+    if train_ds.task == "pair":  # said wherever the choice is shown (Train's header)
+        new_choice["label"] += " (sentence pairs)"
     # names for bare labels ("0" / "1"): kept with the run's models, shown everywhere
     given = parse_label_names(choice.get("label_names") or "") if choice.get("label_names") else {}
     bare = all(n.strip().lstrip("-").isdigit() for n in train_ds.label_names)

@@ -155,3 +155,50 @@ def test_pipeline_times_every_model_as_deployed(run):
     assert models["textcnn_distilled"]["onnx_threads"] == 1  # small students on one thread
     # no export is left behind by the timing
     assert not (store.run_dir(rid) / "exports").exists()
+
+
+# the characters a fast path could get wrong: digits and Latin runs, full-width forms, accents
+# and combining marks, control and format characters, odd whitespace, emoji, rare ideographs
+EDGE_TEXTS = [
+    "290元的房间设施还可以，4星级应该会好",
+    "WiFi信号差!!!  早餐ok吗？",
+    "Ｗｉｆｉ很好１２３，ＡＢＣ",
+    "café 很好 naïve",
+    "房间e\u0301很好",
+    "好\x00坏\x1c差\x0b中\x85间\u200b的\ufeff字",
+    "空格\u00a0不同\u3000全角\u2028行\u2029段",
+    "表情😀很好🏨",
+    "𠀀𪜀罕见字",
+    "\ufffd坏字节",
+    "",
+    "   ",
+    "「引号」『书名』（括号）【方括】—— …… ～",
+    "a" * 900,
+    "好" * 300,
+]
+
+
+def test_predictor_fast_tokenizer_path_is_exact(run, tmp_path):
+    """predict.py's per-character fast path for BERT tokenizers gives exactly the ids of one
+    tokenizer call, on the hotel-like edge cases above and on every text the run has seen."""
+    store, rid = run
+    folder = tmp_path / "char"
+    export_model(store, rid, "textcnn_char_distilled", folder, check=0)
+    pred = load_predictor(folder)
+    assert pred.fast, "m3e's tokenizer is BERT-style: the fast path is on"
+    exact = load_predictor(folder)
+    exact.fast = False
+    texts = EDGE_TEXTS + [ln.split("\t", 1)[-1] for ln in _run_texts(store, rid)]
+    for t in texts:
+        assert pred.inputs(t)["ids"].tolist() == exact.inputs(t)["ids"].tolist(), repr(t[:40])
+    for t in texts:  # and again from the warm caches
+        assert pred.inputs(t)["ids"].tolist() == exact.inputs(t)["ids"].tolist(), repr(t[:40])
+
+
+def _run_texts(store, rid) -> list[str]:
+    d = store.run(rid)["config"]["data"]
+    return [
+        ln
+        for f in (d["train"], d["test"], d["transfer"])
+        for ln in open(f, encoding="utf-8").read().splitlines()
+    ]
