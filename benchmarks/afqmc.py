@@ -9,35 +9,14 @@ the dev split scores. Students are Siamese (one shared encoder per question).
 
 from __future__ import annotations
 
-import json
-from pathlib import Path
-
-from common import (
-    ROOT,
-    SHARED,
-    base_parser,
-    pair_targets,
-    pipeline_config,
-    report,
-    run_seeds,
-    setup_logging,
-)
+from common import SHARED, pair_parser, run_pair_benchmark, setup_logging
 
 from core.config import DataConfig
 
-PAIR_N_ITER = 2  # 3·n_iter synthetic pairs per labelled pair (a, b, both): 6 here
-
 
 def main() -> None:
-    p = base_parser(__doc__)
-    # Tang et al.'s Siamese BiLSTM and TextCNN on words, and the same on characters
-    p.set_defaults(
-        augment_iters=PAIR_N_ITER, students=["bilstm", "textcnn", "bilstm_char", "textcnn_char"]
-    )
-    p.add_argument("--max-train", type=int, default=4000, help="labelled pairs (of train)")
+    p = pair_parser(__doc__, "train")
     p.add_argument("--transfer", type=int, default=8000, help="unlabelled transfer pairs")
-    p.add_argument("--max-test", type=int, default=2000, help="dev pairs scored")
-    p.add_argument("--seeds", type=int, default=3, help="student seeds (teacher and labels once)")
     a = p.parse_args()
     setup_logging()
     d = SHARED / "afqmc"
@@ -49,12 +28,7 @@ def main() -> None:
         max_transfer=a.transfer,
         max_test=a.max_test,
     )
-    cfg = pipeline_config(a, "benchmark: afqmc", data)
-    summaries, _ = run_seeds(cfg, a.home, cfg.name, a.seeds)
-    out = Path(a.out) if a.out else ROOT / "benchmarks" / "results" / "afqmc.json"
-    result = report(summaries, None, out)
-    result["targets"] = pair_targets(result, "f1", min_gain=0.02)
-    out.write_text(json.dumps(result, indent=1, ensure_ascii=False))
+    run_pair_benchmark(a, "afqmc", data, "f1", min_gain=0.02)
 
 
 if __name__ == "__main__":

@@ -550,3 +550,31 @@ def pair_targets(result: dict, metric: str, min_gain: float, min_speedup: float 
     print(f"pipeline (first seed) {total / 60:.1f} min, every seed "
           f"{(total + sum(result['further_seed_s'])) / 60:.1f} min (target 15 min for one run)")  # fmt: skip
     return out
+
+
+PAIR_STUDENTS = ["bilstm", "textcnn", "bilstm_char", "textcnn_char"]
+PAIR_N_ITER = 2  # 3·n_iter synthetic pairs per labelled pair (a, b, both): 6
+
+
+def pair_parser(doc: str, train_from: str) -> argparse.ArgumentParser:
+    """The pair benchmarks' flags: Tang et al.'s Siamese BiLSTM and TextCNN on words and the
+    same on characters by default, n_iter 2, and the data sizes."""
+    p = base_parser(doc)
+    p.set_defaults(augment_iters=PAIR_N_ITER, students=PAIR_STUDENTS)
+    p.add_argument("--max-train", type=int, default=4000, help=f"labelled pairs (of {train_from})")
+    p.add_argument("--max-test", type=int, default=2000, help="pairs scored")
+    p.add_argument("--seeds", type=int, default=3, help="student seeds (teacher and labels once)")
+    return p
+
+
+def run_pair_benchmark(
+    a: argparse.Namespace, name: str, data: DataConfig, metric: str, min_gain: float
+) -> dict:
+    """Run, report (table, JSON, markdown) and check issue #9's targets on `metric`."""
+    cfg = pipeline_config(a, f"benchmark: {name}", data)
+    summaries, _ = run_seeds(cfg, a.home, cfg.name, a.seeds)
+    out = Path(a.out) if a.out else ROOT / "benchmarks" / "results" / f"{name}.json"
+    result = report(summaries, None, out)
+    result["targets"] = pair_targets(result, metric, min_gain=min_gain)
+    out.write_text(json.dumps(result, indent=1, ensure_ascii=False))
+    return result

@@ -92,6 +92,20 @@ def _one(
     return words
 
 
+def _tag_all(
+    texts: list[str], lang: str, mask_token: str, progress: Callable[[int], None] | None = None
+) -> list[list[tuple[str, str]]]:
+    """(word, POS) lists of every text, the mask token kept whole by jieba."""
+    if mask_token != MASK:
+        _jieba().add_word(mask_token, freq=10**6)
+    tagged = []
+    for t in texts:
+        tagged.append(pos_tag(t, lang))
+        if progress:
+            progress(1)
+    return tagged
+
+
 def augment(
     texts: list[str],
     cfg: AugmentConfig,
@@ -104,14 +118,8 @@ def augment(
     if pairs.task_of(texts) == "pair":
         return augment_pairs(texts, cfg, mask_token, lang, progress)
     lang = lang or detect_lang(texts)
-    if mask_token != MASK:
-        _jieba().add_word(mask_token, freq=10**6)
+    tagged = _tag_all(texts, lang, mask_token, progress)
     rng = random.Random(cfg.seed)
-    tagged = []
-    for t in texts:
-        tagged.append(pos_tag(t, lang))
-        if progress:
-            progress(1)
     table = PosTable.build(tagged)
     joiner = "" if lang == "zh" else " "
     # an unchanged sentence re-joined from its words (lower case, spaced punctuation) is no new text
@@ -150,15 +158,17 @@ def augment_pairs(
     both sides. Deduplicated across the set; a variant equal to an original pair is dropped."""
     sides = [pairs.split(t) for t in texts]
     lang = lang or detect_lang([a for a, _ in sides])
-    if mask_token != MASK:
-        _jieba().add_word(mask_token, freq=10**6)
-    rng = random.Random(cfg.seed)
-    tagged = []
-    for a, b in sides:
-        tagged.append((pos_tag(a, lang), pos_tag(b, lang)))
-        if progress:
+    done = [0]
+
+    def side(n: int) -> None:  # the stage counts pairs: one step per two sides
+        done[0] += n
+        if progress and done[0] % 2 == 0:
             progress(1)
-    table = PosTable.build([s for pair in tagged for s in pair])
+
+    flat = _tag_all([s for pair in sides for s in pair], lang, mask_token, side)
+    tagged = list(zip(flat[::2], flat[1::2], strict=True))
+    rng = random.Random(cfg.seed)
+    table = PosTable.build(flat)
     joiner = "" if lang == "zh" else " "
     seen = set(texts)
     out: list[str] = []
