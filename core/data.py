@@ -345,15 +345,19 @@ def _label_key(name: str) -> tuple[int, object]:
 
 
 # -- sentence pairs ------------------------------------------------------------------------------
-def _pair_columns(header: list[str]) -> tuple[int, int, int] | None:
-    """(label, text_a, text_b) column indexes when the header names all three."""
+def _side_columns(header: list[str]) -> tuple[int, int] | None:
+    """(text_a, text_b) column indexes when the header names both sides of a pair."""
     low = [h.strip().lower() for h in header]
-    li = next((i for i, h in enumerate(low) if h in LABEL_HEADERS), None)
     ai = next((i for i, h in enumerate(low) if h in PAIR_A_HEADERS), None)
     bi = next((i for i, h in enumerate(low) if h in PAIR_B_HEADERS), None)
-    if None in (li, ai, bi) or len({li, ai, bi}) < 3:
-        return None
-    return li, ai, bi  # type: ignore[return-value]
+    return None if ai is None or bi is None else (ai, bi)
+
+
+def _pair_columns(header: list[str]) -> tuple[int, int, int] | None:
+    """(label, text_a, text_b) column indexes when the header names all three."""
+    sides = _side_columns(header)
+    li = next((i for i, h in enumerate(header) if h.strip().lower() in LABEL_HEADERS), None)
+    return None if sides is None or li is None else (li, *sides)
 
 
 def _filled(cells: list[str]) -> list[str]:
@@ -390,10 +394,9 @@ def _pair_layout(rows: list[tuple[int, list[str]]]) -> str | None:
     return None
 
 
-def detect_task(text: str, name: str) -> str:
+def _task_of_rows(rows: list[tuple[int, list[str]]]) -> str:
     """ "pair" for a sentence-pair file (a text_a / text_b header, or three columns with the
     label at one end), else "single"."""
-    rows, _ = _rows(text, name)
     k = _first_row(rows)
     if k is None:
         return "single"
@@ -494,7 +497,7 @@ def parse_labelled(
     """Parse `label<TAB>text` (or CSV / a label+text header in any order), or sentence pairs
     (`text_a<TAB>text_b<TAB>label`, or a header naming text_a, text_b and label in any order).
 
-    `task` None detects single texts or pairs (see `detect_task`); a dev or test file is parsed
+    `task` None detects single texts or pairs (see `_task_of_rows`); a dev or test file is parsed
     with the training file's task, and a pair file where single texts are expected is an error.
     `label_names` fixes the label set (a test file must use the training labels); otherwise the
     set is built from this file: integer labels keep their numeric order, strings sort by name.
@@ -504,7 +507,8 @@ def parse_labelled(
     not data. Texts longer than `max_chars` are clipped (each side of a pair on its own), with
     one warning per file.
     """
-    found = detect_task(text, name)
+    rows, fmt = _rows(text, name)
+    found = _task_of_rows(rows)
     if task == "single" and found == "pair":
         raise DataError(
             [
@@ -516,7 +520,6 @@ def parse_labelled(
             ]
         )
     task = task or found
-    rows, fmt = _rows(text, name)
     problems: list[Problem] = []
     k = _first_row(rows)
     if task == "pair":
@@ -653,12 +656,9 @@ def _unlabelled_pairs(text: str, name: str) -> list[str]:
     k = _first_row(rows)
     if k is None:
         return []
-    cols = _pair_columns(rows[k][1])
-    low = [h.strip().lower() for h in rows[k][1]]
-    ai = next((i for i, h in enumerate(low) if h in PAIR_A_HEADERS), None)
-    bi = next((i for i, h in enumerate(low) if h in PAIR_B_HEADERS), None)
-    if cols or (ai is not None and bi is not None):
-        ai, bi = (cols[1], cols[2]) if cols else (ai, bi)
+    sides = _side_columns(rows[k][1])  # a header (with or without a label column)
+    if sides:
+        ai, bi = sides
         return [
             pairs.join(c[ai].strip(), c[bi].strip())
             for _, c in rows[k + 1 :]

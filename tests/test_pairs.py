@@ -177,10 +177,22 @@ def test_siamese_scores_a_pair_the_same_alone_or_in_a_batch(arch):
     assert not torch.allclose(alone[0], swapped)
 
 
-def test_segment_ids_mark_the_second_sentence():
-    enc = pad_ids([[101, 5, 6, 102, 7, 102], [101, 5, 102]], pad_id=0, sep_id=102)
-    assert enc["token_type_ids"].tolist() == [[0, 0, 0, 0, 1, 1], [0, 0, 0, 0, 0, 0]]
-    assert enc["attention_mask"].tolist() == [[1, 1, 1, 1, 1, 1], [1, 1, 1, 0, 0, 0]]
+def test_segment_ids_mark_the_second_sentence(tiny_teacher_dir):
+    """The tokenizer's own segment ids reach a transformer student's batch: 0 up to and
+    including the first [SEP], 1 on the second sentence; a single text is all 0; padding 0."""
+    from transformers import AutoTokenizer
+
+    tok = AutoTokenizer.from_pretrained(tiny_teacher_dir)
+    enc = pairs.encode(tok, [pairs.join("房间", "干净")], 32)
+    single = pairs.encode(tok, ["好"], 32)
+    rows = [enc["input_ids"][0], single["input_ids"][0]]
+    types = [enc["token_type_ids"][0], single["token_type_ids"][0]]
+    out = pad_ids(rows, pad_id=0, types=types)
+    sep = tok.sep_token_id
+    assert rows[0] == [tok.cls_token_id, *tok.convert_tokens_to_ids(list("房间")), sep,
+                       *tok.convert_tokens_to_ids(list("干净")), sep]  # fmt: skip
+    assert out["token_type_ids"].tolist() == [[0, 0, 0, 0, 1, 1, 1], [0, 0, 0, 0, 0, 0, 0]]
+    assert out["attention_mask"].tolist() == [[1, 1, 1, 1, 1, 1, 1], [1, 1, 1, 0, 0, 0, 0]]
 
 
 # -- a real pipeline --------------------------------------------------------------------------

@@ -339,22 +339,20 @@ def _batches(lengths: list[int], batch_size: int, rng: random.Random) -> list[li
 
 
 def pad_ids(
-    seqs: list[list[int]], pad_id: int, sep_id: int | None = None
+    seqs: list[list[int]], pad_id: int, types: list[list[int]] | None = None
 ) -> dict[str, torch.Tensor]:
-    """A batch of token ids, right-padded, with its attention mask and segment ids: 0 up to and
-    including the first [SEP], 1 after it ([CLS] a [SEP] b [SEP]: a sentence pair's second
-    sentence; a single text is all 0), what the tokenizer gives for `tokenizer(a, b)`."""
+    """A batch of token ids, right-padded, with its attention mask and segment ids: the
+    tokenizer's own (`types`: 1 on a sentence pair's second sentence for BERT), else zeros."""
     width = max(len(x) for x in seqs)
     ids = torch.full((len(seqs), width), pad_id, dtype=torch.long)
     mask = torch.zeros((len(seqs), width), dtype=torch.long)
+    segments = torch.zeros_like(ids)
     for i, x in enumerate(seqs):
         ids[i, : len(x)] = torch.tensor(x)
         mask[i, : len(x)] = 1
-    types = torch.zeros_like(ids)
-    if sep_id is not None:
-        is_sep = (ids == sep_id).long() * mask
-        types = ((is_sep.cumsum(1) - is_sep).clamp(max=1)) * mask
-    return {"input_ids": ids, "attention_mask": mask, "token_type_ids": types}
+        if types is not None:
+            segments[i, : len(x)] = torch.tensor(types[i])
+    return {"input_ids": ids, "attention_mask": mask, "token_type_ids": segments}
 
 
 @torch.inference_mode()
@@ -392,9 +390,10 @@ def fit(
         key = tuple(rows)
         if key not in encoded:
             texts = [shared.texts[i] for i in rows]
-            ids = pairs.encode(tok, texts, student.max_length)["input_ids"]
+            enc = pairs.encode(tok, texts, student.max_length)
+            ids, types = enc["input_ids"], enc.get("token_type_ids")
             labels = torch.tensor([shared.labels[i] for i in rows])
-            encoded[key] = (ids, [len(x) for x in ids], labels, shared.logits[rows])
+            encoded[key] = (ids, types, [len(x) for x in ids], labels, shared.logits[rows])
         return encoded[key]
 
     step = 0
@@ -402,7 +401,7 @@ def fit(
     for stage in stages:
         t0 = time.time()
         srows = stage.rows if stage.rows is not None else rows
-        ids, lengths, labels, t_logits = encode(srows)
+        ids, types, lengths, labels, t_logits = encode(srows)
         params = [p for p in stage.params if p.requires_grad]
         opt = torch.optim.AdamW(params, lr=stage.lr or cfg.lr, weight_decay=0.01)
         total = count_steps(len(srows), cfg.batch_size, stage.epochs)
@@ -411,7 +410,8 @@ def fit(
         for epoch in range(stage.epochs):
             model.train()
             for b in _batches(lengths, cfg.batch_size, rng):
-                enc = pad_ids([ids[i] for i in b], tok.pad_token_id or 0, tok.sep_token_id)
+                seg = [types[i] for i in b] if types is not None else None
+                enc = pad_ids([ids[i] for i in b], tok.pad_token_id or 0, seg)
                 batch = Batch(
                     [srows[i] for i in b], enc, labels[b].to(device), t_logits[b].to(device)
                 )
