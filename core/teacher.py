@@ -334,7 +334,7 @@ def fine_tune(
     enc = pairs.encode(tok, train_texts, cfg.max_length)
     ids = enc["input_ids"]
     # segment ids tell BERT which sentence of a pair a token is in
-    types = enc.get("token_type_ids") if pairs.task_of(train_texts) == "pair" else None
+    types = enc.get("token_type_ids")  # (all 0 for single texts)
     lengths = [len(x) for x in ids]
     steps_per_epoch = math.ceil(len(ids) / cfg.batch_size)
     total = steps_per_epoch * cfg.epochs
