@@ -45,6 +45,11 @@ def _common(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("run")
     g.add_argument("--home", help="store folder (default: $DISTILLERY_HOME or ./data)")
     g.add_argument("--json", help="write the results as JSON here")
+    g.add_argument(
+        "--queue",
+        action="store_true",
+        help="queue the run for a worker (`python -m core worker`) and return at once",
+    )
     add_args(g, PipelineConfig)
     g.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
 
@@ -246,7 +251,21 @@ def cmd_run(kind: str, a: argparse.Namespace) -> int:
     except ValueError as exc:  # LeakageError, a run with no teacher
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_DATA
-    run_id = store.create_run(kind, to_dict(cfg), name=cfg.name)
+    if a.queue:  # for a worker: return at once
+        run_id = store.create_run(kind, to_dict(cfg), name=cfg.name)
+        pos, total = store.queue_position(run_id) or (0, 0)
+        workers = store.live_workers()
+        print(f"run {run_id} queued ({kind}), position {pos} of {total}, home={store.home}")
+        if not workers:
+            print(
+                "no worker is alive for this store: start one with "
+                f"`python -m core worker{' --home ' + a.home if a.home else ''}` "
+                "(or open the dashboard, which starts one)",
+                file=sys.stderr,
+            )
+        return 0
+    # executed here, in the foreground: `running` from the start, so no worker takes it
+    run_id = store.create_run(kind, to_dict(cfg), name=cfg.name, status="running")
     print(f"run {run_id} ({kind}) home={store.home}", file=sys.stderr)
     bars = _Bars(a.quiet)
     ctx = RunContext(store, run_id, threading.Event(), on_progress=bars)
@@ -336,8 +355,13 @@ def cmd_runs(a: argparse.Namespace) -> int:
         run["artifacts"] = store.artifacts(a.id)
         print(json.dumps(run, indent=1, ensure_ascii=False, default=str))
     elif a.action == "cancel":
-        store.request_cancel(a.id)
-        print(f"cancel requested for run {a.id}")
+        status = store.request_cancel(a.id)
+        if status == "cancelled":
+            print(f"run {a.id} cancelled (it was queued)")
+        elif status == "running":
+            print(f"cancel requested for run {a.id}: it stops at its next step")
+        else:
+            print(f"run {a.id} is already {status}")
     elif a.action == "delete":
         from .store import RunActive
 
@@ -363,7 +387,15 @@ def cmd_exec(a: argparse.Namespace) -> int:
     except Exception:  # noqa: BLE001 - sqlite_utils NotFoundError
         print(f"error: no run {a.id}", file=sys.stderr)
         return EXIT_DATA
-    if not store.start_run(a.id, claim=True):  # never two processes on one run
+    from .gate import from_env as gate_from_env
+    from .worker import watch_parent
+
+    if a.claimed:  # a worker claimed it for this process (status running, its worker id)
+        if run["status"] != "running" or run["worker"] != os.environ.get("DISTILLERY_WORKER"):
+            print(f"error: run {a.id} is not claimed by this worker", file=sys.stderr)
+            return EXIT_DATA
+        watch_parent(store, a.id)
+    elif not store.start_run(a.id, claim=True):  # never two processes on one run
         print(f"error: run {a.id} is {store.run(a.id)['status']}, not queued", file=sys.stderr)
         return EXIT_DATA
     logging.getLogger(__name__).info("run %d (%s) in process %d", a.id, run["kind"], os.getpid())
@@ -374,7 +406,7 @@ def cmd_exec(a: argparse.Namespace) -> int:
     except Exception as exc:  # noqa: BLE001 - recorded on the run
         store.finish_if_active(a.id, "failed", f"bad stored config: {type(exc).__name__}: {exc}")
         return 1
-    ctx = RunContext(store, a.id)
+    ctx = RunContext(store, a.id, gate=gate_from_env())
     with _cancel_on_signals(store, a.id, ctx):
         try:
             status = execute(store, a.id, run["kind"], cfg, ctx)
@@ -382,6 +414,33 @@ def cmd_exec(a: argparse.Namespace) -> int:
             status = "cancelled"
     logging.getLogger(__name__).info("run %d: %s", a.id, status)
     return 0 if status == "done" else 1
+
+
+def cmd_worker(a: argparse.Namespace) -> int:
+    from .store import Store
+    from .worker import LocalBackend, Worker
+
+    store = Store(a.home)
+    if a.slots < 1:
+        print("error: --slots must be at least 1", file=sys.stderr)
+        return EXIT_DATA
+    backend = LocalBackend()
+    if a.ray:
+        from .ray_backend import RayBackend
+
+        backend = RayBackend(a.ray, files=a.files)
+    worker = Worker(store, slots=a.slots, backend=backend)
+    if a.once and not store.queue_waiting():
+        print("nothing is queued", file=sys.stderr)
+        backend.close()
+        return 0
+    executed = worker.serve(once=a.once, idle_exit_s=a.idle_exit)
+    statuses = {rid: store.run(rid)["status"] for rid in executed}
+    for rid, status in statuses.items():
+        print(f"run {rid}: {status}")
+    if a.once:  # the exit code says how that run ended
+        return 0 if all(s == "done" for s in statuses.values()) else 1
+    return 0
 
 
 class _cancel_on_signals:  # noqa: N801 - used like a function: `with _cancel_on_signals(...)`
@@ -510,9 +569,35 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("action", choices=["list", "show", "cancel", "delete"])
     r.add_argument("id", type=int, nargs="?")
     r.add_argument("--home")
-    e = sub.add_parser("exec", help="(internal) execute a queued run: what the dashboard starts")
+    e = sub.add_parser("exec", help="(internal) execute one run: what a worker starts")
     e.add_argument("id", type=int)
     e.add_argument("--home")
+    e.add_argument("--claimed", action="store_true", help=argparse.SUPPRESS)
+    w = sub.add_parser(
+        "worker",
+        help="execute queued runs (the dashboard starts one when none is alive)",
+        description="Take queued runs from the store, oldest first, and execute them: here (a "
+        "process per run) or, with --ray, as tasks on a Ray cluster.",
+    )
+    w.add_argument("--home", help="store folder (default: $DISTILLERY_HOME or ./data)")
+    w.add_argument("--slots", type=int, default=1, help="runs at once (default 1)")
+    w.add_argument("--once", action="store_true", help="execute the next queued run, then exit")
+    w.add_argument(
+        "--idle-exit", type=float, default=None, metavar="S", help="exit after S idle seconds"
+    )
+    w.add_argument(
+        "--ray",
+        metavar="ADDRESS",
+        help="execute runs on Ray: `local` (start one here), `auto` (the cluster this machine "
+        "belongs to) or an address such as ray://head:10001",
+    )
+    w.add_argument(
+        "--files",
+        choices=["shared", "ship"],
+        help="with --ray: `shared` when the nodes see the store folder and the data at the same "
+        "paths (runs write in place; the default for `local`), `ship` to send the files with "
+        "each task and bring the run's folder back (the default for a cluster)",
+    )
     return p
 
 
@@ -545,4 +630,6 @@ def main(argv: list[str] | None = None) -> int:
         return cmd_runs(a)
     if a.cmd == "exec":
         return cmd_exec(a)
+    if a.cmd == "worker":
+        return cmd_worker(a)
     return cmd_run(a.kind, a)

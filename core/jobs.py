@@ -1,9 +1,9 @@
 """Runs: submit a config, get a run id, follow progress in the store, cancel.
 
 `execute` takes one run to a final status in the calling process: the CLI calls it in the
-foreground, and `JobManager` (the dashboard) starts each run as a child process of its own
+foreground, and a worker (core/worker.py) in a child process of its own per run
 (`python -m core exec RUN_ID`), so concurrent runs never share RNG state, torch thread settings or
-a crash. Progress and losses go to the store (throttled), which is what makes a reloaded page or a
+a crash. `JobManager` (the dashboard) only queues runs and makes sure a worker is alive. Progress and losses go to the store (throttled), which is what makes a reloaded page or a
 second process see the same live state; a heartbeat thread proves the run is still alive.
 """
 
@@ -16,19 +16,25 @@ import sys
 import threading
 import time
 import traceback
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from .config import PipelineConfig, to_dict
-from .store import FINAL, Store
+from .gate import Gate
+from .store import FINAL, HOST, Store
+from .worker import child_env
+
+__all__ = ["JobManager", "RunContext", "child_env", "execute", "start_local_worker"]
 
 log = logging.getLogger(__name__)
 
 KINDS = ("pipeline", "teacher", "augment", "distill")
 ProgressFn = Callable[[dict[str, Any]], None]
 ROOT = Path(__file__).resolve().parent.parent
+WORKER_IDLE_S = 600.0  # a worker the dashboard started stops after this long with nothing to do
 HEARTBEAT_S = 5.0  # well inside the store's 60 s staleness limit
 FINAL_WRITE_DELAYS_S = (0.5, 1.0, 2.0, 4.0)  # retries of the final status write, then give up
 
@@ -57,6 +63,7 @@ class RunContext:
     _last_loss: float | None = None
     _state: dict[str, Any] = field(default_factory=dict)
     _lock: threading.RLock = field(default_factory=threading.RLock)
+    gate: Gate | None = None  # set when a worker executes the run: latency is measured alone
 
     @property
     def run_dir(self):
@@ -97,10 +104,29 @@ class RunContext:
         now = time.time()
         if not self.cancel_event.is_set() and now - self._last_cancel_check > 1.0:
             self._last_cancel_check = now
+            if self.gate is not None:
+                self.gate.pause_if_wanted()  # another run of the worker is timing its models
             if self.store.cancel_requested(self.run_id):
                 self.cancel_event.set()
         if self.cancel_event.is_set():
             raise Cancelled(f"run {self.run_id} cancelled during {self._stage or 'start-up'}")
+
+    @contextmanager
+    def alone(self) -> Iterator[dict[str, Any]]:
+        """The block runs with no other run of this run's worker executing (see core.gate); it
+        gets what to record about that with each latency figure."""
+        if self.gate is None:
+            yield {
+                "measured_alone": False,
+                "isolation": "run in the foreground: other processes were not paused",
+            }
+            return
+        with self.gate.alone() as waited:
+            yield {
+                "measured_alone": True,
+                "isolation": f"no other run of worker {self.gate.worker} executing",
+                "isolation_wait_s": round(waited, 2),
+            }
 
     def finish(self) -> dict[str, float]:
         self._end_stage()
@@ -213,6 +239,8 @@ def execute(
     try:
         store.start_run(run_id)
         beat.start()
+        if ctx.gate is not None:
+            ctx.gate.enter()
         run_pipeline(kind, cfg, ctx)
         status, error = "done", None
     except Cancelled as exc:
@@ -224,6 +252,8 @@ def execute(
         status, error = "failed", f"{type(exc).__name__}: {exc}"
     finally:
         beat.stop()
+        if ctx.gate is not None:
+            ctx.gate.leave()
         status = _record_final(store, run_id, ctx, status, error)
     if interrupted:
         raise KeyboardInterrupt
@@ -266,85 +296,93 @@ def _record_final(
     return fields["status"]
 
 
-def child_env() -> dict[str, str]:
-    """The environment of a run's process: ours (DISTILLERY_HOME, HF_HUB_OFFLINE, ...) plus the
-    project root on PYTHONPATH, so `python -m core` works from any working directory."""
-    env = dict(os.environ)
-    paths = [str(ROOT)] + [p for p in env.get("PYTHONPATH", "").split(os.pathsep) if p]
-    env["PYTHONPATH"] = os.pathsep.join(dict.fromkeys(paths))
-    return env
-
-
 class JobManager:
-    """Starts each run as a child process (`python -m core exec RUN_ID --home HOME`).
-
-    The store holds everything else: progress, cancel requests (the child polls its flag every
-    second), the child's pid and heartbeat. The child writes its log to `runs/<id>/run.log`.
+    """The dashboard's handle on runs. `submit` queues a run and makes sure a worker is alive to
+    take it: if none is registered in the store, it starts a local `python -m core worker` in a
+    session of its own, so the run outlives this process (a dashboard restart interrupts
+    nothing). The web server itself never trains.
     """
 
-    def __init__(self, store: Store | None = None):
+    def __init__(
+        self,
+        store: Store | None = None,
+        slots: int = 1,
+        worker_idle_s: float | None = None,
+        start_workers: bool = True,
+    ):
         self.store = store or Store()
+        self.slots = slots
+        env_idle = os.environ.get("DISTILLERY_WORKER_IDLE_S")
+        self.worker_idle_s = worker_idle_s or (float(env_idle) if env_idle else WORKER_IDLE_S)
+        self.start_workers = start_workers
         self._lock = threading.Lock()
-        self._procs: dict[int, subprocess.Popen] = {}
+        self._worker: subprocess.Popen | None = None
         self.store.mark_interrupted()
 
-    def submit(self, kind: str, cfg: PipelineConfig) -> int:
+    def submit(self, kind: str, cfg: PipelineConfig, parent: int | None = None) -> int:
         if kind not in KINDS:
             raise ValueError(f"unknown run kind {kind!r}; expected one of {', '.join(KINDS)}")
-        run_id = self.store.create_run(kind, to_dict(cfg), name=cfg.name)
-        home = str(self.store.home.resolve())
-        cmd = [sys.executable, "-m", "core", "exec", str(run_id), "--home", home]
-        try:
-            with open(self.store.run_dir(run_id) / "run.log", "ab") as out:
-                proc = subprocess.Popen(
-                    cmd,  # in our working directory: relative paths in the config mean the same
-                    env=child_env(),
-                    stdin=subprocess.DEVNULL,
-                    stdout=out,
-                    stderr=subprocess.STDOUT,
-                )
-        except OSError as exc:
-            self.store.finish_if_active(run_id, "failed", f"could not start the run: {exc}")
-            raise
-        # the child records its own pid when it starts; until then the row names it already
-        self.store.update_run(run_id, pid=proc.pid)
-        with self._lock:
-            self._procs[run_id] = proc
-        # reap the child as soon as it exits: its pid reads as dead at once, and a child that
-        # died without a final status (killed, crashed) is recorded as interrupted right away
-        threading.Thread(
-            target=self._reap, args=(run_id, proc), name=f"distillery-reap-{run_id}", daemon=True
-        ).start()
+        run_id = self.store.create_run(kind, to_dict(cfg), name=cfg.name, parent=parent)
+        if self.start_workers:
+            self.ensure_worker()
         return run_id
 
-    def _reap(self, run_id: int, proc: subprocess.Popen) -> None:
-        rc = proc.wait()
-        reason = self.store.stopped_error(run_id, f"exit code {rc}")
-        if self.store.finish_if_active(run_id, "interrupted", reason):
-            log.warning("run %d: %s", run_id, reason)
+    def ensure_worker(self) -> dict[str, Any]:
+        """A live worker for this store: one registered in it, or a local one started now."""
+        live = self.store.live_workers()
+        if live:
+            return live[0]
+        with self._lock:
+            if self._worker is not None and self._worker.poll() is None:
+                return {"pid": self._worker.pid, "host": HOST, "starting": True}
+            self._worker = start_local_worker(self.store, self.slots, self.worker_idle_s)
+            return {"pid": self._worker.pid, "host": HOST, "starting": True}
 
-    def cancel(self, run_id: int) -> None:
-        self.store.request_cancel(run_id)
+    def cancel(self, run_id: int) -> str:
+        return self.store.request_cancel(run_id)
 
     def active(self) -> list[int]:
-        with self._lock:
-            return [rid for rid, p in self._procs.items() if p.poll() is None]
+        return [r["id"] for r in self.store.active_runs()]
 
     def wait(self, run_id: int, timeout: float | None = None) -> str:
-        """Wait for the run's process (or, for a run started elsewhere, its final status)."""
-        with self._lock:
-            proc = self._procs.get(run_id)
+        """Wait for the run's final status (or the timeout); the status then."""
         deadline = None if timeout is None else time.monotonic() + timeout
-        if proc is not None:
-            try:
-                proc.wait(timeout)
-            except subprocess.TimeoutExpired:
-                return self.store.run(run_id)["status"]
-            self._reap(run_id, proc)  # no final status: interrupted (the reaper may be later)
-            return self.store.run(run_id)["status"]
         while True:
             status = self.store.run(run_id)["status"]
             if status in FINAL or (deadline is not None and time.monotonic() >= deadline):
                 return status
             self.store.mark_interrupted()
             time.sleep(0.2)
+
+    def close(self) -> None:
+        """Stop the worker this manager started (it finishes the run in hand first)."""
+        with self._lock:
+            if self._worker is not None and self._worker.poll() is None:
+                self._worker.terminate()
+                try:
+                    self._worker.wait(timeout=60)
+                except subprocess.TimeoutExpired:
+                    self._worker.kill()
+            self._worker = None
+
+
+def start_local_worker(store: Store, slots: int = 1, idle_exit_s: float | None = None):
+    """`python -m core worker` for `store`, detached (a session of its own: a Ctrl-C or a
+    restart of whoever started it does not reach it), logging to workers/<time>.log."""
+    folder = store.home / "workers"
+    folder.mkdir(parents=True, exist_ok=True)
+    cmd = [sys.executable, "-m", "core", "worker", "--home", str(store.home.resolve())]
+    cmd += ["--slots", str(slots)]
+    if idle_exit_s:
+        cmd += ["--idle-exit", str(idle_exit_s)]
+    with open(folder / time.strftime("worker-%Y%m%d-%H%M%S.log"), "ab") as out:
+        proc = subprocess.Popen(
+            cmd,
+            env=child_env(),
+            stdin=subprocess.DEVNULL,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    log.info("started a local worker (pid %d) for %s", proc.pid, store.home)
+    return proc

@@ -6,9 +6,11 @@ serialises the writers. Everything a run produced is committed as it happens, so
 what was logged so far.
 
 Run ids are never reused (AUTOINCREMENT): a deleted run's id, and its `runs/<id>/` folder name,
-stay retired. A run that is executing writes a heartbeat every few seconds; any process that
-lists runs calls `mark_interrupted()`, which turns queued / running runs whose heartbeat is stale
-or whose process is gone into `interrupted`.
+stay retired. The store is also the queue: a submitted run is `queued` until a worker claims it
+(`claim_next`, atomic), and workers register in the `workers` table with a heartbeat of their
+own. A run that is executing writes a heartbeat every few seconds; any process that lists runs
+calls `mark_interrupted()`, which turns running runs whose heartbeat is stale or whose process is
+gone into `interrupted`. Queued runs simply wait for a worker, however long that takes.
 """
 
 from __future__ import annotations
@@ -30,11 +32,13 @@ import sqlite_utils
 
 log = logging.getLogger(__name__)
 
-SCHEMA_VERSION = 2  # 1: first release; 2: AUTOINCREMENT run ids, heartbeat and host columns
+SCHEMA_VERSION = 3  # 1: first release; 2: AUTOINCREMENT run ids, heartbeat and host columns;
+# 3: the queue (worker and parent columns, workers table)
 ACTIVE = ("queued", "running")
 IS_ACTIVE = "status in ({})".format(", ".join(f"'{x}'" for x in ACTIVE))  # an SQL condition
 FINAL = ("done", "failed", "cancelled", "interrupted")
-STALE_AFTER_S = 60.0  # an active run with no heartbeat for this long is taken for dead
+STALE_AFTER_S = 30.0  # a running run with no heartbeat for this long is taken for dead
+WORKER_STALE_S = 15.0  # a worker with no heartbeat for this long is taken for gone
 RESULT_COLUMNS = (
     "accuracy",
     "f1",
@@ -70,6 +74,8 @@ _RUNS_COLUMNS = (
     ("updated", "REAL"),
     ("heartbeat", "REAL"),  # written every few seconds by the process executing the run
     ("host", "TEXT"),  # where `pid` lives: a pid is only checked on its own host
+    ("worker", "TEXT"),  # the worker that claimed the run (None: run in the foreground)
+    ("parent", "INTEGER"),  # the sweep this run is a trial of
 )
 _OTHER_TABLES = (
     'CREATE TABLE IF NOT EXISTS "meta" ("key" TEXT PRIMARY KEY, "value" TEXT)',
@@ -82,6 +88,9 @@ _OTHER_TABLES = (
     + ', "detail" TEXT, PRIMARY KEY ("run_id", "model"))',
     'CREATE TABLE IF NOT EXISTS "artifacts" ("run_id" INTEGER REFERENCES "runs"("id"), '
     '"name" TEXT, "path" TEXT, "sha256" TEXT, "bytes" INTEGER, PRIMARY KEY ("run_id", "name"))',
+    'CREATE TABLE IF NOT EXISTS "workers" ("id" TEXT PRIMARY KEY, "host" TEXT, "pid" INTEGER, '
+    '"backend" TEXT, "slots" INTEGER, "started" REAL, "heartbeat" REAL, "stopped" REAL, '
+    '"runs" TEXT)',
 )
 
 
@@ -216,12 +225,20 @@ class Store:
             log.info("store %s: schema %d -> %d", self.path, version, SCHEMA_VERSION)
 
     def _create_schema(self, conn: sqlite3.Connection) -> None:
-        """Version 2 from nothing or from version 1 (the runs table is rebuilt, rows kept)."""
+        """The current version from nothing, from version 1 (the runs table is rebuilt, rows
+        kept: SQLite cannot add AUTOINCREMENT to a table) or from 2 (columns added)."""
         cols = ",\n   ".join(f'"{n}" {t}' for n, t in _RUNS_COLUMNS)
         old = [r[1] for r in conn.execute('PRAGMA table_info("runs")')]
+        autoinc = conn.execute(
+            "select 1 from sqlite_master where name = 'runs' and sql like '%AUTOINCREMENT%'"
+        ).fetchone()
         if not old:
             conn.execute(f'CREATE TABLE "runs" (\n   {cols}\n)')
-        else:  # SQLite cannot add AUTOINCREMENT to a table: recreate it and copy the rows
+        elif autoinc:  # version 2: only new (nullable) columns
+            for name, typ in _RUNS_COLUMNS:
+                if name not in old:
+                    conn.execute(f'ALTER TABLE "runs" ADD COLUMN "{name}" {typ}')
+        else:  # version 1: recreate the table with AUTOINCREMENT and copy the rows
             keep = ", ".join(f'"{c}"' for c in old if c in dict(_RUNS_COLUMNS))
             conn.execute('DROP TABLE IF EXISTS "runs_v2"')
             conn.execute(f'CREATE TABLE "runs_v2" (\n   {cols}\n)')
@@ -243,14 +260,27 @@ class Store:
                 conn.execute("insert into sqlite_sequence (name, seq) values ('runs', ?)", [top])
 
     # -- runs ---------------------------------------------------------------------------------
-    def create_run(self, kind: str, config: dict[str, Any], name: str = "") -> int:
+    def create_run(
+        self,
+        kind: str,
+        config: dict[str, Any],
+        name: str = "",
+        status: str = "queued",
+        parent: int | None = None,
+    ) -> int:
+        """A new run: `queued` for a worker to claim, or `running` for one this process
+        executes itself (the CLI in the foreground), which no worker may take."""
+        if status not in ACTIVE:
+            raise ValueError(f"a new run is queued or running, not {status!r}")
         now = time.time()
         with self.db() as db:
             table = db["runs"].insert(
                 {
                     "kind": kind,
                     "name": name,
-                    "status": "queued",
+                    "status": status,
+                    "parent": parent,
+                    "started": now if status == "running" else None,
                     "config": json.dumps(config, ensure_ascii=False),
                     "created": now,
                     "updated": now,
@@ -276,8 +306,13 @@ class Store:
             row = db["runs"].get(run_id)
         return _decode_run(row)
 
-    def runs(self, status: str | None = None, kind: str | None = None) -> list[dict[str, Any]]:
+    def runs(
+        self, status: str | None = None, kind: str | None = None, parent: int | None = None
+    ) -> list[dict[str, Any]]:
         where, args = [], []
+        if parent is not None:
+            where.append("parent = ?")
+            args.append(parent)
         if status:
             where.append("status = ?")
             args.append(status)
@@ -295,16 +330,38 @@ class Store:
             rows = db["runs"].rows_where(IS_ACTIVE, order_by="id desc")
             return [_decode_run(r) for r in rows]
 
-    def request_cancel(self, run_id: int) -> None:
-        self.update_run(run_id, cancel_requested=1)
+    def request_cancel(self, run_id: int) -> str:
+        """Cancel a run: a queued one is `cancelled` at once (no worker will take it); a running
+        one is flagged and stops at its next step. Returns the run's status after the call."""
+        now = time.time()
+        with self._tx() as conn:
+            row = conn.execute("select status from runs where id = ?", [run_id]).fetchone()
+            if row is None:
+                raise KeyError(f"no run {run_id}")
+            if row[0] == "queued":
+                conn.execute(
+                    "update runs set status = 'cancelled', cancel_requested = 1, finished = ?, "
+                    "updated = ?, error = 'cancelled while queued (it never started)' "
+                    "where id = ?",
+                    [now, now, run_id],
+                )
+                return "cancelled"
+            if row[0] == "running":
+                conn.execute(
+                    "update runs set cancel_requested = 1, updated = ? where id = ?", [now, run_id]
+                )
+            return row[0]
 
     def cancel_requested(self, run_id: int) -> bool:
         with self.db() as db:
             row = db.execute("select cancel_requested from runs where id = ?", [run_id]).fetchone()
         return bool(row and row[0])
 
-    def start_run(self, run_id: int, claim: bool = False) -> bool:
-        """Mark the run `running` in this process (pid, host, first heartbeat).
+    def start_run(
+        self, run_id: int, claim: bool = False, pid: int | None = None, host: str | None = None
+    ) -> bool:
+        """Mark the run `running` in this process (or in `pid` on `host`: a Ray task's), with
+        its first heartbeat.
 
         With `claim`, only a `queued` run is taken, atomically: False if it was not queued (so two
         processes can never execute the same run).
@@ -315,8 +372,100 @@ class Store:
             "updated = ? where id = ?" + (" and status = 'queued'" if claim else "")
         )
         with self.db() as db:
-            cur = db.execute(sql, [now, os.getpid(), HOST, now, now, run_id])
+            cur = db.execute(sql, [now, pid or os.getpid(), host or HOST, now, now, run_id])
             return cur.rowcount == 1
+
+    def claim_next(
+        self, worker: str, kinds: tuple[str, ...] | None = None, exclude: tuple[str, ...] = ()
+    ) -> dict[str, Any] | None:
+        """Take the oldest queued run (of `kinds`, not of `exclude`) for `worker`, atomically:
+        two workers never get the same run. None when the queue has nothing for it."""
+        where = ["status = 'queued'"]
+        args: list[Any] = []
+        if kinds:
+            where.append("kind in ({})".format(", ".join("?" * len(kinds))))
+            args += list(kinds)
+        if exclude:
+            where.append("kind not in ({})".format(", ".join("?" * len(exclude))))
+            args += list(exclude)
+        now = time.time()
+        with self._tx() as conn:
+            row = conn.execute(
+                f"select id from runs where {' and '.join(where)} order by id limit 1", args
+            ).fetchone()
+            if row is None:
+                return None
+            conn.execute(
+                "update runs set status = 'running', worker = ?, started = ?, pid = ?, host = ?, "
+                "heartbeat = ?, updated = ? where id = ?",
+                [worker, now, os.getpid(), HOST, now, now, row[0]],
+            )
+        return self.run(row[0])
+
+    def queue_waiting(self) -> bool:
+        """Is anything queued? A read, so idle workers poll without taking the write lock."""
+        with self.db() as db:
+            return (
+                db.execute("select 1 from runs where status = 'queued' limit 1").fetchone()
+                is not None
+            )
+
+    def queue(self) -> list[dict[str, Any]]:
+        """Queued runs in the order workers take them (oldest first)."""
+        with self.db() as db:
+            rows = db["runs"].rows_where("status = 'queued'", order_by="id")
+            return [_decode_run(r) for r in rows]
+
+    def queue_position(self, run_id: int) -> tuple[int, int] | None:
+        """(position, queue length) of a queued run, 1 = next to start; None if not queued."""
+        ids = [r["id"] for r in self.queue()]
+        return (ids.index(run_id) + 1, len(ids)) if run_id in ids else None
+
+    # -- workers ------------------------------------------------------------------------------
+    def register_worker(self, worker: str, backend: str, slots: int) -> None:
+        now = time.time()
+        with self.db() as db:
+            db["workers"].upsert(
+                {
+                    "id": worker,
+                    "host": HOST,
+                    "pid": os.getpid(),
+                    "backend": backend,
+                    "slots": slots,
+                    "started": now,
+                    "heartbeat": now,
+                    "stopped": None,
+                    "runs": "[]",
+                },
+                pk="id",
+            )
+
+    def worker_beat(self, worker: str, runs: list[int], stopped: bool = False) -> None:
+        now = time.time()
+        with self.db() as db:
+            db.execute(
+                "update workers set heartbeat = ?, runs = ?, stopped = ? where id = ?",
+                [now, json.dumps(runs), now if stopped else None, worker],
+            )
+
+    def live_workers(self, max_age_s: float = WORKER_STALE_S) -> list[dict[str, Any]]:
+        """Workers that beat within `max_age_s` and have not stopped (on this host: whose
+        process is alive), oldest first."""
+        now = time.time()
+        with self.db() as db:
+            rows = list(
+                db["workers"].rows_where(
+                    "stopped is null and heartbeat > ?", [now - max_age_s], order_by="started"
+                )
+            )
+        out = []
+        for r in rows:
+            if r["host"] == HOST and not _pid_alive(r["pid"]):
+                continue
+            r = dict(r)
+            r["runs"] = json.loads(r["runs"] or "[]")
+            out.append(r)
+        return out
 
     def heartbeat(self, run_id: int) -> None:
         """`I am still working on it`: written by the executing process every few seconds."""
@@ -344,17 +493,18 @@ class Store:
         return error + (f"; its log: {log_file}" if log_file.is_file() else "")
 
     def mark_interrupted(self, stale_after_s: float = STALE_AFTER_S) -> list[int]:
-        """Active runs whose process is gone become `interrupted`; their logs stay.
+        """Running runs whose process is gone become `interrupted`; their logs stay.
 
-        Gone means: no heartbeat for `stale_after_s` (a queued run, which has no heartbeat yet,
-        counts from its creation), or its pid is dead on this host. A live pid with a stale
-        heartbeat does not count as alive: the pid may have been reused by another program.
-        One small query when nothing is active, so every page render can afford it.
+        Gone means: no heartbeat for `stale_after_s` (counted from the start when there is none
+        yet), or its pid is dead on this host. A live pid with a stale heartbeat does not count as
+        alive: the pid may have been reused by another program. Queued runs are left alone: they
+        wait for a worker. One small query when nothing runs, so every page render can afford it.
         """
         now = time.time()
         with self.db() as db:
             rows = db.execute(
-                f"select id, pid, host, heartbeat, created from runs where {IS_ACTIVE}"
+                "select id, pid, host, heartbeat, coalesce(started, created) from runs "
+                "where status = 'running'"
             ).fetchall()
         hit = []
         for rid, pid, host, beat, created in rows:
@@ -370,7 +520,7 @@ class Store:
                 # only if nothing moved since we looked: no new heartbeat, no new owner
                 cur = db.execute(
                     "update runs set status = 'interrupted', finished = ?, updated = ?, error = ? "
-                    f"where id = ? and {IS_ACTIVE} "
+                    "where id = ? and status = 'running' "
                     "and heartbeat is ? and pid is ?",
                     [now, now, error, rid, beat, pid],
                 )

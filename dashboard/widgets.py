@@ -244,8 +244,16 @@ def run_card(s: Store, m: JobManager, run: dict[str, Any], key: str = "") -> Non
             button.caption("cancelling…")
         elif button.button("Cancel", key=f"cancel-{key}{rid}", icon=":material/stop_circle:"):
             with engine_errors(f"Cancelling run {rid}"):
-                m.cancel(rid)
-                st.toast(f"Cancel requested for run {rid}; it stops at the next step.")
+                if m.cancel(rid) == "cancelled":
+                    st.toast(f"Run {rid} cancelled before it started.")
+                else:
+                    st.toast(f"Cancel requested for run {rid}; it stops at the next step.")
+        if run["status"] == "queued":
+            pos = s.queue_position(rid)
+            where = f"position {pos[0]} of {pos[1]} in the queue" if pos else "in the queue"
+            st.progress(0.0, text=f"queued · {where}")
+            st.caption(queue_caption(s))
+            return
         stage = run.get("stage") or "waiting to start"
         steps = f" · step {run.get('step') or 0}/{run.get('total')}" if run.get("total") else ""
         eta = f" · ETA {fmt_seconds(run['eta_s'])} for this stage" if run.get("eta_s") else ""
@@ -258,8 +266,23 @@ def run_card(s: Store, m: JobManager, run: dict[str, Any], key: str = "") -> Non
         st.caption(f"running for {fmt_seconds(elapsed)}{whole}" + (f" · last {msg}" if msg else ""))
 
 
+def queue_caption(s: Store) -> str:
+    """Who will take the queued runs: the live workers, or that none is alive yet."""
+    workers = s.live_workers()
+    if not workers:
+        return "No worker is alive yet: the dashboard starts one (or run `python -m core worker`)."
+    parts = []
+    for w in workers:
+        busy = ", ".join(f"#{r}" for r in w["runs"]) or "idle"
+        slots = f"{w['slots']} slot" + ("" if w["slots"] == 1 else "s")
+        parts.append(f"`{w['id']}` ({w['backend']}, {slots}: {busy})")
+    return "Workers: " + "; ".join(parts)
+
+
 def live_loss(s: Store, run: dict[str, Any], key: str = "") -> None:
     rid = run["id"]
+    if run["status"] == "queued":
+        return
     if run.get("stage") == "evaluate":
         st.caption(
             f"#{rid}: timing the models; the live curve pauses so that redrawing it does not "
@@ -306,6 +329,7 @@ def active_runs_panel() -> None:
             return
         known = tuple(r["id"] for r in active)
         _active_runs_live(known)
+        st.caption(queue_caption(store()))
         _active_loss_live(known)
         st.caption(f"Loss curves refresh every {LIVE_LOSS_EVERY_S:.0f} s.")
 

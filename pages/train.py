@@ -347,7 +347,11 @@ def submit(kind: str, cfg: PipelineConfig, prefix: str) -> None:
         # the data and a reused teacher are checked before a run exists (the CLI does the same)
         preflight(widgets.store(), kind, cfg)
         rid = widgets.manager().submit(kind, cfg)
-        st.session_state[FLASH] = f"Run {rid} ({kind}) started: follow it under **Active runs**."
+        pos = widgets.store().queue_position(rid)
+        where = f", position {pos[0]} of {pos[1]}" if pos else ""
+        st.session_state[FLASH] = (
+            f"Run {rid} ({kind}) queued{where}: a worker takes it; follow it under **Active runs**."
+        )
         st.rerun()
 
 

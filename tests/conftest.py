@@ -14,6 +14,8 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 # The CI box has 2 shared cores: with more than one OpenMP thread per process, torch spin-waits
 # against the other processes and small LSTM steps get ~40x slower. One thread keeps it lean.
 os.environ.setdefault("OMP_NUM_THREADS", "1")
+# Workers the tests' dashboards / managers start stop soon after their queue runs dry.
+os.environ.setdefault("DISTILLERY_WORKER_IDLE_S", "20")
 
 import dataclasses  # noqa: E402
 import random  # noqa: E402

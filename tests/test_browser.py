@@ -308,7 +308,7 @@ def test_browser_walkthrough(server, page, upload_files, tiny_teacher_dir, tmp_p
     key(page, "pipe-name").locator("input").press("Tab")
     shot(page, "02-train-form.png")
     key(page, "go-pipeline").get_by_role("button", name="Run the whole pipeline").click()
-    expect(page.get_by_text("Run 1 (pipeline) started")).to_be_visible()
+    expect(page.get_by_text("Run 1 (pipeline) queued")).to_be_visible()
     # a reload during the run keeps the data choice and the form (kept in the home folder)
     page.reload()
     settle(page)
@@ -340,7 +340,7 @@ def test_browser_walkthrough(server, page, upload_files, tiny_teacher_dir, tmp_p
     key(page, "dist-name").locator("input").fill("browser distil")
     key(page, "dist-name").locator("input").press("Tab")
     key(page, "go-distill").get_by_role("button", name="Distil the students").click()
-    expect(page.get_by_text("Run 2 (distill) started")).to_be_visible()
+    expect(page.get_by_text("Run 2 (distill) queued")).to_be_visible()
     wait_run_done(page, "#2 distill · browser distil", log)
     settle(page)
 

@@ -240,11 +240,13 @@ def test_runs_cancel_and_delete(cli, tmp_path):
     folder = store.run_dir(rid)
     (folder / "x.txt").write_text("x")
     store.log_metrics(rid, "teacher/loss", [(1, 0.5)])
+    store.update_run(rid, status="running", pid=os.getpid())  # as if this process ran it
     res = cli("runs", "cancel", str(rid), home=tmp_path)
     assert res.returncode == 0 and store.cancel_requested(rid)
-    res = cli("runs", "delete", str(rid), home=tmp_path)  # still queued: refused, with the reason
-    assert res.returncode == 2 and f"run {rid} is queued: cancel it first" in res.stderr
-    assert store.run(rid)["status"] == "queued" and folder.exists() and store.metrics(rid)
+    assert "stops at its next step" in res.stdout
+    res = cli("runs", "delete", str(rid), home=tmp_path)  # still running: refused, with the reason
+    assert res.returncode == 2 and f"run {rid} is running: cancel it first" in res.stderr
+    assert store.run(rid)["status"] == "running" and folder.exists() and store.metrics(rid)
     store.update_run(rid, status="cancelled")  # what the run does at its next step
     res = cli("runs", "delete", str(rid), home=tmp_path)
     assert res.returncode == 0, res.stderr

@@ -348,7 +348,8 @@ def test_augment_run_labels_once_for_later_distill_runs(done_run, tiny_cfg):
 
 def test_distill_with_run_that_has_no_teacher_fails_cleanly(done_run, tiny_cfg):
     store, manager, _ = done_run
-    empty = store.create_run("augment", {})
+    empty = store.create_run("augment", {}, status="running")  # a run with no teacher folder
+    store.update_run(empty, status="done")
     rid = manager.submit("distill", tiny_cfg(teacher_run=empty))
     assert manager.wait(rid, timeout=120) == "failed"
     assert "has no fine-tuned teacher" in store.run(rid)["error"]
@@ -414,7 +415,7 @@ def test_runs_of_a_dead_process_become_interrupted(tmp_path):
     store.update_run(orphan, status="running", pid=_dead_pid(), stage="teacher", step=3)
     store.log_metrics(orphan, "teacher/loss", [(1, 0.7), (2, 0.65), (3, 0.6)])
     queued = store.create_run("teacher", {})
-    store.update_run(queued, pid=_dead_pid())
+    store.update_run(queued, pid=_dead_pid())  # its submitter is gone: it still waits
     alive = store.create_run("teacher", {})
     store.update_run(alive, status="running", pid=1)  # pid 1 is always alive
     finished = store.create_run("teacher", {})
@@ -431,15 +432,16 @@ def test_runs_of_a_dead_process_become_interrupted(tmp_path):
         (3, 0.6),
     ]
     assert run["stage"] == "teacher" and run["step"] == 3
-    assert store.run(queued)["status"] == "interrupted"
+    assert store.run(queued)["status"] == "queued"
     assert store.run(alive)["status"] == "running"
     assert store.run(finished)["status"] == "done"
 
 
 def test_two_runs_at_once_both_finish(tmp_path, tiny_cfg):
-    """Two distill runs on one teacher, started together, compute the same new logits at once."""
+    """Two distill runs on one teacher, started together (a worker with two slots), compute the
+    same new logits at once."""
     store = Store(tmp_path)
-    manager = JobManager(store)
+    manager = JobManager(store, slots=2)
     teacher_run = manager.submit("teacher", tiny_cfg())
     assert manager.wait(teacher_run, timeout=300) == "done", store.run(teacher_run)["error"]
     a = manager.submit("distill", tiny_cfg(teacher_run=teacher_run, aug_seed=5, name="a"))
@@ -480,19 +482,20 @@ def test_stale_heartbeat_or_dead_pid_means_interrupted(tmp_path):
     reused_pid = run(pid=me, heartbeat=now - 120)  # live pid, stale heartbeat: not alive
     dead = run(pid=_dead_pid(), heartbeat=now)
     elsewhere = run(pid=_dead_pid(), heartbeat=now, host="another-host")  # pid not ours to check
-    queued_old = run(status="queued", pid=me, created=now - 120)  # no heartbeat yet: created
-    queued_new = run(status="queued", pid=me)
+    started_silent = run(pid=me, started=now - 120)  # no heartbeat yet: counted from the start
+    queued_old = run(status="queued", pid=_dead_pid(), created=now - 999)  # waits for a worker
     done = run(status="done", pid=_dead_pid(), heartbeat=now - 999)
 
-    assert sorted(store.mark_interrupted()) == sorted([reused_pid, dead, queued_old])
+    assert sorted(store.mark_interrupted()) == sorted([reused_pid, dead, started_silent])
     status = {r["id"]: r["status"] for r in store.runs()}
-    assert status[fresh] == status[elsewhere] == "running" and status[queued_new] == "queued"
+    assert status[fresh] == status[elsewhere] == "running" and status[queued_old] == "queued"
     assert status[done] == "done"
     assert "(no heartbeat for 12" in store.run(reused_pid)["error"]
     assert f"process {store.run(dead)['pid']} is gone" in store.run(dead)["error"]
     assert store.mark_interrupted() == []  # nothing left to do: one cheap query
     time.sleep(0.3)
-    assert sorted(store.mark_interrupted(stale_after_s=0.2)) == [fresh, elsewhere, queued_new]
+    assert sorted(store.mark_interrupted(stale_after_s=0.2)) == [fresh, elsewhere]
+    assert store.run(queued_old)["status"] == "queued"  # however old: queued runs wait
 
 
 # -- every status write covered, heartbeat, a process per run ----------------------------------
