@@ -406,7 +406,8 @@ def cmd_exec(a: argparse.Namespace) -> int:
     except Exception as exc:  # noqa: BLE001 - recorded on the run
         store.finish_if_active(a.id, "failed", f"bad stored config: {type(exc).__name__}: {exc}")
         return 1
-    ctx = RunContext(store, a.id, gate=gate_from_env())
+    # a sweep only waits for its trials: it must not hold the worker's latency gate
+    ctx = RunContext(store, a.id, gate=gate_from_env() if run["kind"] != "sweep" else None)
     with _cancel_on_signals(store, a.id, ctx):
         try:
             status = execute(store, a.id, run["kind"], cfg, ctx)
@@ -414,6 +415,106 @@ def cmd_exec(a: argparse.Namespace) -> int:
             status = "cancelled"
     logging.getLogger(__name__).info("run %d: %s", a.id, status)
     return 0 if status == "done" else 1
+
+
+def _sweep_args(p: argparse.ArgumentParser) -> None:
+    from .cli_args import field_of
+    from .sweep import SweepConfig
+
+    g = p.add_argument_group("sweep (Optuna)")
+    add_args(g, SweepConfig)
+    space = field_of(SweepConfig, "space")
+    g.add_argument(
+        "--space",
+        nargs="+",
+        default=space.default_factory(),
+        metavar="NAME=SPEC",
+        help=space.metadata["help"] + f" (default: {' '.join(space.default_factory())})",
+    )
+    student = field_of(SweepConfig, "student")
+    g.add_argument(
+        "--student",
+        default=student.default,
+        choices=methods.names(),
+        help=student.metadata["help"] + f" (default: {student.default})",
+    )
+
+
+def cmd_sweep(a: argparse.Namespace) -> int:
+    """Queue (with --queue) or coordinate in the foreground a sweep; print the best trial."""
+    from .cli_args import from_args
+    from .data import DataError
+    from .jobs import JobManager, RunContext, execute
+    from .pipeline import preflight
+    from .store import Store
+    from .sweep import SweepConfig, parse_space, trials_table
+
+    store = Store(a.home)
+    store.mark_interrupted()
+    sweep = from_args(SweepConfig, a, space=list(a.space), student=a.student)
+    try:
+        parse_space(sweep.space, sweep.student)
+    except ValueError as exc:
+        print(f"error: --space {exc}", file=sys.stderr)
+        return EXIT_DATA
+    a.students = [sweep.student]
+    cfg = config_from_args(a)
+    cfg.plain_baseline = False
+    try:
+        preflight(store, "distill" if cfg.teacher_run is not None else "pipeline", cfg)
+    except DataError as exc:
+        print(f"data error:\n{exc}", file=sys.stderr)
+        return EXIT_DATA
+    except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_DATA
+    config = {**to_dict(cfg), "sweep": to_dict(sweep)}
+    if a.queue:
+        rid = store.create_run("sweep", config, name=cfg.name)
+        print(f"run {rid} queued (sweep of {sweep.trials} trials), home={store.home}")
+        return 0
+    rid = store.create_run("sweep", config, name=cfg.name, status="running")
+    print(
+        f"sweep run {rid}: {sweep.trials} trials of {sweep.student}, home={store.home}",
+        file=sys.stderr,
+    )
+    manager = JobManager(store, slots=sweep.parallel)
+    worker = manager.ensure_worker()
+    if not worker.get("starting"):
+        print(f"trials go to worker {worker['id']} ({worker['slots']} slot(s))", file=sys.stderr)
+    bars = _Bars(a.quiet)
+    ctx = RunContext(store, rid, threading.Event(), on_progress=bars)
+    with _cancel_on_signals(store, rid, ctx) as signalled:
+        try:
+            execute(store, rid, "sweep", cfg, ctx)
+        except KeyboardInterrupt:
+            signalled.append(2)
+    bars.close()
+    run = store.run(rid)
+    rows = trials_table(store, run)
+    names = [x.split("=")[0] for x in sweep.space]
+    print(f"{'trial':>5} {'run':>5}  {'status':<10}{sweep.objective:>24}  parameters")
+    for r in rows:
+        value = f"{r['value']:.4f}" if "value" in r else "-"
+        params = ", ".join(f"{n}={_fmt(r.get(n))}" for n in names)
+        print(f"{r['trial']:>5} {r['run']:>5}  {r['status']:<10}{value:>24}  {params}")
+    if run["status"] != "done":
+        print(f"sweep {rid} {run['status']}: {run['error']}", file=sys.stderr)
+        return 130 if run["status"] == "cancelled" else 1
+    best = json.loads((store.run_dir(rid) / "results.json").read_text())["best"]
+    params = ", ".join(f"{n}={_fmt(best.get(n))}" for n in names)
+    print(
+        f"best: trial {best['trial']} (run {best['run']}): {sweep.objective} "
+        f"{best['value']:.4f}, accuracy {best['accuracy']:.4f}, F1 {best['f1']:.4f}, "
+        f"p50 {best['latency_ms_p50']:.3f} ms; {params}"
+    )
+    if a.json:
+        Path(a.json).write_text((store.run_dir(rid) / "results.json").read_text())
+    return 0
+
+
+def _fmt(v) -> str:
+    return f"{v:.4g}" if isinstance(v, float) else str(v)
 
 
 def cmd_worker(a: argparse.Namespace) -> int:
@@ -524,6 +625,16 @@ def build_parser() -> argparse.ArgumentParser:
         if kind in ("pipeline", "distill"):
             _student_args(sp)
         sp.set_defaults(kind=kind)
+    sw = sub.add_parser(
+        "sweep",
+        help="an Optuna sweep: one teacher, N distill trials through the queue, the best printed",
+    )
+    _data_args(sw)
+    _common(sw)
+    _teacher_args(sw)
+    _augment_args(sw)
+    _student_args(sw)
+    _sweep_args(sw)
     sub.add_parser("defaults", help="print the table of defaults (markdown, as in the README)")
     sub.add_parser("methods", help="list the student methods --students accepts")
     pr = sub.add_parser(
@@ -632,4 +743,6 @@ def main(argv: list[str] | None = None) -> int:
         return cmd_exec(a)
     if a.cmd == "worker":
         return cmd_worker(a)
+    if a.cmd == "sweep":
+        return cmd_sweep(a)
     return cmd_run(a.kind, a)

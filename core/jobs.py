@@ -31,7 +31,7 @@ __all__ = ["JobManager", "RunContext", "child_env", "execute", "start_local_work
 
 log = logging.getLogger(__name__)
 
-KINDS = ("pipeline", "teacher", "augment", "distill")
+KINDS = ("pipeline", "teacher", "augment", "distill", "sweep")
 ProgressFn = Callable[[dict[str, Any]], None]
 ROOT = Path(__file__).resolve().parent.parent
 WORKER_IDLE_S = 600.0  # a worker the dashboard started stops after this long with nothing to do
@@ -241,7 +241,12 @@ def execute(
         beat.start()
         if ctx.gate is not None:
             ctx.gate.enter()
-        run_pipeline(kind, cfg, ctx)
+        if kind == "sweep":
+            from .sweep import run_sweep
+
+            run_sweep(cfg, ctx)
+        else:
+            run_pipeline(kind, cfg, ctx)
         status, error = "done", None
     except Cancelled as exc:
         status, error = "cancelled", str(exc)
@@ -319,10 +324,19 @@ class JobManager:
         self._worker: subprocess.Popen | None = None
         self.store.mark_interrupted()
 
-    def submit(self, kind: str, cfg: PipelineConfig, parent: int | None = None) -> int:
+    def submit(
+        self,
+        kind: str,
+        cfg: PipelineConfig,
+        parent: int | None = None,
+        extra: dict[str, Any] | None = None,
+    ) -> int:
+        """Queue a run; `extra` goes into its stored config beside the pipeline's (a sweep's
+        settings, a trial's parameters)."""
         if kind not in KINDS:
             raise ValueError(f"unknown run kind {kind!r}; expected one of {', '.join(KINDS)}")
-        run_id = self.store.create_run(kind, to_dict(cfg), name=cfg.name, parent=parent)
+        config = {**to_dict(cfg), **(extra or {})}
+        run_id = self.store.create_run(kind, config, name=cfg.name, parent=parent)
         if self.start_workers:
             self.ensure_worker()
         return run_id

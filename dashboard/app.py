@@ -39,6 +39,7 @@ pages = {
     ],
     "Inspect": [
         st.Page(PAGES / "runs.py", title="Runs", icon=":material/table_view:"),
+        st.Page(PAGES / "sweeps.py", title="Sweeps", icon=":material/tune:"),
         st.Page(PAGES / "predict.py", title="Predict", icon=":material/chat:"),
         st.Page(PAGES / "report.py", title="Report", icon=":material/summarize:"),
     ],

@@ -65,10 +65,13 @@ st.caption("Click a column header to sort.")
 
 by_id = {r["id"]: r for r in runs}
 finished = [r["id"] for r in runs if r["status"] == "done"]
+# a link from elsewhere (the Sweeps page's best trial) names the run to open: ?run=ID
+linked = st.query_params.get("run")
+linked_id = int(linked) if linked and linked.isdigit() and int(linked) in by_id else None
 picked = st.multiselect(
     "Runs to inspect / compare",
     list(by_id),
-    default=finished[:2] or list(by_id)[:1],
+    default=[linked_id] if linked_id else (finished[:2] or list(by_id)[:1]),
     format_func=lambda i: run_label(by_id[i]),
     key="runs-compare",
 )

@@ -20,8 +20,10 @@ from core.config import (  # noqa: E402
     StudentConfig,
     TeacherConfig,
     pipeline_from_dict,
+    to_dict,
 )
 from core.pipeline import preflight  # noqa: E402
+from core.sweep import OBJECTIVES, SweepConfig, parse_space  # noqa: E402
 from core.teacher import AUTO, PRESETS, available_devices  # noqa: E402
 from dashboard import knobs, widgets  # noqa: E402
 from dashboard.tables import run_label  # noqa: E402
@@ -341,12 +343,13 @@ def teacher_run_select(p: str, runs: list[dict]) -> tuple[dict, bool]:
     return run, same
 
 
-def submit(kind: str, cfg: PipelineConfig, prefix: str) -> None:
+def submit(kind: str, cfg: PipelineConfig, prefix: str, extra: dict | None = None) -> None:
     with widgets.engine_errors(f"Starting the {kind} run"):
         widgets.remember_form_values(prefix)  # a reload or a new tab finds this form as it is
         # the data and a reused teacher are checked before a run exists (the CLI does the same)
-        preflight(widgets.store(), kind, cfg)
-        rid = widgets.manager().submit(kind, cfg)
+        checked = kind if kind != "sweep" else ("distill" if cfg.teacher_run else "pipeline")
+        preflight(widgets.store(), checked, cfg)
+        rid = widgets.manager().submit(kind, cfg, extra=extra)
         pos = widgets.store().queue_position(rid)
         where = f", position {pos[0]} of {pos[1]}" if pos else ""
         st.session_state[FLASH] = (
@@ -392,6 +395,7 @@ tabs = st.tabs(
         ":material/school: Teacher only",
         ":material/auto_awesome: Augment + label",
         ":material/compress: Distil students",
+        ":material/tune: Sweep",
     ]
 )
 
@@ -525,3 +529,85 @@ with tabs[3]:
                         device=device,
                     )
                     submit("distill", _with_teacher_run(cfg, run, same), "dist")
+
+
+with tabs[4]:
+    st.caption(
+        "An Optuna sweep: one teacher (fine-tuned once, or an earlier run's), then one distill "
+        "run per trial through the queue, all sharing the teacher's label cache. Follow it on "
+        "the **Sweeps** page."
+    )
+    sw = SweepConfig()
+    student = st.selectbox(
+        "student method",
+        methods.names(),
+        index=methods.names().index(sw.student),
+        format_func=lambda n: f"{n}: {methods.get(n).title}",
+        help=help_of(SweepConfig, "student"),
+        key="sweep-student",
+    )
+    with st.form("form-sweep"):
+        reuse = st.selectbox(
+            "teacher",
+            [None] + [r["id"] for r in t_runs],
+            format_func=lambda i: (
+                "fine-tune a new one (settings below)"
+                if i is None
+                else run_label(next(r for r in t_runs if r["id"] == i))
+            ),
+            key="sweep-teacher-run",
+        )
+        data = data_section("sweep", choice)
+        with st.expander("Teacher settings (for a new teacher)"):
+            teacher = teacher_section("sweep", data.seed)
+        c1, c2, c3, c4 = st.columns(4)
+        trials = c1.number_input("trials", **widget_kwargs(SweepConfig, "trials"), key="sweep-n")
+        objective = c2.selectbox(
+            "objective",
+            list(OBJECTIVES),
+            help=help_of(SweepConfig, "objective"),
+            key="sweep-objective-in",
+        )
+        budget = c3.number_input(
+            "latency budget (ms)",
+            **widget_kwargs(SweepConfig, "latency_budget_ms"),
+            key="sweep-budget-in",
+        )
+        parallel = c4.number_input(
+            "in parallel", **widget_kwargs(SweepConfig, "parallel"), key="sweep-parallel-in"
+        )
+        space = st.text_area(
+            "search space (one parameter per line)",
+            "\n".join(sw.space),
+            help=help_of(SweepConfig, "space"),
+            key="sweep-space",
+        )
+        name, latency, device = common_section("sweep")
+        if st.form_submit_button("Start the sweep", type="primary", key="go-sweep"):
+            items = [x.strip() for x in space.splitlines() if x.strip()]
+            try:
+                parse_space(items, student)
+            except ValueError as exc:
+                st.error(f"The search space: {exc}")
+            else:
+                sweep_cfg = SweepConfig(
+                    trials=int(trials),
+                    space=items,
+                    student=student,
+                    objective=objective,
+                    latency_budget_ms=float(budget),
+                    parallel=int(parallel),
+                )
+                cfg = PipelineConfig(
+                    data=data,
+                    teacher=teacher,
+                    students=[methods.get(student).config(arch=student)],
+                    plain_baseline=False,
+                    latency_samples=latency,
+                    name=name,
+                    device=device,
+                )
+                if reuse is not None:
+                    run = next(r for r in t_runs if r["id"] == reuse)
+                    cfg = _with_teacher_run(cfg, run, same=True)
+                submit("sweep", cfg, "sweep", extra={"sweep": to_dict(sweep_cfg)})
