@@ -444,7 +444,7 @@ def cmd_sweep(a: argparse.Namespace) -> int:
     """Queue (with --queue) or coordinate in the foreground a sweep; print the best trial."""
     from .cli_args import from_args
     from .data import DataError
-    from .jobs import JobManager, RunContext, execute
+    from .jobs import RunContext, execute
     from .pipeline import preflight
     from .store import Store
     from .sweep import SweepConfig, parse_space, trials_table
@@ -478,10 +478,11 @@ def cmd_sweep(a: argparse.Namespace) -> int:
         f"sweep run {rid}: {sweep.trials} trials of {sweep.student}, home={store.home}",
         file=sys.stderr,
     )
-    manager = JobManager(store, slots=sweep.parallel)
-    worker = manager.ensure_worker()
-    if not worker.get("starting"):
-        print(f"trials go to worker {worker['id']} ({worker['slots']} slot(s))", file=sys.stderr)
+    for w in store.live_workers():
+        print(f"trials go to worker {w['id']} ({w['slots']} slot(s))", file=sys.stderr)
+        break
+    else:
+        print(f"starting a local worker ({sweep.parallel} slot(s)) for the trials", file=sys.stderr)
     bars = _Bars(a.quiet)
     ctx = RunContext(store, rid, threading.Event(), on_progress=bars)
     with _cancel_on_signals(store, rid, ctx) as signalled:

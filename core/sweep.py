@@ -359,6 +359,8 @@ def run_sweep(cfg: PipelineConfig, ctx) -> dict[str, Any]:
             if store.run(rid)["status"] in ("queued", "running"):
                 store.request_cancel(rid)
         raise
+    finally:
+        manager.close()  # a worker this sweep had to start stops with it (none: nothing to do)
     rows = trials_table(store, store.run(sid))
     done = [r for r in rows if "value" in r]
     if not done:

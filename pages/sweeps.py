@@ -14,6 +14,7 @@ import dataclasses  # noqa: E402
 
 import pandas as pd  # noqa: E402
 import streamlit as st  # noqa: E402
+from streamlit.errors import StreamlitPageNotFoundError  # noqa: E402
 
 from core.sweep import OBJECTIVES, study_from_store, sweep_of, trials_table  # noqa: E402
 from dashboard import widgets  # noqa: E402
@@ -112,12 +113,15 @@ with st.container(border=True):
         f" · F1 {best['f1']:.4f} · p50 {best['latency_ms_p50']:.3f} ms  \n{params}"
     )
     with b2:
-        st.page_link(
-            "pages/runs.py",
-            label=f"Open run #{best['run']}",
-            icon=":material/table_view:",
-            query_params={"run": str(best["run"])},
-        )
+        try:  # inside the app (st.navigation knows the Runs page)
+            st.page_link(
+                Path(ROOT) / "pages" / "runs.py",
+                label=f"Open run #{best['run']}",
+                icon=":material/table_view:",
+                query_params={"run": str(best["run"])},
+            )
+        except StreamlitPageNotFoundError:  # this page run on its own: a plain link
+            st.markdown(f"[Open run #{best['run']}](runs?run={best['run']})")
 
 with widgets.engine_errors("Drawing the sweep's plots"):
     import optuna

@@ -44,7 +44,14 @@ from dashboard.tables import (
 )
 
 ROOT = Path(__file__).resolve().parent.parent
-PAGES = ["pages/data.py", "pages/train.py", "pages/runs.py", "pages/predict.py", "pages/report.py"]
+PAGES = [
+    "pages/data.py",
+    "pages/train.py",
+    "pages/runs.py",
+    "pages/sweeps.py",
+    "pages/predict.py",
+    "pages/report.py",
+]
 TIMEOUT = 120
 
 
@@ -97,6 +104,7 @@ EMPTY_HINTS = {
     "pages/data.py": "Next: open **Train**",
     "pages/train.py": "No runs yet",
     "pages/runs.py": "No runs yet",
+    "pages/sweeps.py": "No sweep yet",
     "pages/predict.py": "No finished run",
     "pages/report.py": "No finished run",
     "dashboard/app.py": "Next: open **Train**",  # the default page is Data
@@ -346,6 +354,27 @@ def test_train_page_offers_the_teacher_and_cancels_a_run(finished):
     no_trouble(again)
     assert again.number_input(key="dist-char-shared-epochs").value == 1
     assert again.selectbox(key="dist-teacher-run").value == finished["run_id"]
+
+
+def test_train_page_shows_the_queue_and_cancels_a_queued_run(empty_home, tiny_teacher_dir):
+    """Runs queued with no worker alive: their place in the queue, who will take them, and a
+    Cancel that ends a queued run at once."""
+    store = Store(empty_home)
+    manager = JobManager(store, start_workers=False)
+    first = manager.submit("pipeline", _tiny_config(tiny_teacher_dir, name="first"))
+    second = manager.submit("pipeline", _tiny_config(tiny_teacher_dir, name="second"))
+    at = app("pages/train.py").run()
+    no_trouble(at)
+    bars = [str(p.proto.text) for p in at.get("progress")]
+    assert "queued · position 1 of 2 in the queue" in bars
+    assert "queued · position 2 of 2 in the queue" in bars
+    assert "No worker is alive yet" in texts(at.caption)
+    cancel = [b for b in at.button if b.key == f"cancel-live-{first}"]
+    cancel[0].click().run()
+    no_trouble(at)
+    assert store.run(first)["status"] == "cancelled"
+    assert store.queue_position(second) == (1, 1)
+    store.request_cancel(second)
 
 
 def test_app_switches_pages(finished):

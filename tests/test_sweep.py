@@ -5,6 +5,7 @@ two-slot worker coordinates beside its trials, and the Sweeps page on the result
 from __future__ import annotations
 
 import json
+import time
 
 import pytest
 
@@ -133,8 +134,10 @@ def test_queued_sweep_is_coordinated_beside_its_trials(cli, tiny_data, tiny_teac
     )
     assert res.returncode == 0 and "queued (sweep of 2 trials)" in res.stdout, res.stderr
     sid = store.runs(kind="sweep")[0]["id"]
+    assert store.live_workers() == []  # the CLI sweep above stopped the worker it started
     res = cli("worker", "--idle-exit", "3", home=home, timeout=600)
     assert res.returncode == 0, res.stderr[-3000:]
+    assert f"run {sid}: done" in res.stdout  # this one-slot worker did it all
     sweep = store.run(sid)
     assert sweep["status"] == "done", sweep["error"]
     trials = store.runs(parent=sid)
@@ -143,3 +146,74 @@ def test_queued_sweep_is_coordinated_beside_its_trials(cli, tiny_data, tiny_teac
     assert all(r["value"] == r["accuracy"] for r in rows)  # 1000 ms: every trial within budget
     # --parallel 2: both trials were queued before the first one finished
     assert max(t["created"] for t in trials) < min(t["finished"] for t in trials)
+
+
+# -- the dashboard on the finished sweep -------------------------------------------------------
+def _app(path: str):
+    from streamlit.testing.v1 import AppTest
+
+    from tests.conftest import ROOT
+
+    return AppTest.from_file(str(ROOT / path), default_timeout=120)
+
+
+def test_sweeps_page_plots_the_study_and_links_the_best_trial(swept, monkeypatch):
+    home, _, summary = swept
+    monkeypatch.setenv("DISTILLERY_HOME", str(home))
+    at = _app("pages/sweeps.py").run()
+    first = summary["run_id"]  # the CLI sweep (a later test may have added another)
+    at.selectbox(key="sweep-pick").select(first).run()
+    assert not at.exception and not at.error, [e.value for e in at.error]
+    charts = {c.key if hasattr(c, "key") else None for c in at.get("plotly_chart")}
+    assert len(at.get("plotly_chart")) == 2, charts  # parallel coordinates and importances
+    best = summary["best"]
+    page = "\n".join(m.value for m in at.markdown)
+    assert f"Best trial: #{best['trial']}** (run #{best['run']})" in page
+    # (this page on its own has no st.navigation: the link is a plain one to the Runs page)
+    assert f"[Open run #{best['run']}](runs?run={best['run']})" in page
+    trials = at.dataframe[0].value
+    assert sorted(trials["trial"]) == [0, 1] and set(trials["status"]) == {"done"}
+    # the reader scores the trials by F1 instead: the table's values follow
+    at.selectbox(key="sweep-objective").select("f1").run()
+    trials = at.dataframe[0].value
+    assert list(trials["value"]) == list(trials["f1"])
+    # the best trial's link opens the Runs page on that run
+    monkeypatch.setattr("sys.argv", ["streamlit"])
+    runs = _app("pages/runs.py")
+    runs.query_params["run"] = str(best["run"])
+    runs.run()
+    assert not runs.exception
+    assert runs.multiselect(key="runs-compare").value == [best["run"]]
+
+
+def test_train_page_starts_a_sweep_and_checks_its_space(swept, monkeypatch):
+    home, _, _ = swept
+    monkeypatch.setenv("DISTILLERY_HOME", str(home))
+    store = Store(home)
+    before = {r["id"] for r in store.runs()}
+    at = _app("pages/train.py").run()
+    assert not at.exception
+    at.selectbox(key="sweep-student").select("bilstm").run()
+    at.text_area(key="sweep-space").input("alpha=0:1\nfoo=1:2")
+    at.button(key="go-sweep").click().run()
+    assert "The search space" in "\n".join(e.value for e in at.error)
+    assert {r["id"] for r in store.runs()} == before  # nothing queued
+
+    teacher = next(r["id"] for r in store.runs(kind="teacher"))
+    at.text_area(key="sweep-space").input("alpha=0:1\nhidden=8:16")
+    at.number_input(key="sweep-n").set_value(3)
+    at.selectbox(key="sweep-teacher-run").select(teacher)
+    at.button(key="go-sweep").click().run()
+    assert not at.exception
+    new = [r for r in store.runs() if r["id"] not in before]
+    assert len(new) == 1 and new[0]["kind"] == "sweep"
+    cfg = new[0]["config"]
+    assert cfg["sweep"]["space"] == ["alpha=0:1", "hidden=8:16"] and cfg["sweep"]["trials"] == 3
+    assert cfg["sweep"]["student"] == "bilstm" and cfg["teacher_run"] == teacher
+    store.request_cancel(new[0]["id"])  # queued: cancelled; claimed already: it stops soon
+    deadline = time.time() + 120
+    while store.run(new[0]["id"])["status"] not in ("cancelled", "done") and time.time() < deadline:
+        time.sleep(0.5)
+    assert store.run(new[0]["id"])["status"] == "cancelled"
+    for child in store.runs(parent=new[0]["id"]):  # and so did any trial it had queued
+        assert child["status"] in ("cancelled", "done")
