@@ -26,7 +26,15 @@ from .export import onnx_speed
 from .logits import teacher_logits
 from .methods._base import Shared, StudentJob
 from .provenance import check_reuse
-from .teacher import AUTO, Teacher, auto_teacher, fine_tune, load_teacher, pick_device
+from .teacher import (
+    AUTO,
+    Teacher,
+    auto_teacher,
+    fine_tune,
+    load_teacher,
+    pick_device,
+    precision,
+)
 from .text import detect_lang
 
 log = logging.getLogger(__name__)
@@ -132,6 +140,9 @@ def _eval_teacher(teacher: Teacher, bundle: DataBundle, cfg: PipelineConfig, ctx
         )
     )
     m["params"] = teacher.num_params()
+    # where the teacher's stages ran (the batch-1 latency above is on this device too)
+    m["device"] = teacher.device.type
+    m["precision"] = precision(teacher.device)
     m["size_bytes"] = folder_bytes(Path(teacher.path) / "model.safetensors")
     m["max_length"] = teacher.max_length
     if cfg.onnx_latency:
@@ -334,6 +345,13 @@ def run_pipeline(kind: str, cfg: PipelineConfig, ctx) -> dict:
         "data": data_desc,
         "timings": ctx.finish(),
         "threads": torch.get_num_threads(),
+        # where each stage ran: the teacher (fine-tune, labels) and the transformer students
+        # on `device`, the word / character students on the CPU, all latency on the CPU
+        "devices": {
+            "teacher": teacher.device.type,
+            "teacher_precision": precision(teacher.device),
+            "transformer_students": pick_device(cfg.device).type,
+        },
         "models": out,
     }
     (ctx.run_dir / "results.json").write_text(json.dumps(summary, indent=1, ensure_ascii=False))

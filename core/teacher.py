@@ -8,6 +8,7 @@ load is a plain offline `from_pretrained`.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import math
@@ -49,6 +50,21 @@ def pick_device(device: str = "auto") -> torch.device:
     if device == "cuda" and not torch.cuda.is_available():
         raise TeacherError("device 'cuda' asked for, but torch sees no CUDA GPU")
     return torch.device(device)
+
+
+def precision(device: torch.device) -> str:
+    """What the teacher computes in on `device`: bf16 autocast on a CUDA GPU that supports it
+    (half the memory traffic, no loss scaling needed), float32 elsewhere."""
+    if device.type == "cuda" and torch.cuda.is_bf16_supported():
+        return "bf16"
+    return "fp32"
+
+
+def autocast(device: torch.device):
+    """The autocast context of `precision(device)` (a no-op for fp32)."""
+    if precision(device) == "bf16":
+        return torch.autocast("cuda", dtype=torch.bfloat16)
+    return contextlib.nullcontext()
 
 
 def available_devices() -> list[str]:
@@ -225,12 +241,14 @@ def batched_logits(
     model.eval()
     order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
     out = torch.empty(len(texts), num_labels)
+    device = next(model.parameters()).device
     for start in range(0, len(order), batch_size):
         idx = order[start : start + batch_size]
         enc = pairs.encode(
             tokenizer, [texts[i] for i in idx], max_length, padding=True, return_tensors="pt"
         )
-        out[idx] = model(**(prepare(enc) if prepare else enc)).logits.float().cpu()
+        with autocast(device):
+            out[idx] = model(**(prepare(enc) if prepare else enc)).logits.float().cpu()
         if progress:
             progress(len(idx))
     return out
@@ -329,6 +347,7 @@ def fine_tune(
     tok, model = _load(source, len(label_names), label_names)
     log.info("teacher %s loaded in %.1fs", cfg.model, time.time() - t0)
     dev_ = pick_device(device)
+    log.info("teacher fine-tunes on %s (%s)", dev_, precision(dev_))
     model.to(dev_)
     teacher = Teacher(tok, model, cfg.max_length, dev_, label_names, path=str(out_dir))
     enc = pairs.encode(tok, train_texts, cfg.max_length)
@@ -363,7 +382,8 @@ def fine_tune(
                 rows["token_type_ids"] = [types[i] for i in batch]
             feats = tok.pad(rows, return_tensors="pt")
             feats = {k: v.to(dev_) for k, v in feats.items()}
-            out = model(**feats, labels=labels_t[batch].to(dev_))
+            with autocast(dev_):  # bf16 on a GPU that has it; the weights stay float32
+                out = model(**feats, labels=labels_t[batch].to(dev_))
             out.loss.backward()
             torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
             opt.step()

@@ -532,3 +532,64 @@ def test_browser_sentence_pairs(server, page, tiny_teacher_dir, tmp_path):
     labels = {"contradiction", "entailment", "neutral"}
     assert all(r["label"] in labels for r in got), got
     shot(page, "12-pairs-predict.png")
+
+
+def test_browser_sweep_queue_and_sweeps_page(server, page, tiny_teacher_dir, upload_files):
+    """Train → Sweep on an earlier teacher: the sweep and its trials go through the queue (the
+    dashboard's worker runs them), then the Sweeps page plots the study and links the best
+    trial's run, which opens on Runs."""
+    from core.config import DataConfig, PipelineConfig, TeacherConfig, to_dict
+    from core.jobs import RunContext, execute
+    from core.store import Store
+
+    url, home, log = server
+    store = Store(home)
+    cfg = PipelineConfig(
+        data=DataConfig(train=str(upload_files[0]), max_train=100),
+        teacher=TeacherConfig(model=str(tiny_teacher_dir), epochs=1, max_length=32),
+        students=[],
+        latency_samples=5,
+        device="cpu",
+    )
+    rid = store.create_run("teacher", to_dict(cfg), name="sweep teacher", status="running")
+    execute(store, rid, "teacher", cfg, RunContext(store, rid))
+    assert store.run(rid)["status"] == "done", store.run(rid)["error"]
+
+    page.goto(url)
+    settle(page)
+    goto(page, "Train")
+    settle(page)
+    page.get_by_role("tab", name=re.compile("Sweep")).click()
+    teacher_box = key(page, "sweep-teacher-run")
+    teacher_box.click()
+    page.get_by_role("option", name=re.compile(r"#1 teacher · sweep teacher")).click()
+    space = key(page, "sweep-space").locator("textarea")
+    space.fill("alpha=0:1\nhidden=8:32\nn_iter=1:2")
+    set_number(page, "sweep-n", 2)
+    set_number(page, "sweep-latency", 10)
+    shot(page, "13-sweep-form.png")
+    key(page, "go-sweep").get_by_role("button", name="Start the sweep").click()
+    expect(page.get_by_text("Run 2 (sweep) queued")).to_be_visible()
+    # the queue at work: the sweep and its trials appear as active runs, then finish
+    deadline = time.monotonic() + RUN_TIMEOUT_MS / 1000
+    while store.run(2)["status"] not in ("done", "failed", "cancelled", "interrupted"):
+        assert time.monotonic() < deadline, f"sweep not done:\n{log()}"
+        page.wait_for_timeout(500)
+    assert store.run(2)["status"] == "done", store.run(2)["error"]
+    trials = store.runs(parent=2)
+    assert len(trials) == 2 and all(t["status"] == "done" for t in trials)
+    assert all(t["worker"] for t in trials)  # executed by a worker, not by the web server
+
+    goto(page, "Sweeps")
+    settle(page)
+    expect(page.get_by_text("Best trial: #")).to_be_visible()
+    expect(key(page, "sweep-parallel").locator(".js-plotly-plot")).to_be_visible()
+    expect(key(page, "sweep-importances").locator(".js-plotly-plot")).to_be_visible()
+    shot(page, "14-sweeps.png")
+    from core.sweep import trials_table
+
+    best = max(trials_table(store, store.run(2)), key=lambda r: r["value"])
+    page.get_by_role("link", name=f"Open run #{best['run']}").click()
+    settle(page)
+    expect(key(page, "runs-compare")).to_contain_text(f"#{best['run']} distill")
+    shot(page, "15-best-trial-run.png")

@@ -442,7 +442,7 @@ def test_train_page_offers_every_method_and_builds_their_configs(empty_home, tin
     at.number_input(key="pipe-latency").set_value(10)
     at.button(key="go-pipeline").click().run()
     assert not at.exception, [e.message for e in at.exception]
-    assert "(pipeline) started" in texts(at.success)
+    assert "(pipeline) queued, position 1 of 1" in texts(at.success)
 
     store = Store(empty_home)
     rid = max(r["id"] for r in store.runs())
