@@ -89,7 +89,9 @@ st.dataframe(
     hide_index=True,
     key="sweep-trials",
     column_config={
-        "value": st.column_config.NumberColumn(OBJECTIVE_LABELS[objective], format="%.4f"),
+        "value": st.column_config.NumberColumn(
+            f"objective ({OBJECTIVE_LABELS[objective]})", format="%.4f"
+        ),
         "accuracy": st.column_config.NumberColumn(format="%.4f"),
         "f1": st.column_config.NumberColumn("F1", format="%.4f"),
         "latency_ms_p50": st.column_config.NumberColumn("p50 ms", format="%.3f"),
@@ -109,7 +111,8 @@ with st.container(border=True):
     b1, b2 = st.columns([3, 1])
     b1.markdown(
         f"**Best trial: #{best['trial']}** (run #{best['run']}): "
-        f"{OBJECTIVE_LABELS[objective]} **{best['value']:.4f}** · accuracy {best['accuracy']:.4f}"
+        f"objective ({OBJECTIVE_LABELS[objective]}) **{best['value']:.4f}** · accuracy "
+        f"{best['accuracy']:.4f}"
         f" · F1 {best['f1']:.4f} · p50 {best['latency_ms_p50']:.3f} ms  \n{params}"
     )
     with b2:

@@ -560,9 +560,11 @@ def test_browser_sweep_queue_and_sweeps_page(server, page, tiny_teacher_dir, upl
     goto(page, "Train")
     settle(page)
     page.get_by_role("tab", name=re.compile("Sweep")).click()
-    teacher_box = key(page, "sweep-teacher-run")
-    teacher_box.click()
+    key(page, "sweep-teacher-run").get_by_role("combobox").click()
     page.get_by_role("option", name=re.compile(r"#1 teacher · sweep teacher")).click()
+    expect(key(page, "sweep-teacher-run").get_by_role("combobox")).to_have_value(
+        re.compile(r"^#1 teacher · sweep teacher")
+    )
     space = key(page, "sweep-space").locator("textarea")
     space.fill("alpha=0:1\nhidden=8:32\nn_iter=1:2")
     set_number(page, "sweep-n", 2)
