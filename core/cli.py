@@ -504,10 +504,11 @@ def cmd_sweep(a: argparse.Namespace) -> int:
         return 130 if run["status"] == "cancelled" else 1
     best = json.loads((store.run_dir(rid) / "results.json").read_text())["best"]
     params = ", ".join(f"{n}={_fmt(best.get(n))}" for n in names)
+    score = "" if sweep.objective == "accuracy" else f"{sweep.objective} {best['value']:.4f}, "
     print(
-        f"best: trial {best['trial']} (run {best['run']}): {sweep.objective} "
-        f"{best['value']:.4f}, accuracy {best['accuracy']:.4f}, F1 {best['f1']:.4f}, "
-        f"p50 {best['latency_ms_p50']:.3f} ms; {params}"
+        f"best: trial {best['trial']} (run {best['run']}): {score}accuracy "
+        f"{best['accuracy']:.4f}, F1 {best['f1']:.4f}, p50 {best['latency_ms_p50']:.3f} ms; "
+        f"{params}"
     )
     if a.json:
         Path(a.json).write_text((store.run_dir(rid) / "results.json").read_text())
@@ -530,7 +531,7 @@ def cmd_worker(a: argparse.Namespace) -> int:
     if a.ray:
         from .ray_backend import RayBackend
 
-        backend = RayBackend(a.ray, files=a.files)
+        backend = RayBackend(a.ray, files=a.files, slots=a.slots)
     worker = Worker(store, slots=a.slots, backend=backend)
     if a.once and not store.queue_waiting():
         print("nothing is queued", file=sys.stderr)

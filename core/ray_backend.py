@@ -243,7 +243,9 @@ class RayBackend:
 
     name = "ray"
 
-    def __init__(self, address: str, files: str | None = None, num_cpus: int | None = None):
+    def __init__(
+        self, address: str, files: str | None = None, slots: int = 1, num_cpus: int | None = None
+    ):
         import ray
 
         self.address = address
@@ -268,21 +270,37 @@ class RayBackend:
                 num_cpus=num_cpus or os.cpu_count(),
                 include_dashboard=False,
                 runtime_env=runtime_env,
-                _node_ip_address="127.0.0.1",  # loopback only: nothing listens on the network
+                # the driver talks to it on loopback; Ray's own processes still open ports on
+                # every interface (guarded by Ray's token authentication), and no Ray dashboard
+                _node_ip_address="127.0.0.1",
                 log_to_driver=False,
             )
         else:
             ray.init(address=address, runtime_env=runtime_env, log_to_driver=False)
         self._ray = ray
         self._gpus = float(ray.cluster_resources().get("GPU", 0))
-        log.info("Ray at %s: %s (files %s)", address, ray.cluster_resources(), self.files)
+        # each run gets its share of the cluster's CPUs (Ray sets a task's OMP threads to its
+        # CPU count), but never more than one node has: a run is one process on one node
+        total = float(ray.cluster_resources().get("CPU", 1))
+        per_node = max(
+            (float(n.get("Resources", {}).get("CPU", 0)) for n in ray.nodes() if n.get("Alive")),
+            default=total,
+        )
+        self.cpus_per_run = max(1, int(min(per_node, total // max(slots, 1))))
+        log.info(
+            "Ray at %s: %s (files %s, %d CPU(s) per run)",
+            address,
+            ray.cluster_resources(),
+            self.files,
+            self.cpus_per_run,
+        )
 
     def resources(self, cfg: dict[str, Any]) -> dict[str, float]:
-        """What one run asks the cluster for: a GPU when its device is cuda, or auto on a
-        cluster that has one; a CPU otherwise."""
+        """What one run asks the cluster for: its share of the CPUs, and a GPU when its device
+        is cuda, or auto on a cluster that has one."""
         device = cfg.get("device", "auto")
         gpu = device == "cuda" or (device == "auto" and self._gpus > 0)
-        return {"num_cpus": 1, "num_gpus": 1 if gpu else 0}
+        return {"num_cpus": self.cpus_per_run, "num_gpus": 1 if gpu else 0}
 
     def start(self, store: Store, run: dict[str, Any], worker: str) -> RayExecution:
         ray = self._ray
