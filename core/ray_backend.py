@@ -153,7 +153,16 @@ def execute_task(
     finally:
         logging.getLogger().removeHandler(handler)
         handler.close()
+        # every event sent so far is in the channel before the task ends (the worker drains
+        # it once the task is over): calls from one caller to an actor run in order
+        ray_get_flush(channel)
     return _tar(store.run_dir(rid)) if tmp is not None else None
+
+
+def ray_get_flush(channel) -> None:
+    import ray
+
+    ray.get(channel.push.remote([]))
 
 
 def _rewrite_paths(config: dict[str, Any], shipped: Path) -> dict[str, Any]:

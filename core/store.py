@@ -238,6 +238,13 @@ class Store:
             for name, typ in _RUNS_COLUMNS:
                 if name not in old:
                     conn.execute(f'ALTER TABLE "runs" ADD COLUMN "{name}" {typ}')
+            # a version-2 `queued` run was one whose process was about to start; workers would
+            # now run it long after its process gave up on it: it stays what it was, stopped
+            conn.execute(
+                "update runs set status = 'interrupted', finished = ?, error = ? "
+                "where status = 'queued'",
+                [time.time(), "queued before the upgrade to workers; its process never started"],
+            )
         else:  # version 1: recreate the table with AUTOINCREMENT and copy the rows
             keep = ", ".join(f'"{c}"' for c in old if c in dict(_RUNS_COLUMNS))
             conn.execute('DROP TABLE IF EXISTS "runs_v2"')

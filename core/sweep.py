@@ -265,7 +265,7 @@ def run_sweep(cfg: PipelineConfig, ctx) -> dict[str, Any]:
     """Execute a sweep run (kind `sweep`): teacher, then the trials through the queue."""
     import optuna
 
-    from .jobs import Cancelled, JobManager
+    from .jobs import JobManager
     from .store import FINAL
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
@@ -354,8 +354,8 @@ def run_sweep(cfg: PipelineConfig, ctx) -> dict[str, Any]:
             if in_flight:
                 keep_a_worker()
                 time.sleep(0.5)
-    except (Cancelled, KeyboardInterrupt):
-        for rid in mine:  # the sweep's runs stop with it
+    except BaseException:  # cancelled, Ctrl-C, or any failure: the sweep's runs stop with it
+        for rid in mine:
             if store.run(rid)["status"] in ("queued", "running"):
                 store.request_cancel(rid)
         raise

@@ -20,6 +20,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 import uuid
 from dataclasses import dataclass, field
@@ -65,6 +66,7 @@ class Backend(Protocol):
 class ChildProcess:
     run_id: int
     proc: subprocess.Popen
+    _signalled: bool = False
 
     def poll(self) -> int | None:
         return self.proc.poll()
@@ -73,8 +75,10 @@ class ChildProcess:
         pass
 
     def terminate(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)  # `exec` cancels at the next step
+        # once: `exec` cancels at its next step on the first SIGTERM, quits at once on a second
+        if self.proc.poll() is None and not self._signalled:
+            self.proc.send_signal(signal.SIGTERM)
+            self._signalled = True
 
 
 def child_env(worker: str | None = None) -> dict[str, str]:
@@ -106,6 +110,7 @@ class LocalBackend:
                 stdin=subprocess.DEVNULL,
                 stdout=out,
                 stderr=subprocess.STDOUT,
+                start_new_session=True,  # a Ctrl-C in the worker's terminal is the worker's
             )
         store.update_run(rid, pid=proc.pid)  # the child records it too, once it has started
         return ChildProcess(rid, proc)
@@ -123,6 +128,8 @@ class Worker:
     _running: dict[int, Execution] = field(default_factory=dict)
     _coordinating: dict[int, Execution] = field(default_factory=dict)
     _stopping: int = 0  # signals received: 1 finish what runs, 2 cancel it
+    _accepting: bool = True  # claims new runs (False while draining, or after --once's run)
+    _beat_stop: threading.Event = field(default_factory=threading.Event)
 
     def __post_init__(self) -> None:
         if self.slots < 1:
@@ -146,23 +153,33 @@ class Worker:
         old = self._install_signals()
         executed: list[int] = []
         idle_since = time.monotonic()
-        last_beat = 0.0
+        last_check = 0.0
+        self._accepting = True
+        beat = threading.Thread(target=self._beat_loop, name="distillery-worker-beat", daemon=True)
+        beat.start()
         try:
             while True:
                 now = time.monotonic()
-                if now - last_beat >= BEAT_EVERY_S:
+                if now - last_check >= BEAT_EVERY_S:
                     if not store.path.exists():  # the home was deleted under us
                         log.warning("worker %s: %s is gone; stopping", self.id, store.path)
                         break
-                    store.worker_beat(self.id, sorted(self._running) + sorted(self._coordinating))
-                    store.mark_interrupted()
-                    last_beat = now
+                    try:
+                        store.mark_interrupted()
+                    except Exception as exc:  # noqa: BLE001 - a locked database: next time
+                        log.warning("worker %s: %s", self.id, exc)
+                    last_check = now
+                if self._stopping or (once and executed):
+                    self._accepting = False  # live_workers() no longer counts on us
                 self._reap()
                 if self._stopping >= 2:
                     for ex in [*self._running.values(), *self._coordinating.values()]:
                         ex.terminate()
-                if not self._stopping and not (once and executed):
-                    executed += self._claim(once)
+                if self._accepting:
+                    try:
+                        executed += self._claim(once)
+                    except Exception as exc:  # noqa: BLE001 - a locked database: next time
+                        log.warning("worker %s: could not claim: %s", self.id, exc)
                 busy = self._running or self._coordinating
                 if busy:
                     idle_since = now
@@ -171,10 +188,12 @@ class Worker:
                 elif idle_exit_s is not None and now - idle_since > idle_exit_s:
                     # say we stopped first, then look once more: a run queued by someone who
                     # saw us alive is then either seen here or finds no live worker and starts one
+                    self._accepting = False
                     store.worker_beat(self.id, [], stopped=True)
                     if not store.queue_waiting():
                         log.info("worker %s: idle for %.0f s; stopping", self.id, idle_exit_s)
                         break
+                    self._accepting = True
                     store.worker_beat(self.id, [])
                     idle_since = now
                 time.sleep(POLL_S)
@@ -183,10 +202,28 @@ class Worker:
                 signal.signal(sig, handler)
             for ex in [*self._running.values(), *self._coordinating.values()]:
                 ex.terminate()
-            self._wait_all(timeout_s=30)
-            self.backend.close()
-            store.worker_beat(self.id, [], stopped=True)
+            try:
+                self._wait_all(timeout_s=30)
+            finally:
+                self._beat_stop.set()
+                beat.join(timeout=10)
+                self.backend.close()
+                store.worker_beat(self.id, [], stopped=True)
         return executed
+
+    def _beat_loop(self) -> None:
+        """Every few seconds, in a thread of its own (a slow step of the loop, such as packing a
+        teacher for Ray, must not make the worker look dead): the worker's row, marked not
+        accepting once it drains, and the heartbeat of each run it executes (a Ray task's, or a
+        child still starting up, counts as alive while its worker is)."""
+        while not self._beat_stop.wait(BEAT_EVERY_S):
+            runs = sorted(self._running) + sorted(self._coordinating)
+            try:
+                self.store.worker_beat(self.id, runs, stopped=not self._accepting)
+                for rid in runs:
+                    self.store.heartbeat(rid)
+            except Exception as exc:  # noqa: BLE001 - a missed beat is retried at the next one
+                log.warning("worker %s: heartbeat not written: %s", self.id, exc)
 
     # -- internals -------------------------------------------------------------------------
     def _claim(self, once: bool) -> list[int]:
@@ -223,7 +260,13 @@ class Worker:
                     ex.pump()
                 except Exception as exc:  # noqa: BLE001 - the run's own status says the rest
                     log.warning("run %d: could not move its progress into the store: %s", rid, exc)
-                rc = ex.poll()
+                try:
+                    rc = ex.poll()
+                except Exception as exc:  # noqa: BLE001 - that run fails; the worker goes on
+                    log.exception("run %d: could not collect its end", rid)
+                    del table[rid]
+                    self.store.finish_if_active(rid, "failed", f"its end was lost: {exc}"[:2000])
+                    continue
                 if rc is None:
                     continue
                 del table[rid]

@@ -248,3 +248,25 @@ def test_a_measuring_run_has_the_worker_alone(tmp_path):
 def test_worker_refuses_zero_slots(cli, tmp_path, slots):
     res = cli("worker", "--slots", str(slots), home=tmp_path)
     assert res.returncode == 2 and "at least 1" in res.stderr
+
+
+def test_version_2_store_gains_the_queue_and_retires_its_queued_runs(tmp_path):
+    """A version-2 file (before workers): new columns and the workers table are added, rows are
+    kept, and a run it had left `queued` (its process never started) is not run by a worker."""
+    import sqlite3
+
+    store = Store(tmp_path)
+    done = store.create_run("teacher", {"a": 1}, name="kept", status="running")
+    store.update_run(done, status="done")
+    stuck = store.create_run("pipeline", {})
+    with sqlite3.connect(store.path) as conn:  # make it the version-2 file it was
+        conn.execute('ALTER TABLE "runs" DROP COLUMN "worker"')
+        conn.execute('ALTER TABLE "runs" DROP COLUMN "parent"')
+        conn.execute('DROP TABLE "workers"')
+        conn.execute("update meta set value = '2' where key = 'schema_version'")
+    again = Store(tmp_path)
+    assert again.migrated_from == 2
+    assert again.run(done)["status"] == "done" and again.run(done)["name"] == "kept"
+    assert again.run(stuck)["status"] == "interrupted" and not again.queue()
+    assert "upgrade to workers" in again.run(stuck)["error"]
+    assert again.live_workers() == [] and again.run(done)["worker"] is None
