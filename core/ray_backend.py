@@ -94,11 +94,14 @@ class RemoteStore:
         return f"the process running it stopped before it finished ({why})"
 
 
-def _tar(folder: Path) -> bytes:
+def _tar(path: Path) -> bytes:
+    """A folder's contents, or one file under its own name, as a gzipped tar (empty if absent)."""
     buf = io.BytesIO()
     with tarfile.open(fileobj=buf, mode="w:gz") as tar:
-        if folder.is_dir():
-            tar.add(folder, arcname=".")
+        if path.is_dir():
+            tar.add(path, arcname=".")
+        elif path.is_file():
+            tar.add(path, arcname=path.name)
     return buf.getvalue()
 
 
@@ -344,10 +347,7 @@ def _ship(store: Store, config: dict[str, Any]) -> dict[str, bytes]:
     for key in _DATA_FIELDS:
         path = config.get("data", {}).get(key)
         if path and Path(path).is_file():
-            buf = io.BytesIO()
-            with tarfile.open(fileobj=buf, mode="w:gz") as tar:
-                tar.add(path, arcname=Path(path).name)
-            out[f"data-{key}"] = buf.getvalue()
+            out[f"data-{key}"] = _tar(Path(path))
     model = config.get("teacher", {}).get("model", "")
     if model and Path(model).is_dir():
         out["teacher-model"] = _tar(Path(model))

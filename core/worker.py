@@ -315,8 +315,6 @@ class _Finished:
 def watch_parent(store: Store, run_id: int) -> None:
     """In a run's process started by a worker: when the worker dies (killed, crashed), record
     the run as interrupted and exit, instead of running on with no one to account for it."""
-    import threading
-
     expected = os.environ.get(PARENT_ENV)
     if not expected:
         return

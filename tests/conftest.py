@@ -21,6 +21,7 @@ import dataclasses  # noqa: E402
 import random  # noqa: E402
 import subprocess  # noqa: E402
 import sys  # noqa: E402
+import time  # noqa: E402
 from pathlib import Path  # noqa: E402
 from types import SimpleNamespace  # noqa: E402
 
@@ -44,6 +45,42 @@ def run_cli(*args: str, home: Path | None = None, timeout: float = 300):
     if home is not None:
         cmd += ["--home", str(home)]
     return subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=timeout)
+
+
+def wait_for(pred, what: str, limit_s: float = 120.0):
+    """Poll until pred() is truthy and return it (a safety limit, not a timing assertion)."""
+    deadline = time.monotonic() + limit_s
+    while time.monotonic() < deadline:
+        value = pred()
+        if value:
+            return value
+        time.sleep(0.05)
+    raise AssertionError(f"gave up waiting for {what}")
+
+
+def tiny_run_flags(tiny_data, tiny_teacher_dir) -> list[str]:
+    """CLI flags of a seconds-long run: the tiny data and teacher, one epoch each."""
+    return [
+        "--train",
+        str(tiny_data.train),
+        "--test",
+        str(tiny_data.test),
+        "--teacher",
+        str(tiny_teacher_dir),
+        "--teacher-epochs",
+        "1",
+        "--teacher-max-length",
+        "32",
+        "--student-epochs",
+        "1",
+    ]
+
+
+def long_cfg(tiny_cfg, **kw) -> PipelineConfig:
+    """A run whose teacher trains for 400 epochs (no early stopping): it runs until stopped."""
+    cfg = tiny_cfg(teacher_epochs=400, **kw)
+    cfg.teacher = dataclasses.replace(cfg.teacher, early_stop_patience=10_000)
+    return cfg
 
 
 @pytest.fixture(scope="session")

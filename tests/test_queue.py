@@ -4,7 +4,6 @@ latency gate (no other run of a worker executes while one times its models)."""
 
 from __future__ import annotations
 
-import dataclasses
 import os
 import signal
 import subprocess
@@ -15,6 +14,7 @@ import time
 from pathlib import Path
 
 import pytest
+from conftest import long_cfg, tiny_run_flags, wait_for
 
 from core.config import to_dict
 from core.gate import Gate
@@ -25,30 +25,8 @@ from core.worker import child_env
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def _wait_for(pred, what: str, limit_s: float = 120.0):
-    deadline = time.monotonic() + limit_s
-    while time.monotonic() < deadline:
-        got = pred()
-        if got:
-            return got
-        time.sleep(0.2)
-    raise AssertionError(f"timed out waiting for {what}")
-
-
 def _tiny_flags(tiny_data, tiny_teacher_dir) -> list[str]:
-    return [
-        "--train",
-        str(tiny_data.train),
-        "--test",
-        str(tiny_data.test),
-        "--teacher",
-        str(tiny_teacher_dir),
-        "--teacher-epochs",
-        "1",
-        "--teacher-max-length",
-        "32",
-        "--student-epochs",
-        "1",
+    return tiny_run_flags(tiny_data, tiny_teacher_dir) + [
         "--augment-iters",
         "1",
         "--students",
@@ -56,13 +34,6 @@ def _tiny_flags(tiny_data, tiny_teacher_dir) -> list[str]:
         "--latency-samples",
         "10",
     ]
-
-
-def _long_cfg(tiny_cfg, **kw):
-    """A run whose teacher trains for 400 epochs: it runs until someone stops it."""
-    cfg = tiny_cfg(teacher_epochs=400, **kw)
-    cfg.teacher = dataclasses.replace(cfg.teacher, early_stop_patience=10_000)
-    return cfg
 
 
 def test_queue_then_worker_once(cli, tiny_data, tiny_teacher_dir, tmp_path):
@@ -96,7 +67,7 @@ def test_queue_then_worker_once(cli, tiny_data, tiny_teacher_dir, tmp_path):
 def test_cancel_queued_and_running_runs(cli, tiny_cfg, tmp_path):
     store = Store(tmp_path)
     manager = JobManager(store, start_workers=False)
-    long_run = manager.submit("pipeline", _long_cfg(tiny_cfg))
+    long_run = manager.submit("pipeline", long_cfg(tiny_cfg))
     queued = manager.submit("pipeline", tiny_cfg())
     res = cli("runs", "cancel", str(queued), home=tmp_path)
     assert res.returncode == 0 and f"run {queued} cancelled (it was queued)" in res.stdout
@@ -105,8 +76,8 @@ def test_cancel_queued_and_running_runs(cli, tiny_cfg, tmp_path):
 
     worker = start_local_worker(store, idle_exit_s=5)
     try:
-        _wait_for(lambda: store.run(long_run)["status"] == "running", "the long run to start")
-        _wait_for(lambda: store.metrics(long_run), "loss points")
+        wait_for(lambda: store.run(long_run)["status"] == "running", "the long run to start")
+        wait_for(lambda: store.metrics(long_run), "loss points")
         assert manager.cancel(long_run) == "running"  # flagged: it stops at its next step
         assert manager.wait(long_run, timeout=60) == "cancelled"
         assert "cancelled during teacher" in store.run(long_run)["error"]
@@ -119,15 +90,15 @@ def test_cancel_queued_and_running_runs(cli, tiny_cfg, tmp_path):
 def test_killed_worker_interrupts_its_run_and_the_queue_goes_on(cli, tiny_cfg, tmp_path):
     store = Store(tmp_path)
     manager = JobManager(store, start_workers=False)
-    victim = manager.submit("pipeline", _long_cfg(tiny_cfg))
+    victim = manager.submit("pipeline", long_cfg(tiny_cfg))
     after = manager.submit("pipeline", tiny_cfg(name="after"))
     worker = start_local_worker(store)
     try:
-        _wait_for(lambda: store.metrics(victim), "the first run to train")
+        wait_for(lambda: store.metrics(victim), "the first run to train")
         killed_at = time.monotonic()
         os.kill(worker.pid, signal.SIGKILL)
         worker.wait()
-        _wait_for(lambda: store.run(victim)["status"] == "interrupted", "interrupted", limit_s=60)
+        wait_for(lambda: store.run(victim)["status"] == "interrupted", "interrupted", limit_s=60)
         assert time.monotonic() - killed_at < 60
         assert "its worker" in store.run(victim)["error"]
         assert store.run(after)["status"] == "queued"
@@ -165,7 +136,7 @@ def test_restarting_the_dashboard_does_not_interrupt_a_run(tiny_cfg, tmp_path):
     )
     rid = int(proc.stdout.readline())
     store = Store(tmp_path)
-    _wait_for(lambda: store.run(rid)["status"] == "running", "running")
+    wait_for(lambda: store.run(rid)["status"] == "running", "running")
     os.killpg(proc.pid, signal.SIGKILL)
     proc.wait()
     assert JobManager(store, start_workers=False).wait(rid, timeout=300) == "done"

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import hashlib
 import json
 import math
@@ -16,6 +15,7 @@ import time
 from pathlib import Path
 
 import pytest
+from conftest import long_cfg, wait_for
 
 from core.jobs import JobManager, RunContext, child_env, execute
 from core.store import FINAL, SCHEMA_VERSION, RunActive, Store, sha256_file
@@ -24,17 +24,6 @@ ROOT = Path(__file__).resolve().parent.parent
 
 ALL_MODELS = {"teacher", "bilstm_plain", "bilstm_distilled", "textcnn_plain", "textcnn_distilled"}
 WEIGHT_SUFFIXES = {".bin", ".pt", ".pth", ".pkl", ".ckpt"}
-
-
-def _wait_for(pred, what: str, limit_s: float = 120.0):
-    """Poll until pred() is truthy (a safety limit, not a timing assertion)."""
-    deadline = time.monotonic() + limit_s
-    while time.monotonic() < deadline:
-        value = pred()
-        if value:
-            return value
-        time.sleep(0.05)
-    raise AssertionError(f"gave up waiting for {what}")
 
 
 def _digest(path: Path) -> str:
@@ -364,19 +353,12 @@ def test_unknown_kind_is_rejected(done_run, tiny_cfg):
 # -- cancel, restart, concurrency -----------------------------------------------------------------
 
 
-def _long_cfg(tiny_cfg, **kw):
-    """A run whose teacher trains for 400 epochs (no early stopping): it has to be cancelled."""
-    cfg = tiny_cfg(teacher_epochs=400, **kw)
-    cfg.teacher = dataclasses.replace(cfg.teacher, early_stop_patience=10_000)
-    return cfg
-
-
 def test_cancel_a_running_run(tmp_path, tiny_cfg):
     store = Store(tmp_path)
     manager = JobManager(store)
-    rid = manager.submit("pipeline", _long_cfg(tiny_cfg))
-    _wait_for(lambda: store.run(rid)["status"] == "running", "running")
-    logged = _wait_for(
+    rid = manager.submit("pipeline", long_cfg(tiny_cfg))
+    wait_for(lambda: store.run(rid)["status"] == "running", "running")
+    logged = wait_for(
         lambda: [m for m in store.metrics(rid) if m["series"] == "teacher/loss"],
         "teacher loss points",
     )
@@ -397,8 +379,8 @@ def test_cancel_requested_from_another_process_is_seen(tmp_path, tiny_cfg):
     """The CLI's `runs cancel` only sets the flag in the DB; the run must still stop."""
     store = Store(tmp_path)
     manager = JobManager(store)
-    rid = manager.submit("pipeline", _long_cfg(tiny_cfg))
-    _wait_for(lambda: any(m["series"] == "teacher/loss" for m in store.metrics(rid)), "loss")
+    rid = manager.submit("pipeline", long_cfg(tiny_cfg))
+    wait_for(lambda: any(m["series"] == "teacher/loss" for m in store.metrics(rid)), "loss")
     Store(tmp_path).request_cancel(rid)  # not through the manager: no in-process event
     assert manager.wait(rid, timeout=120) == "cancelled"
 
@@ -556,7 +538,7 @@ def test_heartbeat_keeps_a_running_run_alive(tmp_path, tiny_cfg):
     store = Store(tmp_path)
     rid = store.create_run("pipeline", {})
     ctx = RunContext(store, rid)
-    cfg = _long_cfg(tiny_cfg)
+    cfg = long_cfg(tiny_cfg)
     result: list[str] = []
     worker = threading.Thread(
         target=lambda: result.append(execute(store, rid, "pipeline", cfg, ctx, heartbeat_s=0.1))
@@ -571,7 +553,7 @@ def test_heartbeat_keeps_a_running_run_alive(tmp_path, tiny_cfg):
             assert store.mark_interrupted(stale_after_s=1.0) == []  # alive: nothing marked
         return len(beats) >= 5
 
-    _wait_for(beating, "five heartbeats")
+    wait_for(beating, "five heartbeats")
     assert store.run(rid)["pid"] == os.getpid() and store.run(rid)["status"] == "running"
     ctx.cancel_event.set()
     worker.join(60)
@@ -596,8 +578,8 @@ def test_a_killed_run_process_leaves_an_interrupted_run(tmp_path, tiny_cfg, monk
     monkeypatch.chdir(tmp_path)  # the child finds the project from anywhere (PYTHONPATH)
     store = Store(tmp_path / "home")
     manager = JobManager(store)
-    rid = manager.submit("pipeline", _long_cfg(tiny_cfg))
-    _wait_for(lambda: any(m["series"] == "teacher/loss" for m in store.metrics(rid)), "loss")
+    rid = manager.submit("pipeline", long_cfg(tiny_cfg))
+    wait_for(lambda: any(m["series"] == "teacher/loss" for m in store.metrics(rid)), "loss")
     os.kill(store.run(rid)["pid"], signal.SIGKILL)
     assert manager.wait(rid, timeout=60) == "interrupted"
     run = store.run(rid)

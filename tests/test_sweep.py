@@ -8,6 +8,7 @@ import json
 import time
 
 import pytest
+from conftest import ROOT, run_cli, tiny_run_flags
 
 from core.store import Store
 from core.sweep import SweepConfig, parse_space, study_from_store, trials_table
@@ -36,19 +37,7 @@ def test_space_parser_types_and_errors():
 
 
 def _flags(tiny_data, tiny_teacher_dir) -> list[str]:
-    return [
-        "--train",
-        str(tiny_data.train),
-        "--test",
-        str(tiny_data.test),
-        "--teacher",
-        str(tiny_teacher_dir),
-        "--teacher-epochs",
-        "1",
-        "--teacher-max-length",
-        "32",
-        "--student-epochs",
-        "1",
+    return tiny_run_flags(tiny_data, tiny_teacher_dir) + [
         "--latency-samples",
         "10",
         "--no-onnx-latency",
@@ -63,8 +52,6 @@ def _flags(tiny_data, tiny_teacher_dir) -> list[str]:
 
 @pytest.fixture(scope="module")
 def swept(tmp_path_factory, tiny_data, tiny_teacher_dir):
-    from tests.conftest import run_cli
-
     home = tmp_path_factory.mktemp("sweep_home")
     out = home / "sweep.json"
     res = run_cli(
@@ -151,8 +138,6 @@ def test_queued_sweep_is_coordinated_beside_its_trials(cli, tiny_data, tiny_teac
 # -- the dashboard on the finished sweep -------------------------------------------------------
 def _app(path: str):
     from streamlit.testing.v1 import AppTest
-
-    from tests.conftest import ROOT
 
     return AppTest.from_file(str(ROOT / path), default_timeout=120)
 
