@@ -17,10 +17,12 @@ starts on sets that cannot give honest figures:
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import random
 from collections import Counter
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from .config import DataConfig
 from .data import (
@@ -29,6 +31,7 @@ from .data import (
     Problem,
     clip_texts,
     clip_warning,
+    domain_files,
     load_labelled,
     load_unlabelled,
     overlap_warnings,
@@ -56,6 +59,29 @@ class DataBundle:
         return self.train.label_names
 
     @property
+    def domains(self) -> list[str]:
+        """The training data's domains (empty: the data name none)."""
+        return self.train.domain_names()
+
+    def of_domain(self, domain: str) -> DataBundle:
+        """This bundle cut to one domain's train / dev / test rows, for a target-domain run;
+        the transfer texts carry no domain and are left out (that domain's augmented texts
+        serve instead). A test set without that domain is an error naming it."""
+        test = self.test.of_domain(domain)
+        dev = None
+        if self.dev is not None and self.dev.domains is not None and domain in self.dev.domains:
+            dev = self.dev.of_domain(domain)
+        return DataBundle(
+            self.train.of_domain(domain),
+            dev,
+            test,
+            [],
+            [],
+            dev_source=self.dev_source,
+            test_source=self.test_source,
+        )
+
+    @property
     def task(self) -> str:
         """ "single" texts or sentence "pair"s (see core.pairs)."""
         return self.train.task
@@ -73,6 +99,18 @@ class DataBundle:
             "test_source": self.test_source,
             "transfer_dropped_overlap": self.transfer_dropped_overlap,
             "clipped": self.clipped,
+            **({"domains": self.domain_sizes()} if self.domains else {}),
+        }
+
+    def domain_sizes(self) -> dict[str, dict]:
+        """{domain: {"train": rows, "test": rows, "classes": {class: train rows}}}."""
+        from .data import domain_class_counts
+
+        tests = self.test.domains or []
+        classes = domain_class_counts(self.train)
+        return {
+            d: {"train": sum(classes[d].values()), "test": tests.count(d), "classes": classes[d]}
+            for d in self.domains
         }
 
 
@@ -80,7 +118,7 @@ def _cap(ds: LabelledSet, n: int | None, seed: int) -> tuple[LabelledSet, list[s
     """Stratified subsample to n rows; also returns the texts left out (future transfer set)."""
     if n is None or n >= len(ds):
         return ds, []
-    keep, rest = stratified_split(ds.labels, [n, len(ds) - n], seed)
+    keep, rest = stratified_split(ds.strata(), [n, len(ds) - n], seed)
     return ds.subset(sorted(keep)), [ds.texts[i] for i in sorted(rest)]
 
 
@@ -104,7 +142,7 @@ def _carve_dev(
     n_dev = round(frac * len(train))
     if max_train is not None and max_train < len(train) - n_dev:
         n_dev = round(frac / (1 - frac) * max_train)
-    dev_i, train_i = stratified_split(train.labels, [n_dev, len(train) - n_dev], seed)
+    dev_i, train_i = stratified_split(train.strata(), [n_dev, len(train) - n_dev], seed)
     in_dev = Counter(train.labels[i] for i in dev_i)
     in_train = Counter(train.labels[i] for i in train_i)
     classes = range(len(train.label_names))
@@ -175,7 +213,14 @@ def _clip_set(
     if not n:
         return ds, []
     out = LabelledSet(
-        texts, ds.labels, ds.label_names, ds.source, ds.encoding, clipped=n, task=ds.task
+        texts,
+        ds.labels,
+        ds.label_names,
+        ds.source,
+        ds.encoding,
+        clipped=n,
+        task=ds.task,
+        domains=ds.domains,
     )
     return out, [clip_warning(name, n, max_chars or 0)]
 
@@ -210,8 +255,15 @@ def load_bundle(cfg: DataConfig) -> DataBundle:
         dev = test = None
         dev_source = "none"
         test_source = cfg.test or ""
+        folder = Path(cfg.train) if Path(cfg.train).is_dir() else None
+        if folder is not None:  # a folder of domains brings its own test / dev files
+            if cfg.test is None and domain_files(folder, "test"):
+                cfg = dataclasses.replace(cfg, test=str(folder))
+                test_source = f"{folder}/<domain>/test"
+            if cfg.dev is None and domain_files(folder, "dev"):
+                cfg = dataclasses.replace(cfg, dev=str(folder))
         if cfg.test is None:  # hold out a test split whether or not a dev file is given
-            test_i, train_i = stratified_split(train.labels, [0.2, 0.8], cfg.seed)
+            test_i, train_i = stratified_split(train.strata(), [0.2, 0.8], cfg.seed)
             test, train = train.subset(test_i), train.subset(train_i)
             test_source = "carved 20% of train"
             warnings.append(
@@ -225,7 +277,9 @@ def load_bundle(cfg: DataConfig) -> DataBundle:
         )
         warnings.append(w)
     else:
-        dev = load_labelled(cfg.dev, train.label_names, max_chars=cfg.max_chars, task=train.task)
+        dev = load_labelled(
+            cfg.dev, train.label_names, max_chars=cfg.max_chars, task=train.task, split="dev"
+        )
         warnings += dev.warnings
         clipped += dev.clipped
         dev_source = cfg.dev
@@ -233,7 +287,9 @@ def load_bundle(cfg: DataConfig) -> DataBundle:
             msg = f"dev set has no rows of class {', '.join(map(repr, missing))}"
             warnings.append(Problem(cfg.dev, None, msg, "warning"))
     if cfg.test is not None:
-        test = load_labelled(cfg.test, train.label_names, max_chars=cfg.max_chars, task=train.task)
+        test = load_labelled(
+            cfg.test, train.label_names, max_chars=cfg.max_chars, task=train.task, split="test"
+        )
         warnings += test.warnings
         clipped += test.clipped
     assert test is not None

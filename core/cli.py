@@ -13,7 +13,14 @@ from pathlib import Path
 
 from . import methods, pairs
 from .cli_args import add_args, add_config_args, from_args
-from .config import AugmentConfig, DataConfig, PipelineConfig, TeacherConfig, to_dict
+from .config import (
+    AugmentConfig,
+    DataConfig,
+    DomainConfig,
+    PipelineConfig,
+    TeacherConfig,
+    to_dict,
+)
 
 EXIT_DATA = 2
 
@@ -27,6 +34,11 @@ def _data_args(p: argparse.ArgumentParser) -> None:
 
 def _teacher_args(p: argparse.ArgumentParser) -> None:
     add_args(p.add_argument_group("teacher"), TeacherConfig)
+
+
+def _domain_args(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("domains (a domain column or a folder of domains; MetaKD)")
+    add_args(g, DomainConfig, group="domains")
 
 
 def _augment_args(p: argparse.ArgumentParser) -> None:
@@ -64,6 +76,7 @@ def config_from_args(a: argparse.Namespace) -> PipelineConfig:
     cfg = from_args(PipelineConfig, a, data=data)
     cfg.teacher = from_args(TeacherConfig, a)
     cfg.augment = from_args(AugmentConfig, a)
+    cfg.domains = from_args(DomainConfig, a)
     if hasattr(a, "students"):
         cfg.students = [from_args(methods.get(n).config, a, arch=n) for n in a.students]
     return cfg
@@ -626,6 +639,8 @@ def build_parser() -> argparse.ArgumentParser:
             _augment_args(sp)
         if kind in ("pipeline", "distill"):
             _student_args(sp)
+        if kind == "pipeline":
+            _domain_args(sp)
         sp.set_defaults(kind=kind)
     sw = sub.add_parser(
         "sweep",

@@ -13,13 +13,21 @@ import types
 import typing
 from typing import Any
 
-from .config import AugmentConfig, DataConfig, PipelineConfig, StudentConfig, TeacherConfig
+from .config import (
+    AugmentConfig,
+    DataConfig,
+    DomainConfig,
+    PipelineConfig,
+    StudentConfig,
+    TeacherConfig,
+)
 
 # (prefix in the table of defaults, class), in the order the README lists them
 SECTIONS: list[tuple[str, type]] = [
     ("data", DataConfig),
     ("teacher", TeacherConfig),
     ("augment", AugmentConfig),
+    ("domains", DomainConfig),
     ("student", StudentConfig),
     ("", PipelineConfig),
 ]

@@ -42,6 +42,10 @@ TEXT_HEADERS = {
 # sentence pairs: a header naming both sides (and a label) makes a file a pair task
 PAIR_A_HEADERS = {"text_a", "sentence1", "question1", "premise", "query", "q1", "句子1", "文本1"}
 PAIR_B_HEADERS = {"text_b", "sentence2", "question2", "hypothesis", "q2", "句子2", "文本2"}
+# several domains in one file: a header naming a domain column beside label and text
+DOMAIN_HEADERS = {"domain", "domains", "领域", "domain_name"}
+# a folder of domains: <folder>/<domain>/<split>.<ext> (or, for train, <folder>/<domain>.<ext>)
+SPLIT_EXTS = (".txt", ".tsv", ".csv")
 DEFAULT_MAX_MB = float(os.environ.get("DISTILLERY_MAX_FILE_MB", "50"))
 MAX_LISTED = 20  # problems listed per file before "... and N more"
 
@@ -79,6 +83,7 @@ class LabelledSet:
     warnings: list[Problem] = field(default_factory=list)
     clipped: int = 0  # texts clipped to max_chars while loading
     task: str = "single"  # "single" | "pair" (texts are `text_a<TAB>text_b`: core.pairs)
+    domains: list[str] | None = None  # each row's domain, when the data name several
 
     def __len__(self) -> int:
         return len(self.texts)
@@ -91,7 +96,30 @@ class LabelledSet:
             self.source,
             self.encoding,
             task=self.task,
+            domains=[self.domains[i] for i in idx] if self.domains is not None else None,
         )
+
+    def strata(self) -> list:
+        """What a stratified split keeps in proportion: the class, and with domains the
+        (domain, class) pair, so a small domain is not left out of a test or dev split."""
+        if self.domains is None:
+            return list(self.labels)
+        return list(zip(self.domains, self.labels, strict=True))
+
+    def domain_names(self) -> list[str]:
+        return sorted(set(self.domains)) if self.domains is not None else []
+
+    def of_domain(self, domain: str) -> LabelledSet:
+        """The rows of one domain (no domains: an error naming what the data hold)."""
+        if self.domains is None:
+            raise DataError([Problem(self.source, None, "these data have no domain column")])
+        idx = [i for i, d in enumerate(self.domains) if d == domain]
+        if not idx:
+            known = ", ".join(self.domain_names())
+            raise DataError(
+                [Problem(self.source, None, f"no rows of domain {domain!r} (domains: {known})")]
+            )
+        return self.subset(idx)
 
 
 def _mostly_utf8(raw: bytes) -> bool:
@@ -528,6 +556,7 @@ def parse_labelled(
             raw, problems, name, encoding, label_names, require_two_classes, max_chars, "pair"
         )
     cols = _find_columns(rows[k][1]) if k is not None else None
+    di = _domain_column(rows[k][1], cols) if cols else None
     body = rows[k + 1 :] if cols else rows
     if not cols and k is not None:
         bad = _unrecognised_header(rows, k, name) or _swapped_columns(rows, name, fmt)
@@ -535,6 +564,8 @@ def parse_labelled(
             raise DataError([bad])
     li, ti = cols if cols else (0, 1)
     raw: list[tuple[int, str, str]] = []
+    domains: list[str] = []
+    need = max(li, ti, di if di is not None else 0)
     for line, cells in body:
         if not any(c.strip() for c in cells):
             continue  # blank lines are harmless
@@ -543,10 +574,13 @@ def parse_labelled(
             problems.append(Problem(name, line, f"missing {sep} separator between label and text"))
             continue
         if cols:
-            if max(li, ti) >= len(cells):
-                problems.append(Problem(name, line, f"expected {max(li, ti) + 1} columns"))
+            if need >= len(cells):
+                problems.append(Problem(name, line, f"expected {need + 1} columns"))
                 continue
             label, txt = cells[li].strip(), pairs.clean(cells[ti]).strip()
+            if di is not None and not cells[di].strip():
+                problems.append(Problem(name, line, "blank domain"))
+                continue
         else:
             label = cells[0].strip()
             sep = "," if fmt == "csv" else " "  # a tab inside a single text is whitespace
@@ -558,9 +592,18 @@ def parse_labelled(
             problems.append(Problem(name, line, "empty text"))
             continue
         raw.append((line, label, txt))
-    return _labelled_set(
+        if di is not None:
+            domains.append(cells[di].strip())
+    ds = _labelled_set(
         raw, problems, name, encoding, label_names, require_two_classes, max_chars, "single"
     )
+    ds.domains = domains if di is not None else None
+    return ds
+
+
+def _domain_column(header: list[str], cols: tuple[int, int]) -> int | None:
+    low = [h.strip().lower() for h in header]
+    return next((i for i, h in enumerate(low) if h in DOMAIN_HEADERS and i not in cols), None)
 
 
 def _labelled_set(
@@ -644,9 +687,100 @@ def load_labelled(
     max_mb: float = DEFAULT_MAX_MB,
     max_chars: int | None = None,
     task: str | None = None,
+    split: str = "train",
 ) -> LabelledSet:
+    """One labelled file, or a folder of domains (see `domain_files`; `split` picks which
+    file of each domain's folder)."""
+    if Path(path).is_dir():
+        return load_domain_folder(path, split, label_names, max_mb, max_chars, task)
     text, enc = read_text_file(path, max_mb)
     return parse_labelled(text, str(path), enc, label_names, max_chars=max_chars, task=task)
+
+
+def _split_file(folder: Path, split: str) -> Path | None:
+    for ext in SPLIT_EXTS:
+        if (folder / f"{split}{ext}").is_file():
+            return folder / f"{split}{ext}"
+    return None
+
+
+def domain_files(folder: str | Path, split: str = "train") -> dict[str, Path]:
+    """{domain: file} of a folder of domains: one sub-folder per domain holding `train.txt`
+    (`.tsv`, `.csv`) and optionally `test` / `dev` files, as ../shared/data/shopping/ does; or,
+    for the train split, one file per domain named after it (`books.tsv`). Empty: no such
+    files (a sub-folder lacking the split is left out, so a test split may cover fewer
+    domains than train)."""
+    folder = Path(folder)
+    subs = sorted(p for p in folder.iterdir() if p.is_dir() and not p.name.startswith("."))
+    if subs:
+        found = {p.name: _split_file(p, split) for p in subs}
+        return {d: f for d, f in found.items() if f is not None}
+    if split != "train":
+        return {}
+    files = sorted(p for p in folder.iterdir() if p.is_file() and p.suffix in SPLIT_EXTS and p.stem)
+    return {p.stem: p for p in files}
+
+
+def load_domain_folder(
+    folder: str | Path,
+    split: str = "train",
+    label_names: list[str] | None = None,
+    max_mb: float = DEFAULT_MAX_MB,
+    max_chars: int | None = None,
+    task: str | None = None,
+) -> LabelledSet:
+    """Every domain's file of a folder as one set whose rows carry their domain. Each file is
+    checked as a file of its own (errors name it and the line); the label set is the union of
+    the domains' labels (or `label_names`), so a domain may lack a class."""
+    files = domain_files(folder, split)
+    if not files:
+        where = f"{split}.txt / .tsv / .csv in sub-folders" + (
+            ", or one file per domain" if split == "train" else ""
+        )
+        raise DataError([Problem(str(folder), None, f"no domain files found ({where})")])
+    total = sum(f.stat().st_size for f in files.values())
+    if total > max_mb * 1024 * 1024:
+        msg = f"domain files hold {total / 2**20:.1f} MB, over the {max_mb:g} MB limit"
+        raise DataError([Problem(str(folder), None, msg)])
+    parts: list[tuple[str, LabelledSet]] = []
+    problems: list[Problem] = []
+    for domain, f in files.items():
+        text, enc = read_text_file(f, max_mb)
+        try:
+            ds = parse_labelled(
+                text,
+                str(f),
+                enc,
+                label_names,
+                require_two_classes=False,
+                max_chars=max_chars,
+                task=task,
+            )
+        except DataError as e:
+            problems += e.problems
+            continue
+        task = task or ds.task
+        parts.append((domain, ds))
+    if problems:
+        raise DataError(problems)
+    names = (
+        list(label_names)
+        if label_names is not None
+        else sorted({n for _, ds in parts for n in ds.label_names}, key=_label_key)
+    )
+    if len(names) < 2:
+        raise DataError([Problem(str(folder), None, f"only one class ({names[0]!r})")])
+    index = {n: i for i, n in enumerate(names)}
+    out = LabelledSet([], [], names, str(folder), task=parts[0][1].task, domains=[])
+    for domain, ds in parts:
+        out.texts += ds.texts
+        out.labels += [index[ds.label_names[y]] for y in ds.labels]
+        out.domains += [domain] * len(ds)
+        out.warnings += ds.warnings
+        out.clipped += ds.clipped
+        if ds.encoding != "utf-8":
+            out.encoding = ds.encoding
+    return out
 
 
 def _unlabelled_pairs(text: str, name: str) -> list[str]:
@@ -803,3 +937,14 @@ def texts_hash(texts: list[str]) -> str:
 def class_counts(ds: LabelledSet) -> dict[str, int]:
     c = Counter(ds.labels)
     return {ds.label_names[i]: c.get(i, 0) for i in range(len(ds.label_names))}
+
+
+def domain_class_counts(ds: LabelledSet) -> dict[str, dict[str, int]]:
+    """{domain: {class: rows}}, every class listed for every domain (0 where it has none)."""
+    out: dict[str, dict[str, int]] = {}
+    if ds.domains is None:
+        return out
+    c = Counter(zip(ds.domains, ds.labels, strict=True))
+    for d in ds.domain_names():
+        out[d] = {n: c.get((d, i), 0) for i, n in enumerate(ds.label_names)}
+    return out

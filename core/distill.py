@@ -18,6 +18,7 @@ import random
 
 import torch
 import torch.nn.functional as F
+from torch import nn
 
 from .config import StudentConfig
 from .students import Student, build_model, load_vectors, pad_batch
@@ -34,6 +35,7 @@ def distill_loss(
     loss: str,
     alpha: float = 1.0,
     temperature: float = 1.0,
+    weights: torch.Tensor | None = None,
 ) -> torch.Tensor:
     """The batch loss: the mean over rows of each row's own loss.
 
@@ -41,12 +43,16 @@ def distill_loss(
     teacher's logits (transfer and augmented texts, label -1) costs `distill` alone. Averaging
     per-row losses keeps the mix what alpha says whatever share of a batch happens to be gold
     (averaging CE over the gold rows alone would weigh each gold row by 1 / their count).
-    `hard` (or no teacher) is plain CE over the gold rows.
+    `hard` (or no teacher) is plain CE over the gold rows. `weights` scale each row's loss
+    (MetaKD's domain expertise; see core.metakd).
     """
     has_gold = labels >= 0
     if loss == "hard" or teacher is None:
         if not has_gold.any():
             raise ValueError("hard-label loss on a batch with no gold labels")
+        if weights is not None:
+            ce = F.cross_entropy(student[has_gold], labels[has_gold], reduction="none")
+            return (weights[has_gold] * ce).mean()
         return F.cross_entropy(student[has_gold], labels[has_gold])
     if loss == "mse":
         soft = ((student - teacher) ** 2).mean(-1)
@@ -56,12 +62,13 @@ def distill_loss(
         soft = -(target * F.log_softmax(student / t, dim=-1)).sum(-1) * t * t
     else:
         raise ValueError(f"unknown loss {loss!r}; expected one of {', '.join(LOSSES)}")
+    w = weights if weights is not None else torch.ones_like(soft)
     if alpha >= 1.0 or not has_gold.any():
-        return soft.mean()
+        return (w * soft).mean()
     hard = torch.zeros_like(soft)
     hard[has_gold] = F.cross_entropy(student[has_gold], labels[has_gold], reduction="none")
     weight = torch.where(has_gold, torch.full_like(soft, alpha), torch.ones_like(soft))
-    return (weight * soft + (1.0 - alpha) * hard).mean()
+    return (w * (weight * soft + (1.0 - alpha) * hard)).mean()
 
 
 def _length(ids) -> int:
@@ -105,6 +112,9 @@ def train_student(
     ctx=None,
     own_stage: bool = True,
     init_embed: torch.Tensor | None = None,
+    weights: torch.Tensor | None = None,
+    hidden: torch.Tensor | None = None,
+    hidden_epochs: int = 0,
 ) -> Student:
     """`seqs` are word ids (a pair of id lists per row for sentence pairs: the student is then
     Siamese); `labels` hold -1 where only the teacher's logits are known.
@@ -112,14 +122,79 @@ def train_student(
     With `own_stage` the run's progress shows this training as a stage of its own; without, its
     steps count towards a stage the caller opened (several students training at once).
     `init_embed` (vocabulary × embed_dim) replaces the random initial embeddings.
+
+    MetaKD (core.metakd): `weights` scale each row's loss; with `hidden` (a teacher vector per
+    row) and `hidden_epochs`, a first stage fits the student's sentence vector, through a
+    learned projection, to it (weighted MSE) before the logits stage.
     """
     return _train(
-        name, cfg, vocab, label_names, seqs, labels, teacher_logits, dev, ctx, own_stage, init_embed
+        name,
+        cfg,
+        vocab,
+        label_names,
+        seqs,
+        labels,
+        teacher_logits,
+        dev,
+        ctx,
+        own_stage,
+        init_embed,
+        weights,
+        hidden,
+        hidden_epochs,
     )
 
 
+def _intermediate(model, seqs, hidden, weights, epochs, cfg, rng, ctx, name, gen) -> None:
+    """MetaKD's first stage for a word student: its sentence vector (`model.encode`) through a
+    projection W fits the teacher's vector of the same text: mean over rows of
+    weight · MSE(W·h, h_teacher). W is dropped afterwards."""
+    with torch.no_grad():
+        width = model.encode(*pad_batch(seqs[:2])).shape[-1]
+    proj = nn.Linear(width, hidden.shape[-1])
+    with torch.no_grad():  # seeded like the student's own weights
+        proj.weight.normal_(0.0, 0.02, generator=gen)
+        proj.bias.zero_()
+    dense = [p for n, p in model.named_parameters() if not n.startswith("embed.")]
+    opts = [
+        torch.optim.SparseAdam([model.embed.weight], lr=cfg.lr),
+        torch.optim.Adam(dense + list(proj.parameters()), lr=cfg.lr),
+    ]
+    w = weights if weights is not None else torch.ones(len(seqs))
+    step = 0
+    for _ in range(epochs):
+        for batch in _batches(seqs, cfg.batch_size, rng):
+            ids, lengths = pad_batch([seqs[i] for i in batch])
+            h = proj(model.encode(ids, lengths))
+            loss = (w[batch] * ((h - hidden[batch]) ** 2).mean(-1)).mean()
+            for opt in opts:
+                opt.zero_grad(set_to_none=True)
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(dense, 5.0)
+            for opt in opts:
+                opt.step()
+            step += 1
+            if ctx:
+                value = loss.item()
+                ctx.log_point(f"{name}/intermediate", step, value)
+                ctx.step(loss=value)
+
+
 def _train(
-    name, cfg, vocab, label_names, seqs, labels, teacher_logits, dev, ctx, own_stage, init_embed
+    name,
+    cfg,
+    vocab,
+    label_names,
+    seqs,
+    labels,
+    teacher_logits,
+    dev,
+    ctx,
+    own_stage,
+    init_embed,
+    weights=None,
+    hidden=None,
+    hidden_epochs=0,
 ) -> Student:
     gen = torch.Generator().manual_seed(cfg.seed)  # weights and dropout masks
     rng = random.Random(cfg.seed)  # batch order
@@ -127,6 +202,8 @@ def _train(
         keep = [i for i, y in enumerate(labels) if y >= 0]
         seqs, labels = [seqs[i] for i in keep], [labels[i] for i in keep]
         teacher_logits = None
+        weights = weights[keep] if weights is not None else None
+        hidden = hidden[keep] if hidden is not None else None
     pair = bool(seqs) and isinstance(seqs[0], tuple)  # a Siamese student (see students.py)
     model = build_model(cfg.arch, len(vocab), len(label_names), cfg, generator=gen, pair=pair)
     if init_embed is not None:
@@ -146,6 +223,9 @@ def _train(
     steps = math.ceil(len(seqs) / cfg.batch_size) * cfg.epochs
     if ctx and own_stage:
         ctx.stage(name, steps)
+    model.train()
+    if hidden is not None and hidden_epochs > 0:
+        _intermediate(model, seqs, hidden, weights, hidden_epochs, cfg, rng, ctx, name, gen)
     best, best_state = -1.0, None
     step = 0
     model.train()
@@ -154,7 +234,8 @@ def _train(
             ids, lengths = pad_batch([seqs[i] for i in batch])
             out = model(ids, lengths)
             tl = teacher_logits[batch] if teacher_logits is not None else None
-            loss = distill_loss(out, tl, labels_t[batch], cfg.loss, cfg.alpha, cfg.temperature)
+            w = weights[batch] if weights is not None else None
+            loss = distill_loss(out, tl, labels_t[batch], cfg.loss, cfg.alpha, cfg.temperature, w)
             for opt in opts:
                 opt.zero_grad(set_to_none=True)
             loss.backward()

@@ -46,6 +46,18 @@ def classification_metrics(pred: list[int], gold: list[int], label_names: list[s
     }
 
 
+def by_domain(
+    pred: list[int], gold: list[int], domains: list[str], label_names: list[str]
+) -> dict[str, dict]:
+    """{domain: {"accuracy", "f1", "n"}} over the rows of each domain."""
+    out = {}
+    for d in sorted(set(domains)):
+        idx = [i for i, x in enumerate(domains) if x == d]
+        m = classification_metrics([pred[i] for i in idx], [gold[i] for i in idx], label_names)
+        out[d] = {"accuracy": m["accuracy"], "f1": m["f1"], "n": len(idx)}
+    return out
+
+
 def percentile(xs: list[float], q: float) -> float:
     s = sorted(xs)
     if not s:

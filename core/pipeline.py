@@ -21,7 +21,7 @@ from . import methods, pairs
 from .augment import augment
 from .bundle import DataBundle, load_bundle
 from .config import PipelineConfig, TeacherConfig
-from .evaluate import classification_metrics, folder_bytes, speed_profile
+from .evaluate import by_domain, classification_metrics, folder_bytes, speed_profile
 from .export import onnx_speed
 from .logits import teacher_logits
 from .methods._base import Shared, StudentJob
@@ -72,6 +72,14 @@ def preflight(store, kind: str, cfg: PipelineConfig) -> DataBundle:
     if cant:
         what = "sentence pairs" if bundle.task == "pair" else "single texts"
         raise ValueError(f"student method(s) {', '.join(cant)} cannot take {what}")
+    if cfg.domains.targets():
+        from .domains import check_targets
+
+        if kind != "pipeline" or cfg.teacher_run is not None:
+            raise ValueError("--target-domain needs a pipeline run that fine-tunes its teachers")
+        check_targets(bundle, cfg.domains.targets())
+    elif cfg.domains.meta_teacher:
+        raise ValueError("--meta-teacher needs --target-domain (the domain(s) to distil for)")
     if cfg.teacher_run is not None:
         reused_teacher_dir(store, cfg, bundle)
     elif kind in ("augment", "distill"):
@@ -126,9 +134,17 @@ def _latency_texts(bundle: DataBundle, n: int, seed: int) -> list[str]:
     return texts[:n]
 
 
+def _scores(pred: list[int], bundle: DataBundle) -> dict:
+    """Accuracy, F1, per class; with domains, also per domain of the test rows."""
+    m = classification_metrics(pred, bundle.test.labels, bundle.label_names)
+    if bundle.test.domains is not None:
+        m["domains"] = by_domain(pred, bundle.test.labels, bundle.test.domains, bundle.label_names)
+    return m
+
+
 def _eval_teacher(teacher: Teacher, bundle: DataBundle, cfg: PipelineConfig, ctx) -> dict:
     logits, _ = teacher_logits(teacher, bundle.test.texts, ctx.store.home)
-    m = classification_metrics(logits.argmax(-1).tolist(), bundle.test.labels, bundle.label_names)
+    m = _scores(logits.argmax(-1).tolist(), bundle)
     lat = _latency_texts(bundle, cfg.latency_samples, cfg.data.seed)
     tok = teacher.tokenizer
     m.update(
@@ -164,7 +180,7 @@ def _eval_student(
     student, folder: Path, bundle: DataBundle, cfg: PipelineConfig, threads, ctx
 ) -> dict:
     pred = student.logits(bundle.test.texts).argmax(-1).tolist()
-    m = classification_metrics(pred, bundle.test.labels, bundle.label_names)
+    m = _scores(pred, bundle)
     lat = _latency_texts(bundle, cfg.latency_samples, cfg.data.seed)
     m.update(
         speed_profile(
@@ -209,16 +225,18 @@ def _plain_groups(jobs: list[StudentJob]) -> dict[str, str]:
     return same
 
 
-def _train_students(jobs: list[StudentJob], shared: Shared, cfg: PipelineConfig, ctx) -> dict:
+def _train_students(
+    jobs: list[StudentJob], shared: Shared, cfg: PipelineConfig, ctx, stage: str = "students"
+) -> dict:
     """Train every student. Small ones (word students: `parallel`) run `cfg.student_workers`
     at a time on one torch thread each, set once here by the run's own thread, so results do
     not depend on `student_workers` and no training thread touches process-wide settings.
     Transformer students then train one at a time on every core (or on the GPU)."""
     same = _plain_groups(jobs)
     todo = [j for j in jobs if j.name not in same]
-    ctx.stage("students", sum(j.method.steps(j, shared) for j in todo))
+    ctx.stage(stage, sum(j.method.steps(j, shared) for j in todo))
 
-    def one(job: StudentJob):
+    def one(job: StudentJob) -> list[tuple[str, dict]]:
         t0 = time.time()
         student = job.method.train(job, shared, ctx)
         folder = student.save(ctx.run_dir / "students" / job.name)
@@ -233,7 +251,14 @@ def _train_students(jobs: list[StudentJob], shared: Shared, cfg: PipelineConfig,
             "train_s": round(time.time() - t0, 2),
             **getattr(student, "info", {}),
         }
-        return job.name, info
+        out = [(job.name, info)]
+        companion = getattr(student, "companion", None)  # NewsBERT's jointly trained teacher
+        if companion is not None:
+            name = job.name.replace(f"_{job.role}", "_teacher", 1)
+            cdir = companion.save(ctx.run_dir / "students" / name)
+            ctx.store.add_artifact(ctx.run_id, name, cdir)
+            out.append((name, {**info, "role": "joint_teacher", "student": companion, "dir": cdir}))
+        return out
 
     small = [j for j in todo if j.method.parallel]
     big = [j for j in todo if not j.method.parallel]
@@ -245,11 +270,12 @@ def _train_students(jobs: list[StudentJob], shared: Shared, cfg: PipelineConfig,
         torch.set_num_threads(threads)
         try:
             with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="student") as ex:
-                done.update(ex.map(one, small))
+                for pairs_ in ex.map(one, small):
+                    done.update(pairs_)
         finally:
             torch.set_num_threads(before)
     for j in big:
-        done.update([one(j)])
+        done.update(one(j))
     for name, twin in same.items():
         info = dict(done[twin], same_as=twin, train_s=0.0)
         job = next(j for j in jobs if j.name == name)
@@ -259,10 +285,15 @@ def _train_students(jobs: list[StudentJob], shared: Shared, cfg: PipelineConfig,
         folder = student.save(ctx.run_dir / "students" / name)
         ctx.store.add_artifact(ctx.run_id, name, folder)
         done[name] = {**info, "dir": folder, "arch": job.cfg.arch}
-    return {j.name: done[j.name] for j in jobs}
+    extra = {n: r for n, r in done.items() if r["role"] == "joint_teacher"}
+    return {j.name: done[j.name] for j in jobs} | extra
 
 
 def run_pipeline(kind: str, cfg: PipelineConfig, ctx) -> dict:
+    if cfg.domains.targets():
+        from .domains import run_targets
+
+        return run_targets(kind, cfg, ctx)
     store, run_id = ctx.store, ctx.run_id
     students = cfg.students if kind in ("pipeline", "distill") else []
     plan = dict(WEIGHTS)
@@ -358,14 +389,21 @@ def run_pipeline(kind: str, cfg: PipelineConfig, ctx) -> dict:
     return summary
 
 
-def _evaluate(teacher, results: dict, bundle: DataBundle, cfg: PipelineConfig, ctx, isolation):
-    """Accuracy, F1 and speed of the teacher and every student, saved as they come."""
+def _evaluate(
+    teacher, results: dict, bundle: DataBundle, cfg: PipelineConfig, ctx, isolation, teachers=None
+):
+    """Accuracy, F1 and speed of the teacher(s) and every student, saved as they come.
+    `teachers` ({name: (Teacher, role)}) replaces the one `teacher` (target-domain runs: a
+    single-domain teacher and the meta-teacher)."""
     store, run_id = ctx.store, ctx.run_id
     t0 = time.time()
-    tm = _eval_teacher(teacher, bundle, cfg, ctx) | isolation
-    store.save_result(run_id, "teacher", "teacher", "bert", tm)
-    out = {"teacher": tm}
-    ctx.step()
+    out = {}
+    for tname, (t, role) in (teachers or {"teacher": (teacher, "teacher")}).items():
+        tm = _eval_teacher(t, bundle, cfg, ctx) | isolation
+        tm["role"] = role
+        store.save_result(run_id, tname, role, "bert", tm)
+        out[tname] = tm
+        ctx.step()
     evaluated: dict[str, dict] = {}
     for name, r in results.items():
         twin = r.get("same_as")
@@ -379,6 +417,7 @@ def _evaluate(teacher, results: dict, bundle: DataBundle, cfg: PipelineConfig, c
         evaluated[name] = m
         m = dict(m)
         m["family"] = r["family"]
+        m["role"] = r["role"]
         for key in ("train_texts", "vocab_size", "seed", "train_s", "train_device", "stage_s"):
             if key in r:
                 m[key] = r[key]

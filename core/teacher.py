@@ -336,8 +336,16 @@ def fine_tune(
     dev: tuple[list[str], list[int]] | None = None,
     ctx=None,
     device: str = "auto",
+    sample_weights: list[float] | None = None,
+    aux=None,
+    series: str = "teacher",
 ) -> Teacher:
-    """Fine-tune with AdamW + linear warm-up/decay; keep the best dev epoch (early stopping)."""
+    """Fine-tune with AdamW + linear warm-up/decay; keep the best dev epoch (early stopping).
+
+    `sample_weights` scale each training row's loss (MetaKD's prototype scores); `aux` adds a
+    training-only head and per-row loss term (`aux.modules`, `aux.loss(out, feats, rows)`, see
+    core.metakd.DomainCorruption), trained with the model and dropped afterwards. `series`
+    names the progress stage and loss curve ("meta_teacher" for the meta-teacher)."""
     from transformers import get_linear_schedule_with_warmup
 
     torch.manual_seed(cfg.seed)
@@ -368,10 +376,14 @@ def fine_tune(
             "weight_decay": 0.0,
         },
     ]
+    if aux is not None:
+        aux.modules.to(dev_)
+        groups.append({"params": list(aux.modules.parameters()), "weight_decay": 0.0})
     opt = torch.optim.AdamW(groups, lr=cfg.lr)
     sched = get_linear_schedule_with_warmup(opt, int(total * cfg.warmup_ratio), total)
+    weights_t = torch.tensor(sample_weights, dtype=torch.float32) if sample_weights else None
     if ctx:
-        ctx.stage("teacher", total)
+        ctx.stage(series, total)
     best_acc, best_state, bad_epochs, step = -1.0, None, 0, 0
     labels_t = torch.tensor(train_labels)
     for epoch in range(cfg.epochs):
@@ -383,20 +395,31 @@ def fine_tune(
             feats = tok.pad(rows, return_tensors="pt")
             feats = {k: v.to(dev_) for k, v in feats.items()}
             with autocast(dev_):  # bf16 on a GPU that has it; the weights stay float32
-                out = model(**feats, labels=labels_t[batch].to(dev_))
-            out.loss.backward()
+                if weights_t is None and aux is None:
+                    loss = model(**feats, labels=labels_t[batch].to(dev_)).loss
+                else:
+                    out = model(**feats, output_hidden_states=aux is not None)
+                    per_row = torch.nn.functional.cross_entropy(
+                        out.logits.float(), labels_t[batch].to(dev_), reduction="none"
+                    )
+                    if aux is not None:
+                        per_row = per_row + aux.loss(out, feats, batch)
+                    if weights_t is not None:
+                        per_row = per_row * weights_t[batch].to(dev_)
+                    loss = per_row.mean()
+            loss.backward()
             torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
             opt.step()
             sched.step()
             opt.zero_grad(set_to_none=True)
             step += 1
             if ctx:
-                ctx.step(loss=out.loss.item(), series="teacher/loss")
+                ctx.step(loss=loss.item(), series=f"{series}/loss")
         if dev and dev[0]:
             acc = accuracy(teacher, dev[0], dev[1])
-            log.info("teacher epoch %d dev accuracy %.4f", epoch + 1, acc)
+            log.info("%s epoch %d dev accuracy %.4f", series, epoch + 1, acc)
             if ctx:
-                ctx.log_point("teacher/dev_accuracy", step, acc)
+                ctx.log_point(f"{series}/dev_accuracy", step, acc)
             if acc > best_acc:
                 best_acc, bad_epochs = acc, 0
                 best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}

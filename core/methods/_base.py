@@ -36,6 +36,11 @@ class Shared:
     teacher: Any = None  # core.teacher.Teacher: its model for the methods that need internals
     device: str = "cpu"  # where transformer students train ("cpu" | "cuda")
     home: Any = None  # the store's folder (presets and checkpoints resolve under it)
+    # MetaKD (core.metakd): per-row loss weights (domain expertise) and the meta-teacher's
+    # vector per row for a first, intermediate stage of `hidden_epochs` epochs
+    weights: torch.Tensor | None = None
+    hidden: torch.Tensor | None = None
+    hidden_epochs: int = 0
     _cache: dict = field(default_factory=dict, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 

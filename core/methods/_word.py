@@ -22,7 +22,8 @@ def rows(job: StudentJob, shared: Shared) -> int:
 
 
 def steps(job: StudentJob, shared: Shared) -> int:
-    return math.ceil(rows(job, shared) / job.cfg.batch_size) * job.cfg.epochs
+    first = shared.hidden_epochs if shared.hidden is not None else 0
+    return math.ceil(rows(job, shared) / job.cfg.batch_size) * (job.cfg.epochs + first)
 
 
 def token_kind(cfg: StudentConfig) -> str:
@@ -67,6 +68,9 @@ def train(job: StudentJob, shared: Shared, ctx):
         ctx,
         own_stage=False,
         init_embed=initial_embeddings(cfg, vocab, shared),
+        weights=None if plain else shared.weights,
+        hidden=None if plain else shared.hidden,
+        hidden_epochs=shared.hidden_epochs,
     )
     if kind == "pieces":
         student.pieces = shared.pieces()

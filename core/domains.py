@@ -1,0 +1,260 @@
+"""Target-domain runs: one set of students per target domain, and MetaKD's meta-teacher.
+
+For each target domain the run fine-tunes a single-domain teacher on that domain's rows alone,
+augments and labels that domain's texts, and distils the chosen students from it
+(`<method>_plain`, `<method>_distilled`), every model scored on that domain's test rows. With
+`meta_teacher` it first fine-tunes one meta-teacher on every domain (core.metakd) and distils
+each word / character student a second time from it, weighted by its domain expertise, in two
+stages (`<method>_meta_distilled`). With one target the rows are named as above; with several,
+each name ends in `@<domain>`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import logging
+from pathlib import Path
+
+import torch
+
+from . import methods
+from .augment import augment
+from .bundle import DataBundle, load_bundle
+from .config import PipelineConfig
+from .data import DataError, Problem
+from .logits import teacher_logits
+from .metakd import DomainCorruption, cls_vectors, expertise_weights, prototype_scores
+from .metakd import teacher_features
+from .methods._base import Shared, StudentJob
+from .teacher import fine_tune, pick_device, precision, resolve_source
+from .text import detect_lang
+
+log = logging.getLogger(__name__)
+
+META_FAMILIES = ("word", "char")  # students meta-distilled (two stages, weighted)
+
+
+def check_targets(bundle: DataBundle, targets: list[str]) -> None:
+    """Target domains must be domains of both train and test (a DataError naming them)."""
+    where = bundle.train.source
+    if not bundle.domains:
+        msg = (
+            "--target-domain needs data with domains: a header naming a `domain` column "
+            "(domain<TAB>label<TAB>text, any order) or a folder with one sub-folder per domain"
+        )
+        raise DataError([Problem(where, None, msg)])
+    if bundle.task != "single":
+        raise DataError([Problem(where, None, "target domains take single texts, not pairs")])
+    tests = set(bundle.test.domains or [])
+    problems = []
+    for d in targets:
+        if d not in bundle.domains:
+            known = ", ".join(bundle.domains)
+            problems.append(Problem(where, None, f"no domain {d!r} in the data (domains: {known})"))
+        elif d not in tests:
+            problems.append(Problem(where, None, f"the test set has no rows of domain {d!r}"))
+    if problems:
+        raise DataError(problems)
+
+
+def _suffix(d: str, targets: list[str]) -> str:
+    return "" if len(targets) == 1 else f"@{d}"
+
+
+def _meta_teacher(cfg: PipelineConfig, bundle: DataBundle, ctx, teacher_cfg):
+    """Prototype scores, then the meta-teacher fine-tuned on every domain."""
+    store = ctx.store
+    train = bundle.train
+    ctx.stage("prototypes", 1)
+    vecs = cls_vectors(
+        teacher_cfg.model, train.texts, store.home, teacher_cfg.max_length, cfg.device
+    )
+    proto = prototype_scores(vecs, train.labels, train.domains)
+    ctx.step()
+    names = bundle.domains
+    aux = None
+    if cfg.domains.domain_loss_weight > 0:
+        from transformers import AutoConfig
+
+        hidden = AutoConfig.from_pretrained(resolve_source(teacher_cfg.model, store.home))
+        aux = DomainCorruption(
+            [names.index(d) for d in train.domains],
+            len(names),
+            hidden.hidden_size,
+            cfg.domains.domain_loss_weight,
+            teacher_cfg.seed,
+        )
+    out = ctx.run_dir / "meta_teacher"
+    dev = (bundle.dev.texts, bundle.dev.labels) if bundle.dev else None
+    meta = fine_tune(
+        teacher_cfg,
+        train.texts,
+        train.labels,
+        bundle.label_names,
+        out,
+        store.home,
+        dev=dev,
+        ctx=ctx,
+        device=cfg.device,
+        sample_weights=proto,
+        aux=aux,
+        series="meta_teacher",
+    )
+    store.add_artifact(ctx.run_id, "meta_teacher", out)
+    return meta, proto
+
+
+def _transfer(sub: DataBundle, cfg: PipelineConfig, teacher, ctx, tag: str) -> list[str]:
+    """The target domain's augmented texts, minus any equal to a held-out text."""
+    if not (cfg.use_augmentation and cfg.augment.n_iter > 0):
+        return []
+    ctx.stage(f"augment{tag}", len(sub.train))
+    mask = getattr(teacher.tokenizer, "mask_token", None) or "[MASK]"
+    aug = augment(sub.train.texts, cfg.augment, mask, progress=ctx.step)
+    held_out = set(sub.test.texts) | set(sub.dev.texts if sub.dev else [])
+    return list(dict.fromkeys(t for t in aug if t not in held_out))
+
+
+def run_targets(kind: str, cfg: PipelineConfig, ctx) -> dict:
+    """A pipeline run over `cfg.domains.targets()` (see the module docstring)."""
+    from .pipeline import (
+        _evaluate,
+        _student_jobs,
+        _train_students,
+        resolved_teacher,
+    )
+
+    if kind != "pipeline" or cfg.teacher_run is not None:
+        raise ValueError("target domains need a pipeline run that fine-tunes its own teachers")
+    store, run_id = ctx.store, ctx.run_id
+    targets = cfg.domains.targets()
+    students = cfg.students
+    plan = {"data": 1, "prototypes": 2, "meta_teacher": 40 if cfg.domains.meta_teacher else 0}
+    for d in targets:
+        tag = _suffix(d, targets)
+        plan |= {f"teacher{tag}": 15, f"augment{tag}": 2, f"label{tag}": 5, f"students{tag}": 20}
+        plan |= {f"meta_students{tag}": 10 if cfg.domains.meta_teacher else 0, f"evaluate{tag}": 5}
+    ctx.plan(plan)
+
+    ctx.stage("data", 1)
+    bundle = load_bundle(cfg.data)
+    check_targets(bundle, targets)
+    desc = bundle.describe() | {"targets": targets, "meta_teacher": cfg.domains.meta_teacher}
+    desc["warnings"] = [str(w) for w in bundle.warnings[:50]]
+    tcfg = resolved_teacher(cfg, bundle)
+    store.update_run(run_id, data=desc, teacher=tcfg.model)
+    ctx.step()
+
+    meta, proto = (None, None)
+    if cfg.domains.meta_teacher:
+        meta, proto = _meta_teacher(cfg, bundle, ctx, tcfg)
+
+    models: dict[str, dict] = {}
+    per_target: dict[str, dict] = {}
+    for d in targets:
+        tag = _suffix(d, targets)
+        sub = bundle.of_domain(d)
+        tdir = ctx.run_dir / f"teacher{tag}"
+        teacher = fine_tune(
+            tcfg,
+            sub.train.texts,
+            sub.train.labels,
+            bundle.label_names,
+            tdir,
+            store.home,
+            dev=(sub.dev.texts, sub.dev.labels) if sub.dev else None,
+            ctx=ctx,
+            device=cfg.device,
+            series=f"teacher{tag}",
+        )
+        store.add_artifact(run_id, f"teacher{tag}", tdir)
+        transfer = _transfer(sub, cfg, teacher, ctx, tag)
+        texts = sub.train.texts + [t for t in transfer if t not in set(sub.train.texts)]
+        labels = sub.train.labels + [-1] * (len(texts) - len(sub.train))
+        ctx.stage(f"label{tag}", 1)
+        t_logits, _ = teacher_logits(teacher, texts, store.home)
+        per_target[d] = {
+            "train": len(sub.train),
+            "dev": len(sub.dev) if sub.dev else 0,
+            "test": len(sub.test),
+            "augmented": len(texts) - len(sub.train),
+        }
+        results: dict[str, dict] = {}
+        if students:
+            shared = Shared(
+                texts=texts,
+                labels=labels,
+                n_gold=len(sub.train),
+                logits=t_logits,
+                label_names=bundle.label_names,
+                lang=detect_lang(sub.train.texts),
+                dev_texts=sub.dev.texts if sub.dev else [],
+                dev_labels=sub.dev.labels if sub.dev else [],
+                teacher=teacher,
+                device=pick_device(cfg.device).type,
+                home=store.home,
+            )
+            jobs = [
+                dataclasses.replace(j, name=j.name + tag)
+                for j in _student_jobs(students, cfg.plain_baseline)
+            ]
+            results.update(_train_students(jobs, shared, cfg, ctx, stage=f"students{tag}"))
+            if meta is not None:
+                results.update(_meta_students(cfg, ctx, shared, meta, proto, bundle, d, tag))
+        ctx.stage(f"evaluate{tag}", 2 + len(results))
+        teachers = {f"teacher{tag}": (teacher, "teacher")}
+        if meta is not None:
+            teachers[f"meta_teacher{tag}"] = (meta, "meta_teacher")
+        with ctx.alone() as isolation:
+            out = _evaluate(None, results, sub, cfg, ctx, isolation, teachers=teachers)
+        for m in out.values():
+            m["domain"] = d
+        models.update(out)
+        del teacher
+        torch.cuda.empty_cache() if torch.cuda.is_available() else None
+    summary = {
+        "run_id": run_id,
+        "kind": kind,
+        "data": desc,
+        "targets": per_target,
+        "timings": ctx.finish(),
+        "threads": torch.get_num_threads(),
+        "devices": {
+            "teacher": pick_device(cfg.device).type,
+            "teacher_precision": precision(pick_device(cfg.device)),
+            "transformer_students": pick_device(cfg.device).type,
+        },
+        "models": models,
+    }
+    Path(ctx.run_dir / "results.json").write_text(json.dumps(summary, indent=1, ensure_ascii=False))
+    return summary
+
+
+def _meta_students(cfg, ctx, shared: Shared, meta, proto, bundle: DataBundle, d: str, tag: str):
+    """Each word / character student distilled again, from the meta-teacher: its logits and
+    content vectors for the target domain's texts, rows weighted by domain expertise."""
+    jobs = [
+        StudentJob(f"{s.arch}_meta_distilled{tag}", "meta_distilled", s, methods.get(s.arch))
+        for s in cfg.students
+        if methods.get(s.arch).family in META_FAMILIES
+    ]
+    skipped = [s.arch for s in cfg.students if methods.get(s.arch).family not in META_FAMILIES]
+    if skipped:
+        log.info("meta-distillation covers word and character students; not %s", skipped)
+    if not jobs:
+        return {}
+    ctx.stage(f"meta_label{tag}", 1)
+    m_logits, m_hidden = teacher_features(meta, shared.texts)
+    rows = [i for i, x in enumerate(bundle.train.domains) if x == d]
+    weights = expertise_weights(m_logits, shared.labels, [proto[i] for i in rows])
+    mshared = dataclasses.replace(
+        shared,
+        logits=m_logits,
+        weights=weights,
+        hidden=m_hidden,
+        hidden_epochs=cfg.domains.intermediate_epochs,
+    )
+    from .pipeline import _train_students
+
+    return _train_students(jobs, mshared, cfg, ctx, stage=f"meta_students{tag}")
