@@ -24,8 +24,13 @@ from .bundle import DataBundle, load_bundle
 from .config import PipelineConfig
 from .data import DataError, Problem
 from .logits import teacher_logits
-from .metakd import DomainCorruption, cls_vectors, expertise_weights, prototype_scores
-from .metakd import teacher_features
+from .metakd import (
+    DomainCorruption,
+    cls_vectors,
+    expertise_weights,
+    prototype_scores,
+    teacher_features,
+)
 from .methods._base import Shared, StudentJob
 from .teacher import fine_tune, pick_device, precision, resolve_source
 from .text import detect_lang
