@@ -11,7 +11,14 @@ import plotly.graph_objects as go
 from .pareto import budget_ms_text, on_front
 from .tables import method_rank
 
-ROLE_COLORS = {"teacher": "#6f42c1", "plain": "#adb5bd", "distilled": "#fd7e14"}
+ROLE_COLORS = {
+    "teacher": "#6f42c1",
+    "meta_teacher": "#9b6fe0",
+    "joint_teacher": "#b197fc",
+    "plain": "#adb5bd",
+    "distilled": "#fd7e14",
+    "meta_distilled": "#20c997",
+}
 PALETTE = ["#6f42c1", "#fd7e14", "#20c997", "#0d6efd", "#d63384", "#6c757d", "#198754"]
 # one colour per student method (registry order), none of them the teacher's purple
 METHOD_COLORS = [
@@ -25,7 +32,14 @@ METHOD_COLORS = [
     "#bcbd22",
     "#7f7f7f",
 ]
-ROLE_SYMBOLS = {"teacher": "star", "plain": "circle-open", "distilled": "circle"}
+ROLE_SYMBOLS = {
+    "teacher": "star",
+    "meta_teacher": "star-open",
+    "joint_teacher": "star-diamond",
+    "plain": "circle-open",
+    "distilled": "circle",
+    "meta_distilled": "square",
+}
 
 
 def _layout(fig: go.Figure, title: str, height: int = 360) -> go.Figure:
@@ -436,6 +450,49 @@ def class_balance(counts: Mapping[str, int], title: str = "Class balance") -> go
     )
     fig.update_yaxes(title="texts")
     return _layout(fig, title, height=320)
+
+
+def domain_balance(
+    counts: Mapping[str, Mapping[str, int]], title: str = "Class balance per domain"
+) -> go.Figure:
+    """One bar per domain, stacked by class ({domain: {class: rows}}): a small or lopsided
+    domain shows at a glance."""
+    classes = list(next(iter(counts.values()), {}).keys())
+    fig = go.Figure(
+        [
+            go.Bar(
+                name=str(c),
+                x=list(counts.keys()),
+                y=[counts[d].get(c, 0) for d in counts],
+                marker_color=PALETTE[i % len(PALETTE)],
+            )
+            for i, c in enumerate(classes)
+        ]
+    )
+    fig.update_layout(barmode="stack", legend_title_text="class")
+    fig.update_yaxes(title="texts")
+    return _layout(fig, title, height=320)
+
+
+def domain_model_heatmap(df: pd.DataFrame, title: str = "Accuracy per domain") -> go.Figure:
+    """Rows are domains, columns models (`dashboard.tables.domain_matrix`), cells the accuracy
+    on that domain's test rows (blank: the model was not scored there)."""
+    z = df.to_numpy(dtype=float)
+    text = [["" if v != v else f"{v:.3f}" for v in row] for row in z]
+    fig = go.Figure(
+        go.Heatmap(
+            z=z,
+            x=[str(c) for c in df.columns],
+            y=[str(i) for i in df.index],
+            colorscale="Viridis",
+            text=text,
+            texttemplate="%{text}",
+            colorbar={"title": "accuracy"},
+            hovertemplate="%{y} × %{x}: %{z:.3f}<extra></extra>",
+        )
+    )
+    fig.update_yaxes(autorange="reversed")
+    return _layout(fig, title, height=max(260, 70 * len(df.index) + 140))
 
 
 def length_histogram(lengths: Sequence[int], title: str = "Text length (characters)") -> go.Figure:

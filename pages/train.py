@@ -16,6 +16,7 @@ from core.cli_args import help_of, meta, widget_kwargs  # noqa: E402
 from core.config import (  # noqa: E402
     AugmentConfig,
     DataConfig,
+    DomainConfig,
     PipelineConfig,
     StudentConfig,
     TeacherConfig,
@@ -60,6 +61,60 @@ def data_section(p: str, choice: dict) -> DataConfig:
     )
     data.max_train = data.effective_max_train()  # as the CLI does: the embedded set's cap
     return data
+
+
+@st.cache_data(show_spinner=False, max_entries=16)
+def _domains_of(path: str, mtime: float) -> list[str]:
+    from core.data import load_labelled
+
+    try:
+        return load_labelled(path).domain_names()
+    except Exception:  # noqa: BLE001 - the Data page reports bad files; here: no domains
+        return []
+
+
+def domain_section(p: str, choice: dict) -> DomainConfig:
+    """Target domains and MetaKD's meta-teacher, offered when the chosen data name domains."""
+    train = choice.get("train")
+    path = Path(train) if train else None
+    found = _domains_of(str(path), path.stat().st_mtime) if path and path.exists() else []
+    if not found:
+        st.caption(
+            "No domains in these data: a file with a `domain` column (domain, label, text in "
+            "any order) enables per-domain students, MetaKD's meta-teacher and NewsBERT's "
+            "per-domain comparison."
+        )
+        return DomainConfig()
+    st.caption(f"Domains in the data: {', '.join(found)}.")
+    c1, c2, c3, c4 = st.columns([3, 2, 2, 2])
+    targets = c1.multiselect(
+        "target domains",
+        found,
+        help=help_of(DomainConfig, "target_domains"),
+        key=f"{p}-targets",
+    )
+    meta_on = c2.checkbox(
+        "meta-teacher (MetaKD)",
+        DomainConfig().meta_teacher,
+        help=help_of(DomainConfig, "meta_teacher"),
+        key=f"{p}-meta",
+    )
+    weight = c3.number_input(
+        "domain loss weight",
+        **widget_kwargs(DomainConfig, "domain_loss_weight"),
+        key=f"{p}-domain-weight",
+    )
+    first = c4.number_input(
+        "intermediate epochs",
+        **widget_kwargs(DomainConfig, "intermediate_epochs"),
+        key=f"{p}-meta-first",
+    )
+    return DomainConfig(
+        target_domains=",".join(targets) or None,
+        meta_teacher=bool(meta_on),
+        domain_loss_weight=float(weight),
+        intermediate_epochs=int(first),
+    )
 
 
 def teacher_section(p: str, seed: int) -> TeacherConfig:
@@ -414,10 +469,14 @@ with tabs[0]:
         aug, use_aug = augment_section("pipe", data.seed)
         st.markdown("**Students**")
         students, plain = students_section("pipe", data.seed, picked)
+        st.markdown("**Domains**")
+        domains = domain_section("pipe", choice)
         name, latency, device = common_section("pipe")
         if st.form_submit_button("Run the whole pipeline", type="primary", key="go-pipeline"):
             if not students:
                 st.error("Pick at least one student architecture.")
+            elif domains.meta_teacher and not domains.targets():
+                st.error("The meta-teacher distils for target domains: pick at least one.")
             else:
                 submit(
                     "pipeline",
@@ -425,6 +484,7 @@ with tabs[0]:
                         data=data,
                         teacher=teacher,
                         augment=aug,
+                        domains=domains,
                         students=students,
                         plain_baseline=plain,
                         use_augmentation=use_aug,

@@ -304,6 +304,8 @@ class Stage:
     select_on_dev: bool = False  # keep the best dev epoch (the last stage)
     lr: float | None = None
     rows: list[int] | None = None  # this stage's rows, if not the fit's
+    # called after backward, before clipping and the step (NewsBERT's momentum distillation)
+    before_step: Callable[[], None] | None = None
 
 
 def rows_for(
@@ -419,6 +421,8 @@ def fit(
                 loss = sum(terms.values())
                 opt.zero_grad(set_to_none=True)
                 loss.backward()
+                if stage.before_step is not None:
+                    stage.before_step()
                 torch.nn.utils.clip_grad_norm_(params, 1.0)
                 opt.step()
                 sched.step()

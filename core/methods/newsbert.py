@@ -1,0 +1,209 @@
+"""NewsBERT (Wu et al. 2021): teacher and student trained together, with momentum distillation.
+
+The student is the teacher's bottom k layers and *shares* the teacher's pooler and classifier
+(one module, trained by both). Each step the teacher learns the labels (cross-entropy on gold
+rows) while the student learns from the teacher as it is now: embedding-output MSE, hidden-
+state MSE (student layer j against the last teacher layer of block j, L/k layers per block),
+pooled-output MSE, soft cross-entropy on the teacher's logits (T², as in KD) and the labels.
+Momentum distillation then mixes the teacher's gradients into the student's before the step:
+for student layer j, g_s ← beta · mean(g_t over the teacher layers of block j) + (1 − beta) · g_s
+(embeddings likewise), so what the teacher learns about the task reaches the student directly.
+
+Both start from the run's fine-tuned teacher (the paper starts both from the pre-trained model;
+starting here compares NewsBERT with vanilla KD from the same point). The jointly trained
+teacher is reported too (`newsbert_teacher`).
+"""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+
+from ..config import _opt
+from . import Method, register
+from ._base import Shared, StudentJob
+from ._transformer import (
+    Stage,
+    TransformerStudent,
+    bottom_layers,
+    ce_term,
+    fit,
+    half_depth,
+    layers_of,
+    load,
+    model_inputs,
+    rows_for,
+)
+from .kd import LogitKDConfig, plain_key, steps
+
+
+@dataclass
+class NewsBERTConfig(LogitKDConfig):
+    arch: str = _opt("newsbert", help="The registered method this config belongs to.")
+    momentum: float = _opt(
+        0.5,
+        help="NewsBERT's beta: the share of the teacher's (block-averaged) gradient mixed into "
+        "each student layer's own before a step (g_s <- beta·g_t + (1−beta)·g_s); 0 is joint "
+        "training without momentum distillation.",
+        flag="--newsbert-beta",
+        min=0.0,
+        max=1.0,
+        step=0.05,
+    )
+    hidden_weight: float = _opt(
+        1.0,
+        help="Weight of the embedding, hidden-state and pooled-output MSE terms together.",
+        flag="--newsbert-hidden-weight",
+        min=0.0,
+        max=100.0,
+        step=0.5,
+    )
+
+
+def _base(model):
+    return getattr(model, model.base_model_prefix)
+
+
+def _masked_mse(a: torch.Tensor, b: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    m = mask.unsqueeze(-1).to(a.dtype)
+    return (((a - b) ** 2) * m).sum() / (m.sum() * a.shape[-1]).clamp(min=1.0)
+
+
+def block_map(teacher_layers: int, student_layers: int) -> list[list[int]]:
+    """Teacher layers (0-based) of each student layer's block: L/k consecutive layers each
+    (the remainder goes to the top blocks)."""
+    L, k = teacher_layers, student_layers
+    bounds = [round(j * L / k) for j in range(k + 1)]
+    return [list(range(bounds[j], bounds[j + 1])) for j in range(k)]
+
+
+def momentum_mix(student, teacher, blocks: list[list[int]], beta: float) -> None:
+    """g_s <- beta · mean(g_t over the block) + (1 − beta) · g_s, per student layer, and for
+    the embeddings; shared modules (pooler, classifier) already carry both gradients."""
+    if beta <= 0:
+        return
+    s_layers, t_layers = layers_of(student), layers_of(teacher)
+    pairs = [(_base(student).embeddings, [_base(teacher).embeddings])]
+    pairs += [(s_layers[j], [t_layers[i] for i in block]) for j, block in enumerate(blocks)]
+    for s_mod, t_mods in pairs:
+        t_params = [dict(m.named_parameters()) for m in t_mods]
+        for name, p in s_mod.named_parameters():
+            gs = [tp[name].grad for tp in t_params if tp[name].grad is not None]
+            if p.grad is None or not gs:
+                continue
+            g_t = torch.stack(gs).mean(0)
+            p.grad.mul_(1.0 - beta).add_(g_t, alpha=beta)
+
+
+def build(job: StudentJob, shared: Shared):
+    """(student, joint teacher): a trainable copy of the run's teacher, and its bottom k layers
+    sharing its pooler and classifier."""
+    teacher_model = copy.deepcopy(shared.teacher.model).float().to("cpu")
+    k = half_depth(shared.teacher, job.cfg.layers)
+    student_model = bottom_layers(teacher_model, k)
+    if job.role != "plain":
+        base_s, base_t = _base(student_model), _base(teacher_model)
+        if getattr(base_t, "pooler", None) is not None:
+            base_s.pooler = base_t.pooler
+        student_model.classifier = teacher_model.classifier
+    cfg, tok = job.cfg, shared.teacher.tokenizer
+    student = TransformerStudent(
+        cfg.arch, student_model, tok, cfg, shared.label_names, cfg.max_length
+    )
+    joint = TransformerStudent(
+        cfg.arch, teacher_model, tok, cfg, shared.label_names, shared.teacher.max_length
+    )
+    return student, joint, k
+
+
+def train(job: StudentJob, shared: Shared, ctx) -> TransformerStudent:
+    cfg = job.cfg
+    student, joint, k = build(job, shared)
+    s_model, t_model = student.model, joint.model
+    if job.role == "plain":  # the bottom k layers on the labels (the same model as kd_plain)
+
+        def plain_loss(batch, progress):
+            dev = next(s_model.parameters()).device
+            return ce_term(s_model(**model_inputs(s_model, batch.enc, dev)).logits, batch.labels)
+
+        stage = Stage("plain", cfg.epochs, s_model.parameters(), plain_loss, select_on_dev=True)
+        return fit(job, shared, ctx, student, [stage], rows_for(job, shared))
+
+    blocks = block_map(int(t_model.config.num_hidden_layers), k)
+    t = cfg.temperature
+
+    def loss(batch, progress):
+        dev = next(s_model.parameters()).device
+        t_model.train()
+        enc = model_inputs(t_model, batch.enc, dev)
+        t_out = t_model(**enc, output_hidden_states=True)
+        s_out = s_model(**model_inputs(s_model, batch.enc, dev), output_hidden_states=True)
+        mask = enc["attention_mask"]
+        gold = batch.labels >= 0
+        terms: dict[str, torch.Tensor] = {}
+        if gold.any():
+            terms["teacher_ce"] = F.cross_entropy(t_out.logits[gold], batch.labels[gold])
+        th, sh = t_out.hidden_states, s_out.hidden_states
+        hid = _masked_mse(sh[0], th[0].detach(), mask)
+        for j, block in enumerate(blocks):
+            hid = hid + _masked_mse(sh[j + 1], th[block[-1] + 1].detach(), mask)
+        base_t, base_s = _base(t_model), _base(s_model)
+        if getattr(base_t, "pooler", None) is not None:
+            pooled_t = base_t.pooler(th[-1]).detach()
+            pooled_s = base_s.pooler(sh[-1])
+            hid = hid + F.mse_loss(pooled_s, pooled_t)
+        terms["hidden"] = cfg.hidden_weight * hid
+        soft = F.kl_div(
+            F.log_softmax(s_out.logits / t, dim=-1),
+            F.softmax(t_out.logits.detach() / t, dim=-1),
+            reduction="none",
+        ).sum(-1) * (t * t)
+        w = torch.where(gold, torch.full_like(soft, cfg.alpha), torch.ones_like(soft))
+        terms["kd"] = (w * soft).mean()
+        if cfg.alpha < 1.0 and gold.any():
+            ce = torch.zeros_like(soft)
+            ce[gold] = F.cross_entropy(s_out.logits[gold], batch.labels[gold], reduction="none")
+            terms["ce"] = ((1.0 - cfg.alpha) * ce).mean()
+        return terms
+
+    params = list({id(p): p for m in (s_model, t_model) for p in m.parameters()}.values())
+    stage = Stage(
+        "joint",
+        cfg.epochs,
+        params,
+        loss,
+        select_on_dev=True,
+        before_step=lambda: momentum_mix(s_model, t_model, blocks, cfg.momentum),
+    )
+    out = fit(job, shared, ctx, student, [stage], rows_for(job, shared), extra_modules=[t_model])
+    joint.model = t_model.to("cpu").eval()
+    joint.task = out.task
+    out.companion = joint
+    out.info["momentum"] = cfg.momentum
+    return out
+
+
+register(
+    Method(
+        name="newsbert",
+        title="NewsBERT",
+        family="transformer",
+        config=NewsBERTConfig,
+        summary="Teacher and student (the teacher's bottom layers, sharing its pooler and "
+        "classifier) trained together: the student learns embeddings, hidden states, pooled "
+        "output and logits from the teacher as it learns, and momentum distillation mixes "
+        "the teacher's gradients into the student's. The jointly trained teacher is "
+        "reported too.",
+        needs=("joint",),
+        train=train,
+        steps=steps,
+        load=load,
+        plain_key=plain_key,
+        supports=("single", "pair"),
+        paper="Wu et al. 2021, NewsBERT: Distilling Pre-trained Language Model for Intelligent "
+        "News Application",
+    )
+)
