@@ -37,7 +37,14 @@ from .text import detect_lang
 
 log = logging.getLogger(__name__)
 
-META_FAMILIES = ("word", "char")  # students meta-distilled (two stages, weighted)
+# students meta-distilled (two stages, weighted): word and character students, and vanilla KD
+# (cut from the meta-teacher's bottom layers; hidden states, then logits)
+META_FAMILIES = ("word", "char")
+META_METHODS = ("kd",)
+
+
+def _meta_ok(arch: str) -> bool:
+    return methods.get(arch).family in META_FAMILIES or arch in META_METHODS
 
 
 def check_targets(bundle: DataBundle, targets: list[str]) -> None:
@@ -242,11 +249,11 @@ def _meta_students(cfg, ctx, shared: Shared, meta, proto, bundle: DataBundle, d:
     jobs = [
         StudentJob(f"{s.arch}_meta_distilled{tag}", "meta_distilled", s, methods.get(s.arch))
         for s in cfg.students
-        if methods.get(s.arch).family in META_FAMILIES
+        if _meta_ok(s.arch)
     ]
-    skipped = [s.arch for s in cfg.students if methods.get(s.arch).family not in META_FAMILIES]
+    skipped = [s.arch for s in cfg.students if not _meta_ok(s.arch)]
     if skipped:
-        log.info("meta-distillation covers word and character students; not %s", skipped)
+        log.info("meta-distillation covers word, character and kd students; not %s", skipped)
     if not jobs:
         return {}
     ctx.stage(f"meta_label{tag}", 1)
@@ -255,6 +262,7 @@ def _meta_students(cfg, ctx, shared: Shared, meta, proto, bundle: DataBundle, d:
     weights = expertise_weights(m_logits, shared.labels, [proto[i] for i in rows])
     mshared = dataclasses.replace(
         shared,
+        teacher=meta,  # kd students are cut from the meta-teacher and match its hidden states
         logits=m_logits,
         weights=weights,
         hidden=m_hidden,

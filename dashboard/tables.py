@@ -213,10 +213,10 @@ def _show(v: Any) -> str:
 # -- results ---------------------------------------------------------------------------------
 def results_frame(results: list[Mapping[str, Any]]) -> pd.DataFrame:
     """Results with each model's speed-up / size ratio against its own run's teacher."""
-    teachers = {r["run_id"]: r for r in results if r.get("role") == "teacher"}
+    teachers = {(r["run_id"], target_of(r)): r for r in results if r.get("role") == "teacher"}
     rows = []
     for r in results:
-        t = teachers.get(r["run_id"])
+        t = teachers.get((r["run_id"], target_of(r)))
         lat, size = r.get("latency_ms_p50"), r.get("size_bytes")
         speedup = (
             t["latency_ms_p50"] / lat
@@ -257,13 +257,16 @@ def results_frame(results: list[Mapping[str, Any]]) -> pd.DataFrame:
     df = pd.DataFrame(rows)
     if not df.empty:
         # per run: the teacher, then each method (registry order) with its plain and distilled
+        # (a target-domain run: per target domain, in the order the run reported them)
+        first_seen = {d: i for i, d in enumerate(dict.fromkeys(map(target_of, results)))}
         df["_o"] = [
             (
+                first_seen[target_of(r)],
                 0 if role in ("teacher", "meta_teacher") else 1,
                 method_rank(arch),
                 ROLE_ORDER.get(role, 9),
             )
-            for role, arch in zip(df["role"], df["arch"], strict=True)
+            for r, role, arch in zip(results, df["role"], df["arch"], strict=True)
         ]
         df = df.sort_values(["run", "_o"], kind="stable").drop(columns="_o")
         df = df.reset_index(drop=True)
@@ -335,14 +338,27 @@ def summary_rows(results: list[Mapping[str, Any]]) -> pd.DataFrame:
 
 def summary_records(results: list[Mapping[str, Any]]) -> list[dict[str, Any]]:
     """summary_rows as plain dicts (missing values stay None, not NaN)."""
-    by_run: dict[int, list[Mapping[str, Any]]] = {}
-    for r in results:
-        by_run.setdefault(r["run_id"], []).append(r)
+    by_run: dict[tuple[int, str], list[Mapping[str, Any]]] = {}
+    for r in results:  # a target-domain run: one group per target domain
+        by_run.setdefault((r["run_id"], target_of(r)), []).append(r)
     rows = []
-    for run_id, rs in by_run.items():
+    for (run_id, domain), rs in by_run.items():
         t = next((r for r in rs if r.get("role") == "teacher"), None)
-        archs = list(dict.fromkeys(r.get("arch") for r in rs if r.get("role") != "teacher"))
+        archs = list(
+            dict.fromkeys(
+                r.get("arch")
+                for r in rs
+                if r.get("role") in ("plain", "distilled", "meta_distilled")
+            )
+        )
         for arch in sorted(archs, key=method_rank):
+            meta = next(
+                (r for r in rs if r.get("arch") == arch and r.get("role") == "meta_distilled"),
+                None,
+            )
+            extra: dict[str, Any] = {"domain": domain} if domain else {}
+            if meta is not None:
+                extra["meta-distilled acc"] = meta.get("accuracy")
             p = next((r for r in rs if r.get("arch") == arch and r.get("role") == "plain"), None)
             d = next(
                 (r for r in rs if r.get("arch") == arch and r.get("role") == "distilled"), None
@@ -372,9 +388,19 @@ def summary_records(results: list[Mapping[str, Any]]) -> list[dict[str, Any]]:
                     "x smaller than teacher": t_size / d_size if t_size and d_size else None,
                     "distilled latency p50 (ms)": d_lat,
                     "teacher latency p50 (ms)": t_lat,
+                    **extra,
                 }
             )
     return rows
+
+
+def target_of(r: Mapping[str, Any]) -> str:
+    """The target domain of a result row: `name@domain`, or a one-target run's `domain`
+    figure; "" for runs without target domains."""
+    model = str(r.get("model", ""))
+    if "@" in model:
+        return model.split("@", 1)[1]
+    return str((r.get("detail") or {}).get("domain") or "")
 
 
 def report_sentences(run: Mapping[str, Any], results: list[Mapping[str, Any]]) -> list[str]:

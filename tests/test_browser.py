@@ -595,3 +595,75 @@ def test_browser_sweep_queue_and_sweeps_page(server, page, tiny_teacher_dir, upl
     settle(page)
     expect(key(page, "runs-compare")).to_contain_text(f"#{best['run']} distill")
     shot(page, "15-best-trial-run.png")
+
+
+def test_browser_domains(server, page, tiny_teacher_dir, upload_files, tmp_path):
+    """A domain/label/text file on Data (class balance per domain), the Train page offering
+    its domains as targets, then a target-domain run with the meta-teacher drawn as a domain
+    × model heat map on Runs and Report."""
+    from core.config import (
+        AugmentConfig,
+        DataConfig,
+        DomainConfig,
+        PipelineConfig,
+        StudentConfig,
+        TeacherConfig,
+        to_dict,
+    )
+    from core.jobs import RunContext, execute
+    from core.store import Store
+
+    url, home, log = server
+    good, _ = upload_files
+    rows = [ln.split("\t", 1) for ln in good.read_text("utf-8").splitlines()]
+    doms = ("books", "dairy", "phone")
+    multi = tmp_path / "multi.tsv"
+    multi.write_text(
+        "text\tlabel\tdomain\n"
+        + "".join(f"{t}\t{y}\t{doms[i % 3]}\n" for i, (y, t) in enumerate(rows)),
+        encoding="utf-8",
+    )
+    page.goto(url)
+    settle(page)
+    page.get_by_text("Upload files", exact=True).click()
+    key(page, "up-train").locator('input[type="file"]').set_input_files(str(multi))
+    settle(page)
+    expect(alert(page, "Success", "multi.tsv")).to_be_visible()
+    expect(page.get_by_text("3 domains")).to_be_visible()
+    expect(key(page, "domain-balance").locator(".js-plotly-plot")).to_be_visible()
+    shot(page, "16-domains-data.png")
+
+    goto(page, "Train")
+    settle(page)
+    pick(page, "pipe-targets", "dairy")
+    expect(key(page, "pipe-meta")).to_be_visible()
+    shot(page, "17-domains-train.png")
+
+    store = Store(home)
+    cfg = PipelineConfig(
+        data=DataConfig(train=str(multi)),
+        teacher=TeacherConfig(model=str(tiny_teacher_dir), epochs=1, max_length=32),
+        augment=AugmentConfig(n_iter=1),
+        students=[
+            StudentConfig(
+                arch="bilstm", epochs=1, embed_dim=16, hidden_dim=16, dense_dim=16, max_len=24
+            )
+        ],  # fmt: skip
+        domains=DomainConfig(target_domains="dairy,phone", meta_teacher=True),
+        latency_samples=5,
+        onnx_latency=False,
+        device="cpu",
+    )
+    rid = store.create_run("pipeline", to_dict(cfg), name="domains")
+    execute(store, rid, "pipeline", cfg, RunContext(store, rid))
+    assert store.run(rid)["status"] == "done", store.run(rid)["error"]
+
+    for title, k in (("Runs", "domain-heatmap"), ("Report", "report-domain-heatmap")):
+        goto(page, title)
+        settle(page)
+        expect(page.get_by_role("heading", name="Per domain")).to_be_visible()
+        plot = key(page, k).locator(".js-plotly-plot")
+        expect(plot).to_be_visible()
+        expect(plot).to_contain_text("bilstm_meta_distilled")
+        expect(plot).to_contain_text("phone")
+    shot(page, "18-domains-report.png")

@@ -729,3 +729,84 @@ def test_launcher_serves_health(empty_home, launch):
     finally:
         proc.terminate()
         proc.wait(timeout=20)
+
+
+# -- several domains: a target-domain run with the meta-teacher --------------------------------
+@pytest.fixture(scope="module")
+def domain_run(tmp_path_factory, tiny_teacher_dir, tiny_data):
+    """A real target-domain run (two targets, the meta-teacher, one BiLSTM) on a headered
+    domain/label/text file in the home's uploads."""
+    from core.config import DomainConfig
+
+    mp = pytest.MonkeyPatch()
+    home = tmp_path_factory.mktemp("dash_domains") / "home"
+    mp.setenv("DISTILLERY_HOME", str(home))
+    mp.setenv("HF_HUB_OFFLINE", "1")
+    (home / "uploads").mkdir(parents=True)
+    path = home / "uploads" / "multi.tsv"
+    rows = (tiny_data.train_rows + tiny_data.test_rows)[:210]
+    doms = ("books", "dairy", "phone")
+    path.write_text(
+        "domain\tlabel\ttext\n"
+        + "".join(f"{doms[i % 3]}\t{y}\t{t}\n" for i, (y, t) in enumerate(rows)),
+        encoding="utf-8",
+    )
+    cfg = PipelineConfig(
+        data=DataConfig(train=str(path)),
+        teacher=TeacherConfig(model=str(tiny_teacher_dir), epochs=1, max_length=32),
+        augment=AugmentConfig(n_iter=1),
+        students=[
+            StudentConfig(
+                arch="bilstm", epochs=1, embed_dim=16, hidden_dim=16, dense_dim=16, max_len=32
+            )
+        ],  # fmt: skip
+        domains=DomainConfig(target_domains="dairy,phone", meta_teacher=True),
+        latency_samples=10,
+        onnx_latency=False,
+        device="cpu",
+        name="domains",
+    )
+    store = Store(home)
+    manager = JobManager(store)
+    rid = manager.submit("pipeline", cfg)
+    assert manager.wait(rid, timeout=300) == "done", store.run(rid).get("error")
+    yield {"home": home, "store": store, "run_id": rid, "path": path}
+    mp.undo()
+
+
+def test_domain_run_shows_the_domain_by_model_heat_map(domain_run):
+    names = {r["model"] for r in domain_run["store"].results(domain_run["run_id"])}
+    assert {"teacher@dairy", "meta_teacher@phone", "bilstm_meta_distilled@dairy"} <= names
+    for page, key in (("pages/runs.py", "domain-heatmap"), ("pages/report.py",
+                                                            "report-domain-heatmap")):  # fmt: skip
+        at = app(page).run()
+        no_trouble(at)
+        fig = chart(at, key)
+        heat = fig["data"][0]
+        assert list(heat["y"]) == ["dairy", "phone"]
+        assert list(heat["x"]) == [
+            "teacher",
+            "meta_teacher",
+            "bilstm_plain",
+            "bilstm_distilled",
+            "bilstm_meta_distilled",
+        ]
+        acc = {r["model"]: r["accuracy"] for r in domain_run["store"].results()}
+        assert heat["z"][0][0] == pytest.approx(acc["teacher@dairy"])
+        assert heat["z"][1][4] == pytest.approx(acc["bilstm_meta_distilled@phone"])
+
+
+def test_data_and_train_pages_offer_the_domains(domain_run):
+    at = app("pages/data.py").run()
+    at.radio(key="data-mode").set_value("home").run()
+    at.selectbox(key="home-train").set_value("uploads/multi.tsv").run()
+    no_trouble(at)
+    fig = chart(at, "domain-balance")
+    assert [list(t["x"]) for t in fig["data"]] == [["books", "dairy", "phone"]] * 2
+    assert sum(sum(t["y"]) for t in fig["data"]) == 210
+    at = app("pages/train.py").run()
+    at.session_state["data_choice"] = {"train": str(domain_run["path"]), "label": "multi"}
+    at.run()
+    no_trouble(at)
+    targets = at.multiselect(key="pipe-targets")
+    assert targets.options == ["books", "dairy", "phone"]

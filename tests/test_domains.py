@@ -129,7 +129,7 @@ def test_target_domain_pipeline_end_to_end(cli, multi, tiny_teacher_dir, tmp_pat
         "dairy",
         "--meta-teacher",
         "--students",
-        "bilstm,newsbert",
+        "bilstm,kd,newsbert",
         "--teacher",
         str(tiny_teacher_dir),
         "--teacher-epochs",
@@ -160,6 +160,7 @@ def test_target_domain_pipeline_end_to_end(cli, multi, tiny_teacher_dir, tmp_pat
         "newsbert_plain",
         "newsbert_distilled",
         "newsbert_teacher",
+        "kd_meta_distilled",
     }
     assert want <= set(models)
     n_dairy = res["targets"]["dairy"]["test"]
@@ -174,6 +175,8 @@ def test_target_domain_pipeline_end_to_end(cli, multi, tiny_teacher_dir, tmp_pat
     # the jointly trained teacher moved away from the single-domain teacher it started from
     assert res["data"]["targets"] == ["dairy"] and res["data"]["meta_teacher"] is True
     assert "meta_teacher" in res["timings"] and "meta_students" in res["timings"]
+    # the meta-distilled KD student trained both MetaKD stages
+    assert set(models["kd_meta_distilled"]["stage_s"]) == {"intermediate", "kd"}
 
 
 def test_target_domain_refusals(cli, tiny_data, multi, tiny_teacher_dir, tmp_path):

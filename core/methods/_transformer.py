@@ -263,22 +263,44 @@ def teacher_internals(teacher, enc, attention: bool = False):
 
 # -- losses --------------------------------------------------------------------------------------
 def kd_terms(
-    student: torch.Tensor, teacher: torch.Tensor, labels: torch.Tensor, alpha: float, t: float
+    student: torch.Tensor,
+    teacher: torch.Tensor,
+    labels: torch.Tensor,
+    alpha: float,
+    t: float,
+    weights: torch.Tensor | None = None,
 ) -> dict[str, torch.Tensor]:
     """EasyNLP's vanilla_kd per row: alpha·KL(teacher_T ‖ student_T)·T² + (1−alpha)·CE on rows
     with a gold label; rows with only the teacher's logits get the KL term alone. Averaged over
-    rows, so the mix does not depend on how many gold rows a batch holds."""
+    rows, so the mix does not depend on how many gold rows a batch holds. `weights` scale each
+    row (MetaKD's domain expertise)."""
     gold = labels >= 0
     kl = F.kl_div(
         F.log_softmax(student / t, dim=-1), F.softmax(teacher / t, dim=-1), reduction="none"
     ).sum(-1) * (t * t)
+    row = weights if weights is not None else torch.ones_like(kl)
     w = torch.where(gold, torch.full_like(kl, alpha), torch.ones_like(kl))
-    out = {"kd": (w * kl).mean()}
+    out = {"kd": (row * w * kl).mean()}
     if alpha < 1.0 and gold.any():
         ce = torch.zeros_like(kl)
         ce[gold] = F.cross_entropy(student[gold], labels[gold], reduction="none")
-        out["ce"] = ((1.0 - alpha) * ce).mean()
+        out["ce"] = (row * (1.0 - alpha) * ce).mean()
     return out
+
+
+def weighted_hidden_mse(
+    s_hidden, t_hidden, mask: torch.Tensor, pairs: list[tuple[int, int]], weights=None
+) -> torch.Tensor:
+    """Sum over matched (student, teacher) hidden-state indices of each row's token-masked MSE,
+    times the row's weight, averaged over rows (MetaKD's first stage)."""
+    m = mask.unsqueeze(-1).float()
+    n = m.sum(1).clamp(min=1.0).squeeze(-1)
+    total = 0.0
+    for i, j in pairs:
+        d = ((s_hidden[i].float() - t_hidden[j].float()) ** 2 * m).sum(1).mean(-1) / n
+        total = total + d
+    w = weights if weights is not None else torch.ones_like(n)
+    return (w * total).mean()
 
 
 def ce_term(student: torch.Tensor, labels: torch.Tensor) -> dict[str, torch.Tensor]:

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import torch
+
 from ..config import _opt
 from ..teacher import _load, resolve_source
 from . import Method, register
@@ -26,6 +28,9 @@ from ._transformer import (
     load,
     model_inputs,
     rows_for,
+    teacher_depth,
+    teacher_internals,
+    weighted_hidden_mse,
 )
 
 
@@ -79,6 +84,22 @@ def student_forward(student: TransformerStudent, batch, **kw):
     return m(**model_inputs(m, batch.enc, next(m.parameters()).device), **kw)
 
 
+def _row_weights(shared: Shared, batch, like: torch.Tensor) -> torch.Tensor | None:
+    if shared.weights is None:
+        return None
+    return shared.weights[batch.rows].to(like.device, like.dtype)
+
+
+def meta_stage(job: StudentJob, shared: Shared) -> bool:
+    """MetaKD's first stage applies: a meta-distilled student cut from the (meta-)teacher."""
+    return (
+        job.role != "plain"
+        and shared.weights is not None
+        and shared.hidden_epochs > 0
+        and not getattr(job.cfg, "checkpoint", None)
+    )
+
+
 def train(job: StudentJob, shared: Shared, ctx) -> TransformerStudent:
     student = build(job, shared)
     cfg = job.cfg
@@ -87,14 +108,34 @@ def train(job: StudentJob, shared: Shared, ctx) -> TransformerStudent:
         out = student_forward(student, batch).logits
         if job.role == "plain":
             return ce_term(out, batch.labels)
-        return kd_terms(out, batch.t_logits, batch.labels, cfg.alpha, cfg.temperature)
+        w = _row_weights(shared, batch, out)
+        return kd_terms(out, batch.t_logits, batch.labels, cfg.alpha, cfg.temperature, w)
 
-    stage = Stage("kd", cfg.epochs, student.model.parameters(), loss, select_on_dev=True)
-    return fit(job, shared, ctx, student, [stage], rows_for(job, shared))
+    stages = []
+    if meta_stage(job, shared):  # MetaKD: hidden states first, weighted by domain expertise
+        k = int(student.model.config.num_hidden_layers)
+        big = teacher_depth(shared.teacher)
+        pairs = [(i, round(i * big / k)) for i in range(k + 1)]
+
+        def intermediate(batch, progress):
+            t_out = teacher_internals(shared.teacher, batch.enc)
+            s_out = student_forward(student, batch, output_hidden_states=True)
+            dev = s_out.hidden_states[0].device
+            t_hid = [h.to(dev) for h in t_out.hidden_states]
+            mask = batch.enc["attention_mask"].to(dev)
+            w = _row_weights(shared, batch, s_out.hidden_states[0])
+            return {"hidden": weighted_hidden_mse(s_out.hidden_states, t_hid, mask, pairs, w)}
+
+        stages.append(
+            Stage("intermediate", shared.hidden_epochs, student.model.parameters(), intermediate)
+        )
+    stages.append(Stage("kd", cfg.epochs, student.model.parameters(), loss, select_on_dev=True))
+    return fit(job, shared, ctx, student, stages, rows_for(job, shared))
 
 
 def steps(job: StudentJob, shared: Shared) -> int:
-    return count_steps(len(rows_for(job, shared)), job.cfg.batch_size, job.cfg.epochs)
+    first = shared.hidden_epochs if meta_stage(job, shared) else 0
+    return count_steps(len(rows_for(job, shared)), job.cfg.batch_size, job.cfg.epochs + first)
 
 
 def plain_key(cfg):
