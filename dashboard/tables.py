@@ -356,7 +356,7 @@ def summary_records(results: list[Mapping[str, Any]]) -> list[dict[str, Any]]:
                 (r for r in rs if r.get("arch") == arch and r.get("role") == "meta_distilled"),
                 None,
             )
-            extra: dict[str, Any] = {"domain": domain} if domain else {}
+            extra: dict[str, Any] = {}
             if meta is not None:
                 extra["meta-distilled acc"] = meta.get("accuracy")
             p = next((r for r in rs if r.get("arch") == arch and r.get("role") == "plain"), None)
@@ -371,6 +371,7 @@ def summary_records(results: list[Mapping[str, Any]]) -> list[dict[str, Any]]:
             rows.append(
                 {
                     "run": run_id,
+                    **({"domain": domain} if domain else {}),
                     "student": arch_name(arch),
                     "family": family,
                     "teacher acc": t.get("accuracy") if t else None,

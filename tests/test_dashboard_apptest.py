@@ -792,8 +792,9 @@ def test_domain_run_shows_the_domain_by_model_heat_map(domain_run):
             "bilstm_meta_distilled",
         ]
         acc = {r["model"]: r["accuracy"] for r in domain_run["store"].results()}
-        assert heat["z"][0][0] == pytest.approx(acc["teacher@dairy"])
-        assert heat["z"][1][4] == pytest.approx(acc["bilstm_meta_distilled@phone"])
+        z = np.asarray(heat["z"], dtype=float).reshape(2, 5)  # typed arrays come flat
+        assert z[0][0] == pytest.approx(acc["teacher@dairy"])
+        assert z[1][4] == pytest.approx(acc["bilstm_meta_distilled@phone"])
 
 
 def test_data_and_train_pages_offer_the_domains(domain_run):
