@@ -31,7 +31,7 @@ from core.pipeline import preflight
 from core.store import Store
 from core.teacher import Teacher
 
-TRANSFORMERS = ("kd", "pkd_skip", "pkd_last", "theseus", "tinybert")
+TRANSFORMERS = ("kd", "pkd_skip", "pkd_last", "theseus", "tinybert", "newsbert")
 WORD = ("bilstm", "textcnn")
 CHAR = ("bilstm_char", "textcnn_char")
 # the loss terms each method logs next to their sum ("loss")
@@ -41,6 +41,7 @@ TERMS = {
     "pkd_last": {"kd", "ce", "hidden"},
     "theseus": {"ce"},
     "tinybert": {"embedding", "attention", "hidden", "kd"},
+    "newsbert": {"teacher_ce", "hidden", "kd", "ce"},
 }
 # the terms that must fall as the student trains: what the method distils. (PKD and KD also mix
 # in (1−alpha)·CE on the gold rows, which may trade off against the teacher's soft labels; the
@@ -51,6 +52,7 @@ DOWN = {
     "pkd_last": {"kd", "hidden"},
     "theseus": {"ce"},
     "tinybert": {"embedding", "hidden", "kd"},
+    "newsbert": {"hidden", "teacher_ce"},
 }
 STAGES = {
     "kd": {"kd"},
@@ -58,6 +60,7 @@ STAGES = {
     "pkd_last": {"pkd"},
     "theseus": {"replace", "successor"},
     "tinybert": {"intermediate", "prediction"},
+    "newsbert": {"joint"},
 }
 ROW_FIELDS = ("accuracy", "f1", "params", "latency_ms_p50")
 LABELS = ["neg", "pos"]
@@ -445,6 +448,7 @@ def test_pipeline_reports_every_method_plain_and_distilled(methods_run):
     store, run_id, summary = methods_run
     models = summary["models"]
     expected = {"teacher"} | {f"{n}_{r}" for n in methods.names() for r in ("plain", "distilled")}
+    expected |= {"newsbert_teacher"}  # NewsBERT's jointly trained teacher
     assert set(models) == expected
     for name, m in models.items():
         for k in ROW_FIELDS:
@@ -455,6 +459,7 @@ def test_pipeline_reports_every_method_plain_and_distilled(methods_run):
     assert set(rows) == expected
     for name in expected - {"teacher"}:
         arch, role = name.rsplit("_", 1)
+        role = "joint_teacher" if role == "teacher" else role
         assert rows[name]["arch"] == arch and rows[name]["role"] == role
         assert models[name]["family"] == methods.get(arch).family
 
@@ -539,14 +544,15 @@ def test_cli_pipeline_with_every_transformer_method(cli, tiny_data, tiny_teacher
     )  # fmt: skip
     assert r.returncode == 0, r.stderr[-3000:]
     models = json.loads(out.read_text())["models"]
-    assert set(models) == {"teacher"} | {
+    joint = {"newsbert_teacher"} if "newsbert" in students else set()
+    assert set(models) == {"teacher"} | joint | {
         f"{n}_{r}" for n in students for r in ("plain", "distilled")
     }
     for name, m in models.items():
         for k in ROW_FIELDS:
             assert k in m, (name, k)
         assert 0 <= m["accuracy"] <= 1 and m["params"] > 0 and m["latency_ms_p50"] > 0
-        if name != "teacher":
+        if not name.endswith("teacher"):
             assert m["params"] < models["teacher"]["params"], name
     for name in ("pkd_skip_plain", "pkd_last_plain", "theseus_plain"):
         assert models[name]["same_model_as"] == "kd_plain"
