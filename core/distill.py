@@ -127,75 +127,6 @@ def train_student(
     row) and `hidden_epochs`, a first stage fits the student's sentence vector, through a
     learned projection, to it (weighted MSE) before the logits stage.
     """
-    return _train(
-        name,
-        cfg,
-        vocab,
-        label_names,
-        seqs,
-        labels,
-        teacher_logits,
-        dev,
-        ctx,
-        own_stage,
-        init_embed,
-        weights,
-        hidden,
-        hidden_epochs,
-    )
-
-
-def _intermediate(model, seqs, hidden, weights, epochs, cfg, rng, ctx, name, gen) -> None:
-    """MetaKD's first stage for a word student: its sentence vector (`model.encode`) through a
-    projection W fits the teacher's vector of the same text: mean over rows of
-    weight · MSE(W·h, h_teacher). W is dropped afterwards."""
-    with torch.no_grad():
-        width = model.encode(*pad_batch(seqs[:2])).shape[-1]
-    proj = nn.Linear(width, hidden.shape[-1])
-    with torch.no_grad():  # seeded like the student's own weights
-        proj.weight.normal_(0.0, 0.02, generator=gen)
-        proj.bias.zero_()
-    dense = [p for n, p in model.named_parameters() if not n.startswith("embed.")]
-    opts = [
-        torch.optim.SparseAdam([model.embed.weight], lr=cfg.lr),
-        torch.optim.Adam(dense + list(proj.parameters()), lr=cfg.lr),
-    ]
-    w = weights if weights is not None else torch.ones(len(seqs))
-    step = 0
-    for _ in range(epochs):
-        for batch in _batches(seqs, cfg.batch_size, rng):
-            ids, lengths = pad_batch([seqs[i] for i in batch])
-            h = proj(model.encode(ids, lengths))
-            loss = (w[batch] * ((h - hidden[batch]) ** 2).mean(-1)).mean()
-            for opt in opts:
-                opt.zero_grad(set_to_none=True)
-            loss.backward()
-            torch.nn.utils.clip_grad_norm_(dense, 5.0)
-            for opt in opts:
-                opt.step()
-            step += 1
-            if ctx:
-                value = loss.item()
-                ctx.log_point(f"{name}/intermediate", step, value)
-                ctx.step(loss=value)
-
-
-def _train(
-    name,
-    cfg,
-    vocab,
-    label_names,
-    seqs,
-    labels,
-    teacher_logits,
-    dev,
-    ctx,
-    own_stage,
-    init_embed,
-    weights=None,
-    hidden=None,
-    hidden_epochs=0,
-) -> Student:
     gen = torch.Generator().manual_seed(cfg.seed)  # weights and dropout masks
     rng = random.Random(cfg.seed)  # batch order
     if cfg.loss == "hard" or teacher_logits is None:
@@ -212,13 +143,7 @@ def _train(
             model.embed.weight[0].zero_()  # padding
     if cfg.vectors:
         load_vectors(cfg.vectors, vocab, model.embed)
-    # Sparse embedding gradients: each step touches a few hundred of the vocabulary's rows, and a
-    # dense Adam update of the whole table was most of a CPU training step.
-    dense = [p for n, p in model.named_parameters() if not n.startswith("embed.")]
-    opts = [
-        torch.optim.SparseAdam([model.embed.weight], lr=cfg.lr),
-        torch.optim.Adam(dense, lr=cfg.lr),
-    ]
+    opts, dense = _optimisers(model, cfg.lr)
     labels_t = torch.tensor(labels)
     steps = math.ceil(len(seqs) / cfg.batch_size) * cfg.epochs
     if ctx and own_stage:
@@ -228,7 +153,6 @@ def _train(
         _intermediate(model, seqs, hidden, weights, hidden_epochs, cfg, rng, ctx, name, gen)
     best, best_state = -1.0, None
     step = 0
-    model.train()
     for epoch in range(cfg.epochs):
         for batch in _batches(seqs, cfg.batch_size, rng):
             ids, lengths = pad_batch([seqs[i] for i in batch])
@@ -236,17 +160,8 @@ def _train(
             tl = teacher_logits[batch] if teacher_logits is not None else None
             w = weights[batch] if weights is not None else None
             loss = distill_loss(out, tl, labels_t[batch], cfg.loss, cfg.alpha, cfg.temperature, w)
-            for opt in opts:
-                opt.zero_grad(set_to_none=True)
-            loss.backward()
-            torch.nn.utils.clip_grad_norm_(dense, 5.0)
-            for opt in opts:
-                opt.step()
             step += 1
-            if ctx:
-                value = loss.item()
-                ctx.log_point(f"{name}/loss", step, value)  # the student's own step count
-                ctx.step(loss=value)
+            _step(opts, dense, loss, ctx, f"{name}/loss", step)
         if dev and dev[0]:
             acc = _accuracy(model, *dev)
             log.info("%s epoch %d dev accuracy %.4f", name, epoch + 1, acc)
@@ -259,3 +174,51 @@ def _train(
         model.load_state_dict(best_state)
     model.eval()
     return Student(cfg.arch, model, vocab, cfg, label_names)
+
+
+def _optimisers(model, lr: float, extra=()) -> tuple[list, list]:
+    """Sparse embedding gradients: each step touches a few hundred of the vocabulary's rows, and
+    a dense Adam update of the whole table was most of a CPU training step. Returns the
+    optimisers and the dense parameters (the ones clipped)."""
+    dense = [p for n, p in model.named_parameters() if not n.startswith("embed.")]
+    opts = [
+        torch.optim.SparseAdam([model.embed.weight], lr=lr),
+        torch.optim.Adam(dense + list(extra), lr=lr),
+    ]
+    return opts, dense
+
+
+def _step(opts: list, dense: list, loss: torch.Tensor, ctx, series: str, step: int) -> None:
+    """One optimiser step; the loss logged on the student's own step count."""
+    for opt in opts:
+        opt.zero_grad(set_to_none=True)
+    loss.backward()
+    torch.nn.utils.clip_grad_norm_(dense, 5.0)
+    for opt in opts:
+        opt.step()
+    if ctx:
+        value = loss.item()
+        ctx.log_point(series, step, value)
+        ctx.step(loss=value)
+
+
+def _intermediate(model, seqs, hidden, weights, epochs, cfg, rng, ctx, name, gen) -> None:
+    """MetaKD's first stage for a word student: its sentence vector (`model.encode`) through a
+    projection W fits the teacher's vector of the same text: mean over rows of
+    weight · MSE(W·h, h_teacher). W is dropped afterwards."""
+    with torch.no_grad():
+        width = model.encode(*pad_batch(seqs[:2])).shape[-1]
+    proj = nn.Linear(width, hidden.shape[-1])
+    with torch.no_grad():  # seeded like the student's own weights
+        proj.weight.normal_(0.0, 0.02, generator=gen)
+        proj.bias.zero_()
+    opts, dense = _optimisers(model, cfg.lr, proj.parameters())
+    w = weights if weights is not None else torch.ones(len(seqs))
+    step = 0
+    for _ in range(epochs):
+        for batch in _batches(seqs, cfg.batch_size, rng):
+            ids, lengths = pad_batch([seqs[i] for i in batch])
+            h = proj(model.encode(ids, lengths))
+            loss = (w[batch] * ((h - hidden[batch]) ** 2).mean(-1)).mean()
+            step += 1
+            _step(opts, dense, loss, ctx, f"{name}/intermediate", step)

@@ -33,7 +33,6 @@ from .metakd import (
 )
 from .methods._base import Shared, StudentJob
 from .teacher import fine_tune, pick_device, precision, resolve_source
-from .text import detect_lang
 
 log = logging.getLogger(__name__)
 
@@ -135,6 +134,7 @@ def run_targets(kind: str, cfg: PipelineConfig, ctx) -> dict:
         _student_jobs,
         _train_students,
         resolved_teacher,
+        shared_inputs,
     )
 
     if kind != "pipeline" or cfg.teacher_run is not None:
@@ -182,7 +182,8 @@ def run_targets(kind: str, cfg: PipelineConfig, ctx) -> dict:
         )
         store.add_artifact(run_id, f"teacher{tag}", tdir)
         transfer = _transfer(sub, cfg, teacher, ctx, tag)
-        texts = sub.train.texts + [t for t in transfer if t not in set(sub.train.texts)]
+        gold = set(sub.train.texts)
+        texts = sub.train.texts + [t for t in transfer if t not in gold]
         labels = sub.train.labels + [-1] * (len(texts) - len(sub.train))
         ctx.stage(f"label{tag}", 1)
         t_logits, _ = teacher_logits(teacher, texts, store.home)
@@ -194,19 +195,7 @@ def run_targets(kind: str, cfg: PipelineConfig, ctx) -> dict:
         }
         results: dict[str, dict] = {}
         if students:
-            shared = Shared(
-                texts=texts,
-                labels=labels,
-                n_gold=len(sub.train),
-                logits=t_logits,
-                label_names=bundle.label_names,
-                lang=detect_lang(sub.train.texts),
-                dev_texts=sub.dev.texts if sub.dev else [],
-                dev_labels=sub.dev.labels if sub.dev else [],
-                teacher=teacher,
-                device=pick_device(cfg.device).type,
-                home=store.home,
-            )
+            shared = shared_inputs(sub, texts, labels, t_logits, teacher, cfg, store.home)
             jobs = [
                 dataclasses.replace(j, name=j.name + tag)
                 for j in _student_jobs(students, cfg.plain_baseline)
@@ -218,13 +207,12 @@ def run_targets(kind: str, cfg: PipelineConfig, ctx) -> dict:
         teachers = {f"teacher{tag}": (teacher, "teacher")}
         if meta is not None:
             teachers[f"meta_teacher{tag}"] = (meta, "meta_teacher")
-        with ctx.alone() as isolation:
-            out = _evaluate(None, results, sub, cfg, ctx, isolation, teachers=teachers)
-        for m in out.values():
-            m["domain"] = d
-        models.update(out)
+        with ctx.alone() as isolation:  # every row saved with its target domain
+            extra = isolation | {"domain": d}
+            models.update(_evaluate(None, results, sub, cfg, ctx, extra, teachers=teachers))
         del teacher
-        torch.cuda.empty_cache() if torch.cuda.is_available() else None
+        if torch.cuda.is_available():
+            torch.cuda.empty_cache()
     summary = {
         "run_id": run_id,
         "kind": kind,

@@ -199,6 +199,26 @@ def _eval_student(
     return m
 
 
+def shared_inputs(
+    bundle: DataBundle, texts: list[str], labels: list[int], logits, teacher, cfg, home
+) -> Shared:
+    """What every student of a run shares: `texts` are the bundle's gold training rows, then
+    the transfer and augmented ones (label -1), with the teacher's `logits` for each."""
+    return Shared(
+        texts=texts,
+        labels=labels,
+        n_gold=len(bundle.train),
+        logits=logits,
+        label_names=bundle.label_names,
+        lang=detect_lang(bundle.train.texts),
+        dev_texts=bundle.dev.texts if bundle.dev else [],
+        dev_labels=bundle.dev.labels if bundle.dev else [],
+        teacher=teacher,
+        device=pick_device(cfg.device).type,
+        home=home,
+    )
+
+
 def _student_jobs(students: list, plain_baseline: bool) -> list[StudentJob]:
     jobs = []
     for s in students:
@@ -339,19 +359,7 @@ def run_pipeline(kind: str, cfg: PipelineConfig, ctx) -> dict:
         store.update_run(run_id, message=f"teacher logits for {len(texts)} texts (cache: {cached})")
 
         if students:
-            shared = Shared(
-                texts=texts,
-                labels=labels,
-                n_gold=len(bundle.train),
-                logits=t_logits,
-                label_names=bundle.label_names,
-                lang=detect_lang(bundle.train.texts),
-                dev_texts=bundle.dev.texts if bundle.dev else [],
-                dev_labels=bundle.dev.labels if bundle.dev else [],
-                teacher=teacher,
-                device=pick_device(cfg.device).type,
-                home=store.home,
-            )
+            shared = shared_inputs(bundle, texts, labels, t_logits, teacher, cfg, store.home)
             jobs = _student_jobs(students, cfg.plain_baseline)
             # words (pieces) once for every word (character) student, with its own progress
             lengths = sorted(

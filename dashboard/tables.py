@@ -279,12 +279,13 @@ def domain_matrix(results: list[Mapping[str, Any]]) -> pd.DataFrame:
     Empty when no result carries per-domain figures."""
     cells: dict[str, dict[str, float]] = {}
     cols: list[str] = []
+    several_runs = len({x["run_id"] for x in results}) > 1
     for r in results:
         per = (r.get("detail") or {}).get("domains") or r.get("domains")
         if not per:
             continue
         col = str(r["model"]).split("@", 1)[0]
-        if len(results) and len({x["run_id"] for x in results}) > 1:
+        if several_runs:
             col = f"{col} (run {r['run_id']})"
         if col not in cols:
             cols.append(col)

@@ -20,7 +20,7 @@ from core.pipeline import teacher_dir
 from core.store import ACTIVE, Store, default_home
 
 from . import charts
-from .tables import fmt_seconds, loss_frame, overall_eta, run_label
+from .tables import domain_matrix, fmt_seconds, loss_frame, overall_eta, run_label
 
 log = logging.getLogger(__name__)
 
@@ -94,6 +94,17 @@ def engine_errors(what: str) -> Iterator[None]:
     except Exception as exc:  # noqa: BLE001 - the user sees every failure, the log the details
         log.exception("%s failed", what)
         st.error(f"{what} failed: {type(exc).__name__}: {exc}")
+
+
+def domain_heatmap(results: list[dict], key: str, caption: str) -> None:
+    """The "Per domain" section (a domain × model accuracy heat map), when any result carries
+    per-domain figures; nothing otherwise."""
+    by_domain = domain_matrix(results)
+    if by_domain.empty:
+        return
+    st.subheader("Per domain")
+    st.plotly_chart(charts.domain_model_heatmap(by_domain), key=key)
+    st.caption(caption)
 
 
 def empty_state(message: str) -> None:

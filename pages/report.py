@@ -15,13 +15,7 @@ import streamlit as st  # noqa: E402
 from dashboard import charts, widgets  # noqa: E402
 from dashboard.pareto import budget_sentence, default_budget, pareto_points  # noqa: E402
 from dashboard.report import build_report_html, report_csv  # noqa: E402
-from dashboard.tables import (  # noqa: E402
-    domain_matrix,
-    report_sentences,
-    results_frame,
-    run_label,
-    summary_rows,
-)
+from dashboard.tables import report_sentences, results_frame, run_label, summary_rows  # noqa: E402
 
 st.title(":material/summarize: Report")
 s = widgets.store()
@@ -109,14 +103,12 @@ st.caption(
     "that are one model are drawn once."
 )
 
-by_domain = domain_matrix(sel_results)
-if not by_domain.empty:
-    st.subheader("Per domain")
-    st.plotly_chart(charts.domain_model_heatmap(by_domain), key="report-domain-heatmap")
-    st.caption(
-        "Accuracy of each model on each domain's test rows: where a student is strong or weak, "
-        "and whether distilling from the meta-teacher helped the small domains."
-    )
+widgets.domain_heatmap(
+    sel_results,
+    "report-domain-heatmap",
+    "Accuracy of each model on each domain's test rows: where a student is strong or weak, and "
+    "whether distilling from the meta-teacher helped the small domains.",
+)
 
 c1, c2 = st.columns(2)
 c1.plotly_chart(charts.metric_bars(df), key="report-acc")

@@ -18,7 +18,6 @@ from core.store import ACTIVE, RunActive  # noqa: E402
 from dashboard import charts, widgets  # noqa: E402
 from dashboard.tables import (  # noqa: E402
     config_diff,
-    domain_matrix,
     loss_frame,
     results_frame,
     run_label,
@@ -157,15 +156,13 @@ else:
                 "trained on the labels alone), trained once and reported under each name."
             )
 
-    by_domain = domain_matrix(sel_results)
-    if not by_domain.empty:
-        st.subheader("Per domain")
-        st.plotly_chart(charts.domain_model_heatmap(by_domain), key="domain-heatmap")
-        st.caption(
-            "Accuracy of each model on each domain's test rows. A target-domain run scores "
-            "every model of a domain on that domain's rows only (`name@domain` rows of one "
-            "run share a column)."
-        )
+    widgets.domain_heatmap(
+        sel_results,
+        "domain-heatmap",
+        "Accuracy of each model on each domain's test rows. A target-domain run scores every "
+        "model of a domain on that domain's rows only (`name@domain` rows of one run share a "
+        "column).",
+    )
 
     t_loss, t_acc, t_lat, t_conf, t_time = st.tabs(
         ["Loss curves", "Accuracy & F1", "Latency", "Confusion matrices", "Stage timings"]

@@ -58,13 +58,9 @@ def wait_for(pred, what: str, limit_s: float = 120.0):
     raise AssertionError(f"gave up waiting for {what}")
 
 
-def tiny_run_flags(tiny_data, tiny_teacher_dir) -> list[str]:
-    """CLI flags of a seconds-long run: the tiny data and teacher, one epoch each."""
+def tiny_teacher_flags(tiny_teacher_dir) -> list[str]:
+    """CLI flags of a seconds-long teacher and students: the tiny teacher, one epoch each."""
     return [
-        "--train",
-        str(tiny_data.train),
-        "--test",
-        str(tiny_data.test),
         "--teacher",
         str(tiny_teacher_dir),
         "--teacher-epochs",
@@ -74,6 +70,31 @@ def tiny_run_flags(tiny_data, tiny_teacher_dir) -> list[str]:
         "--student-epochs",
         "1",
     ]
+
+
+def tiny_run_flags(tiny_data, tiny_teacher_dir) -> list[str]:
+    """CLI flags of a seconds-long run: the tiny data and teacher, one epoch each."""
+    return [
+        "--train",
+        str(tiny_data.train),
+        "--test",
+        str(tiny_data.test),
+        *tiny_teacher_flags(tiny_teacher_dir),
+    ]
+
+
+def write_domain_file(
+    path: Path, rows: list[tuple[int, str]], domains: tuple[str, ...], columns: str = "dlt"
+) -> Path:
+    """A headered multi-domain file of labelled rows dealt round-robin into `domains`;
+    `columns` orders d(omain), l(abel) and t(ext)."""
+    names = {"d": "domain", "l": "label", "t": "text"}
+    lines = ["\t".join(names[c] for c in columns)]
+    for i, (y, t) in enumerate(rows):
+        cell = {"d": domains[i % len(domains)], "l": str(y), "t": t}
+        lines.append("\t".join(cell[c] for c in columns))
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
 
 
 def long_cfg(tiny_cfg, **kw) -> PipelineConfig:

@@ -25,6 +25,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from conftest import write_domain_file
 
 ROOT = Path(__file__).resolve().parent.parent
 CHROMIUM = Path("/usr/bin/chromium")
@@ -616,13 +617,7 @@ def test_browser_domains(server, page, tiny_teacher_dir, upload_files, tmp_path)
     url, home, log = server
     good, _ = upload_files
     rows = [ln.split("\t", 1) for ln in good.read_text("utf-8").splitlines()]
-    doms = ("books", "dairy", "phone")
-    multi = tmp_path / "multi.tsv"
-    multi.write_text(
-        "text\tlabel\tdomain\n"
-        + "".join(f"{t}\t{y}\t{doms[i % 3]}\n" for i, (y, t) in enumerate(rows)),
-        encoding="utf-8",
-    )
+    multi = write_domain_file(tmp_path / "multi.tsv", rows, ("books", "dairy", "phone"), "tld")
     page.goto(url)
     settle(page)
     page.get_by_text("Upload files", exact=True).click()

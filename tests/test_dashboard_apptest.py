@@ -18,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import fast_char_students, fast_transformer_students
+from conftest import fast_char_students, fast_transformer_students, write_domain_file
 from streamlit.testing.v1 import AppTest
 
 from core import methods
@@ -746,14 +746,8 @@ def domain_run(tmp_path_factory, tiny_teacher_dir, tiny_data):
     mp.setenv("DISTILLERY_HOME", str(home))
     mp.setenv("HF_HUB_OFFLINE", "1")
     (home / "uploads").mkdir(parents=True)
-    path = home / "uploads" / "multi.tsv"
     rows = (tiny_data.train_rows + tiny_data.test_rows)[:210]
-    doms = ("books", "dairy", "phone")
-    path.write_text(
-        "domain\tlabel\ttext\n"
-        + "".join(f"{doms[i % 3]}\t{y}\t{t}\n" for i, (y, t) in enumerate(rows)),
-        encoding="utf-8",
-    )
+    path = write_domain_file(home / "uploads" / "multi.tsv", rows, ("books", "dairy", "phone"))
     cfg = PipelineConfig(
         data=DataConfig(train=str(path)),
         teacher=TeacherConfig(model=str(tiny_teacher_dir), epochs=1, max_length=32),

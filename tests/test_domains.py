@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 import torch
+from conftest import tiny_teacher_flags, write_domain_file
 
 from core.bundle import load_bundle
 from core.config import DataConfig
@@ -26,12 +27,8 @@ def _domain_rows(rows, k: int):
 def multi(tiny_data, tmp_path_factory) -> Path:
     """A headered text,domain,label file (columns in an unusual order) of the tiny rows."""
     path = tmp_path_factory.mktemp("multi") / "multi.tsv"
-    rows = _domain_rows(tiny_data.train_rows + tiny_data.test_rows, 220)
-    path.write_text(
-        "text\tdomain\tlabel\n" + "".join(f"{t}\t{d}\t{y}\n" for d, y, t in rows),
-        encoding="utf-8",
-    )
-    return path
+    rows = (tiny_data.train_rows + tiny_data.test_rows)[:220]
+    return write_domain_file(path, rows, DOMAINS, columns="tdl")
 
 
 def test_domain_column_in_any_order(multi):
@@ -130,14 +127,7 @@ def test_target_domain_pipeline_end_to_end(cli, multi, tiny_teacher_dir, tmp_pat
         "--meta-teacher",
         "--students",
         "bilstm,kd,newsbert",
-        "--teacher",
-        str(tiny_teacher_dir),
-        "--teacher-epochs",
-        "1",
-        "--teacher-max-length",
-        "32",
-        "--student-epochs",
-        "1",
+        *tiny_teacher_flags(tiny_teacher_dir),
         "--augment-iters",
         "1",
         "--latency-samples",
