@@ -12,31 +12,29 @@ import os
 import platform
 import random
 import statistics
-import sys
 import threading
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-os.environ.setdefault("HF_HUB_OFFLINE", "1")
-os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
-
-from core import methods  # noqa: E402
-from core.cli_args import add_config_args, add_field_arg, from_args  # noqa: E402
-from core.config import (  # noqa: E402
+from core import methods
+from core.cli.fields import add_config_args, add_field_arg, from_args
+from core.config import (
     AugmentConfig,
     DataConfig,
     PipelineConfig,
     TeacherConfig,
     to_dict,
 )
-from core.evaluate import bert_base_reference, latency_stats  # noqa: E402
-from core.export import model_folder  # noqa: E402
-from core.jobs import RunContext, execute  # noqa: E402
-from core.store import Store  # noqa: E402
-from core.teacher import load_teacher  # noqa: E402
+from core.evaluate.metrics import bert_base_reference, latency_stats
+from core.export.exporter import model_folder
+from core.runs.jobs import RunContext, execute
+from core.runs.store import Store
+from core.teacher.hf import load_teacher
 
+# transformers (and the hub client) is imported lazily, so these still apply
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+ROOT = Path(__file__).resolve().parent.parent
 SHARED = ROOT.parent / "shared" / "data"
 BENCHMARK_N_ITER = 10  # augmented variants per text in the benchmarks (the CLI default is 4)
 
@@ -414,7 +412,7 @@ def export_rows(
     import shutil
     import tempfile
 
-    from core.export import export_model, load_predictor
+    from core.export.exporter import export_model, load_predictor
 
     work = Path(work or tempfile.mkdtemp(prefix="distillery-export-"))
     per: dict[str, list[dict]] = {}

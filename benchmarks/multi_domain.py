@@ -16,7 +16,7 @@ from pathlib import Path
 from common import ROOT, run
 
 from core import methods
-from core.cli_args import from_args
+from core.cli.fields import from_args
 from core.config import (
     AugmentConfig,
     DataConfig,
@@ -24,7 +24,7 @@ from core.config import (
     PipelineConfig,
     TeacherConfig,
 )
-from core.data import load_labelled
+from core.data.labelled import load_labelled
 
 ROLES = [
     ("teacher", "single-domain teacher"),

@@ -456,7 +456,7 @@ def _default_students() -> list[StudentConfig]:
     """Character students by default: on hotel (3 seeds) the distilled character TextCNN scored
     0.907 against the word one's 0.883 and the teacher's 0.892, and on shopping/dairy 0.920
     against 0.860, with no segmenter on the latency path. Word students stay selectable."""
-    from .methods import default_config  # the registry imports this module
+    from core.methods import default_config  # the registry imports this module
 
     return [default_config("bilstm_char"), default_config("textcnn_char")]
 
@@ -556,7 +556,7 @@ def pipeline_from_dict(d: dict[str, Any]) -> PipelineConfig:
     cfg.augment = _build(AugmentConfig, d.get("augment", {}))
     cfg.domains = _build(DomainConfig, d.get("domains", {}))
     if "students" in d:
-        from .methods import config_from_dict  # the registry imports this module
+        from core.methods import config_from_dict  # the registry imports this module
 
         cfg.students = [config_from_dict(s) for s in d["students"]]
     return cfg

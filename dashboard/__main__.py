@@ -122,8 +122,7 @@ def command(extra: list[str], config_path: Path = CONFIG) -> list[str]:
 
 def main(argv: list[str] | None = None) -> int:
     cmd = command(list(sys.argv[1:] if argv is None else argv))
-    env = dict(os.environ)
-    env["PYTHONPATH"] = os.pathsep.join(p for p in (str(ROOT), env.get("PYTHONPATH")) if p)
+    env = dict(os.environ)  # core and dashboard are installed: no path to set
     os.chdir(ROOT)
     if os.name == "posix":
         # Become the Streamlit process: Ctrl+C and SIGTERM reach it directly, no orphan is left.

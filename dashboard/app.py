@@ -3,19 +3,15 @@
 from __future__ import annotations
 
 import logging
-import sys
 from pathlib import Path
 
+import streamlit as st
+from streamlit import config as st_config
+
+from dashboard import widgets
+from dashboard.__main__ import launch_problems
+
 ROOT = Path(__file__).resolve().parent.parent
-if str(ROOT) not in sys.path:  # `streamlit run` puts only this file's folder on the path
-    sys.path.insert(0, str(ROOT))
-
-import streamlit as st  # noqa: E402
-from streamlit import config as st_config  # noqa: E402
-
-from dashboard import widgets  # noqa: E402
-from dashboard.__main__ import launch_problems  # noqa: E402
-
 PAGES = ROOT / "pages"
 
 st.set_page_config(page_title="Distillery", page_icon="⚗️", layout="wide")

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from core import methods
-from core.cli_args import default_of, help_of, meta, widget_kwargs
+from core.cli.fields import default_of, help_of, meta, widget_kwargs
 
 SKIP = ("arch", "seed")  # the method's name; the seed comes from the data section's
 

@@ -11,7 +11,7 @@ from typing import Any
 
 import pandas as pd
 
-from core.sanity import flags_from_results
+from core.evaluate.sanity import flags_from_results
 
 ROLE_ORDER = {
     "teacher": 0,

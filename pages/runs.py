@@ -2,21 +2,16 @@
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
-ROOT = str(Path(__file__).resolve().parent.parent)
-if ROOT not in sys.path:  # run by dashboard/app.py, AppTest or `streamlit run` alone
-    sys.path.insert(0, ROOT)
+import pandas as pd
+import streamlit as st
 
-import pandas as pd  # noqa: E402
-import streamlit as st  # noqa: E402
-
-from core import export  # noqa: E402
-from core.sanity import flags_from_results  # noqa: E402
-from core.store import ACTIVE, RunActive  # noqa: E402
-from dashboard import charts, widgets  # noqa: E402
-from dashboard.tables import (  # noqa: E402
+from core.evaluate.sanity import flags_from_results
+from core.export import exporter as export
+from core.runs.store import ACTIVE, RunActive
+from dashboard import charts, widgets
+from dashboard.tables import (
     config_diff,
     loss_frame,
     results_frame,

@@ -3,22 +3,16 @@ and the best trial, with a link to that trial's run."""
 
 from __future__ import annotations
 
-import sys
+import dataclasses
 from pathlib import Path
 
-ROOT = str(Path(__file__).resolve().parent.parent)
-if ROOT not in sys.path:  # run by dashboard/app.py, AppTest or `streamlit run` alone
-    sys.path.insert(0, ROOT)
+import pandas as pd
+import streamlit as st
+from streamlit.errors import StreamlitPageNotFoundError
 
-import dataclasses  # noqa: E402
-
-import pandas as pd  # noqa: E402
-import streamlit as st  # noqa: E402
-from streamlit.errors import StreamlitPageNotFoundError  # noqa: E402
-
-from core.sweep import OBJECTIVES, study_from_store, sweep_of, trials_table  # noqa: E402
-from dashboard import widgets  # noqa: E402
-from dashboard.tables import run_label  # noqa: E402
+from core.runs.sweep import OBJECTIVES, study_from_store, sweep_of, trials_table
+from dashboard import widgets
+from dashboard.tables import run_label
 
 OBJECTIVE_LABELS = {
     "accuracy": "accuracy",
@@ -118,7 +112,7 @@ with st.container(border=True):
     with b2:
         try:  # inside the app (st.navigation knows the Runs page)
             st.page_link(
-                Path(ROOT) / "pages" / "runs.py",
+                Path(__file__).resolve().parent / "runs.py",
                 label=f"Open run #{best['run']}",
                 icon=":material/table_view:",
                 query_params={"run": str(best["run"])},

@@ -2,18 +2,13 @@
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
-ROOT = str(Path(__file__).resolve().parent.parent)
-if ROOT not in sys.path:  # run by dashboard/app.py, AppTest or `streamlit run` alone
-    sys.path.insert(0, ROOT)
+import streamlit as st
 
-import streamlit as st  # noqa: E402
-
-from core import methods  # noqa: E402
-from core.cli_args import help_of, meta, widget_kwargs  # noqa: E402
-from core.config import (  # noqa: E402
+from core import methods
+from core.cli.fields import help_of, meta, widget_kwargs
+from core.config import (
     AugmentConfig,
     DataConfig,
     DomainConfig,
@@ -23,11 +18,11 @@ from core.config import (  # noqa: E402
     pipeline_from_dict,
     to_dict,
 )
-from core.pipeline import preflight  # noqa: E402
-from core.sweep import OBJECTIVES, SweepConfig, parse_space  # noqa: E402
-from core.teacher import AUTO, PRESETS, available_devices  # noqa: E402
-from dashboard import knobs, widgets  # noqa: E402
-from dashboard.tables import run_label  # noqa: E402
+from core.runs.pipeline import preflight
+from core.runs.sweep import OBJECTIVES, SweepConfig, parse_space
+from core.teacher.hf import AUTO, PRESETS, available_devices
+from dashboard import knobs, widgets
+from dashboard.tables import run_label
 
 FLASH = "_train_flash"
 
@@ -65,7 +60,7 @@ def data_section(p: str, choice: dict) -> DataConfig:
 
 @st.cache_data(show_spinner=False, max_entries=16)
 def _domains_of(path: str, mtime: float) -> list[str]:
-    from core.data import load_labelled
+    from core.data.labelled import load_labelled
 
     try:
         return load_labelled(path).domain_names()

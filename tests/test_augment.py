@@ -7,9 +7,9 @@ import re
 
 import pytest
 
-from core.augment import PosTable, _one, augment, pos_tag, preview
 from core.config import AugmentConfig
-from core.text import MASK
+from core.data.augment import PosTable, _one, augment, pos_tag, preview
+from core.data.text import MASK
 
 ZH = [
     "这家酒店的服务很好",

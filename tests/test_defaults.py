@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from core.cli import build_parser, config_from_args
-from core.cli_args import SECTIONS, defaults_markdown, sections, show_default
+from core.cli.fields import SECTIONS, defaults_markdown, sections, show_default
+from core.cli.main import build_parser, config_from_args
 from core.config import AugmentConfig, DataConfig, PipelineConfig, StudentConfig, TeacherConfig
 from core.methods.chars import CharStudentConfig
 

@@ -10,9 +10,9 @@ import torch
 import torch.nn.functional as F
 
 from core.config import StudentConfig
-from core.distill import distill_loss, train_student
-from core.students import load_student
-from core.text import Vocab, tokenize
+from core.data.text import Vocab, tokenize
+from core.methods._word_fit import distill_loss, train_student
+from core.methods._word_models import load_student
 
 # -- losses -----------------------------------------------------------------------------------
 

@@ -10,10 +10,10 @@ import pytest
 import torch
 from conftest import tiny_teacher_flags, write_domain_file
 
-from core.bundle import load_bundle
 from core.config import DataConfig
-from core.data import DataError, load_labelled
-from core.metakd import expertise_weights, prototype_scores
+from core.data.bundle import load_bundle
+from core.data.labelled import DataError, load_labelled
+from core.teacher.metakd import expertise_weights, prototype_scores
 
 DOMAINS = ("books", "dairy", "phone")
 
@@ -98,7 +98,7 @@ def test_expertise_weights_follow_the_gold_probability():
 def test_newsbert_momentum_mixes_teacher_gradients(tiny_teacher_dir):
     from core.methods._transformer import bottom_layers, layers_of
     from core.methods.newsbert import block_map, momentum_mix
-    from core.teacher import _load
+    from core.teacher.hf import _load
 
     assert block_map(12, 4) == [[0, 1, 2], [3, 4, 5], [6, 7, 8], [9, 10, 11]]
     assert block_map(2, 1) == [[0, 1]]

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import os
 import subprocess
 import sys
 
@@ -13,9 +12,9 @@ import pytest
 from conftest import fast_char_students, fast_transformer_students
 
 from core.config import to_dict
-from core.export import export_model, load_predictor
-from core.jobs import RunContext, execute
-from core.store import Store
+from core.export.exporter import export_model, load_predictor
+from core.runs.jobs import RunContext, execute
+from core.runs.store import Store
 
 TEXTS = ["房间很干净，服务也好", "太差了，再也不来"]
 
@@ -41,13 +40,14 @@ def run(tmp_path_factory, tiny_cfg):
 
 def _predict_py(folder, *texts: str) -> list[dict]:
     """The exported predict.py as a user runs it: a fresh interpreter, from another folder."""
-    env = dict(os.environ, PYTHONPATH="")  # it must not need Distillery on the path
+    # It must not need Distillery: `core` is installed here, so block it for this interpreter.
+    run = "import runpy, sys; sys.modules['core'] = None; sys.argv = sys.argv[1:]; "
+    run += "runpy.run_path(sys.argv[0], run_name='__main__')"
     r = subprocess.run(
-        [sys.executable, str(folder / "predict.py"), "--json", *texts],
+        [sys.executable, "-c", run, str(folder / "predict.py"), "--json", *texts],
         capture_output=True,
         text=True,
         cwd=folder.parent,
-        env=env,
         timeout=120,
     )
     assert r.returncode == 0, r.stderr[-2000:]

@@ -13,12 +13,12 @@ from pathlib import Path
 
 import pytest
 
-from core.augment import augment
 from core.config import AugmentConfig
-from core.data import load_labelled
-from core.jobs import RunContext, execute
-from core.store import Store
-from core.teacher import load_teacher
+from core.data.augment import augment
+from core.data.labelled import load_labelled
+from core.runs.jobs import RunContext, execute
+from core.runs.store import Store
+from core.teacher.hf import load_teacher
 
 ROOT = Path(__file__).resolve().parent.parent
 STUDENTS = ("bilstm_plain", "bilstm_distilled", "textcnn_plain", "textcnn_distilled")
@@ -64,7 +64,7 @@ def test_plain_twins_get_their_own_smaller_vocabulary(teacher_run, tiny_cfg, tin
         assert dist["train_texts"] == n_train + summary["data"]["transfer"] + n_aug
         assert 2 < plain["vocab_size"] < dist["vocab_size"]
     # the plain twin's vocabulary holds exactly the words of the gold training texts
-    from core.text import detect_lang, tokenize
+    from core.data.text import detect_lang, tokenize
 
     train = load_labelled(tiny_data.train)
     folder = home / "runs" / str(summary["run_id"]) / "students" / "bilstm_plain"
@@ -170,7 +170,7 @@ def test_augmented_texts_equal_to_test_texts_are_dropped(
     drops them from the transfer set and says how many."""
     home, tid = teacher_run
     cfg = tiny_cfg(teacher_run=tid, n_iter=2, plain_baseline=False)
-    from core.bundle import load_bundle
+    from core.data.bundle import load_bundle
 
     bundle = load_bundle(cfg.data)
     mask = load_teacher(home / "runs" / str(tid) / "teacher").tokenizer.mask_token

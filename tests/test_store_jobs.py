@@ -17,8 +17,8 @@ from pathlib import Path
 import pytest
 from conftest import long_cfg, wait_for
 
-from core.jobs import JobManager, RunContext, child_env, execute
-from core.store import FINAL, SCHEMA_VERSION, RunActive, Store, sha256_file
+from core.runs.jobs import JobManager, RunContext, child_env, execute
+from core.runs.store import FINAL, SCHEMA_VERSION, RunActive, Store, sha256_file
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -166,7 +166,7 @@ def test_newer_schema_is_refused(tmp_path):
 
 OPEN_AT = """
 import sys, time
-from core.store import Store
+from core.runs.store import Store
 time.sleep(max(0.0, float(sys.argv[2]) - time.time()))  # all start at the same moment
 print(Store(sys.argv[1]).migrated_from)
 """
@@ -175,11 +175,9 @@ print(Store(sys.argv[1]).migrated_from)
 def test_processes_opening_a_fresh_home_at_once_create_the_schema_once(tmp_path):
     home = tmp_path / "fresh"
     start = time.time() + 2.0  # time for every interpreter to start up first
-    env = dict(os.environ, PYTHONPATH=str(ROOT))
     procs = [
         subprocess.Popen(
             [sys.executable, "-c", OPEN_AT, str(home), str(start)],
-            env=env,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,
@@ -569,13 +567,12 @@ def test_runs_execute_in_a_process_of_their_own(done_run):
     assert run["pid"] != os.getpid()
     log = (store.run_dir(rid, create=False) / "run.log").read_text()
     assert f"run {rid} (pipeline) in process {run['pid']}" in log and "stage students" in log
-    env = child_env()  # what the child inherits: our environment, the project on its path
-    assert env["PYTHONPATH"].split(os.pathsep)[0] == str(ROOT)
+    env = child_env()  # what the child inherits: our environment (core is installed)
     assert env["HF_HUB_OFFLINE"] == os.environ["HF_HUB_OFFLINE"] == "1"
 
 
 def test_a_killed_run_process_leaves_an_interrupted_run(tmp_path, tiny_cfg, monkeypatch):
-    monkeypatch.chdir(tmp_path)  # the child finds the project from anywhere (PYTHONPATH)
+    monkeypatch.chdir(tmp_path)  # the child finds the installed project from anywhere
     store = Store(tmp_path / "home")
     manager = JobManager(store)
     rid = manager.submit("pipeline", long_cfg(tiny_cfg))

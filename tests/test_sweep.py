@@ -10,8 +10,8 @@ import time
 import pytest
 from conftest import ROOT, run_cli, tiny_run_flags
 
-from core.store import Store
-from core.sweep import SweepConfig, parse_space, study_from_store, trials_table
+from core.runs.store import Store
+from core.runs.sweep import SweepConfig, parse_space, study_from_store, trials_table
 
 
 def test_space_parser_types_and_errors():

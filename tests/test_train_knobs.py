@@ -9,7 +9,7 @@ import dataclasses
 import pytest
 
 from core import methods
-from core.cli_args import default_of
+from core.cli.fields import default_of
 from dashboard import knobs
 
 TRANSFORMERS = [n for n in methods.names() if methods.get(n).family == "transformer"]

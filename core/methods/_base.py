@@ -14,8 +14,8 @@ from typing import Any
 
 import torch
 
-from .. import pairs
-from ..text import PieceTokenizer, Vocab, tokenize
+from core.data import pairs
+from core.data.text import PieceTokenizer, Vocab, tokenize
 
 log = logging.getLogger(__name__)
 

@@ -28,10 +28,10 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .. import pairs
-from ..config import _opt, _seed
-from ..teacher import batched_logits
-from ._base import Shared, StudentJob
+from core.config import _opt, _seed
+from core.data import pairs
+from core.methods._base import Shared, StudentJob
+from core.teacher.hf import batched_logits
 
 log = logging.getLogger(__name__)
 
@@ -180,7 +180,7 @@ class TransformerStudent:
 def load(folder: Path) -> TransformerStudent:
     from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
-    from . import config_from_dict
+    from core.methods import config_from_dict
 
     meta = json.loads((Path(folder) / "student.json").read_text())
     tok = AutoTokenizer.from_pretrained(str(folder))

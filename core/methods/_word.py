@@ -11,10 +11,10 @@ import math
 
 import torch
 
-from ..config import StudentConfig
-from ..distill import train_student
-from ..students import encode_tokens, load_student
-from ._base import Shared, StudentJob
+from core.config import StudentConfig
+from core.methods._base import Shared, StudentJob
+from core.methods._word_fit import train_student
+from core.methods._word_models import encode_tokens, load_student
 
 
 def rows(job: StudentJob, shared: Shared) -> int:

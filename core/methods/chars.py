@@ -13,10 +13,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import ClassVar
 
-from ..config import StudentConfig, _opt
-from ..students import load_student
-from . import Method, register
-from ._word import steps, train
+from core.config import StudentConfig, _opt
+from core.methods import Method, register
+from core.methods._word import steps, train
+from core.methods._word_models import load_student
 
 
 @dataclass

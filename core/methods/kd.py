@@ -12,11 +12,10 @@ from dataclasses import dataclass
 
 import torch
 
-from ..config import _opt
-from ..teacher import _load, resolve_source
-from . import Method, register
-from ._base import Shared, StudentJob
-from ._transformer import (
+from core.config import _opt
+from core.methods import Method, register
+from core.methods._base import Shared, StudentJob
+from core.methods._transformer import (
     BottomConfig,
     Stage,
     TransformerStudent,
@@ -32,6 +31,7 @@ from ._transformer import (
     teacher_internals,
     weighted_hidden_mse,
 )
+from core.teacher.hf import _load, resolve_source
 
 
 @dataclass

@@ -22,10 +22,10 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
-from ..config import _opt
-from . import Method, register
-from ._base import Shared, StudentJob
-from ._transformer import (
+from core.config import _opt
+from core.methods import Method, register
+from core.methods._base import Shared, StudentJob
+from core.methods._transformer import (
     Stage,
     TransformerStudent,
     bottom_layers,
@@ -37,7 +37,7 @@ from ._transformer import (
     model_inputs,
     rows_for,
 )
-from .kd import LogitKDConfig, plain_key, steps
+from core.methods.kd import LogitKDConfig, plain_key, steps
 
 
 @dataclass

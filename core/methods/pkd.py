@@ -15,10 +15,10 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
-from ..config import _opt
-from . import Method, register
-from ._base import Shared, StudentJob
-from ._transformer import (
+from core.config import _opt
+from core.methods import Method, register
+from core.methods._base import Shared, StudentJob
+from core.methods._transformer import (
     Stage,
     TransformerStudent,
     ce_term,
@@ -30,7 +30,7 @@ from ._transformer import (
     teacher_depth,
     teacher_internals,
 )
-from .kd import LogitKDConfig, plain_key, steps, student_forward
+from core.methods.kd import LogitKDConfig, plain_key, steps, student_forward
 
 log = logging.getLogger(__name__)
 

@@ -17,10 +17,10 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
-from ..config import _opt
-from . import Method, register
-from ._base import Shared, StudentJob
-from ._transformer import (
+from core.config import _opt
+from core.methods import Method, register
+from core.methods._base import Shared, StudentJob
+from core.methods._transformer import (
     BottomConfig,
     Stage,
     TransformerStudent,
@@ -34,8 +34,8 @@ from ._transformer import (
     rows_for,
     teacher_depth,
 )
-from .kd import plain_key as _kd_plain_key
-from .kd import student_forward
+from core.methods.kd import plain_key as _kd_plain_key
+from core.methods.kd import student_forward
 
 
 @dataclass

@@ -22,10 +22,10 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..config import _opt
-from . import Method, register
-from ._base import Shared, StudentJob
-from ._transformer import (
+from core.config import _opt
+from core.methods import Method, register
+from core.methods._base import Shared, StudentJob
+from core.methods._transformer import (
     Stage,
     TransformerConfig,
     TransformerStudent,

@@ -22,8 +22,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from . import pairs
-from .teacher import Teacher, _load, autocast, pick_device, resolve_source
+from core.data import pairs
+from core.teacher.hf import Teacher, _load, autocast, pick_device, resolve_source
 
 log = logging.getLogger(__name__)
 

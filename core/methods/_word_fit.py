@@ -20,9 +20,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .config import StudentConfig
-from .students import Student, build_model, load_vectors, pad_batch
-from .text import Vocab
+from core.config import StudentConfig
+from core.data.text import Vocab
+from core.methods._word_models import Student, build_model, load_vectors, pad_batch
 
 log = logging.getLogger(__name__)
 LOSSES = ("mse", "soft_ce", "hard")

@@ -110,7 +110,7 @@ class RunActive(ValueError):
 
 def default_home() -> Path:
     env = os.environ.get("DISTILLERY_HOME")
-    return Path(env) if env else Path(__file__).resolve().parent.parent / "data"
+    return Path(env) if env else Path(__file__).resolve().parents[2] / "data"
 
 
 def _pid_alive(pid: int | None) -> bool:

@@ -19,13 +19,12 @@ import traceback
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
-from .config import PipelineConfig, to_dict
-from .gate import Gate
-from .store import FINAL, HOST, Store
-from .worker import child_env
+from core.config import PipelineConfig, to_dict
+from core.runs.gate import Gate
+from core.runs.store import FINAL, HOST, Store
+from core.workers.worker import child_env
 
 __all__ = ["JobManager", "RunContext", "child_env", "execute", "start_local_worker"]
 
@@ -33,7 +32,6 @@ log = logging.getLogger(__name__)
 
 KINDS = ("pipeline", "teacher", "augment", "distill", "sweep")
 ProgressFn = Callable[[dict[str, Any]], None]
-ROOT = Path(__file__).resolve().parent.parent
 WORKER_IDLE_S = 600.0  # a worker the dashboard started stops after this long with nothing to do
 HEARTBEAT_S = 5.0  # well inside the store's 60 s staleness limit
 FINAL_WRITE_DELAYS_S = (0.5, 1.0, 2.0, 4.0)  # retries of the final status write, then give up
@@ -231,7 +229,7 @@ def execute(
     with the reason; if the final write fails, it is retried as `failed` a few times; and if the
     store stays unwritable, the heartbeat has stopped, so other processes mark it `interrupted`.
     """
-    from .pipeline import run_pipeline
+    from core.runs.pipeline import run_pipeline
 
     status, error = "failed", "the run stopped before it finished"
     beat = _Heartbeat(store, run_id, heartbeat_s)
@@ -242,7 +240,7 @@ def execute(
         if ctx.gate is not None:
             ctx.gate.enter()
         if kind == "sweep":
-            from .sweep import run_sweep
+            from core.runs.sweep import run_sweep
 
             run_sweep(cfg, ctx)
         else:

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import torch
 
-from . import pairs
+from core.data import pairs
 
 
 def classification_metrics(pred: list[int], gold: list[int], label_names: list[str]) -> dict:

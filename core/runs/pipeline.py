@@ -17,16 +17,16 @@ from pathlib import Path
 
 import torch
 
-from . import methods, pairs
-from .augment import augment
-from .bundle import DataBundle, load_bundle
-from .config import PipelineConfig, TeacherConfig
-from .evaluate import by_domain, classification_metrics, folder_bytes, speed_profile
-from .export import onnx_speed
-from .logits import teacher_logits
-from .methods._base import Shared, StudentJob
-from .provenance import check_reuse
-from .teacher import (
+from core import methods
+from core.config import PipelineConfig, TeacherConfig
+from core.data import pairs
+from core.data.augment import augment
+from core.data.bundle import DataBundle, load_bundle
+from core.data.text import detect_lang
+from core.evaluate.metrics import by_domain, classification_metrics, folder_bytes, speed_profile
+from core.export.exporter import onnx_speed
+from core.methods._base import Shared, StudentJob
+from core.teacher.hf import (
     AUTO,
     Teacher,
     auto_teacher,
@@ -35,7 +35,8 @@ from .teacher import (
     pick_device,
     precision,
 )
-from .text import detect_lang
+from core.teacher.logits import teacher_logits
+from core.teacher.provenance import check_reuse
 
 log = logging.getLogger(__name__)
 
@@ -73,7 +74,7 @@ def preflight(store, kind: str, cfg: PipelineConfig) -> DataBundle:
         what = "sentence pairs" if bundle.task == "pair" else "single texts"
         raise ValueError(f"student method(s) {', '.join(cant)} cannot take {what}")
     if cfg.domains.targets():
-        from .domains import check_targets
+        from core.runs.domains import check_targets
 
         if kind != "pipeline" or cfg.teacher_run is not None:
             raise ValueError("--target-domain needs a pipeline run that fine-tunes its teachers")
@@ -311,7 +312,7 @@ def _train_students(
 
 def run_pipeline(kind: str, cfg: PipelineConfig, ctx) -> dict:
     if cfg.domains.targets():
-        from .domains import run_targets
+        from core.runs.domains import run_targets
 
         return run_targets(kind, cfg, ctx)
     store, run_id = ctx.store, ctx.run_id

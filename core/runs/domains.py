@@ -18,21 +18,21 @@ from pathlib import Path
 
 import torch
 
-from . import methods
-from .augment import augment
-from .bundle import DataBundle, load_bundle
-from .config import PipelineConfig
-from .data import DataError, Problem
-from .logits import teacher_logits
-from .metakd import (
+from core import methods
+from core.config import PipelineConfig
+from core.data.augment import augment
+from core.data.bundle import DataBundle, load_bundle
+from core.data.labelled import DataError, Problem
+from core.methods._base import Shared, StudentJob
+from core.teacher.hf import fine_tune, pick_device, precision, resolve_source
+from core.teacher.logits import teacher_logits
+from core.teacher.metakd import (
     DomainCorruption,
     cls_vectors,
     expertise_weights,
     prototype_scores,
     teacher_features,
 )
-from .methods._base import Shared, StudentJob
-from .teacher import fine_tune, pick_device, precision, resolve_source
 
 log = logging.getLogger(__name__)
 
@@ -129,7 +129,7 @@ def _transfer(sub: DataBundle, cfg: PipelineConfig, teacher, ctx, tag: str) -> l
 
 def run_targets(kind: str, cfg: PipelineConfig, ctx) -> dict:
     """A pipeline run over `cfg.domains.targets()` (see the module docstring)."""
-    from .pipeline import (
+    from core.runs.pipeline import (
         _evaluate,
         _student_jobs,
         _train_students,
@@ -256,6 +256,6 @@ def _meta_students(cfg, ctx, shared: Shared, meta, proto, bundle: DataBundle, d:
         hidden=m_hidden,
         hidden_epochs=cfg.domains.intermediate_epochs,
     )
-    from .pipeline import _train_students
+    from core.runs.pipeline import _train_students
 
     return _train_students(jobs, mshared, cfg, ctx, stage=f"meta_students{tag}")

@@ -26,11 +26,11 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from .store import FINAL, Store
+from core.runs.store import FINAL, Store
 
 log = logging.getLogger(__name__)
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 _DATA_FIELDS = ("train", "test", "dev", "transfer")
 
 
@@ -121,9 +121,9 @@ def execute_task(
 ) -> bytes | None:
     """The body of the Ray task: one run, start to final status. With `home` None, the run works
     in a temporary home built from `shipped` files and returns its folder as a tar."""
-    from .config import pipeline_from_dict
-    from .gate import Gate
-    from .jobs import RunContext, execute
+    from core.config import pipeline_from_dict
+    from core.runs.gate import Gate
+    from core.runs.jobs import RunContext, execute
 
     rid = run["id"]
     tmp = None

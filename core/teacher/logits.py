@@ -14,8 +14,8 @@ from pathlib import Path
 import torch
 from safetensors.torch import load_file, save_file
 
-from .data import texts_hash
-from .teacher import Teacher
+from core.data.labelled import texts_hash
+from core.teacher.hf import Teacher
 
 log = logging.getLogger(__name__)
 

@@ -15,9 +15,9 @@ from collections import Counter, defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from . import pairs
-from .config import AugmentConfig
-from .text import MASK, _jieba, detect_lang
+from core.config import AugmentConfig
+from core.data import pairs
+from core.data.text import MASK, _jieba, detect_lang
 
 log = logging.getLogger(__name__)
 
@@ -29,7 +29,7 @@ def pos_tag(text: str, lang: str) -> list[tuple[str, str]]:
 
     if lang == "zh":
         return [(p.word, p.flag) for p in pseg.lcut(text, HMM=False) if p.word.strip()]
-    from .text import tokenize
+    from core.data.text import tokenize
 
     out = []
     for w in tokenize(text, "en"):

@@ -23,7 +23,7 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from .config import AugmentConfig, PipelineConfig, _opt, to_dict
+from core.config import AugmentConfig, PipelineConfig, _opt, to_dict
 
 log = logging.getLogger(__name__)
 
@@ -111,7 +111,7 @@ def parse_space(items: list[str], student: str) -> list[Param]:
         IntDistribution,
     )
 
-    from . import methods
+    from core import methods
 
     scfg = methods.get(student).config
     targets = {
@@ -171,7 +171,7 @@ def apply_params(
     base: PipelineConfig, space: list[Param], params: dict[str, Any]
 ) -> PipelineConfig:
     """The base config with one trial's parameters set (a deep copy: the base is untouched)."""
-    from .config import pipeline_from_dict
+    from core.config import pipeline_from_dict
 
     cfg = pipeline_from_dict(to_dict(base))
     for p in space:
@@ -265,8 +265,8 @@ def run_sweep(cfg: PipelineConfig, ctx) -> dict[str, Any]:
     """Execute a sweep run (kind `sweep`): teacher, then the trials through the queue."""
     import optuna
 
-    from .jobs import JobManager
-    from .store import FINAL
+    from core.runs.jobs import JobManager
+    from core.runs.store import FINAL
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     store, sid = ctx.store, ctx.run_id
@@ -275,7 +275,7 @@ def run_sweep(cfg: PipelineConfig, ctx) -> dict[str, Any]:
     manager = JobManager(store, slots=sweep.parallel, start_workers=False)
     base = dataclasses.replace(cfg, plain_baseline=False)
     if not any(s.arch == sweep.student for s in base.students):
-        from . import methods
+        from core import methods
 
         base.students = [methods.get(sweep.student).config(arch=sweep.student)]
     base.students = [s for s in base.students if s.arch == sweep.student][:1]

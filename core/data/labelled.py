@@ -21,7 +21,7 @@ from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from . import pairs
+from core.data import pairs
 
 log = logging.getLogger(__name__)
 

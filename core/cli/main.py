@@ -11,9 +11,9 @@ import threading
 import time
 from pathlib import Path
 
-from . import methods, pairs
-from .cli_args import add_args, add_config_args, from_args
-from .config import (
+from core import methods
+from core.cli.fields import add_args, add_config_args, from_args
+from core.config import (
     AugmentConfig,
     DataConfig,
     DomainConfig,
@@ -21,6 +21,7 @@ from .config import (
     TeacherConfig,
     to_dict,
 )
+from core.data import pairs
 
 EXIT_DATA = 2
 
@@ -92,8 +93,8 @@ def cmd_predict(a: argparse.Namespace) -> int:
     label, probabilities and milliseconds per text, as on the Predict page."""
     import torch
 
-    from .store import Store
-    from .teacher import load_teacher
+    from core.runs.store import Store
+    from core.teacher.hf import load_teacher
 
     if a.run is None:  # the older form: RUN first, then the texts
         first, *rest = a.texts
@@ -171,8 +172,8 @@ def cmd_predict(a: argparse.Namespace) -> int:
 
 def cmd_export(a: argparse.Namespace) -> int:
     """Export one model of a run and say how faithful the export is."""
-    from .export import export_model
-    from .store import Store
+    from core.export.exporter import export_model
+    from core.runs.store import Store
 
     try:
         rep = export_model(
@@ -236,9 +237,9 @@ class _Bars:
 
 
 def cmd_run(kind: str, a: argparse.Namespace) -> int:
-    from .data import DataError
-    from .jobs import RunContext, execute
-    from .store import Store
+    from core.data.labelled import DataError
+    from core.runs.jobs import RunContext, execute
+    from core.runs.store import Store
 
     store = Store(a.home)
     store.mark_interrupted()  # runs a dead process left `running`
@@ -255,7 +256,7 @@ def cmd_run(kind: str, a: argparse.Namespace) -> int:
         )
         return EXIT_DATA
     try:  # validate data and teacher reuse before a run is even created: nothing half-done
-        from .pipeline import preflight
+        from core.runs.pipeline import preflight
 
         preflight(store, kind, cfg)
     except DataError as exc:
@@ -320,7 +321,7 @@ def _print_table(models: dict[str, dict]) -> None:
 
 
 def cmd_data_check(a: argparse.Namespace) -> int:
-    from .data import DataError, class_counts, load_labelled, load_unlabelled
+    from core.data.labelled import DataError, class_counts, load_labelled, load_unlabelled
 
     try:
         if a.unlabelled:
@@ -342,7 +343,7 @@ def cmd_data_check(a: argparse.Namespace) -> int:
 
 
 def cmd_runs(a: argparse.Namespace) -> int:
-    from .store import Store
+    from core.runs.store import Store
 
     store = Store(a.home)
     store.mark_interrupted()
@@ -376,7 +377,7 @@ def cmd_runs(a: argparse.Namespace) -> int:
         else:
             print(f"run {a.id} is already {status}")
     elif a.action == "delete":
-        from .store import RunActive
+        from core.runs.store import RunActive
 
         try:
             store.delete_run(a.id)
@@ -390,9 +391,9 @@ def cmd_runs(a: argparse.Namespace) -> int:
 def cmd_exec(a: argparse.Namespace) -> int:
     """Execute a queued run from its stored kind and config, in the foreground: the process
     `JobManager` starts for each dashboard run (its output goes to runs/<id>/run.log)."""
-    from .config import pipeline_from_dict
-    from .jobs import KINDS, RunContext, execute
-    from .store import Store
+    from core.config import pipeline_from_dict
+    from core.runs.jobs import KINDS, RunContext, execute
+    from core.runs.store import Store
 
     store = Store(a.home)
     try:
@@ -400,8 +401,8 @@ def cmd_exec(a: argparse.Namespace) -> int:
     except Exception:  # noqa: BLE001 - sqlite_utils NotFoundError
         print(f"error: no run {a.id}", file=sys.stderr)
         return EXIT_DATA
-    from .gate import from_env as gate_from_env
-    from .worker import watch_parent
+    from core.runs.gate import from_env as gate_from_env
+    from core.workers.worker import watch_parent
 
     if a.claimed:  # a worker claimed it for this process (status running, its worker id)
         if run["status"] != "running" or run["worker"] != os.environ.get("DISTILLERY_WORKER"):
@@ -431,8 +432,8 @@ def cmd_exec(a: argparse.Namespace) -> int:
 
 
 def _sweep_args(p: argparse.ArgumentParser) -> None:
-    from .cli_args import field_of
-    from .sweep import SweepConfig
+    from core.cli.fields import field_of
+    from core.runs.sweep import SweepConfig
 
     g = p.add_argument_group("sweep (Optuna)")
     add_args(g, SweepConfig)
@@ -455,12 +456,12 @@ def _sweep_args(p: argparse.ArgumentParser) -> None:
 
 def cmd_sweep(a: argparse.Namespace) -> int:
     """Queue (with --queue) or coordinate in the foreground a sweep; print the best trial."""
-    from .cli_args import from_args
-    from .data import DataError
-    from .jobs import RunContext, execute
-    from .pipeline import preflight
-    from .store import Store
-    from .sweep import SweepConfig, parse_space, trials_table
+    from core.cli.fields import from_args
+    from core.data.labelled import DataError
+    from core.runs.jobs import RunContext, execute
+    from core.runs.pipeline import preflight
+    from core.runs.store import Store
+    from core.runs.sweep import SweepConfig, parse_space, trials_table
 
     store = Store(a.home)
     store.mark_interrupted()
@@ -533,8 +534,8 @@ def _fmt(v) -> str:
 
 
 def cmd_worker(a: argparse.Namespace) -> int:
-    from .store import Store
-    from .worker import LocalBackend, Worker
+    from core.runs.store import Store
+    from core.workers.worker import LocalBackend, Worker
 
     store = Store(a.home)
     if a.slots < 1:
@@ -542,7 +543,7 @@ def cmd_worker(a: argparse.Namespace) -> int:
         return EXIT_DATA
     backend = LocalBackend()
     if a.ray:
-        from .ray_backend import RayBackend
+        from core.workers.ray_backend import RayBackend
 
         backend = RayBackend(a.ray, files=a.files, slots=a.slots)
     worker = Worker(store, slots=a.slots, backend=backend)
@@ -741,7 +742,7 @@ def main(argv: list[str] | None = None) -> int:
     for noisy in ("transformers", "jieba", "httpx", "huggingface_hub"):
         logging.getLogger(noisy).setLevel(logging.ERROR)
     if a.cmd == "defaults":
-        from .cli_args import defaults_markdown
+        from core.cli.fields import defaults_markdown
 
         sys.stdout.write(defaults_markdown())
         return 0

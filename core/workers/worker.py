@@ -24,11 +24,10 @@ import threading
 import time
 import uuid
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any, Protocol
 
-from .gate import ENV as WORKER_ENV
-from .store import HOST, Store
+from core.runs.gate import ENV as WORKER_ENV
+from core.runs.store import HOST, Store
 
 log = logging.getLogger(__name__)
 
@@ -82,12 +81,9 @@ class ChildProcess:
 
 
 def child_env(worker: str | None = None) -> dict[str, str]:
-    """The environment of a run's process: ours (DISTILLERY_HOME, HF_HUB_OFFLINE, ...) plus the
-    project root on PYTHONPATH, so `python -m core` works from any working directory."""
-    root = str(Path(__file__).resolve().parent.parent)
+    """The environment of a run's process: ours (DISTILLERY_HOME, HF_HUB_OFFLINE, ...) and the
+    worker's identity. `core` is installed, so `python -m core` works from any folder."""
     env = dict(os.environ)
-    paths = [root] + [p for p in env.get("PYTHONPATH", "").split(os.pathsep) if p]
-    env["PYTHONPATH"] = os.pathsep.join(dict.fromkeys(paths))
     if worker:
         env[WORKER_ENV] = worker
         env[PARENT_ENV] = str(os.getpid())

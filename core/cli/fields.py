@@ -13,7 +13,7 @@ import types
 import typing
 from typing import Any
 
-from .config import (
+from core.config import (
     AugmentConfig,
     DataConfig,
     DomainConfig,
@@ -224,7 +224,7 @@ def add_field_arg(
 
 
 def _methods():
-    from . import methods  # the registry imports core.config, which this module also reads
+    from core import methods  # the registry imports core.config, which this module also reads
 
     return methods
 

@@ -23,8 +23,8 @@ import numpy as np
 import torch
 from torch import nn
 
-from . import methods
-from .teacher import load_teacher
+from core import methods
+from core.teacher.hf import load_teacher
 
 log = logging.getLogger(__name__)
 
@@ -244,8 +244,8 @@ def load_predictor(folder: str | Path, threads: int = 1):
 
 
 def _test_set(store, run_id: int):
-    from .bundle import load_bundle
-    from .config import pipeline_from_dict
+    from core.config import pipeline_from_dict
+    from core.data.bundle import load_bundle
 
     cfg = pipeline_from_dict(store.run(run_id)["config"])
     return load_bundle(cfg.data).test
@@ -298,7 +298,7 @@ def onnx_speed(store, run_id: int, name: str, texts: list[str], threads: int) ->
     label out; `onnx_tokenize_*` and `onnx_model_*` the two parts alone."""
     import tempfile
 
-    from .evaluate import latency_stats
+    from core.evaluate.metrics import latency_stats
 
     with tempfile.TemporaryDirectory(prefix="distillery-onnx-") as d:
         export_model(store, run_id, name, d, check=0)
