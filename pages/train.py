@@ -182,7 +182,7 @@ def students_picker(p: str) -> list[str]:
     picked = st.multiselect(
         "students",
         names,
-        [s.arch for s in PipelineConfig().students],
+        [s.method for s in PipelineConfig().students],
         format_func=methods.title,
         key=f"{p}-archs",
         help=help_of(PipelineConfig, "students"),
@@ -349,7 +349,7 @@ def students_section(p: str, seed: int, picked: list[str]) -> tuple[list, bool]:
         help=help_of(PipelineConfig, "plain_baseline"),
     )
     order = {n: i for i, n in enumerate(picked)}
-    return sorted(students, key=lambda c: order[c.arch]), plain
+    return sorted(students, key=lambda c: order[c.method]), plain
 
 
 def common_section(p: str) -> tuple[str, int, str]:
@@ -656,7 +656,7 @@ with tabs[4]:
                 cfg = PipelineConfig(
                     data=data,
                     teacher=teacher,
-                    students=[methods.get(student).config(arch=student)],
+                    students=[methods.get(student).config(method=student)],
                     plain_baseline=False,
                     latency_samples=latency,
                     name=name,

@@ -181,8 +181,8 @@ def tiny_data(tmp_path_factory) -> SimpleNamespace:
 def _fast_students(epochs: int) -> list[StudentConfig]:
     common = dict(epochs=epochs, batch_size=32, embed_dim=32, max_len=40, dropout=0.1)
     return [
-        StudentConfig(arch="bilstm", hidden_dim=32, dense_dim=32, **common),
-        StudentConfig(arch="textcnn", num_filters=16, kernel_sizes=(2, 3), **common),
+        StudentConfig(method="bilstm", hidden_dim=32, dense_dim=32, **common),
+        StudentConfig(method="textcnn", num_filters=16, kernel_sizes=(2, 3), **common),
     ]
 
 

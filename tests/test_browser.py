@@ -511,7 +511,7 @@ def test_browser_sentence_pairs(server, page, tiny_teacher_dir, tmp_path):
         data=DataConfig(train=str(train), test=str(test)),
         teacher=TeacherConfig(model=str(tiny_teacher_dir), epochs=1, max_length=48),
         augment=AugmentConfig(n_iter=1),
-        students=[StudentConfig(arch=a, **word) for a in ("bilstm", "textcnn")],
+        students=[StudentConfig(method=a, **word) for a in ("bilstm", "textcnn")],
         latency_samples=5,
         device="cpu",
     )
@@ -641,7 +641,7 @@ def test_browser_domains(server, page, tiny_teacher_dir, upload_files, tmp_path)
         augment=AugmentConfig(n_iter=1),
         students=[
             StudentConfig(
-                arch="bilstm", epochs=1, embed_dim=16, hidden_dim=16, dense_dim=16, max_len=24
+                method="bilstm", epochs=1, embed_dim=16, hidden_dim=16, dense_dim=16, max_len=24
             )
         ],  # fmt: skip
         domains=DomainConfig(target_domains="dairy,phone", meta_teacher=True),

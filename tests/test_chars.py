@@ -37,7 +37,7 @@ def shared(tiny_teacher_dir, tiny_data) -> Shared:
 
 
 def _cfg(name: str, **kw):
-    return next(c for c in fast_char_students(epochs=2, **kw) if c.arch == name)
+    return next(c for c in fast_char_students(epochs=2, **kw) if c.method == name)
 
 
 def _train(name: str, shared: Shared, role: str = "distilled", **kw):

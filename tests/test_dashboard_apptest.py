@@ -225,7 +225,13 @@ def test_upload_good_file_is_saved_and_chosen(empty_home):
 def _tiny_config(teacher: str | Path, **kw) -> PipelineConfig:
     students = [
         StudentConfig(
-            arch=a, epochs=1, embed_dim=32, hidden_dim=32, dense_dim=32, num_filters=16, max_len=32
+            method=a,
+            epochs=1,
+            embed_dim=32,
+            hidden_dim=32,
+            dense_dim=32,
+            num_filters=16,
+            max_len=32,
         )
         for a in ("bilstm", "textcnn")
     ]
@@ -410,7 +416,7 @@ def test_train_page_offers_every_method_and_builds_their_configs(empty_home, tin
     no_trouble(at)
     picker = at.multiselect(key="pipe-archs")
     assert picker.options == [methods.title(n) for n in methods.names()]
-    assert picker.value == [s.arch for s in PipelineConfig().students]  # character students
+    assert picker.value == [s.method for s in PipelineConfig().students]  # character students
     # only the default (character) students' settings until more are picked
     shown = [e.label for e in at.expander if e.label.endswith(" settings")]
     assert shown == [f"{methods.title(n)} settings" for n in picker.value]
@@ -449,9 +455,9 @@ def test_train_page_offers_every_method_and_builds_their_configs(empty_home, tin
     store.request_cancel(rid)  # the config is what this test is about, not the training
     try:
         saved = store.run(rid)["config"]
-        assert [s["arch"] for s in saved["students"]] == methods.names()
+        assert [s["method"] for s in saved["students"]] == methods.names()
         cfg = pipeline_from_dict(saved)
-        by = {s.arch: s for s in cfg.students}
+        by = {s.method: s for s in cfg.students}
         for n in methods.names():
             assert type(by[n]) is methods.get(n).config, n
             assert by[n].seed == cfg.data.seed
@@ -653,10 +659,13 @@ def test_report_html_is_self_contained():
 def test_config_diff_keeps_only_differences():
     a = {
         "teacher": {"epochs": 1, "lr": 5e-5},
-        "students": [{"arch": "bilstm", "loss": "mse"}],
+        "students": [{"method": "bilstm", "loss": "mse"}],
         "name": "x",
     }
-    b = {"teacher": {"epochs": 2, "lr": 5e-5}, "students": [{"arch": "bilstm", "loss": "soft_ce"}]}
+    b = {
+        "teacher": {"epochs": 2, "lr": 5e-5},
+        "students": [{"method": "bilstm", "loss": "soft_ce"}],
+    }
     diff = config_diff({"#1": a, "#2": b})
     assert list(diff.index) == ["teacher.epochs", "students[0].loss", "name"]
     assert diff.loc["teacher.epochs"].tolist() == ["1", "2"]
@@ -754,7 +763,7 @@ def domain_run(tmp_path_factory, tiny_teacher_dir, tiny_data):
         augment=AugmentConfig(n_iter=1),
         students=[
             StudentConfig(
-                arch="bilstm", epochs=1, embed_dim=16, hidden_dim=16, dense_dim=16, max_len=32
+                method="bilstm", epochs=1, embed_dim=16, hidden_dim=16, dense_dim=16, max_len=32
             )
         ],  # fmt: skip
         domains=DomainConfig(target_domains="dairy,phone", meta_teacher=True),

@@ -162,7 +162,7 @@ def test_cli_flags_set_every_config():
     seeds = {cfg.data.seed, cfg.teacher.seed, cfg.augment.seed, *(s.seed for s in cfg.students)}
     assert seeds == {7}
     assert cfg.augment.n_iter == 9 and cfg.teacher.epochs == 1 and cfg.data.dev_fraction == 0.2
-    assert [s.arch for s in cfg.students] == ["textcnn"]
+    assert [s.method for s in cfg.students] == ["textcnn"]
     (s,) = cfg.students
     assert (s.alpha, s.kernel_sizes, s.embed_dim) == (0.5, (2, 3), 32)
     assert cfg.data.max_transfer is None and cfg.data.max_test is None
@@ -244,7 +244,7 @@ def test_train_page_starts_at_the_dataclass_defaults(train_page):
     assert at.selectbox(key="pipe-char-shared-embed-init").value == c.embed_init
     assert at.selectbox(key="pipe-device").value == p.device
     assert at.selectbox(key="pipe-preset").value == t.model
-    assert at.multiselect(key="pipe-archs").value == [x.arch for x in p.students]
+    assert at.multiselect(key="pipe-archs").value == [x.method for x in p.students]
     assert at.checkbox(key="pipe-plain").value is p.plain_baseline
     assert at.checkbox(key="pipe-use-aug").value is p.use_augmentation
     assert at.number_input(key="pipe-t-epochs").help.startswith(

@@ -146,7 +146,7 @@ def toy():
 
 def _cfg(arch: str, loss: str = "hard", **kw) -> StudentConfig:
     base = dict(
-        arch=arch,
+        method=arch,
         loss=loss,
         epochs=6,
         batch_size=32,
@@ -197,7 +197,7 @@ def trained(toy):
 def test_students_learn_the_toy_task(trained, toy, name):
     _, _, test_x, test_y, _, _ = toy
     student = trained[name]
-    assert student.arch == name.split("_")[0]
+    assert student.method == name.split("_")[0]
     assert _accuracy(student, test_x, test_y) >= 0.95
 
 
@@ -237,7 +237,7 @@ def test_save_load_round_trip_gives_identical_logits(trained, toy, tmp_path, nam
     folder = student.save(tmp_path / name)
     assert {p.name for p in folder.iterdir()} == {"model.safetensors", "vocab.json", "student.json"}
     loaded = load_student(folder)
-    assert loaded.arch == student.arch and loaded.label_names == ["neg", "pos"]
+    assert loaded.method == student.method and loaded.label_names == ["neg", "pos"]
     assert loaded.cfg == student.cfg and loaded.vocab.itos == student.vocab.itos
     assert loaded.num_params() == student.num_params()
     assert torch.equal(loaded.logits(test_x), student.logits(test_x))

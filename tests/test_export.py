@@ -24,9 +24,9 @@ def run(tmp_path_factory, tiny_cfg):
     """One finished run with a word, a character and a transformer student (and the teacher)."""
     base = tiny_cfg(n_iter=1)
     students = [
-        next(s for s in base.students if s.arch == "textcnn"),
-        next(s for s in base.students if s.arch == "bilstm"),
-        *[s for s in fast_char_students() if s.arch == "textcnn_char"],
+        next(s for s in base.students if s.method == "textcnn"),
+        next(s for s in base.students if s.method == "bilstm"),
+        *[s for s in fast_char_students() if s.method == "textcnn_char"],
         *fast_transformer_students(names=("kd",)),
     ]
     cfg = dataclasses.replace(base, students=students)

@@ -213,7 +213,7 @@ def test_register_refuses_a_bad_family_or_a_config_without_arch():
 @pytest.mark.parametrize("name", [*WORD, *CHAR, *TRANSFORMERS])
 def test_config_round_trips_through_a_dict_and_json(name):
     default = methods.default_config(name)
-    assert default.arch == name
+    assert default.method == name
     assert methods.config_from_dict(dataclasses.asdict(default)) == default
     # through JSON (a run's config.json): tuples come back as lists and must be restored
     back = methods.config_from_dict(json.loads(json.dumps(dataclasses.asdict(default))))
@@ -269,26 +269,26 @@ def _parse(*args: str) -> PipelineConfig:
 
 def test_students_all_expands_to_every_method():
     cfg = _parse("--students", "all")
-    assert [s.arch for s in cfg.students] == methods.names()
+    assert [s.method for s in cfg.students] == methods.names()
     for s in cfg.students:
-        assert type(s) is methods.get(s.arch).config
-    assert [s.arch for s in _parse().students] == list(CHAR)  # the default: characters
-    assert [s.arch for s in _parse("--students", "tinybert,kd").students] == ["tinybert", "kd"]
+        assert type(s) is methods.get(s.method).config
+    assert [s.method for s in _parse().students] == list(CHAR)  # the default: characters
+    assert [s.method for s in _parse("--students", "tinybert,kd").students] == ["tinybert", "kd"]
 
 
 def test_shared_flag_keeps_each_methods_default_unless_given():
     absent = _parse("--students", "all")
     for s in absent.students:
-        assert s.epochs == methods.default_config(s.arch).epochs
-        assert s.epochs == (6 if s.arch in (*WORD, *CHAR) else 2)
-    by = {s.arch: s for s in absent.students}
+        assert s.epochs == methods.default_config(s.method).epochs
+        assert s.epochs == (6 if s.method in (*WORD, *CHAR) else 2)
+    by = {s.method: s for s in absent.students}
     assert by["kd"].lr == 5e-5 and by["tinybert"].lr == 3e-4  # --tf-lr: its own default each
     given = _parse("--students", "all", "--student-epochs", "3", "--tf-lr", "1e-3")
     assert {s.epochs for s in given.students} == {3}
-    assert {s.lr for s in given.students if s.arch in TRANSFORMERS} == {1e-3}
+    assert {s.lr for s in given.students if s.method in TRANSFORMERS} == {1e-3}
     one = _parse("--students", "pkd_last,tinybert", "--tinybert-hidden", "64", "--pkd-beta", "5")
     pkd_last, tiny = one.students
-    assert pkd_last.beta == 5.0 and pkd_last.arch == "pkd_last" and tiny.hidden == 64
+    assert pkd_last.beta == 5.0 and pkd_last.method == "pkd_last" and tiny.hidden == 64
 
 
 # -- layer maps and row selection --------------------------------------------------------------
@@ -360,7 +360,7 @@ def test_distilled_student_learns_through_its_own_loss_terms(name, trained, shar
 @pytest.mark.parametrize("name", TRANSFORMERS)
 def test_student_is_smaller_and_records_where_and_how_it_trained(name, trained, teacher):
     job, student, _ = trained[name]
-    assert student.arch == name and student.cfg == job.cfg
+    assert student.method == name and student.cfg == job.cfg
     assert student.num_params() < teacher.num_params()
     assert student.info["train_device"] == "cpu"
     assert set(student.info["stage_s"]) == STAGES[name]
@@ -380,7 +380,7 @@ def test_saved_student_loads_with_identical_logits(name, trained, tiny_data, tmp
     assert (folder / "model.safetensors").is_file() and not list(tmp_path.glob("*.tmp"))
     assert methods.method_of_folder(folder).name == name
     back = methods.load_student(folder)
-    assert back.arch == name and back.cfg == job.cfg
+    assert back.method == name and back.cfg == job.cfg
     assert back.label_names == LABELS and back.max_length == job.cfg.max_length
     assert back.num_params() == student.num_params()
     assert torch.equal(back.logits(texts), student.logits(texts))
@@ -561,7 +561,7 @@ def test_cli_pipeline_with_every_transformer_method(cli, tiny_data, tiny_teacher
     # the flags reached each method's config, as saved with the run
     store = Store(home)
     (run,) = store.runs()
-    saved = {s.arch: s for s in pipeline_from_dict(store.run(run["id"])["config"]).students}
+    saved = {s.method: s for s in pipeline_from_dict(store.run(run["id"])["config"]).students}
     assert list(saved) == students
     assert (saved["tinybert"].layers, saved["tinybert"].hidden) == (1, 16)
     assert saved["tinybert"].intermediate == 32 and saved["tinybert"].intermediate_epochs == 1
@@ -573,7 +573,7 @@ def test_cli_pipeline_with_every_transformer_method(cli, tiny_data, tiny_teacher
 
 
 def test_a_method_named_twice_is_dropped_by_the_cli_and_refused_by_preflight(tiny_cfg, tmp_path):
-    assert [s.arch for s in _parse("--students", "kd,bilstm,kd").students] == ["kd", "bilstm"]
+    assert [s.method for s in _parse("--students", "kd,bilstm,kd").students] == ["kd", "bilstm"]
     cfg = tiny_cfg(students=fast_transformer_students(names=("kd", "kd")))
     with pytest.raises(ValueError, match="kd"):
         preflight(Store(tmp_path), "pipeline", cfg)

@@ -160,7 +160,7 @@ def test_pair_augmentation_changes_a_b_or_both(pair_data):
 # -- Siamese students -------------------------------------------------------------------------
 @pytest.mark.parametrize("arch", ["bilstm", "textcnn"])
 def test_siamese_scores_a_pair_the_same_alone_or_in_a_batch(arch):
-    cfg = StudentConfig(arch=arch, embed_dim=8, hidden_dim=8, dense_dim=8, num_filters=4)
+    cfg = StudentConfig(method=arch, embed_dim=8, hidden_dim=8, dense_dim=8, num_filters=4)
     g = torch.Generator().manual_seed(0)
     model = build_model(arch, 50, 3, cfg, generator=g, pair=True).eval()
     seqs = [([3, 4, 5, 6, 7], [8, 9, 10]), ([11, 12, 13], [14, 15, 16, 17, 18, 19, 20])]
@@ -203,9 +203,9 @@ def pair_run(tmp_path_factory, pair_data, tiny_teacher_dir):
     store = Store(home)
     word = dict(epochs=2, batch_size=32, embed_dim=16, hidden_dim=16, dense_dim=16, max_len=24)
     students = [
-        StudentConfig(arch="bilstm", **word),
-        StudentConfig(arch="textcnn", num_filters=8, kernel_sizes=(2, 3), **word),
-        *[c for c in fast_char_students(epochs=2) if c.arch == "textcnn_char"],
+        StudentConfig(method="bilstm", **word),
+        StudentConfig(method="textcnn", num_filters=8, kernel_sizes=(2, 3), **word),
+        *[c for c in fast_char_students(epochs=2) if c.method == "textcnn_char"],
         methods.default_config("kd", epochs=1, max_texts=200, batch_size=16, layers=1),
     ]
     cfg = PipelineConfig(

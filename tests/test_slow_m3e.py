@@ -51,8 +51,8 @@ def test_m3e_small_teacher_and_faster_students(tmp_path):
         teacher=TeacherConfig(model="m3e-small", epochs=1, max_length=64, batch_size=16),
         augment=AugmentConfig(n_iter=1),
         students=[
-            StudentConfig(arch="bilstm", **students),
-            StudentConfig(arch="textcnn", **students),
+            StudentConfig(method="bilstm", **students),
+            StudentConfig(method="textcnn", **students),
         ],
         latency_samples=50,
         device="cpu",

@@ -83,7 +83,7 @@ def test_cli_sweep_runs_two_trials_on_one_teacher(swept):
         assert t["status"] == "done" and t["config"]["teacher_run"] == teachers[0]["id"]
         params = t["config"]["sweep_trial"]["params"]
         student = t["config"]["students"][0]
-        assert student["arch"] == "bilstm" and student["hidden_dim"] == params["hidden"]
+        assert student["method"] == "bilstm" and student["hidden_dim"] == params["hidden"]
         assert student["alpha"] == params["alpha"] and 0 <= params["alpha"] <= 1
         assert t["config"]["augment"]["n_iter"] == params["n_iter"]
         assert t["config"]["plain_baseline"] is False

@@ -76,7 +76,7 @@ def test_values_go_back_into_each_config():
         }
     )
     kd = knobs.config_for("kd", ks, raw, seed=7)
-    assert (kd.arch, kd.epochs, kd.max_texts, kd.layers, kd.checkpoint, kd.seed) == (
+    assert (kd.method, kd.epochs, kd.max_texts, kd.layers, kd.checkpoint, kd.seed) == (
         "kd",
         1,
         None,

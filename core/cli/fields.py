@@ -142,7 +142,7 @@ def show_default(cls: type, name: str) -> str:
     """A default as a person would type it (the CLI's help, the README's table)."""
     v = default_of(cls, name)
     if _is_list_of_configs(cls, name):
-        return ",".join(s.arch for s in v)
+        return ",".join(s.method for s in v)
     if v is None:
         return "none"
     if isinstance(v, bool):

@@ -79,7 +79,7 @@ def config_from_args(a: argparse.Namespace) -> PipelineConfig:
     cfg.augment = from_args(AugmentConfig, a)
     cfg.domains = from_args(DomainConfig, a)
     if hasattr(a, "students"):
-        cfg.students = [from_args(methods.get(n).config, a, arch=n) for n in a.students]
+        cfg.students = [from_args(methods.get(n).config, a, method=n) for n in a.students]
     return cfg
 
 

@@ -32,7 +32,7 @@ class Method:
     # "word" (Tang et al. students on jieba words) | "char" (the same on the teacher's pieces)
     # | "transformer"
     family: str
-    config: type  # its config dataclass; `arch` names the method
+    config: type  # its config dataclass; `method` names the method
     summary: str  # one plain-language paragraph for the Train page and `--help`
     # what it takes from the teacher: "logits" (cached once per text), "hidden", "attention",
     # "embeddings" (computed online per batch, teacher frozen)
@@ -56,8 +56,8 @@ REGISTRY: dict[str, Method] = {}
 def register(method: Method) -> Method:
     if method.family not in FAMILIES:
         raise ValueError(f"{method.name}: family {method.family!r} not in {FAMILIES}")
-    if "arch" not in {f.name for f in dataclasses.fields(method.config)}:
-        raise TypeError(f"{method.config.__name__} needs an `arch` field naming its method")
+    if "method" not in {f.name for f in dataclasses.fields(method.config)}:
+        raise TypeError(f"{method.config.__name__} needs a `method` field naming its method")
     REGISTRY[method.name] = method
     return method
 
@@ -109,13 +109,15 @@ def config_classes() -> list[type]:
 
 
 def default_config(name: str, **overrides: Any) -> Any:
-    return get(name).config(arch=name, **overrides)
+    return get(name).config(method=name, **overrides)
 
 
 def config_from_dict(d: dict[str, Any]) -> Any:
     """A saved student config (from a run's config.json or a student.json) back into its
     dataclass; unknown keys (from newer or older versions) are dropped."""
-    method = get(d.get("arch", "bilstm"))
+    d = dict(d)
+    d.setdefault("method", d.pop("arch", "bilstm"))  # runs saved before the rename say "arch"
+    method = get(d["method"])
     fields = {f.name: f for f in dataclasses.fields(method.config)}
     kwargs = {k: v for k, v in d.items() if k in fields}
     for k, v in kwargs.items():
@@ -126,7 +128,7 @@ def config_from_dict(d: dict[str, Any]) -> Any:
 
 def method_of_folder(folder: str | Path) -> Method:
     meta = json.loads((Path(folder) / "student.json").read_text())
-    return get(meta.get("arch", "bilstm"))
+    return get(meta.get("method") or meta.get("arch", "bilstm"))
 
 
 def load_student(folder: str | Path) -> Any:

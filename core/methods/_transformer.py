@@ -28,7 +28,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from core.config import _opt, _seed
+from core.config import opt, seed_field
 from core.data import pairs
 from core.methods._base import Shared, StudentJob
 from core.teacher.hf import batched_logits
@@ -41,8 +41,8 @@ log = logging.getLogger(__name__)
 class TransformerConfig:
     """Shared by every transformer method (each method's config extends it)."""
 
-    arch: str = _opt("kd", help="The registered method this config belongs to.")
-    epochs: int = _opt(
+    method: str = opt("kd", help="The registered method this config belongs to.")
+    epochs: int = opt(
         2,
         help="Passes over the student's training texts (the last stage's, for methods with "
         "two stages): a student initialised from the teacher needs few.",
@@ -51,7 +51,7 @@ class TransformerConfig:
         max=50,
         step=1,
     )
-    lr: float = _opt(
+    lr: float = opt(
         5e-5,
         help="AdamW learning rate of transformer students (BERT fine-tuning's usual value).",
         flag="--tf-lr",
@@ -59,7 +59,7 @@ class TransformerConfig:
         max=1e-2,
         step=1e-5,
     )
-    batch_size: int = _opt(
+    batch_size: int = opt(
         32,
         help="Texts per transformer-student training step.",
         flag="--tf-batch-size",
@@ -67,7 +67,7 @@ class TransformerConfig:
         max=512,
         step=1,
     )
-    max_length: int = _opt(
+    max_length: int = opt(
         64,
         help="Tokens a transformer student reads per text (the teacher's default too).",
         flag="--tf-max-length",
@@ -75,7 +75,7 @@ class TransformerConfig:
         max=512,
         step=16,
     )
-    max_texts: int | None = _opt(
+    max_texts: int | None = opt(
         4000,
         help="Cap on a distilled transformer student's training texts: all gold rows, then a "
         "seeded sample of the transfer and augmented texts. A transformer step costs ~100x a "
@@ -87,14 +87,14 @@ class TransformerConfig:
         max=1_000_000,
         step=500,
     )
-    seed: int = _seed("student training")
+    seed: int = seed_field("student training")
 
 
 @dataclass
 class BottomConfig(TransformerConfig):
     """Students cut from the teacher: its embeddings and bottom `layers` layers."""
 
-    layers: int | None = _opt(
+    layers: int | None = opt(
         None,
         help="Transformer layers of the student, taken from the teacher's bottom layers.",
         flag="--tf-layers",
@@ -121,7 +121,7 @@ def half_depth(teacher, layers: int | None) -> int:
 # -- the student ---------------------------------------------------------------------------------
 @dataclass
 class TransformerStudent:
-    arch: str
+    method: str
     model: nn.Module
     tokenizer: Any
     cfg: Any
@@ -164,7 +164,7 @@ class TransformerStudent:
         self.model.save_pretrained(tmp, safe_serialization=True)
         self.tokenizer.save_pretrained(tmp)
         meta = {
-            "arch": self.arch,
+            "method": self.method,
             "family": "transformer",
             "config": dataclasses.asdict(self.cfg),
             "label_names": self.label_names,
@@ -187,7 +187,7 @@ def load(folder: Path) -> TransformerStudent:
     model = AutoModelForSequenceClassification.from_pretrained(str(folder)).eval()
     cfg = config_from_dict(meta["config"])
     return TransformerStudent(
-        meta["arch"],
+        meta.get("method") or meta["arch"],  # "arch" before the rename
         model,
         tok,
         cfg,
@@ -239,7 +239,7 @@ def cut_student(job: StudentJob, shared: Shared) -> tuple[TransformerStudent, in
     k = half_depth(teacher, cfg.layers)
     model = bottom_layers(teacher.model, k)
     student = TransformerStudent(
-        cfg.arch, model, teacher.tokenizer, cfg, shared.label_names, cfg.max_length
+        cfg.method, model, teacher.tokenizer, cfg, shared.label_names, cfg.max_length
     )
     return student, k
 

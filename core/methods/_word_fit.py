@@ -136,7 +136,7 @@ def train_student(
         weights = weights[keep] if weights is not None else None
         hidden = hidden[keep] if hidden is not None else None
     pair = bool(seqs) and isinstance(seqs[0], tuple)  # a Siamese student (see students.py)
-    model = build_model(cfg.arch, len(vocab), len(label_names), cfg, generator=gen, pair=pair)
+    model = build_model(cfg.method, len(vocab), len(label_names), cfg, generator=gen, pair=pair)
     if init_embed is not None:
         with torch.no_grad():
             model.embed.weight.copy_(init_embed)
@@ -173,7 +173,7 @@ def train_student(
     if best_state is not None:
         model.load_state_dict(best_state)
     model.eval()
-    return Student(cfg.arch, model, vocab, cfg, label_names)
+    return Student(cfg.method, model, vocab, cfg, label_names)
 
 
 def _optimisers(model, lr: float, extra=()) -> tuple[list, list]:

@@ -239,7 +239,7 @@ def encode_tokens(vocab: Vocab, tokens, max_len: int) -> Ids:
 
 @dataclass
 class Student:
-    arch: str
+    method: str
     model: nn.Module
     vocab: Vocab
     cfg: StudentConfig
@@ -297,7 +297,7 @@ class Student:
         if self.pieces is not None:
             self.pieces.save(folder / "tokenizer.json")
         meta = {
-            "arch": self.arch,
+            "method": self.method,
             "config": asdict(self.cfg),
             "label_names": self.label_names,
             "task": self.task,
@@ -315,9 +315,10 @@ def load_student(folder: str | Path, config_cls: type = StudentConfig) -> Studen
     cfg = config_cls(**{k: v for k, v in c.items() if k in names})
     vocab = Vocab.load(folder / "vocab.json")
     pair = meta.get("task") == "pair"
-    model = build_model(meta["arch"], len(vocab), len(meta["label_names"]), cfg, pair=pair)
+    method = meta.get("method") or meta["arch"]  # "arch" before the rename
+    model = build_model(method, len(vocab), len(meta["label_names"]), cfg, pair=pair)
     model.load_state_dict(load_file(str(folder / "model.safetensors")))
     model.eval()
     tok = folder / "tokenizer.json"
     pieces = PieceTokenizer.load(tok) if tok.exists() else None
-    return Student(meta["arch"], model, vocab, cfg, meta["label_names"], pieces)
+    return Student(method, model, vocab, cfg, meta["label_names"], pieces)

@@ -13,7 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import ClassVar
 
-from core.config import StudentConfig, _opt
+from core.config import StudentConfig, opt
 from core.methods import Method, register
 from core.methods._word import steps, train
 from core.methods._word_models import load_student
@@ -23,12 +23,12 @@ from core.methods._word_models import load_student
 class CharStudentConfig(StudentConfig):
     TOKENS: ClassVar[str] = "pieces"
 
-    arch: str = _opt(
+    method: str = opt(
         "textcnn_char",
         help="The registered method this config belongs to.",
         choices=["bilstm_char", "textcnn_char"],
     )
-    max_len: int = _opt(
+    max_len: int = opt(
         128,
         help="Teacher-tokenizer pieces a character student reads per text (one per Chinese "
         "character).",
@@ -37,7 +37,7 @@ class CharStudentConfig(StudentConfig):
         max=512,
         step=8,
     )
-    embed_init: str = _opt(
+    embed_init: str = opt(
         "teacher_pca",
         help="Initial piece embeddings: the teacher's input embeddings reduced to embed_dim by "
         "PCA (scaled to unit variance), or random. Plain twins start from the same ones.",

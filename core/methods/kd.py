@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import torch
 
-from core.config import _opt
+from core.config import opt
 from core.methods import Method, register
 from core.methods._base import Shared, StudentJob
 from core.methods._transformer import (
@@ -38,7 +38,7 @@ from core.teacher.hf import _load, resolve_source
 class LogitKDConfig(BottomConfig):
     """The knobs of every method whose student is the teacher's bottom layers on KD loss."""
 
-    alpha: float = _opt(
+    alpha: float = opt(
         0.5,
         help="Weight of the KL term against hard-label cross-entropy on labelled rows "
         "(alpha·KL·T² + (1−alpha)·CE, EasyNLP's vanilla_kd); unlabelled rows get KL alone.",
@@ -47,7 +47,7 @@ class LogitKDConfig(BottomConfig):
         max=1.0,
         step=0.05,
     )
-    temperature: float = _opt(
+    temperature: float = opt(
         2.0,
         help="Softmax temperature T of the KL term (scaled by T²): above 1 the student also "
         "learns the teacher's second choices.",
@@ -60,8 +60,8 @@ class LogitKDConfig(BottomConfig):
 
 @dataclass
 class KDConfig(LogitKDConfig):
-    arch: str = _opt("kd", help="The registered method this config belongs to.")
-    checkpoint: str | None = _opt(
+    method: str = opt("kd", help="The registered method this config belongs to.")
+    checkpoint: str | None = opt(
         None,
         help="A small checkpoint to distil into instead of the teacher's bottom layers: a "
         "local folder or a hub name (e.g. a 4-layer TinyBERT); it keeps its own tokenizer.",
@@ -76,7 +76,7 @@ def build(job: StudentJob, shared: Shared) -> TransformerStudent:
         return cut_student(job, shared)[0]
     source = resolve_source(cfg.checkpoint, shared.home) if shared.home else cfg.checkpoint
     tok, model = _load(source, len(shared.label_names), shared.label_names)
-    return TransformerStudent(cfg.arch, model, tok, cfg, shared.label_names, cfg.max_length)
+    return TransformerStudent(cfg.method, model, tok, cfg, shared.label_names, cfg.max_length)
 
 
 def student_forward(student: TransformerStudent, batch, **kw):

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
-from core.config import _opt
+from core.config import opt
 from core.methods import Method, register
 from core.methods._base import Shared, StudentJob
 from core.methods._transformer import (
@@ -42,8 +42,8 @@ from core.methods.kd import LogitKDConfig, plain_key, steps
 
 @dataclass
 class NewsBERTConfig(LogitKDConfig):
-    arch: str = _opt("newsbert", help="The registered method this config belongs to.")
-    momentum: float = _opt(
+    method: str = opt("newsbert", help="The registered method this config belongs to.")
+    momentum: float = opt(
         0.5,
         help="NewsBERT's beta: the share of the teacher's (block-averaged) gradient mixed into "
         "each student layer's own before a step (g_s <- beta·g_t + (1−beta)·g_s); 0 is joint "
@@ -53,7 +53,7 @@ class NewsBERTConfig(LogitKDConfig):
         max=1.0,
         step=0.05,
     )
-    hidden_weight: float = _opt(
+    hidden_weight: float = opt(
         1.0,
         help="Weight of the embedding, hidden-state and pooled-output MSE terms together.",
         flag="--newsbert-hidden-weight",
@@ -111,10 +111,10 @@ def build(job: StudentJob, shared: Shared):
         student_model.classifier = teacher_model.classifier
     cfg, tok = job.cfg, shared.teacher.tokenizer
     student = TransformerStudent(
-        cfg.arch, student_model, tok, cfg, shared.label_names, cfg.max_length
+        cfg.method, student_model, tok, cfg, shared.label_names, cfg.max_length
     )
     joint = TransformerStudent(
-        cfg.arch, teacher_model, tok, cfg, shared.label_names, shared.teacher.max_length
+        cfg.method, teacher_model, tok, cfg, shared.label_names, shared.teacher.max_length
     )
     return student, joint, k
 

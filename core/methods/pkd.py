@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
-from core.config import _opt
+from core.config import opt
 from core.methods import Method, register
 from core.methods._base import Shared, StudentJob
 from core.methods._transformer import (
@@ -37,8 +37,8 @@ log = logging.getLogger(__name__)
 
 @dataclass
 class PKDConfig(LogitKDConfig):
-    arch: str = _opt("pkd_skip", help="The registered method this config belongs to.")
-    beta: float = _opt(
+    method: str = opt("pkd_skip", help="The registered method this config belongs to.")
+    beta: float = opt(
         10.0,
         help="Weight of the patient term (normalised [CLS]-state MSE) against the KD loss: the "
         "lowest of the paper's grid {10, 100, 500, 1000}, which suits a few epochs.",
@@ -78,7 +78,7 @@ def train(job: StudentJob, shared: Shared, ctx) -> TransformerStudent:
     teacher = shared.teacher
     student, k = cut_student(job, shared)
     model = student.model
-    pairs = layer_map(cfg.arch, teacher_depth(teacher), k)
+    pairs = layer_map(cfg.method, teacher_depth(teacher), k)
     if not pairs and job.role == "distilled":
         log.warning(
             "%s: a %d-layer student of a %d-layer teacher has no intermediate layer to match: "

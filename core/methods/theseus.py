@@ -17,7 +17,7 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
-from core.config import _opt
+from core.config import opt
 from core.methods import Method, register
 from core.methods._base import Shared, StudentJob
 from core.methods._transformer import (
@@ -40,8 +40,8 @@ from core.methods.kd import student_forward
 
 @dataclass
 class TheseusConfig(BottomConfig):
-    arch: str = _opt("theseus", help="The registered method this config belongs to.")
-    replace_start: float = _opt(
+    method: str = opt("theseus", help="The registered method this config belongs to.")
+    replace_start: float = opt(
         0.3,
         help="Replacement probability at the start of the replacement stage; it rises linearly "
         "to 1 by the stage's end (the paper's linear curriculum).",
@@ -50,7 +50,7 @@ class TheseusConfig(BottomConfig):
         max=1.0,
         step=0.05,
     )
-    successor_epochs: int = _opt(
+    successor_epochs: int = opt(
         1,
         help="Epochs of successor-only fine-tuning after the replacement stage "
         "(student_epochs counts the replacement stage).",

@@ -22,7 +22,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from core.config import _opt
+from core.config import opt
 from core.methods import Method, register
 from core.methods._base import Shared, StudentJob
 from core.methods._transformer import (
@@ -42,8 +42,8 @@ from core.methods._transformer import (
 
 @dataclass
 class TinyBERTConfig(TransformerConfig):
-    arch: str = _opt("tinybert", help="The registered method this config belongs to.")
-    layers: int = _opt(
+    method: str = opt("tinybert", help="The registered method this config belongs to.")
+    layers: int = opt(
         2,
         help="TinyBERT student layers (the paper's small one has 4 × 312; 2 × 256 under a "
         "4 × 512 teacher such as m3e-small is what makes it >= 5x faster).",
@@ -52,7 +52,7 @@ class TinyBERTConfig(TransformerConfig):
         max=12,
         step=1,
     )
-    hidden: int = _opt(
+    hidden: int = opt(
         256,
         help="TinyBERT student width (hidden size).",
         flag="--tinybert-hidden",
@@ -60,7 +60,7 @@ class TinyBERTConfig(TransformerConfig):
         max=1024,
         step=32,
     )
-    intermediate: int = _opt(
+    intermediate: int = opt(
         1024,
         help="Feed-forward width of each TinyBERT layer (4x the hidden size, as in BERT).",
         flag="--tinybert-intermediate",
@@ -68,7 +68,7 @@ class TinyBERTConfig(TransformerConfig):
         max=4096,
         step=64,
     )
-    heads: int | None = _opt(
+    heads: int | None = opt(
         None,
         help="Attention heads of the student.",
         none="the teacher's head count when it divides the width, else width / 64",
@@ -77,7 +77,7 @@ class TinyBERTConfig(TransformerConfig):
         max=32,
         step=1,
     )
-    lr: float = _opt(
+    lr: float = opt(
         3e-4,
         help="AdamW learning rate of transformer students (BERT fine-tuning's usual value; "
         "TinyBERT's randomly initialised layers use a larger one).",
@@ -86,7 +86,7 @@ class TinyBERTConfig(TransformerConfig):
         max=1e-2,
         step=1e-5,
     )
-    intermediate_epochs: int = _opt(
+    intermediate_epochs: int = opt(
         2,
         help="Epochs of stage 1 (embedding, attention and hidden-state MSE) before stage 2 "
         "(prediction-layer distillation, student_epochs).",
@@ -95,7 +95,7 @@ class TinyBERTConfig(TransformerConfig):
         max=50,
         step=1,
     )
-    temperature: float = _opt(
+    temperature: float = opt(
         1.0,
         help="Temperature of stage 2's soft cross-entropy (the paper's T = 1).",
         flag="--tinybert-temperature",
@@ -103,7 +103,7 @@ class TinyBERTConfig(TransformerConfig):
         max=20.0,
         step=0.5,
     )
-    prediction_max_texts: int | None = _opt(
+    prediction_max_texts: int | None = opt(
         None,
         help="Cap on stage 2's texts. Stage 2 needs only the teacher's cached logits, so it "
         "is cheap to run on every text (stage 1 runs the teacher online: max_texts caps it); "
@@ -115,7 +115,7 @@ class TinyBERTConfig(TransformerConfig):
         max=1_000_000,
         step=500,
     )
-    init_embeddings: bool = _opt(
+    init_embeddings: bool = opt(
         True,
         help="Start the student's word and position embeddings from the teacher's, projected "
         "onto their top principal directions (stands in for general distillation).",
@@ -191,7 +191,7 @@ def train(job: StudentJob, shared: Shared, ctx) -> TransformerStudent:
     teacher = shared.teacher
     model = build(cfg, teacher, shared.label_names)
     student = TransformerStudent(
-        cfg.arch, model, teacher.tokenizer, cfg, shared.label_names, cfg.max_length
+        cfg.method, model, teacher.tokenizer, cfg, shared.label_names, cfg.max_length
     )
     rows = rows_for(job, shared)
 

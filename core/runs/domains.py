@@ -235,11 +235,11 @@ def _meta_students(cfg, ctx, shared: Shared, meta, proto, bundle: DataBundle, d:
     """Each word / character student distilled again, from the meta-teacher: its logits and
     content vectors for the target domain's texts, rows weighted by domain expertise."""
     jobs = [
-        StudentJob(f"{s.arch}_meta_distilled{tag}", "meta_distilled", s, methods.get(s.arch))
+        StudentJob(f"{s.method}_meta_distilled{tag}", "meta_distilled", s, methods.get(s.method))
         for s in cfg.students
-        if _meta_ok(s.arch)
+        if _meta_ok(s.method)
     ]
-    skipped = [s.arch for s in cfg.students if not _meta_ok(s.arch)]
+    skipped = [s.method for s in cfg.students if not _meta_ok(s.method)]
     if skipped:
         log.info("meta-distillation covers word, character and kd students; not %s", skipped)
     if not jobs:

@@ -62,7 +62,7 @@ def preflight(store, kind: str, cfg: PipelineConfig) -> DataBundle:
     line) and the teacher to reuse (see `reused_teacher_dir`). The CLI and the Train page call
     it before creating a run, so a refused launch leaves nothing behind; the run checks the
     teacher again when it starts, for callers that go straight to `execute`."""
-    archs = [s.arch for s in cfg.students] if kind in ("pipeline", "distill") else []
+    archs = [s.method for s in cfg.students] if kind in ("pipeline", "distill") else []
     twice = sorted({a for a in archs if archs.count(a) > 1})
     if twice:
         raise ValueError(f"student method(s) given twice: {', '.join(twice)}; name each once")
@@ -223,9 +223,9 @@ def shared_inputs(
 def _student_jobs(students: list, plain_baseline: bool) -> list[StudentJob]:
     jobs = []
     for s in students:
-        method = methods.get(s.arch)
+        method = methods.get(s.method)
         for role in (["plain"] if plain_baseline else []) + ["distilled"]:
-            jobs.append(StudentJob(f"{s.arch}_{role}", role, s, method))
+            jobs.append(StudentJob(f"{s.method}_{role}", role, s, method))
     return jobs
 
 
@@ -264,7 +264,7 @@ def _train_students(
         ctx.store.add_artifact(ctx.run_id, job.name, folder)
         info = {
             "role": job.role,
-            "arch": job.cfg.arch,
+            "arch": job.cfg.method,
             "family": job.method.family,
             "student": student,
             "dir": folder,
@@ -302,10 +302,10 @@ def _train_students(
         job = next(j for j in jobs if j.name == name)
         student = info["student"]
         if dataclasses.is_dataclass(student):  # saved under this method's name and config
-            student = dataclasses.replace(student, arch=job.cfg.arch, cfg=job.cfg)
+            student = dataclasses.replace(student, method=job.cfg.method, cfg=job.cfg)
         folder = student.save(ctx.run_dir / "students" / name)
         ctx.store.add_artifact(ctx.run_id, name, folder)
-        done[name] = {**info, "dir": folder, "arch": job.cfg.arch}
+        done[name] = {**info, "dir": folder, "arch": job.cfg.method}
     extra = {n: r for n, r in done.items() if r["role"] == "joint_teacher"}
     return {j.name: done[j.name] for j in jobs} | extra
 
@@ -319,7 +319,7 @@ def run_pipeline(kind: str, cfg: PipelineConfig, ctx) -> dict:
     students = cfg.students if kind in ("pipeline", "distill") else []
     plan = dict(WEIGHTS)
     if students:
-        plan["students"] = sum(8 if methods.get(s.arch).parallel else 60 for s in students)
+        plan["students"] = sum(8 if methods.get(s.method).parallel else 60 for s in students)
     if kind == "teacher":
         plan = {k: plan[k] for k in ("data", "teacher", "evaluate")}
     ctx.plan(plan)

@@ -23,7 +23,7 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from core.config import AugmentConfig, PipelineConfig, _opt, to_dict
+from core.config import AugmentConfig, PipelineConfig, opt, to_dict
 
 log = logging.getLogger(__name__)
 
@@ -34,10 +34,10 @@ DEFAULT_SPACE = ("alpha=0:1", "temperature=1:8", "n_iter=2:20", "hidden=32:256")
 
 @dataclass
 class SweepConfig:
-    trials: int = _opt(
+    trials: int = opt(
         8, help="Trials Optuna runs (each one a distill run).", flag="--trials", min=1, max=500
     )
-    space: list[str] = _opt(
+    space: list[str] = opt(
         help="Search space, one item per parameter: name=LOW:HIGH, name=LOW:HIGH:log or "
         "name=A,B,C; names are fields of the student's config (hidden = hidden_dim), of the "
         "augmentation (n_iter, p_mask, ...) or of the pipeline. temperature only matters "
@@ -46,27 +46,27 @@ class SweepConfig:
         flag="--space",
         group="sweep-manual",  # nargs="+": written out in core/cli.py
     )
-    student: str = _opt(
+    student: str = opt(
         "bilstm_char",
         help="The student method every trial trains (see `python -m core methods`).",
         flag="--student",
         group="sweep-manual",  # its choices are the registry's methods
     )
-    objective: str = _opt(
+    objective: str = opt(
         "accuracy",
         help="What Optuna maximises: the distilled student's test accuracy, its macro F1, or "
         "its accuracy under a latency budget (a trial over the budget scores 0).",
         flag="--objective",
         choices=list(OBJECTIVES),
     )
-    latency_budget_ms: float = _opt(
+    latency_budget_ms: float = opt(
         1.0,
         help="With objective accuracy_under_latency: the student's batch-1 p50 latency budget.",
         flag="--latency-budget-ms",
         min=0.01,
         max=10_000.0,
     )
-    parallel: int = _opt(
+    parallel: int = opt(
         1,
         help="Trials queued at once (they run in parallel on a worker with that many slots, "
         "or on Ray).",
@@ -115,7 +115,7 @@ def parse_space(items: list[str], student: str) -> list[Param]:
 
     scfg = methods.get(student).config
     targets = {
-        "student": {f.name for f in dataclasses.fields(scfg)} - {"arch"},
+        "student": {f.name for f in dataclasses.fields(scfg)} - {"method"},
         "augment": {f.name for f in dataclasses.fields(AugmentConfig)},
         "pipeline": {
             f.name
@@ -274,11 +274,11 @@ def run_sweep(cfg: PipelineConfig, ctx) -> dict[str, Any]:
     space = parse_space(sweep.space, sweep.student)
     manager = JobManager(store, slots=sweep.parallel, start_workers=False)
     base = dataclasses.replace(cfg, plain_baseline=False)
-    if not any(s.arch == sweep.student for s in base.students):
+    if not any(s.method == sweep.student for s in base.students):
         from core import methods
 
-        base.students = [methods.get(sweep.student).config(arch=sweep.student)]
-    base.students = [s for s in base.students if s.arch == sweep.student][:1]
+        base.students = [methods.get(sweep.student).config(method=sweep.student)]
+    base.students = [s for s in base.students if s.method == sweep.student][:1]
     mine: list[int] = []
 
     checked = [0.0]
