@@ -18,16 +18,12 @@ from pathlib import Path
 
 from core import methods
 from core.cli.fields import add_config_args, add_field_arg, from_args
-from core.config import (
-    AugmentConfig,
-    DataConfig,
-    PipelineConfig,
-    TeacherConfig,
-    to_dict,
-)
+from core.config import AugmentConfig, DataConfig, TeacherConfig, to_dict
 from core.evaluate.metrics import bert_base_reference, latency_stats
 from core.export.exporter import model_folder
-from core.runs.jobs import RunContext, execute
+from core.runs.config import PipelineConfig
+from core.runs.context import RunContext
+from core.runs.execute import execute
 from core.runs.store import Store
 from core.teacher.hf import load_teacher
 

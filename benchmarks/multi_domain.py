@@ -17,14 +17,9 @@ from common import ROOT, run
 
 from core import methods
 from core.cli.fields import from_args
-from core.config import (
-    AugmentConfig,
-    DataConfig,
-    DomainConfig,
-    PipelineConfig,
-    TeacherConfig,
-)
+from core.config import AugmentConfig, DataConfig, DomainConfig, TeacherConfig
 from core.data.labelled import load_labelled
+from core.runs.config import PipelineConfig
 
 ROLES = [
     ("teacher", "single-domain teacher"),

@@ -452,95 +452,11 @@ class DomainConfig:
         return [d.strip() for d in (self.target_domains or "").split(",") if d.strip()]
 
 
-def _default_students() -> list[StudentConfig]:
-    """Character students by default: on hotel (3 seeds) the distilled character TextCNN scored
-    0.907 against the word one's 0.883 and the teacher's 0.892, and on shopping/dairy 0.920
-    against 0.860, with no segmenter on the latency path. Word students stay selectable."""
-    from core.methods import default_config  # the registry imports this module
-
-    return [default_config("bilstm_char"), default_config("textcnn_char")]
-
-
-@dataclass
-class PipelineConfig:
-    data: DataConfig = opt(help="Where the texts come from.", factory=DataConfig)
-    teacher: TeacherConfig = opt(help="The teacher and its fine-tuning.", factory=TeacherConfig)
-    augment: AugmentConfig = opt(
-        help="Augmentation of the training texts (Tang et al. 2019, 3.3).", factory=AugmentConfig
-    )
-    domains: DomainConfig = opt(
-        help="Target domains and the meta-teacher (MetaKD).", factory=DomainConfig
-    )
-    students: list[Any] = opt(
-        help="Students to distil (comma list of method names on the command line: see "
-        "`python -m core methods`), each with its method's settings (StudentConfig for the "
-        "word students, each transformer method's own dataclass in core/methods/).",
-        factory=_default_students,
-        flag="--students",
-        group="students",
-    )
-    teacher_run: int | None = opt(
-        None,
-        help="Reuse the fine-tuned teacher of this earlier run instead of training one.",
-        flag="--teacher-run",
-        none="fine-tune a new teacher",
-    )
-    plain_baseline: bool = opt(
-        True,
-        help="Also train each student on the hard labels only: the report's share of the "
-        "teacher-vs-plain gap closed needs it.",
-        flag="--no-plain",
-        group="students",
-    )
-    use_augmentation: bool = opt(
-        True,
-        help="Augment the training texts for the teacher to label (Tang et al. 2019).",
-        flag="--no-augment",
-        group="augment",
-    )
-    latency_samples: int = opt(
-        200,
-        help="Test sentences timed per model at batch 1 (after a warm-up).",
-        flag="--latency-samples",
-        min=10,
-        max=2000,
-        step=10,
-    )
-    onnx_latency: bool = opt(
-        True,
-        help="Also time every model the way it is deployed: exported to ONNX and run by ONNX "
-        "Runtime through the export's own predict.py (text in, label out; tokenisation and "
-        "the model call also timed apart). A few seconds per model.",
-        flag="--no-onnx-latency",
-    )
-    student_workers: int = opt(
-        2,
-        help="Students trained side by side, one torch thread each.",
-        flag="--student-workers",
-        group="students",
-    )
-    student_threads: int = opt(
-        1,
-        help="Torch threads for the students' batch-1 latency (recorded with the results).",
-        flag="--latency-threads",
-        group="students",
-    )
-    name: str = opt("", help="Optional run name shown in the run lists.", flag="--name")
-    device: str = opt(
-        "auto",
-        help="Where the teacher and the transformer students train and label: auto (CUDA when "
-        "torch sees it), cpu or cuda; word students train on the CPU, and every student's "
-        "latency is measured on the CPU, where it is deployed.",
-        flag="--device",
-        choices=["auto", "cpu", "cuda"],
-    )
-
-
 def to_dict(cfg: Any) -> dict[str, Any]:
     return dataclasses.asdict(cfg)
 
 
-def _build(cls: type, d: dict[str, Any]) -> Any:
+def build(cls: type, d: dict[str, Any]) -> Any:
     names = {f.name for f in dataclasses.fields(cls)}
     kwargs = {k: v for k, v in d.items() if k in names}
     if cls is StudentConfig and "kernel_sizes" in kwargs:
@@ -548,15 +464,6 @@ def _build(cls: type, d: dict[str, Any]) -> Any:
     return cls(**kwargs)
 
 
-def pipeline_from_dict(d: dict[str, Any]) -> PipelineConfig:
-    d = dict(d)
-    cfg = _build(PipelineConfig, d)
-    cfg.data = _build(DataConfig, d.get("data", {}))
-    cfg.teacher = _build(TeacherConfig, d.get("teacher", {}))
-    cfg.augment = _build(AugmentConfig, d.get("augment", {}))
-    cfg.domains = _build(DomainConfig, d.get("domains", {}))
-    if "students" in d:
-        from core.methods import config_from_dict  # the registry imports this module
-
-        cfg.students = [config_from_dict(s) for s in d["students"]]
-    return cfg
+def data_from_dict(d: dict[str, Any]) -> DataConfig:
+    """A saved run's data section back into its dataclass (unknown keys dropped)."""
+    return build(DataConfig, d)

@@ -15,9 +15,9 @@ import streamlit as st
 
 from core.config import AugmentConfig
 from core.data.labelled import DataError, Problem
-from core.runs.jobs import JobManager
-from core.runs.pipeline import teacher_dir
+from core.runs.stages import teacher_dir
 from core.runs.store import ACTIVE, Store, default_home
+from core.runs.submit import JobManager
 
 from . import charts
 from .tables import domain_matrix, fmt_seconds, loss_frame, overall_eta, run_label

@@ -12,13 +12,12 @@ from core.config import (
     AugmentConfig,
     DataConfig,
     DomainConfig,
-    PipelineConfig,
     StudentConfig,
     TeacherConfig,
-    pipeline_from_dict,
     to_dict,
 )
-from core.runs.pipeline import preflight
+from core.runs.config import PipelineConfig, pipeline_from_dict
+from core.runs.plans import preflight
 from core.runs.sweep import OBJECTIVES, SweepConfig, parse_space
 from core.teacher.hf import AUTO, PRESETS, available_devices
 from dashboard import knobs, widgets

@@ -27,13 +27,8 @@ from types import SimpleNamespace
 
 import pytest
 
-from core.config import (
-    AugmentConfig,
-    DataConfig,
-    PipelineConfig,
-    StudentConfig,
-    TeacherConfig,
-)
+from core.config import AugmentConfig, DataConfig, StudentConfig, TeacherConfig
+from core.runs.config import PipelineConfig
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -474,15 +474,10 @@ def test_browser_sentence_pairs(server, page, tiny_teacher_dir, tmp_path):
     models scoring a pair typed into Predict's two boxes."""
     from test_pairs import _pairs
 
-    from core.config import (
-        AugmentConfig,
-        DataConfig,
-        PipelineConfig,
-        StudentConfig,
-        TeacherConfig,
-        to_dict,
-    )
-    from core.runs.jobs import RunContext, execute
+    from core.config import AugmentConfig, DataConfig, StudentConfig, TeacherConfig, to_dict
+    from core.runs.config import PipelineConfig
+    from core.runs.context import RunContext
+    from core.runs.execute import execute
     from core.runs.store import Store
 
     url, home, log = server
@@ -539,8 +534,10 @@ def test_browser_sweep_queue_and_sweeps_page(server, page, tiny_teacher_dir, upl
     """Train → Sweep on an earlier teacher: the sweep and its trials go through the queue (the
     dashboard's worker runs them), then the Sweeps page plots the study and links the best
     trial's run, which opens on Runs."""
-    from core.config import DataConfig, PipelineConfig, TeacherConfig, to_dict
-    from core.runs.jobs import RunContext, execute
+    from core.config import DataConfig, TeacherConfig, to_dict
+    from core.runs.config import PipelineConfig
+    from core.runs.context import RunContext
+    from core.runs.execute import execute
     from core.runs.store import Store
 
     url, home, log = server
@@ -606,12 +603,13 @@ def test_browser_domains(server, page, tiny_teacher_dir, upload_files, tmp_path)
         AugmentConfig,
         DataConfig,
         DomainConfig,
-        PipelineConfig,
         StudentConfig,
         TeacherConfig,
         to_dict,
     )
-    from core.runs.jobs import RunContext, execute
+    from core.runs.config import PipelineConfig
+    from core.runs.context import RunContext
+    from core.runs.execute import execute
     from core.runs.store import Store
 
     url, home, log = server

@@ -307,7 +307,7 @@ def test_exec_runs_only_queued_runs(cli, tmp_path):
 SECOND_CTRL_C = """
 import sys, time
 from core.cli.main import _cancel_on_signals
-from core.runs.jobs import RunContext
+from core.runs.context import RunContext
 from core.runs.store import Store
 store = Store(sys.argv[1])
 rid = store.create_run("teacher", {})

@@ -22,16 +22,10 @@ from conftest import fast_char_students, fast_transformer_students, write_domain
 from streamlit.testing.v1 import AppTest
 
 from core import methods
-from core.config import (
-    AugmentConfig,
-    DataConfig,
-    PipelineConfig,
-    StudentConfig,
-    TeacherConfig,
-    pipeline_from_dict,
-)
-from core.runs.jobs import JobManager
+from core.config import AugmentConfig, DataConfig, StudentConfig, TeacherConfig
+from core.runs.config import PipelineConfig, pipeline_from_dict
 from core.runs.store import FINAL, Store
+from core.runs.submit import JobManager
 from dashboard import __main__ as launcher
 from dashboard.report import build_report_html, report_csv
 from dashboard.tables import (

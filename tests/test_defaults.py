@@ -13,8 +13,9 @@ from streamlit.testing.v1 import AppTest
 
 from core.cli.fields import SECTIONS, defaults_markdown, sections, show_default
 from core.cli.main import build_parser, config_from_args
-from core.config import AugmentConfig, DataConfig, PipelineConfig, StudentConfig, TeacherConfig
+from core.config import AugmentConfig, DataConfig, StudentConfig, TeacherConfig
 from core.methods.chars import CharStudentConfig
+from core.runs.config import PipelineConfig
 
 ROOT = Path(__file__).resolve().parent.parent
 CLASSES = [cls for _, cls in sections()]  # every student method's config too

@@ -13,7 +13,8 @@ from conftest import fast_char_students, fast_transformer_students
 
 from core.config import to_dict
 from core.export.exporter import export_model, load_predictor
-from core.runs.jobs import RunContext, execute
+from core.runs.context import RunContext
+from core.runs.execute import execute
 from core.runs.store import Store
 
 TEXTS = ["房间很干净，服务也好", "太差了，再也不来"]

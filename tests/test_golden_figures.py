@@ -18,7 +18,8 @@ from pathlib import Path
 
 from conftest import fast_char_students, fast_transformer_students
 
-from core.runs.jobs import RunContext, execute
+from core.runs.context import RunContext
+from core.runs.execute import execute
 from core.runs.store import Store
 
 GOLDEN = Path(__file__).parent / "golden" / "figures.json"

@@ -22,12 +22,14 @@ from conftest import fast_char_students, fast_transformer_students, shared_input
 
 from core import methods
 from core.cli.main import build_parser, config_from_args
-from core.config import PipelineConfig, pipeline_from_dict, to_dict
+from core.config import to_dict
 from core.methods import pkd, theseus
 from core.methods._base import Shared, StudentJob
 from core.methods._transformer import rows_for
-from core.runs.jobs import RunContext, execute
-from core.runs.pipeline import preflight
+from core.runs.config import PipelineConfig, pipeline_from_dict
+from core.runs.context import RunContext
+from core.runs.execute import execute
+from core.runs.plans import preflight
 from core.runs.store import Store
 from core.teacher.hf import Teacher
 

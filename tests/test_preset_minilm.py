@@ -7,9 +7,10 @@ import dataclasses
 
 import pytest
 
-from core.config import DataConfig, PipelineConfig, TeacherConfig
+from core.config import DataConfig, TeacherConfig
 from core.data.bundle import load_bundle
-from core.runs.pipeline import resolved_teacher
+from core.runs.config import PipelineConfig
+from core.runs.stages import resolved_teacher
 from core.teacher.hf import TeacherError, _load, auto_teacher, resolve_source
 
 EN = ["the film is a delight from start to finish", "a dull , lifeless and overlong mess"] * 20

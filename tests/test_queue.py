@@ -18,9 +18,8 @@ from conftest import long_cfg, tiny_run_flags, wait_for
 
 from core.config import to_dict
 from core.runs.gate import Gate
-from core.runs.jobs import JobManager, start_local_worker
 from core.runs.store import Store
-from core.workers.worker import child_env
+from core.runs.submit import JobManager, child_env, start_local_worker
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from core.runs.store import Store, sha256_file
+from core.data.hashing import sha256_file
+from core.runs.store import Store
 
 pytest.importorskip("ray")
 

@@ -6,10 +6,11 @@ from pathlib import Path
 
 import pytest
 
-from core.config import AugmentConfig, DataConfig, PipelineConfig, StudentConfig, TeacherConfig
+from core.config import AugmentConfig, DataConfig, StudentConfig, TeacherConfig
 from core.data.labelled import load_labelled, load_unlabelled
-from core.runs.jobs import JobManager
+from core.runs.config import PipelineConfig
 from core.runs.store import Store
+from core.runs.submit import JobManager
 from core.teacher.hf import m3e_small_source
 
 pytestmark = pytest.mark.slow

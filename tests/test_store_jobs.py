@@ -17,8 +17,11 @@ from pathlib import Path
 import pytest
 from conftest import long_cfg, wait_for
 
-from core.runs.jobs import JobManager, RunContext, child_env, execute
-from core.runs.store import FINAL, SCHEMA_VERSION, RunActive, Store, sha256_file
+from core.data.hashing import sha256_file
+from core.runs.context import RunContext
+from core.runs.execute import execute
+from core.runs.store import FINAL, SCHEMA_VERSION, RunActive, Store
+from core.runs.submit import JobManager, child_env
 
 ROOT = Path(__file__).resolve().parent.parent
 

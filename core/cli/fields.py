@@ -13,14 +13,8 @@ import types
 import typing
 from typing import Any
 
-from core.config import (
-    AugmentConfig,
-    DataConfig,
-    DomainConfig,
-    PipelineConfig,
-    StudentConfig,
-    TeacherConfig,
-)
+from core.config import AugmentConfig, DataConfig, DomainConfig, StudentConfig, TeacherConfig
+from core.runs.config import PipelineConfig
 
 # (prefix in the table of defaults, class), in the order the README lists them
 SECTIONS: list[tuple[str, type]] = [

@@ -13,15 +13,9 @@ from pathlib import Path
 
 from core import methods
 from core.cli.fields import add_args, add_config_args, from_args
-from core.config import (
-    AugmentConfig,
-    DataConfig,
-    DomainConfig,
-    PipelineConfig,
-    TeacherConfig,
-    to_dict,
-)
+from core.config import AugmentConfig, DataConfig, DomainConfig, TeacherConfig, to_dict
 from core.data import pairs
+from core.runs.config import PipelineConfig
 
 EXIT_DATA = 2
 
@@ -238,7 +232,8 @@ class _Bars:
 
 def cmd_run(kind: str, a: argparse.Namespace) -> int:
     from core.data.labelled import DataError
-    from core.runs.jobs import RunContext, execute
+    from core.runs.context import RunContext
+    from core.runs.execute import execute
     from core.runs.store import Store
 
     store = Store(a.home)
@@ -256,7 +251,7 @@ def cmd_run(kind: str, a: argparse.Namespace) -> int:
         )
         return EXIT_DATA
     try:  # validate data and teacher reuse before a run is even created: nothing half-done
-        from core.runs.pipeline import preflight
+        from core.runs.plans import preflight
 
         preflight(store, kind, cfg)
     except DataError as exc:
@@ -391,8 +386,9 @@ def cmd_runs(a: argparse.Namespace) -> int:
 def cmd_exec(a: argparse.Namespace) -> int:
     """Execute a queued run from its stored kind and config, in the foreground: the process
     `JobManager` starts for each dashboard run (its output goes to runs/<id>/run.log)."""
-    from core.config import pipeline_from_dict
-    from core.runs.jobs import KINDS, RunContext, execute
+    from core.runs.config import pipeline_from_dict
+    from core.runs.context import KINDS, RunContext
+    from core.runs.execute import execute
     from core.runs.store import Store
 
     store = Store(a.home)
@@ -458,8 +454,9 @@ def cmd_sweep(a: argparse.Namespace) -> int:
     """Queue (with --queue) or coordinate in the foreground a sweep; print the best trial."""
     from core.cli.fields import from_args
     from core.data.labelled import DataError
-    from core.runs.jobs import RunContext, execute
-    from core.runs.pipeline import preflight
+    from core.runs.context import RunContext
+    from core.runs.execute import execute
+    from core.runs.plans import preflight
     from core.runs.store import Store
     from core.runs.sweep import SweepConfig, parse_space, trials_table
 

@@ -244,11 +244,10 @@ def load_predictor(folder: str | Path, threads: int = 1):
 
 
 def _test_set(store, run_id: int):
-    from core.config import pipeline_from_dict
+    from core.config import data_from_dict
     from core.data.bundle import load_bundle
 
-    cfg = pipeline_from_dict(store.run(run_id)["config"])
-    return load_bundle(cfg.data).test
+    return load_bundle(data_from_dict(store.run(run_id)["config"].get("data", {}))).test
 
 
 def _check(store, run_id, obj, kind, out: Path, rep: ExportReport, limit: int | None) -> None:

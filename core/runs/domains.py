@@ -12,19 +12,27 @@ each name ends in `@<domain>`.
 from __future__ import annotations
 
 import dataclasses
-import json
 import logging
-from pathlib import Path
 
 import torch
 
 from core import methods
-from core.config import PipelineConfig
-from core.data.augment import augment
-from core.data.bundle import DataBundle, load_bundle
+from core.data.bundle import DataBundle
 from core.data.labelled import DataError, Problem
 from core.methods._base import Shared, StudentJob
-from core.teacher.hf import fine_tune, pick_device, precision, resolve_source
+from core.runs.config import PipelineConfig
+from core.runs.scoring import evaluate_models
+from core.runs.stages import (
+    augment_stage,
+    data_stage,
+    fine_tune_stage,
+    resolved_teacher,
+    shared_inputs,
+    student_jobs,
+    train_students,
+    write_summary,
+)
+from core.teacher.hf import pick_device, precision, resolve_source
 from core.teacher.logits import teacher_logits
 from core.teacher.metakd import (
     DomainCorruption,
@@ -86,7 +94,7 @@ def _meta_teacher(cfg: PipelineConfig, bundle: DataBundle, ctx, teacher_cfg):
     names = bundle.domains
     aux = None
     if cfg.domains.domain_loss_weight > 0:
-        from transformers import AutoConfig
+        from transformers import AutoConfig  # lazily: the hub client reads its settings on import
 
         hidden = AutoConfig.from_pretrained(resolve_source(teacher_cfg.model, store.home))
         aux = DomainCorruption(
@@ -96,47 +104,14 @@ def _meta_teacher(cfg: PipelineConfig, bundle: DataBundle, ctx, teacher_cfg):
             cfg.domains.domain_loss_weight,
             teacher_cfg.seed,
         )
-    out = ctx.run_dir / "meta_teacher"
-    dev = (bundle.dev.texts, bundle.dev.labels) if bundle.dev else None
-    meta = fine_tune(
-        teacher_cfg,
-        train.texts,
-        train.labels,
-        bundle.label_names,
-        out,
-        store.home,
-        dev=dev,
-        ctx=ctx,
-        device=cfg.device,
-        sample_weights=proto,
-        aux=aux,
-        series="meta_teacher",
+    meta = fine_tune_stage(
+        teacher_cfg, bundle, cfg, ctx, "meta_teacher", sample_weights=proto, aux=aux
     )
-    store.add_artifact(ctx.run_id, "meta_teacher", out)
     return meta, proto
-
-
-def _transfer(sub: DataBundle, cfg: PipelineConfig, teacher, ctx, tag: str) -> list[str]:
-    """The target domain's augmented texts, minus any equal to a held-out text."""
-    if not (cfg.use_augmentation and cfg.augment.n_iter > 0):
-        return []
-    ctx.stage(f"augment{tag}", len(sub.train))
-    mask = getattr(teacher.tokenizer, "mask_token", None) or "[MASK]"
-    aug = augment(sub.train.texts, cfg.augment, mask, progress=ctx.step)
-    held_out = set(sub.test.texts) | set(sub.dev.texts if sub.dev else [])
-    return list(dict.fromkeys(t for t in aug if t not in held_out))
 
 
 def run_targets(kind: str, cfg: PipelineConfig, ctx) -> dict:
     """A pipeline run over `cfg.domains.targets()` (see the module docstring)."""
-    from core.runs.pipeline import (
-        _evaluate,
-        _student_jobs,
-        _train_students,
-        resolved_teacher,
-        shared_inputs,
-    )
-
     if kind != "pipeline" or cfg.teacher_run is not None:
         raise ValueError("target domains need a pipeline run that fine-tunes its own teachers")
     store, run_id = ctx.store, ctx.run_id
@@ -149,14 +124,9 @@ def run_targets(kind: str, cfg: PipelineConfig, ctx) -> dict:
         plan |= {f"meta_students{tag}": 10 if cfg.domains.meta_teacher else 0, f"evaluate{tag}": 5}
     ctx.plan(plan)
 
-    ctx.stage("data", 1)
-    bundle = load_bundle(cfg.data)
+    bundle, desc = data_stage(cfg, ctx, targets=targets, meta_teacher=cfg.domains.meta_teacher)
     check_targets(bundle, targets)
-    desc = bundle.describe() | {"targets": targets, "meta_teacher": cfg.domains.meta_teacher}
-    desc["warnings"] = [str(w) for w in bundle.warnings[:50]]
     tcfg = resolved_teacher(cfg, bundle)
-    store.update_run(run_id, data=desc, teacher=tcfg.model)
-    ctx.step()
 
     meta, proto = (None, None)
     if cfg.domains.meta_teacher:
@@ -167,23 +137,10 @@ def run_targets(kind: str, cfg: PipelineConfig, ctx) -> dict:
     for d in targets:
         tag = _suffix(d, targets)
         sub = bundle.of_domain(d)
-        tdir = ctx.run_dir / f"teacher{tag}"
-        teacher = fine_tune(
-            tcfg,
-            sub.train.texts,
-            sub.train.labels,
-            bundle.label_names,
-            tdir,
-            store.home,
-            dev=(sub.dev.texts, sub.dev.labels) if sub.dev else None,
-            ctx=ctx,
-            device=cfg.device,
-            series=f"teacher{tag}",
-        )
-        store.add_artifact(run_id, f"teacher{tag}", tdir)
-        transfer = _transfer(sub, cfg, teacher, ctx, tag)
+        teacher = fine_tune_stage(tcfg, sub, cfg, ctx, f"teacher{tag}")
+        transfer, _ = augment_stage(sub, cfg, teacher, ctx, tag)
         gold = set(sub.train.texts)
-        texts = sub.train.texts + [t for t in transfer if t not in gold]
+        texts = sub.train.texts + [t for t in dict.fromkeys(transfer) if t not in gold]
         labels = sub.train.labels + [-1] * (len(texts) - len(sub.train))
         ctx.stage(f"label{tag}", 1)
         t_logits, _ = teacher_logits(teacher, texts, store.home)
@@ -198,9 +155,9 @@ def run_targets(kind: str, cfg: PipelineConfig, ctx) -> dict:
             shared = shared_inputs(sub, texts, labels, t_logits, teacher, cfg, store.home)
             jobs = [
                 dataclasses.replace(j, name=j.name + tag)
-                for j in _student_jobs(students, cfg.plain_baseline)
+                for j in student_jobs(students, cfg.plain_baseline)
             ]
-            results.update(_train_students(jobs, shared, cfg, ctx, stage=f"students{tag}"))
+            results.update(train_students(jobs, shared, cfg, ctx, stage=f"students{tag}"))
             if meta is not None:
                 results.update(_meta_students(cfg, ctx, shared, meta, proto, bundle, d, tag))
         ctx.stage(f"evaluate{tag}", 2 + len(results))
@@ -209,7 +166,7 @@ def run_targets(kind: str, cfg: PipelineConfig, ctx) -> dict:
             teachers[f"meta_teacher{tag}"] = (meta, "meta_teacher")
         with ctx.alone() as isolation:  # every row saved with its target domain
             extra = isolation | {"domain": d}
-            models.update(_evaluate(None, results, sub, cfg, ctx, extra, teachers=teachers))
+            models.update(evaluate_models(teachers, results, sub, cfg, ctx, extra))
         del teacher
         if torch.cuda.is_available():
             torch.cuda.empty_cache()
@@ -227,8 +184,7 @@ def run_targets(kind: str, cfg: PipelineConfig, ctx) -> dict:
         },
         "models": models,
     }
-    Path(ctx.run_dir / "results.json").write_text(json.dumps(summary, indent=1, ensure_ascii=False))
-    return summary
+    return write_summary(ctx, summary)
 
 
 def _meta_students(cfg, ctx, shared: Shared, meta, proto, bundle: DataBundle, d: str, tag: str):
@@ -256,6 +212,4 @@ def _meta_students(cfg, ctx, shared: Shared, meta, proto, bundle: DataBundle, d:
         hidden=m_hidden,
         hidden_epochs=cfg.domains.intermediate_epochs,
     )
-    from core.runs.pipeline import _train_students
-
-    return _train_students(jobs, mshared, cfg, ctx, stage=f"meta_students{tag}")
+    return train_students(jobs, mshared, cfg, ctx, stage=f"meta_students{tag}")

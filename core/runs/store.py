@@ -30,6 +30,8 @@ from typing import Any
 
 import sqlite_utils
 
+from core.data.hashing import sha256_file
+
 log = logging.getLogger(__name__)
 
 SCHEMA_VERSION = 3  # 1: first release; 2: AUTOINCREMENT run ids, heartbeat and host columns;
@@ -123,14 +125,6 @@ def _pid_alive(pid: int | None) -> bool:
     except PermissionError:
         return True
     return True
-
-
-def sha256_file(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 class Store:

@@ -23,7 +23,8 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from core.config import AugmentConfig, PipelineConfig, opt, to_dict
+from core.config import AugmentConfig, opt, to_dict
+from core.runs.config import PipelineConfig
 
 log = logging.getLogger(__name__)
 
@@ -171,7 +172,7 @@ def apply_params(
     base: PipelineConfig, space: list[Param], params: dict[str, Any]
 ) -> PipelineConfig:
     """The base config with one trial's parameters set (a deep copy: the base is untouched)."""
-    from core.config import pipeline_from_dict
+    from core.runs.config import pipeline_from_dict
 
     cfg = pipeline_from_dict(to_dict(base))
     for p in space:
@@ -265,8 +266,8 @@ def run_sweep(cfg: PipelineConfig, ctx) -> dict[str, Any]:
     """Execute a sweep run (kind `sweep`): teacher, then the trials through the queue."""
     import optuna
 
-    from core.runs.jobs import JobManager
     from core.runs.store import FINAL
+    from core.runs.submit import JobManager
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     store, sid = ctx.store, ctx.run_id
@@ -347,7 +348,7 @@ def run_sweep(cfg: PipelineConfig, ctx) -> dict[str, Any]:
                         best = (value, rid)
                     log.info("sweep %d: trial %d (run %d) = %.4f", sid, trial.number, rid, value)
                 ctx.step()
-                text = f"{ctx._step}/{sweep.trials} trials"
+                text = f"{ctx.steps_done}/{sweep.trials} trials"
                 if best:
                     text += f"; best {sweep.objective} {best[0]:.4f} (run {best[1]})"
                 store.update_run(sid, message=text)

@@ -26,7 +26,7 @@ from torch import nn
 
 from core.config import TeacherConfig
 from core.data import pairs
-from core.runs.store import sha256_file
+from core.data.hashing import sha256_file
 from core.teacher import provenance as _provenance
 
 log = logging.getLogger(__name__)

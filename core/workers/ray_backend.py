@@ -121,9 +121,10 @@ def execute_task(
 ) -> bytes | None:
     """The body of the Ray task: one run, start to final status. With `home` None, the run works
     in a temporary home built from `shipped` files and returns its folder as a tar."""
-    from core.config import pipeline_from_dict
+    from core.runs.config import pipeline_from_dict
+    from core.runs.context import RunContext
+    from core.runs.execute import execute
     from core.runs.gate import Gate
-    from core.runs.jobs import RunContext, execute
 
     rid = run["id"]
     tmp = None

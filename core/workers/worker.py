@@ -28,6 +28,7 @@ from typing import Any, Protocol
 
 from core.runs.gate import ENV as WORKER_ENV
 from core.runs.store import HOST, Store
+from core.runs.submit import PARENT_ENV, child_env
 
 log = logging.getLogger(__name__)
 
@@ -35,7 +36,6 @@ COORDINATOR_KINDS = ("sweep",)  # runs that only queue other runs and wait for t
 MAX_COORDINATORS = 4
 POLL_S = 0.5
 BEAT_EVERY_S = 2.0
-PARENT_ENV = "DISTILLERY_WORKER_PID"  # a run's process exits when this process is gone
 
 
 class Execution(Protocol):
@@ -78,16 +78,6 @@ class ChildProcess:
         if self.proc.poll() is None and not self._signalled:
             self.proc.send_signal(signal.SIGTERM)
             self._signalled = True
-
-
-def child_env(worker: str | None = None) -> dict[str, str]:
-    """The environment of a run's process: ours (DISTILLERY_HOME, HF_HUB_OFFLINE, ...) and the
-    worker's identity. `core` is installed, so `python -m core` works from any folder."""
-    env = dict(os.environ)
-    if worker:
-        env[WORKER_ENV] = worker
-        env[PARENT_ENV] = str(os.getpid())
-    return env
 
 
 class LocalBackend:

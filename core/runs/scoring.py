@@ -1,0 +1,144 @@
+"""The evaluate stage: accuracy, F1 and speed of every teacher and student of a run.
+
+Each model is scored on the test rows (per domain too, when the data has domains) and timed at
+batch 1 in PyTorch and, by default, as deployed (ONNX through the export's own predictor). Rows
+are saved to the store as they come, so a crash keeps what was measured.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import time
+from pathlib import Path
+
+import torch
+
+from core import methods
+from core.data import pairs
+from core.data.bundle import DataBundle
+from core.evaluate.metrics import by_domain, classification_metrics, folder_bytes, speed_profile
+from core.export.exporter import onnx_speed
+from core.runs.config import PipelineConfig
+from core.teacher.hf import Teacher, precision
+from core.teacher.logits import teacher_logits
+
+log = logging.getLogger(__name__)
+
+
+def _latency_texts(bundle: DataBundle, n: int, seed: int) -> list[str]:
+    texts = list(bundle.test.texts)
+    random.Random(seed).shuffle(texts)
+    return texts[:n]
+
+
+def _scores(pred: list[int], bundle: DataBundle) -> dict:
+    """Accuracy, F1, per class; with domains, also per domain of the test rows."""
+    m = classification_metrics(pred, bundle.test.labels, bundle.label_names)
+    if bundle.test.domains is not None:
+        m["domains"] = by_domain(pred, bundle.test.labels, bundle.test.domains, bundle.label_names)
+    return m
+
+
+def _eval_teacher(teacher: Teacher, bundle: DataBundle, cfg: PipelineConfig, ctx) -> dict:
+    logits, _ = teacher_logits(teacher, bundle.test.texts, ctx.store.home)
+    m = _scores(logits.argmax(-1).tolist(), bundle)
+    lat = _latency_texts(bundle, cfg.latency_samples, cfg.data.seed)
+    tok = teacher.tokenizer
+    m.update(
+        speed_profile(
+            lambda t: int(teacher.predict_one(t).argmax()),
+            lambda t: pairs.encode(tok, t, teacher.max_length),
+            lambda b: teacher.logits(b, batch_size=64),
+            lat,
+        )
+    )
+    m["params"] = teacher.num_params()
+    # where the teacher's stages ran (the batch-1 latency above is on this device too)
+    m["device"] = teacher.device.type
+    m["precision"] = precision(teacher.device)
+    m["size_bytes"] = folder_bytes(Path(teacher.path) / "model.safetensors")
+    m["max_length"] = teacher.max_length
+    if cfg.onnx_latency:
+        m.update(_onnx_speed(ctx, "teacher", lat, torch.get_num_threads()))
+    return m
+
+
+def _onnx_speed(ctx, name: str, texts: list[str], threads: int) -> dict:
+    """The deployed path's latency (see core.export.onnx_speed); a model the exporter cannot
+    handle keeps its PyTorch figures and says why."""
+    try:
+        return onnx_speed(ctx.store, ctx.run_id, name, texts, threads)
+    except Exception as exc:  # noqa: BLE001 - timing is extra; the run's results stand
+        log.warning("ONNX timing of %s skipped: %s", name, exc)
+        return {"onnx_error": str(exc)[:300]}
+
+
+def _eval_student(
+    student, folder: Path, bundle: DataBundle, cfg: PipelineConfig, threads, ctx
+) -> dict:
+    pred = student.logits(bundle.test.texts).argmax(-1).tolist()
+    m = _scores(pred, bundle)
+    lat = _latency_texts(bundle, cfg.latency_samples, cfg.data.seed)
+    m.update(
+        speed_profile(
+            lambda t: int(student.predict_logits(t).argmax()),
+            student.tokenize,
+            lambda b: student.logits(b, batch_size=64),
+            lat,
+            threads=threads,
+        )
+    )
+    m["params"] = student.num_params()
+    m["size_bytes"] = folder_bytes(folder / "model.safetensors")
+    if cfg.onnx_latency:
+        m.update(_onnx_speed(ctx, folder.name, lat, threads or torch.get_num_threads()))
+    m["size_bytes_with_vocab"] = folder_bytes(folder)
+    return m
+
+
+def evaluate_models(
+    teachers: dict[str, tuple[Teacher, str]],
+    results: dict,
+    bundle: DataBundle,
+    cfg: PipelineConfig,
+    ctx,
+    extra: dict,
+) -> dict[str, dict]:
+    """Accuracy, F1 and speed of the teachers ({name: (Teacher, role)}: one teacher, or a
+    target domain's teacher and the meta-teacher) and every student, saved as they come; `extra`
+    (how the latency was isolated, the target domain) is recorded with each row."""
+    store, run_id = ctx.store, ctx.run_id
+    t0 = time.time()
+    out = {}
+    for tname, (t, role) in teachers.items():
+        tm = _eval_teacher(t, bundle, cfg, ctx) | extra
+        tm["role"] = role
+        store.save_result(run_id, tname, role, "bert", tm)
+        out[tname] = tm
+        ctx.step()
+    evaluated: dict[str, dict] = {}
+    for name, r in results.items():
+        twin = r.get("same_as")
+        if twin in evaluated:  # the same model as another plain twin: the same figures
+            m = dict(evaluated[twin])
+        else:
+            small = methods.get(r["arch"]).parallel
+            m = _eval_student(
+                r["student"], r["dir"], bundle, cfg, cfg.student_threads if small else None, ctx
+            )
+        evaluated[name] = m
+        m = dict(m)
+        m["family"] = r["family"]
+        m["role"] = r["role"]
+        for key in ("train_texts", "vocab_size", "seed", "train_s", "train_device", "stage_s"):
+            if key in r:
+                m[key] = r[key]
+        if twin:
+            m["same_model_as"] = twin
+        m.update(extra)
+        store.save_result(run_id, name, r["role"], r["arch"], m)
+        out[name] = m
+        ctx.step()
+    log.info("evaluation took %.1fs", time.time() - t0)
+    return out

@@ -1,0 +1,261 @@
+"""The stages every run plan composes: data, teacher, augment, tokenise, students, summary.
+
+Each is a plain function of the run's config, its data and its context (core.runs.context), so the
+plain pipeline (core.runs.pipeline) and the target-domain plan (core.runs.domains) are
+compositions of the same code; the evaluate stage is core.runs.scoring.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import logging
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import torch
+
+from core import methods
+from core.config import TeacherConfig
+from core.data.augment import augment
+from core.data.bundle import DataBundle, load_bundle
+from core.data.text import detect_lang
+from core.methods._base import Shared, StudentJob
+from core.runs.config import PipelineConfig
+from core.teacher.hf import AUTO, Teacher, auto_teacher, fine_tune, load_teacher, pick_device
+from core.teacher.provenance import check_reuse
+
+log = logging.getLogger(__name__)
+
+
+def data_stage(cfg: PipelineConfig, ctx, **describe) -> tuple[DataBundle, dict]:
+    """Load and check the data; its description (sizes, classes, first warnings, and
+    `describe`) is stored with the run at once."""
+    ctx.stage("data", 1)
+    bundle = load_bundle(cfg.data)
+    desc = bundle.describe() | describe
+    desc["warnings"] = [str(w) for w in bundle.warnings[:50]]
+    ctx.store.update_run(ctx.run_id, data=desc, teacher=resolved_teacher(cfg, bundle).model)
+    ctx.step()
+    return bundle, desc
+
+
+def teacher_dir(store, run_id: int) -> Path:
+    return store.run_dir(run_id, create=False) / "teacher"
+
+
+def reused_teacher_dir(store, cfg: PipelineConfig, bundle: DataBundle) -> Path:
+    """The folder of the earlier run's teacher, refused if it is missing or if it saw any of
+    this data's test texts (LeakageError with the count)."""
+    path = teacher_dir(store, cfg.teacher_run)
+    if not (path / "distillery.json").is_file():
+        raise ValueError(f"run {cfg.teacher_run} has no fine-tuned teacher to reuse")
+    check_reuse(path, bundle.test.texts, cfg.teacher_run)
+    return path
+
+
+def teacher_stage(kind: str, cfg: PipelineConfig, bundle: DataBundle, ctx) -> Teacher:
+    """The run's teacher: an earlier run's (checked for leakage and labels) or a new one."""
+    store = ctx.store
+    if cfg.teacher_run is not None:
+        path = reused_teacher_dir(store, cfg, bundle)
+        ctx.stage("teacher", 1)
+        teacher = load_teacher(path, cfg.device)
+        if teacher.label_names != bundle.label_names:
+            raise ValueError(
+                f"teacher of run {cfg.teacher_run} has labels {teacher.label_names}, "
+                f"this data has {bundle.label_names}"
+            )
+        ctx.step()
+        return teacher
+    if kind == "distill":
+        raise ValueError("a distill run needs --teacher-run (an earlier run's fine-tuned teacher)")
+    return fine_tune_stage(resolved_teacher(cfg, bundle), bundle, cfg, ctx, "teacher")
+
+
+def fine_tune_stage(
+    tcfg: TeacherConfig, bundle: DataBundle, cfg: PipelineConfig, ctx, name: str, **extra
+) -> Teacher:
+    """Fine-tune a teacher on `bundle`'s training rows (dev rows for early stopping) into the
+    run's folder `name`, which is also its loss series and artifact name; `extra` goes to
+    `fine_tune` (MetaKD's row weights and domain-corruption loss)."""
+    out = ctx.run_dir / name
+    dev = (bundle.dev.texts, bundle.dev.labels) if bundle.dev else None
+    train = bundle.train
+    teacher = fine_tune(
+        tcfg,
+        train.texts,
+        train.labels,
+        bundle.label_names,
+        out,
+        ctx.store.home,
+        dev=dev,
+        ctx=ctx,
+        device=cfg.device,
+        series=name,
+        **extra,
+    )
+    ctx.store.add_artifact(ctx.run_id, name, out)
+    return teacher
+
+
+def augment_stage(
+    bundle: DataBundle, cfg: PipelineConfig, teacher: Teacher, ctx, tag: str = ""
+) -> tuple[list[str], int]:
+    """Augmented training texts (Tang et al. 2019), saved as the artifact `augmented<tag>`,
+    minus any equal to a test or dev text: (kept, how many were dropped)."""
+    if not (cfg.use_augmentation and cfg.augment.n_iter > 0):
+        return [], 0
+    ctx.stage(f"augment{tag}", len(bundle.train))
+    mask = getattr(teacher.tokenizer, "mask_token", None) or "[MASK]"
+    aug = augment(bundle.train.texts, cfg.augment, mask, progress=ctx.step)
+    path = ctx.run_dir / f"augmented{tag}.txt"
+    path.write_text("\n".join(aug), encoding="utf-8")
+    ctx.store.add_artifact(ctx.run_id, f"augmented{tag}", path)
+    held_out = set(bundle.test.texts) | set(bundle.dev.texts if bundle.dev else [])
+    kept = [t for t in aug if t not in held_out]
+    if len(kept) < len(aug):
+        log.warning("%d augmented texts equal a test or dev text: dropped", len(aug) - len(kept))
+    return kept, len(aug) - len(kept)
+
+
+def tokenize_stage(jobs: list[StudentJob], shared: Shared, ctx) -> None:
+    """Words (pieces) once for every word (character) student, with its own progress."""
+    lengths = sorted(
+        {
+            ("words" if j.method.family == "word" else "pieces", j.cfg.max_len)
+            for j in jobs
+            if j.method.family in ("word", "char")
+        }
+    )
+    if lengths:
+        ctx.stage("tokenize", len(shared.texts))
+        for i, (tokens, max_len) in enumerate(lengths):
+            shared.tokens(tokens, max_len, progress=ctx.step if i == 0 else None)
+
+
+def write_summary(ctx, summary: dict) -> dict:
+    """results.json in the run's folder: what the report and the CLI read back."""
+    text = json.dumps(summary, indent=1, ensure_ascii=False)
+    (ctx.run_dir / "results.json").write_text(text)
+    return summary
+
+
+def resolved_teacher(cfg: PipelineConfig, bundle: DataBundle) -> TeacherConfig:
+    """The teacher config with `auto` replaced by the preset for the data's language."""
+    if cfg.teacher.model != AUTO:
+        return cfg.teacher
+    model = auto_teacher(bundle.train.texts)
+    log.info("teacher auto: %s for this data", model)
+    return dataclasses.replace(cfg.teacher, model=model)
+
+
+def shared_inputs(
+    bundle: DataBundle, texts: list[str], labels: list[int], logits, teacher, cfg, home
+) -> Shared:
+    """What every student of a run shares: `texts` are the bundle's gold training rows, then
+    the transfer and augmented ones (label -1), with the teacher's `logits` for each."""
+    return Shared(
+        texts=texts,
+        labels=labels,
+        n_gold=len(bundle.train),
+        logits=logits,
+        label_names=bundle.label_names,
+        lang=detect_lang(bundle.train.texts),
+        dev_texts=bundle.dev.texts if bundle.dev else [],
+        dev_labels=bundle.dev.labels if bundle.dev else [],
+        teacher=teacher,
+        device=pick_device(cfg.device).type,
+        home=home,
+    )
+
+
+def student_jobs(students: list, plain_baseline: bool) -> list[StudentJob]:
+    jobs = []
+    for s in students:
+        method = methods.get(s.method)
+        for role in (["plain"] if plain_baseline else []) + ["distilled"]:
+            jobs.append(StudentJob(f"{s.method}_{role}", role, s, method))
+    return jobs
+
+
+def plain_groups(jobs: list[StudentJob]) -> dict[str, str]:
+    """name -> name of the job whose model it is: plain twins with equal `plain_key` (e.g. the
+    teacher's bottom k layers fine-tuned on the gold labels, shared by KD, PKD and Theseus)
+    are one model, trained once."""
+    first: dict = {}
+    same = {}
+    for j in jobs:
+        key = j.method.plain_key(j.cfg) if (j.role == "plain" and j.method.plain_key) else None
+        if key is None:
+            continue
+        if key in first:
+            same[j.name] = first[key]
+        else:
+            first[key] = j.name
+    return same
+
+
+def train_students(
+    jobs: list[StudentJob], shared: Shared, cfg: PipelineConfig, ctx, stage: str = "students"
+) -> dict:
+    """Train every student. Small ones (word students: `parallel`) run `cfg.student_workers`
+    at a time on one torch thread each, set once here by the run's own thread, so results do
+    not depend on `student_workers` and no training thread touches process-wide settings.
+    Transformer students then train one at a time on every core (or on the GPU)."""
+    same = plain_groups(jobs)
+    todo = [j for j in jobs if j.name not in same]
+    ctx.stage(stage, sum(j.method.steps(j, shared) for j in todo))
+
+    def one(job: StudentJob) -> list[tuple[str, dict]]:
+        t0 = time.time()
+        student = job.method.train(job, shared, ctx)
+        folder = student.save(ctx.run_dir / "students" / job.name)
+        ctx.store.add_artifact(ctx.run_id, job.name, folder)
+        info = {
+            "role": job.role,
+            "arch": job.cfg.method,
+            "family": job.method.family,
+            "student": student,
+            "dir": folder,
+            "seed": job.cfg.seed,
+            "train_s": round(time.time() - t0, 2),
+            **getattr(student, "info", {}),
+        }
+        out = [(job.name, info)]
+        companion = getattr(student, "companion", None)  # NewsBERT's jointly trained teacher
+        if companion is not None:
+            name = job.name.replace(f"_{job.role}", "_teacher", 1)
+            cdir = companion.save(ctx.run_dir / "students" / name)
+            ctx.store.add_artifact(ctx.run_id, name, cdir)
+            out.append((name, {**info, "role": "joint_teacher", "student": companion, "dir": cdir}))
+        return out
+
+    small = [j for j in todo if j.method.parallel]
+    big = [j for j in todo if not j.method.parallel]
+    done: dict[str, dict] = {}
+    if small:
+        before = torch.get_num_threads()
+        threads = max(1, min(getattr(j.cfg, "threads", 1) or 1 for j in small))
+        workers = max(1, min(cfg.student_workers, len(small)))
+        torch.set_num_threads(threads)
+        try:
+            with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="student") as ex:
+                for pairs_ in ex.map(one, small):
+                    done.update(pairs_)
+        finally:
+            torch.set_num_threads(before)
+    for j in big:
+        done.update(one(j))
+    for name, twin in same.items():
+        info = dict(done[twin], same_as=twin, train_s=0.0)
+        job = next(j for j in jobs if j.name == name)
+        student = info["student"]
+        if dataclasses.is_dataclass(student):  # saved under this method's name and config
+            student = dataclasses.replace(student, method=job.cfg.method, cfg=job.cfg)
+        folder = student.save(ctx.run_dir / "students" / name)
+        ctx.store.add_artifact(ctx.run_id, name, folder)
+        done[name] = {**info, "dir": folder, "arch": job.cfg.method}
+    extra = {n: r for n, r in done.items() if r["role"] == "joint_teacher"}
+    return {j.name: done[j.name] for j in jobs} | extra
