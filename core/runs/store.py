@@ -20,7 +20,6 @@ import json
 import logging
 import os
 import shutil
-import socket
 import sqlite3
 import time
 from collections.abc import Iterator
@@ -31,73 +30,26 @@ from typing import Any
 import sqlite_utils
 
 from core.data.hashing import sha256_file
+from core.runs import queue as run_queue
+from core.runs.schema import (
+    HOST,
+    RESULT_COLUMNS,
+    SCHEMA_VERSION,
+    WORKER_STALE_S,
+    StoreError,
+    create_schema,
+    decode_run,
+    enable_wal,
+    pid_alive,
+    version,
+)
 
 log = logging.getLogger(__name__)
 
-SCHEMA_VERSION = 3  # 1: first release; 2: AUTOINCREMENT run ids, heartbeat and host columns;
-# 3: the queue (worker and parent columns, workers table)
 ACTIVE = ("queued", "running")
 IS_ACTIVE = "status in ({})".format(", ".join(f"'{x}'" for x in ACTIVE))  # an SQL condition
 FINAL = ("done", "failed", "cancelled", "interrupted")
 STALE_AFTER_S = 30.0  # a running run with no heartbeat for this long is taken for dead
-WORKER_STALE_S = 15.0  # a worker with no heartbeat for this long is taken for gone
-RESULT_COLUMNS = (
-    "accuracy",
-    "f1",
-    "params",
-    "size_bytes",
-    "latency_ms_p50",
-    "latency_ms_p95",
-    "throughput",
-)
-HOST = socket.gethostname()
-
-_RUNS_COLUMNS = (
-    ("id", "INTEGER PRIMARY KEY AUTOINCREMENT"),
-    ("kind", "TEXT NOT NULL"),
-    ("name", "TEXT"),
-    ("status", "TEXT NOT NULL"),
-    ("config", "TEXT"),
-    ("data", "TEXT"),
-    ("teacher", "TEXT"),
-    ("created", "REAL"),
-    ("started", "REAL"),
-    ("finished", "REAL"),
-    ("pid", "INTEGER"),
-    ("error", "TEXT"),
-    ("stage", "TEXT"),
-    ("step", "INTEGER"),
-    ("total", "INTEGER"),
-    ("progress", "REAL DEFAULT 0.0"),
-    ("eta_s", "REAL"),
-    ("message", "TEXT"),
-    ("cancel_requested", "INTEGER DEFAULT 0"),
-    ("timings", "TEXT"),
-    ("updated", "REAL"),
-    ("heartbeat", "REAL"),  # written every few seconds by the process executing the run
-    ("host", "TEXT"),  # where `pid` lives: a pid is only checked on its own host
-    ("worker", "TEXT"),  # the worker that claimed the run (None: run in the foreground)
-    ("parent", "INTEGER"),  # the sweep this run is a trial of
-)
-_OTHER_TABLES = (
-    'CREATE TABLE IF NOT EXISTS "meta" ("key" TEXT PRIMARY KEY, "value" TEXT)',
-    'CREATE TABLE IF NOT EXISTS "metrics" ("run_id" INTEGER REFERENCES "runs"("id"), '
-    '"series" TEXT, "step" INTEGER, "value" REAL, "t" REAL)',
-    'CREATE INDEX IF NOT EXISTS "idx_metrics_run_id_series" ON "metrics" ("run_id", "series")',
-    'CREATE TABLE IF NOT EXISTS "results" ("run_id" INTEGER REFERENCES "runs"("id"), '
-    '"model" TEXT, "role" TEXT, "arch" TEXT, '
-    + ", ".join(f'"{c}" REAL' for c in RESULT_COLUMNS)
-    + ', "detail" TEXT, PRIMARY KEY ("run_id", "model"))',
-    'CREATE TABLE IF NOT EXISTS "artifacts" ("run_id" INTEGER REFERENCES "runs"("id"), '
-    '"name" TEXT, "path" TEXT, "sha256" TEXT, "bytes" INTEGER, PRIMARY KEY ("run_id", "name"))',
-    'CREATE TABLE IF NOT EXISTS "workers" ("id" TEXT PRIMARY KEY, "host" TEXT, "pid" INTEGER, '
-    '"backend" TEXT, "slots" INTEGER, "started" REAL, "heartbeat" REAL, "stopped" REAL, '
-    '"runs" TEXT)',
-)
-
-
-class StoreError(RuntimeError):
-    """The database cannot be used by this version of the code."""
 
 
 class RunActive(ValueError):
@@ -113,18 +65,6 @@ class RunActive(ValueError):
 def default_home() -> Path:
     env = os.environ.get("DISTILLERY_HOME")
     return Path(env) if env else Path(__file__).resolve().parents[2] / "data"
-
-
-def _pid_alive(pid: int | None) -> bool:
-    if not pid:
-        return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 class Store:
@@ -154,7 +94,7 @@ class Store:
             conn.close()
 
     @contextmanager
-    def _tx(self) -> Iterator[sqlite3.Connection]:
+    def transaction(self) -> Iterator[sqlite3.Connection]:
         """One write transaction, taken up front (BEGIN IMMEDIATE): read-then-write is atomic."""
         conn = self._connect(autocommit=True)
         try:
@@ -168,97 +108,31 @@ class Store:
         finally:
             conn.close()
 
-    @staticmethod
-    def _version(conn: sqlite3.Connection) -> int:
-        if not conn.execute("select 1 from sqlite_master where name = 'meta'").fetchone():
-            return 0
-        row = conn.execute("select value from meta where key = 'schema_version'").fetchone()
-        return int(row[0]) if row else 0
-
-    def _enable_wal(self, conn: sqlite3.Connection) -> None:
-        """Switch the file to WAL, retrying: the switch can answer SQLITE_BUSY at once, without
-        going through the busy handler, while another process is opening the same fresh file."""
-        deadline = time.monotonic() + self.busy_timeout_s
-        while True:
-            try:
-                # WAL is a property of the file; it cannot be switched inside a transaction
-                if conn.execute("PRAGMA journal_mode").fetchone()[0].lower() != "wal":
-                    conn.execute("PRAGMA journal_mode = WAL")
-                return
-            except sqlite3.OperationalError as e:
-                if "locked" not in str(e) and "busy" not in str(e):
-                    raise
-                if time.monotonic() > deadline:
-                    raise
-                time.sleep(0.05)
-
     def _migrate(self) -> None:
         """Create or upgrade the schema; safe when several processes open a fresh home at once."""
         conn = self._connect(autocommit=True)
         try:
-            self._enable_wal(conn)
-            if self._version(conn) == SCHEMA_VERSION:  # the usual case: no write lock taken
+            enable_wal(conn, self.busy_timeout_s)
+            if version(conn) == SCHEMA_VERSION:  # the usual case: no write lock taken
                 return
         finally:
             conn.close()
-        with self._tx() as conn:
-            version = self._version(conn)  # again, now that no one else can be migrating
-            if version > SCHEMA_VERSION:
+        with self.transaction() as conn:
+            found = version(conn)  # again, now that no one else can be migrating
+            if found > SCHEMA_VERSION:
                 raise StoreError(
-                    f"{self.path} has schema version {version}; this code reads up to "
+                    f"{self.path} has schema version {found}; this code reads up to "
                     f"{SCHEMA_VERSION}: update Distillery"
                 )
-            if version == SCHEMA_VERSION:
+            if found == SCHEMA_VERSION:
                 return
-            self._create_schema(conn)
+            create_schema(conn, self.home)
             conn.execute(
                 "insert or replace into meta (key, value) values ('schema_version', ?)",
                 [str(SCHEMA_VERSION)],
             )
-            self.migrated_from = version
-            log.info("store %s: schema %d -> %d", self.path, version, SCHEMA_VERSION)
-
-    def _create_schema(self, conn: sqlite3.Connection) -> None:
-        """The current version from nothing, from version 1 (the runs table is rebuilt, rows
-        kept: SQLite cannot add AUTOINCREMENT to a table) or from 2 (columns added)."""
-        cols = ",\n   ".join(f'"{n}" {t}' for n, t in _RUNS_COLUMNS)
-        old = [r[1] for r in conn.execute('PRAGMA table_info("runs")')]
-        autoinc = conn.execute(
-            "select 1 from sqlite_master where name = 'runs' and sql like '%AUTOINCREMENT%'"
-        ).fetchone()
-        if not old:
-            conn.execute(f'CREATE TABLE "runs" (\n   {cols}\n)')
-        elif autoinc:  # version 2: only new (nullable) columns
-            for name, typ in _RUNS_COLUMNS:
-                if name not in old:
-                    conn.execute(f'ALTER TABLE "runs" ADD COLUMN "{name}" {typ}')
-            # a version-2 `queued` run was one whose process was about to start; workers would
-            # now run it long after its process gave up on it: it stays what it was, stopped
-            conn.execute(
-                "update runs set status = 'interrupted', finished = ?, error = ? "
-                "where status = 'queued'",
-                [time.time(), "queued before the upgrade to workers; its process never started"],
-            )
-        else:  # version 1: recreate the table with AUTOINCREMENT and copy the rows
-            keep = ", ".join(f'"{c}"' for c in old if c in dict(_RUNS_COLUMNS))
-            conn.execute('DROP TABLE IF EXISTS "runs_v2"')
-            conn.execute(f'CREATE TABLE "runs_v2" (\n   {cols}\n)')
-            conn.execute(f'INSERT INTO "runs_v2" ({keep}) SELECT {keep} FROM "runs"')
-            conn.execute('DROP TABLE "runs"')
-            conn.execute('ALTER TABLE "runs_v2" RENAME TO "runs"')
-        for ddl in _OTHER_TABLES:
-            conn.execute(ddl)
-        # ids continue after the largest ever seen: in the table, or as a folder under runs/
-        top = conn.execute('select coalesce(max(id), 0) from "runs"').fetchone()[0]
-        runs_dir = self.home / "runs"
-        if runs_dir.is_dir():
-            top = max([top] + [int(p.name) for p in runs_dir.iterdir() if p.name.isdigit()])
-        if top:
-            cur = conn.execute(
-                "update sqlite_sequence set seq = max(seq, ?) where name = 'runs'", [top]
-            )
-            if not cur.rowcount:
-                conn.execute("insert into sqlite_sequence (name, seq) values ('runs', ?)", [top])
+            self.migrated_from = found
+            log.info("store %s: schema %d -> %d", self.path, found, SCHEMA_VERSION)
 
     # -- runs ---------------------------------------------------------------------------------
     def create_run(
@@ -305,7 +179,7 @@ class Store:
     def run(self, run_id: int) -> dict[str, Any]:
         with self.db() as db:
             row = db["runs"].get(run_id)
-        return _decode_run(row)
+        return decode_run(row)
 
     def runs(
         self, status: str | None = None, kind: str | None = None, parent: int | None = None
@@ -322,20 +196,20 @@ class Store:
             args.append(kind)
         with self.db() as db:
             rows = db["runs"].rows_where(" and ".join(where) or None, args, order_by="id desc")
-            return [_decode_run(r) for r in rows]
+            return [decode_run(r) for r in rows]
 
     def active_runs(self) -> list[dict[str, Any]]:
         """Queued and running runs, newest first: one small query, cheap enough for every
         page render and every live refresh."""
         with self.db() as db:
             rows = db["runs"].rows_where(IS_ACTIVE, order_by="id desc")
-            return [_decode_run(r) for r in rows]
+            return [decode_run(r) for r in rows]
 
     def request_cancel(self, run_id: int) -> str:
         """Cancel a run: a queued one is `cancelled` at once (no worker will take it); a running
         one is flagged and stops at its next step. Returns the run's status after the call."""
         now = time.time()
-        with self._tx() as conn:
+        with self.transaction() as conn:
             row = conn.execute("select status from runs where id = ?", [run_id]).fetchone()
             if row is None:
                 raise KeyError(f"no run {run_id}")
@@ -376,97 +250,29 @@ class Store:
             cur = db.execute(sql, [now, pid or os.getpid(), host or HOST, now, now, run_id])
             return cur.rowcount == 1
 
+    # -- the queue and its workers (core.runs.queue) --------------------------------------------
     def claim_next(
         self, worker: str, kinds: tuple[str, ...] | None = None, exclude: tuple[str, ...] = ()
     ) -> dict[str, Any] | None:
-        """Take the oldest queued run (of `kinds`, not of `exclude`) for `worker`, atomically:
-        two workers never get the same run. None when the queue has nothing for it."""
-        where = ["status = 'queued'"]
-        args: list[Any] = []
-        if kinds:
-            where.append("kind in ({})".format(", ".join("?" * len(kinds))))
-            args += list(kinds)
-        if exclude:
-            where.append("kind not in ({})".format(", ".join("?" * len(exclude))))
-            args += list(exclude)
-        now = time.time()
-        with self._tx() as conn:
-            row = conn.execute(
-                f"select id from runs where {' and '.join(where)} order by id limit 1", args
-            ).fetchone()
-            if row is None:
-                return None
-            conn.execute(
-                "update runs set status = 'running', worker = ?, started = ?, pid = ?, host = ?, "
-                "heartbeat = ?, updated = ? where id = ?",
-                [worker, now, os.getpid(), HOST, now, now, row[0]],
-            )
-        return self.run(row[0])
+        return run_queue.claim_next(self, worker, kinds, exclude)
 
     def queue_waiting(self) -> bool:
-        """Is anything queued? A read, so idle workers poll without taking the write lock."""
-        with self.db() as db:
-            return (
-                db.execute("select 1 from runs where status = 'queued' limit 1").fetchone()
-                is not None
-            )
+        return run_queue.queue_waiting(self)
 
     def queue(self) -> list[dict[str, Any]]:
-        """Queued runs in the order workers take them (oldest first)."""
-        with self.db() as db:
-            rows = db["runs"].rows_where("status = 'queued'", order_by="id")
-            return [_decode_run(r) for r in rows]
+        return run_queue.queue(self)
 
     def queue_position(self, run_id: int) -> tuple[int, int] | None:
-        """(position, queue length) of a queued run, 1 = next to start; None if not queued."""
-        ids = [r["id"] for r in self.queue()]
-        return (ids.index(run_id) + 1, len(ids)) if run_id in ids else None
+        return run_queue.queue_position(self, run_id)
 
-    # -- workers ------------------------------------------------------------------------------
     def register_worker(self, worker: str, backend: str, slots: int) -> None:
-        now = time.time()
-        with self.db() as db:
-            db["workers"].upsert(
-                {
-                    "id": worker,
-                    "host": HOST,
-                    "pid": os.getpid(),
-                    "backend": backend,
-                    "slots": slots,
-                    "started": now,
-                    "heartbeat": now,
-                    "stopped": None,
-                    "runs": "[]",
-                },
-                pk="id",
-            )
+        run_queue.register_worker(self, worker, backend, slots)
 
     def worker_beat(self, worker: str, runs: list[int], stopped: bool = False) -> None:
-        now = time.time()
-        with self.db() as db:
-            db.execute(
-                "update workers set heartbeat = ?, runs = ?, stopped = ? where id = ?",
-                [now, json.dumps(runs), now if stopped else None, worker],
-            )
+        run_queue.worker_beat(self, worker, runs, stopped)
 
     def live_workers(self, max_age_s: float = WORKER_STALE_S) -> list[dict[str, Any]]:
-        """Workers that beat within `max_age_s` and have not stopped (on this host: whose
-        process is alive), oldest first."""
-        now = time.time()
-        with self.db() as db:
-            rows = list(
-                db["workers"].rows_where(
-                    "stopped is null and heartbeat > ?", [now - max_age_s], order_by="started"
-                )
-            )
-        out = []
-        for r in rows:
-            if r["host"] == HOST and not _pid_alive(r["pid"]):
-                continue
-            r = dict(r)
-            r["runs"] = json.loads(r["runs"] or "[]")
-            out.append(r)
-        return out
+        return run_queue.live_workers(self, max_age_s)
 
     def heartbeat(self, run_id: int) -> None:
         """`I am still working on it`: written by the executing process every few seconds."""
@@ -512,7 +318,7 @@ class Store:
             last = beat if beat is not None else created
             if last is not None and now - last > stale_after_s:
                 why = f"no heartbeat for {now - last:.0f} s"
-            elif host in (None, "", HOST) and not _pid_alive(pid):
+            elif host in (None, "", HOST) and not pid_alive(pid):
                 why = f"process {pid} is gone"
             else:
                 continue
@@ -533,7 +339,7 @@ class Store:
     def delete_run(self, run_id: int) -> None:
         """Delete a run, its rows and its artifact folder; a queued or running run raises
         `RunActive` (cancel it first)."""
-        with self._tx() as conn:
+        with self.transaction() as conn:
             row = conn.execute("select status from runs where id = ?", [run_id]).fetchone()
             if row and row[0] in ACTIVE:
                 raise RunActive(run_id, row[0])
@@ -607,10 +413,3 @@ class Store:
     def artifacts(self, run_id: int) -> list[dict[str, Any]]:
         with self.db() as db:
             return list(db["artifacts"].rows_where("run_id = ?", [run_id], order_by="name"))
-
-
-def _decode_run(row: dict[str, Any]) -> dict[str, Any]:
-    r = dict(row)
-    for k in ("config", "data", "timings"):
-        r[k] = json.loads(r[k]) if r.get(k) else {}
-    return r

@@ -20,11 +20,14 @@ import dataclasses
 import json
 import logging
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
+from core import methods
 from core.config import AugmentConfig, opt, to_dict
-from core.runs.config import PipelineConfig
+from core.runs.config import PipelineConfig, pipeline_from_dict
+from core.runs.store import FINAL
+from core.runs.submit import JobManager
 
 log = logging.getLogger(__name__)
 
@@ -112,8 +115,6 @@ def parse_space(items: list[str], student: str) -> list[Param]:
         IntDistribution,
     )
 
-    from core import methods
-
     scfg = methods.get(student).config
     targets = {
         "student": {f.name for f in dataclasses.fields(scfg)} - {"method"},
@@ -172,7 +173,6 @@ def apply_params(
     base: PipelineConfig, space: list[Param], params: dict[str, Any]
 ) -> PipelineConfig:
     """The base config with one trial's parameters set (a deep copy: the base is untouched)."""
-    from core.runs.config import pipeline_from_dict
 
     cfg = pipeline_from_dict(to_dict(base))
     for p in space:
@@ -262,106 +262,127 @@ def study_from_store(store, sweep_run: dict[str, Any]):
 
 
 # -- the coordinator --------------------------------------------------------------------------
+@dataclass
+class Coordinator:
+    """A sweep's handle on its own runs: submit them, wait for them while keeping a worker alive
+    (the queue needs one), and cancel every one of them when the sweep stops."""
+
+    ctx: Any
+    manager: JobManager
+    mine: list[int] = field(default_factory=list)
+    checked: float = 0.0
+
+    def submit(self, kind: str, cfg: PipelineConfig, **kw: Any) -> int:
+        rid = self.manager.submit(kind, cfg, parent=self.ctx.run_id, **kw)
+        self.mine.append(rid)
+        return rid
+
+    def keep_a_worker(self) -> None:
+        """Every 10 s: a worker that idled out or died is replaced."""
+        if time.monotonic() - self.checked > 10:
+            self.manager.ensure_worker()
+            self.checked = time.monotonic()
+
+    def wait(self, rids: list[int]) -> None:
+        while any(self.ctx.store.run(r)["status"] not in FINAL for r in rids):
+            self.ctx.check_cancel()
+            self.keep_a_worker()
+            time.sleep(0.5)
+
+    def cancel_all(self) -> None:
+        for rid in self.mine:
+            if self.ctx.store.run(rid)["status"] in ("queued", "running"):
+                self.ctx.store.request_cancel(rid)
+
+
+def _base_config(cfg: PipelineConfig, sweep: SweepConfig) -> PipelineConfig:
+    """The run config every trial starts from: the swept student alone, no plain twin."""
+    base = dataclasses.replace(cfg, plain_baseline=False)
+    if not any(s.method == sweep.student for s in base.students):
+        base.students = [methods.get(sweep.student).config(method=sweep.student)]
+    base.students = [s for s in base.students if s.method == sweep.student][:1]
+    return base
+
+
+def _teacher_run(co: Coordinator, base: PipelineConfig, cfg: PipelineConfig) -> int:
+    """The earlier run named by `teacher_run`, or a teacher run submitted and waited for."""
+    if cfg.teacher_run is not None:
+        return cfg.teacher_run
+    store, sid = co.ctx.store, co.ctx.run_id
+    co.ctx.stage("teacher", 1)
+    rid = co.submit("teacher", dataclasses.replace(base, name=f"sweep {sid} teacher"))
+    store.update_run(sid, message=f"teacher: run {rid}")
+    co.wait([rid])
+    run = store.run(rid)
+    if run["status"] != "done":
+        raise RuntimeError(f"the sweep's teacher run {rid} is {run['status']}: {run['error']}")
+    co.ctx.step()
+    return rid
+
+
+def _trials(co: Coordinator, base: PipelineConfig, sweep: SweepConfig, seed: int) -> None:
+    """Ask Optuna for trials, `sweep.parallel` at a time as queued distill runs, and tell it
+    each finished run's objective value."""
+    import optuna  # lazily: only a sweep needs it
+
+    store, sid, ctx = co.ctx.store, co.ctx.run_id, co.ctx
+    space = parse_space(sweep.space, sweep.student)
+    ctx.stage("trials", sweep.trials)
+    study = optuna.create_study(direction="maximize", sampler=optuna.samplers.TPESampler(seed=seed))
+    dists = {p.name: p.distribution for p in space}
+    in_flight: dict[int, Any] = {}  # run id -> optuna trial
+    asked = 0
+    best: tuple[float, int] | None = None
+    while asked < sweep.trials or in_flight:
+        while asked < sweep.trials and len(in_flight) < sweep.parallel:
+            trial = study.ask(dists)
+            tcfg = apply_params(base, space, trial.params)
+            tcfg = dataclasses.replace(tcfg, name=f"sweep {sid} trial {trial.number}")
+            extra = {"sweep_trial": {"sweep": sid, "number": trial.number, "params": trial.params}}
+            in_flight[co.submit("distill", tcfg, extra=extra)] = trial
+            asked += 1
+        ctx.check_cancel()
+        for rid in [r for r in in_flight if store.run(r)["status"] in FINAL]:
+            trial = in_flight.pop(rid)
+            res = trial_result(store, rid, sweep.student)
+            if store.run(rid)["status"] != "done" or res is None:
+                study.tell(trial, state=optuna.trial.TrialState.FAIL)
+                log.warning("sweep %d: trial %d (run %d) failed", sid, trial.number, rid)
+            else:
+                value = objective_value(sweep, res)
+                study.tell(trial, value)
+                if best is None or value > best[0]:
+                    best = (value, rid)
+                log.info("sweep %d: trial %d (run %d) = %.4f", sid, trial.number, rid, value)
+            ctx.step()
+            text = f"{ctx.steps_done}/{sweep.trials} trials"
+            if best:
+                text += f"; best {sweep.objective} {best[0]:.4f} (run {best[1]})"
+            store.update_run(sid, message=text)
+        if in_flight:
+            co.keep_a_worker()
+            time.sleep(0.5)
+
+
 def run_sweep(cfg: PipelineConfig, ctx) -> dict[str, Any]:
     """Execute a sweep run (kind `sweep`): teacher, then the trials through the queue."""
-    import optuna
-
-    from core.runs.store import FINAL
-    from core.runs.submit import JobManager
+    import optuna  # lazily: only a sweep needs it
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     store, sid = ctx.store, ctx.run_id
     sweep = sweep_of(store.run(sid))
-    space = parse_space(sweep.space, sweep.student)
-    manager = JobManager(store, slots=sweep.parallel, start_workers=False)
-    base = dataclasses.replace(cfg, plain_baseline=False)
-    if not any(s.method == sweep.student for s in base.students):
-        from core import methods
-
-        base.students = [methods.get(sweep.student).config(method=sweep.student)]
-    base.students = [s for s in base.students if s.method == sweep.student][:1]
-    mine: list[int] = []
-
-    checked = [0.0]
-
-    def keep_a_worker() -> None:
-        """Every 10 s: a worker that idled out or died is replaced (the queue needs one)."""
-        if time.monotonic() - checked[0] > 10:
-            manager.ensure_worker()
-            checked[0] = time.monotonic()
-
-    def wait(rids: list[int]) -> None:
-        while any(store.run(r)["status"] not in FINAL for r in rids):
-            ctx.check_cancel()
-            keep_a_worker()
-            time.sleep(0.5)
-
+    parse_space(sweep.space, sweep.student)  # a bad space fails before any run is queued
+    co = Coordinator(ctx, JobManager(store, slots=sweep.parallel, start_workers=False))
+    base = _base_config(cfg, sweep)
     ctx.plan({"teacher": 1.0, "trials": float(sweep.trials)})
     try:
-        if cfg.teacher_run is None:
-            ctx.stage("teacher", 1)
-            tcfg = dataclasses.replace(base, name=f"sweep {sid} teacher")
-            teacher_run = manager.submit("teacher", tcfg, parent=sid)
-            mine.append(teacher_run)
-            store.update_run(sid, message=f"teacher: run {teacher_run}")
-            wait([teacher_run])
-            if store.run(teacher_run)["status"] != "done":
-                raise RuntimeError(
-                    f"the sweep's teacher run {teacher_run} is {store.run(teacher_run)['status']}:"
-                    f" {store.run(teacher_run)['error']}"
-                )
-            ctx.step()
-        else:
-            teacher_run = cfg.teacher_run
-        base = dataclasses.replace(base, teacher_run=teacher_run)
-
-        ctx.stage("trials", sweep.trials)
-        sampler = optuna.samplers.TPESampler(seed=cfg.data.seed)
-        study = optuna.create_study(direction="maximize", sampler=sampler)
-        dists = {p.name: p.distribution for p in space}
-        in_flight: dict[int, Any] = {}  # run id -> optuna trial
-        asked = 0
-        best: tuple[float, int] | None = None
-        while asked < sweep.trials or in_flight:
-            while asked < sweep.trials and len(in_flight) < sweep.parallel:
-                trial = study.ask(dists)
-                tcfg = apply_params(base, space, trial.params)
-                tcfg = dataclasses.replace(tcfg, name=f"sweep {sid} trial {trial.number}")
-                extra = {
-                    "sweep_trial": {"sweep": sid, "number": trial.number, "params": trial.params}
-                }
-                rid = manager.submit("distill", tcfg, parent=sid, extra=extra)
-                mine.append(rid)
-                in_flight[rid] = trial
-                asked += 1
-            ctx.check_cancel()
-            for rid in [r for r in in_flight if store.run(r)["status"] in FINAL]:
-                trial = in_flight.pop(rid)
-                res = trial_result(store, rid, sweep.student)
-                if store.run(rid)["status"] != "done" or res is None:
-                    study.tell(trial, state=optuna.trial.TrialState.FAIL)
-                    log.warning("sweep %d: trial %d (run %d) failed", sid, trial.number, rid)
-                else:
-                    value = objective_value(sweep, res)
-                    study.tell(trial, value)
-                    if best is None or value > best[0]:
-                        best = (value, rid)
-                    log.info("sweep %d: trial %d (run %d) = %.4f", sid, trial.number, rid, value)
-                ctx.step()
-                text = f"{ctx.steps_done}/{sweep.trials} trials"
-                if best:
-                    text += f"; best {sweep.objective} {best[0]:.4f} (run {best[1]})"
-                store.update_run(sid, message=text)
-            if in_flight:
-                keep_a_worker()
-                time.sleep(0.5)
+        teacher_run = _teacher_run(co, base, cfg)
+        _trials(co, dataclasses.replace(base, teacher_run=teacher_run), sweep, cfg.data.seed)
     except BaseException:  # cancelled, Ctrl-C, or any failure: the sweep's runs stop with it
-        for rid in mine:
-            if store.run(rid)["status"] in ("queued", "running"):
-                store.request_cancel(rid)
+        co.cancel_all()
         raise
     finally:
-        manager.close()  # a worker this sweep had to start stops with it (none: nothing to do)
+        co.manager.close()  # a worker this sweep had to start stops with it (none: nothing to do)
     rows = trials_table(store, store.run(sid))
     done = [r for r in rows if "value" in r]
     if not done:

@@ -1,0 +1,115 @@
+"""The store as a queue: workers claim queued runs atomically and register with a heartbeat.
+
+Functions of a `Store` (which offers each as a method too): a queued run is taken by exactly one
+worker (`claim_next`, one write transaction), idle workers poll with a read (`queue_waiting`),
+and the dashboard shows each queued run's place (`queue_position`) and the live workers.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from typing import TYPE_CHECKING, Any
+
+from core.runs.schema import HOST, WORKER_STALE_S, decode_run, pid_alive
+
+if TYPE_CHECKING:
+    from core.runs.store import Store
+
+
+def claim_next(
+    store: Store, worker: str, kinds: tuple[str, ...] | None = None, exclude: tuple[str, ...] = ()
+) -> dict[str, Any] | None:
+    """Take the oldest queued run (of `kinds`, not of `exclude`) for `worker`, atomically:
+    two workers never get the same run. None when the queue has nothing for it."""
+    where = ["status = 'queued'"]
+    args: list[Any] = []
+    if kinds:
+        where.append("kind in ({})".format(", ".join("?" * len(kinds))))
+        args += list(kinds)
+    if exclude:
+        where.append("kind not in ({})".format(", ".join("?" * len(exclude))))
+        args += list(exclude)
+    now = time.time()
+    with store.transaction() as conn:
+        row = conn.execute(
+            f"select id from runs where {' and '.join(where)} order by id limit 1", args
+        ).fetchone()
+        if row is None:
+            return None
+        conn.execute(
+            "update runs set status = 'running', worker = ?, started = ?, pid = ?, host = ?, "
+            "heartbeat = ?, updated = ? where id = ?",
+            [worker, now, os.getpid(), HOST, now, now, row[0]],
+        )
+    return store.run(row[0])
+
+
+def queue_waiting(store: Store) -> bool:
+    """Is anything queued? A read, so idle workers poll without taking the write lock."""
+    with store.db() as db:
+        return (
+            db.execute("select 1 from runs where status = 'queued' limit 1").fetchone() is not None
+        )
+
+
+def queue(store: Store) -> list[dict[str, Any]]:
+    """Queued runs in the order workers take them (oldest first)."""
+    with store.db() as db:
+        rows = db["runs"].rows_where("status = 'queued'", order_by="id")
+        return [decode_run(r) for r in rows]
+
+
+def queue_position(store: Store, run_id: int) -> tuple[int, int] | None:
+    """(position, queue length) of a queued run, 1 = next to start; None if not queued."""
+    ids = [r["id"] for r in queue(store)]
+    return (ids.index(run_id) + 1, len(ids)) if run_id in ids else None
+
+
+def register_worker(store: Store, worker: str, backend: str, slots: int) -> None:
+    now = time.time()
+    with store.db() as db:
+        db["workers"].upsert(
+            {
+                "id": worker,
+                "host": HOST,
+                "pid": os.getpid(),
+                "backend": backend,
+                "slots": slots,
+                "started": now,
+                "heartbeat": now,
+                "stopped": None,
+                "runs": "[]",
+            },
+            pk="id",
+        )
+
+
+def worker_beat(store: Store, worker: str, runs: list[int], stopped: bool = False) -> None:
+    now = time.time()
+    with store.db() as db:
+        db.execute(
+            "update workers set heartbeat = ?, runs = ?, stopped = ? where id = ?",
+            [now, json.dumps(runs), now if stopped else None, worker],
+        )
+
+
+def live_workers(store: Store, max_age_s: float = WORKER_STALE_S) -> list[dict[str, Any]]:
+    """Workers that beat within `max_age_s` and have not stopped (on this host: whose
+    process is alive), oldest first."""
+    now = time.time()
+    with store.db() as db:
+        rows = list(
+            db["workers"].rows_where(
+                "stopped is null and heartbeat > ?", [now - max_age_s], order_by="started"
+            )
+        )
+    out = []
+    for r in rows:
+        if r["host"] == HOST and not pid_alive(r["pid"]):
+            continue
+        r = dict(r)
+        r["runs"] = json.loads(r["runs"] or "[]")
+        out.append(r)
+    return out
