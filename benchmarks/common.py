@@ -323,7 +323,7 @@ def _train_s(r: dict) -> str:
 
 
 def markdown(result: dict) -> str:
-    """The table as it goes into the README."""
+    """The table as it goes into docs/benchmarks.md."""
     n = len(result["run_ids"])
     lines = [
         f"{n} seed(s), mean ± sd (accuracy, macro-F1, retention = accuracy / teacher accuracy, "

@@ -1,4 +1,5 @@
-"""The README's accuracy-vs-latency chart as a dependency-free SVG, drawn from a benchmark's JSON.
+"""The accuracy-vs-latency chart of docs/benchmarks.md as a dependency-free SVG, drawn from a
+benchmark's JSON.
 
     python benchmarks/pareto_svg.py benchmarks/results/hotel.json   # writes hotel_pareto.svg
 

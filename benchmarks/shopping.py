@@ -7,7 +7,7 @@ shape (the teacher's bottom 2 of 4 layers) and NewsBERT's jointly trained teache
 scored on that domain's test rows. Sizes are capped (--per-domain train rows, --test-cap test
 rows per domain) to fit 45 minutes on 2 cores; the caps are printed with the table.
 
-    python benchmarks/shopping.py                       # the multi-domain table (README)
+    python benchmarks/shopping.py                       # the multi-domain table (docs/benchmarks.md)
     python benchmarks/shopping.py --domain dairy --students bilstm_char,textcnn_char --export
 """
 

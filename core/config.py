@@ -1,8 +1,8 @@
 """One config dataclass per run kind; each is saved with its run as JSON so a run can be redone.
 
 These dataclasses are the only place a default lives. Each field carries its help text and
-presentation hints in `dataclasses.field(metadata=...)`, read by the CLI (`core.cli_args`), the
-dashboard's forms and the README's table of defaults:
+presentation hints in `dataclasses.field(metadata=...)`, read by the CLI (`core.cli.fields`), the
+dashboard's forms and the table of defaults in docs/defaults.md:
 
 - ``help``: what the field does and why, in plain language;
 - ``flag``: its command-line flag (fields without one are not on the command line);

@@ -1,7 +1,7 @@
-"""Command-line flags, widget settings and the README's table of defaults, all generated from the
+"""Command-line flags, widget settings and the table of defaults, all generated from the
 config dataclasses (`core.config`), so a default or a help text lives in one place only.
 
-`python -m core.cli_args` prints the README's "Defaults" table.
+`python -m core defaults` prints the table of defaults that docs/defaults.md holds.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from typing import Any
 from core.config import AugmentConfig, DataConfig, DomainConfig, StudentConfig, TeacherConfig
 from core.runs.config import PipelineConfig
 
-# (prefix in the table of defaults, class), in the order the README lists them
+# (prefix in the table of defaults, class), in the order docs/defaults.md lists them
 SECTIONS: list[tuple[str, type]] = [
     ("data", DataConfig),
     ("teacher", TeacherConfig),
@@ -133,7 +133,7 @@ def _comma_choices(choices: list[str]) -> Any:
 
 
 def show_default(cls: type, name: str) -> str:
-    """A default as a person would type it (the CLI's help, the README's table)."""
+    """A default as a person would type it (the CLI's help, the table of defaults)."""
     v = default_of(cls, name)
     if _is_list_of_configs(cls, name):
         return ",".join(s.method for s in v)
@@ -272,7 +272,7 @@ def from_args(cls: type, ns: argparse.Namespace, **overrides: Any) -> Any:
     return cls(**kwargs)
 
 
-# -- the README's table --------------------------------------------------------------------------
+# -- the table of defaults (docs/defaults.md) ----------------------------------------------------
 def sections() -> list[tuple[str, type]]:
     """SECTIONS with every transformer method's config after the word students'."""
     extra = [c for c in _methods().config_classes() if c is not StudentConfig]
@@ -282,7 +282,7 @@ def sections() -> list[tuple[str, type]]:
 
 
 def defaults_markdown() -> str:
-    """The README's "Defaults" table: every config field, its default, CLI flag and meaning.
+    """The table of defaults (docs/defaults.md): every config field, its default, CLI flag and meaning.
     A method config's field inherited with the same flag and default as a row above is not
     repeated."""
     lines = ["| field | default | CLI flag | meaning |", "| --- | --- | --- | --- |"]

@@ -650,7 +650,7 @@ def build_parser() -> argparse.ArgumentParser:
     _augment_args(sw)
     _student_args(sw)
     _sweep_args(sw)
-    sub.add_parser("defaults", help="print the table of defaults (markdown, as in the README)")
+    sub.add_parser("defaults", help="print the table of defaults in docs/defaults.md")
     sub.add_parser("methods", help="list the student methods --students accepts")
     pr = sub.add_parser(
         "predict",
