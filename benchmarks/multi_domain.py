@@ -24,7 +24,7 @@ from core.config import (
     PipelineConfig,
     TeacherConfig,
 )
-from core.data.labelled import load_labelled
+from core.data.load import load_labelled
 
 ROLES = [
     ("teacher", "single-domain teacher"),

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from core.config import AugmentConfig, DataConfig, PipelineConfig, StudentConfig, TeacherConfig
-from core.data.labelled import load_labelled, load_unlabelled
+from core.data.load import load_labelled, load_unlabelled
 from core.runs.jobs import JobManager
 from core.runs.store import Store
 from core.teacher.hf import m3e_small_source

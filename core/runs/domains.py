@@ -22,7 +22,7 @@ from core import methods
 from core.config import PipelineConfig
 from core.data.augment import augment
 from core.data.bundle import DataBundle, load_bundle
-from core.data.labelled import DataError, Problem
+from core.data.problems import DataError, Problem
 from core.methods._base import Shared, StudentJob
 from core.teacher.hf import fine_tune, pick_device, precision, resolve_source
 from core.teacher.logits import teacher_logits
