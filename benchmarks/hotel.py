@@ -63,7 +63,7 @@ def main() -> None:
 
 
 def summary_test_texts(d: str) -> list[str]:
-    from core.data.labelled import load_labelled
+    from core.data.load import load_labelled
 
     return load_labelled(f"{d}/test.txt").texts
 

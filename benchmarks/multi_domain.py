@@ -18,7 +18,7 @@ from common import ROOT, run
 from core import methods
 from core.cli.fields import from_args
 from core.config import AugmentConfig, DataConfig, DomainConfig, TeacherConfig
-from core.data.labelled import load_labelled
+from core.data.load import load_labelled
 from core.runs.config import PipelineConfig
 
 ROLES = [

@@ -28,7 +28,7 @@ from common import (
 )
 
 from core.config import DataConfig
-from core.data.labelled import load_labelled
+from core.data.load import load_labelled
 
 DOMAINS = ("books", "computer", "dairy", "phone", "water_heater")
 SMALL = ("water_heater", "phone", "dairy")  # the small domains

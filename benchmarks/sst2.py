@@ -54,7 +54,7 @@ def main() -> None:
     summaries, h = run_seeds(cfg, a.home, cfg.name, a.seeds)
     bb = None
     if not a.no_bert_base:
-        from core.data.labelled import load_labelled
+        from core.data.load import load_labelled
 
         texts = load_labelled(f"{a.data}/test.tsv").texts
         bb = bert_base_latency(h["store"], h["run_id"], texts, a.latency_samples, 13)

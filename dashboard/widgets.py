@@ -14,7 +14,7 @@ from typing import Any
 import streamlit as st
 
 from core.config import AugmentConfig
-from core.data.labelled import DataError, Problem
+from core.data.problems import DataError, Problem
 from core.runs.stages import teacher_dir
 from core.runs.store import ACTIVE, Store, default_home
 from core.runs.submit import JobManager

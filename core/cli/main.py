@@ -231,7 +231,7 @@ class _Bars:
 
 
 def cmd_run(kind: str, a: argparse.Namespace) -> int:
-    from core.data.labelled import DataError
+    from core.data.problems import DataError
     from core.runs.context import RunContext
     from core.runs.execute import execute
     from core.runs.store import Store
@@ -316,7 +316,9 @@ def _print_table(models: dict[str, dict]) -> None:
 
 
 def cmd_data_check(a: argparse.Namespace) -> int:
-    from core.data.labelled import DataError, class_counts, load_labelled, load_unlabelled
+    from core.data.labelled import class_counts
+    from core.data.load import load_labelled, load_unlabelled
+    from core.data.problems import DataError
 
     try:
         if a.unlabelled:
@@ -453,7 +455,7 @@ def _sweep_args(p: argparse.ArgumentParser) -> None:
 def cmd_sweep(a: argparse.Namespace) -> int:
     """Queue (with --queue) or coordinate in the foreground a sweep; print the best trial."""
     from core.cli.fields import from_args
-    from core.data.labelled import DataError
+    from core.data.problems import DataError
     from core.runs.context import RunContext
     from core.runs.execute import execute
     from core.runs.plans import preflight

@@ -17,20 +17,18 @@ from dataclasses import dataclass
 
 from core.config import AugmentConfig
 from core.data import pairs
-from core.data.text import MASK, _jieba, detect_lang
+from core.data.text import MASK, detect_lang, get_jieba, tokenize
 
 log = logging.getLogger(__name__)
 
 
 def pos_tag(text: str, lang: str) -> list[tuple[str, str]]:
     """(word, POS) pairs; English words get a coarse shape tag since jieba only says 'eng'."""
-    _jieba()
+    get_jieba()
     import jieba.posseg as pseg
 
     if lang == "zh":
         return [(p.word, p.flag) for p in pseg.lcut(text, HMM=False) if p.word.strip()]
-    from core.data.text import tokenize
-
     out = []
     for w in tokenize(text, "en"):
         tag = "num" if w.isdigit() else ("punct" if not w[0].isalnum() else f"w{min(len(w), 8)}")
@@ -69,13 +67,15 @@ class PosTable:
         return self.words[tag][bisect.bisect_right(acc, rng.randrange(acc[-1]))]
 
 
-def _one(
+def one_variant(
     sent: list[tuple[str, str]],
     cfg: AugmentConfig,
     table: PosTable,
     rng: random.Random,
     mask: str,
 ) -> list[str]:
+    """One synthetic variant of a tagged sentence (its words): the unit every augmentation and
+    preview mode repeats, public so its per-word probabilities can be tested directly."""
     words = []
     for w, t in sent:
         x = rng.random()
@@ -97,7 +97,7 @@ def _tag_all(
 ) -> list[list[tuple[str, str]]]:
     """(word, POS) lists of every text, the mask token kept whole by jieba."""
     if mask_token != MASK:
-        _jieba().add_word(mask_token, freq=10**6)
+        get_jieba().add_word(mask_token, freq=10**6)
     tagged = []
     for t in texts:
         tagged.append(pos_tag(t, lang))
@@ -131,7 +131,7 @@ def augment(
             continue
         made = 0
         for _ in range(cfg.n_iter):
-            s = joiner.join(_one(sent, cfg, table, rng, mask_token)).strip()
+            s = joiner.join(one_variant(sent, cfg, table, rng, mask_token)).strip()
             if s and s not in seen:
                 seen.add(s)
                 out.append(s)
@@ -179,8 +179,8 @@ def augment_pairs(
         for mode in PAIR_MODES:
             made = 0
             for _ in range(cfg.n_iter):
-                new_a = joiner.join(_one(ta, cfg, table, rng, mask_token)).strip()
-                new_b = joiner.join(_one(tb, cfg, table, rng, mask_token)).strip()
+                new_a = joiner.join(one_variant(ta, cfg, table, rng, mask_token)).strip()
+                new_b = joiner.join(one_variant(tb, cfg, table, rng, mask_token)).strip()
                 va = a if mode == "b_only" else new_a
                 vb = b if mode == "a_only" else new_b
                 if not va or not vb:
@@ -212,8 +212,8 @@ def preview_pair(
     for mode in PAIR_MODES:
         found: list[str] = []
         for _ in range(n * 10):
-            va = a if mode == "b_only" else joiner.join(_one(ta, cfg, table, rng, MASK))
-            vb = b if mode == "a_only" else joiner.join(_one(tb, cfg, table, rng, MASK))
+            va = a if mode == "b_only" else joiner.join(one_variant(ta, cfg, table, rng, MASK))
+            vb = b if mode == "a_only" else joiner.join(one_variant(tb, cfg, table, rng, MASK))
             v = pairs.join(va, vb)
             if va and vb and v != text and v not in found:
                 found.append(v)
@@ -246,7 +246,7 @@ def preview(
     for name, k in kinds.items():
         variants: list[str] = []
         for _ in range(n * 10):
-            s = joiner.join(_one(sent, k, table, rng, MASK))
+            s = joiner.join(one_variant(sent, k, table, rng, MASK))
             if s not in variants and s != text:
                 variants.append(s)
             if len(variants) >= n:

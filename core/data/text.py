@@ -24,7 +24,9 @@ _EN_WORD = re.compile(r"\[MASK\]|[\w']+|[^\w\s]")
 _jieba_ready = False
 
 
-def _jieba():
+def get_jieba():
+    """jieba, initialised once per process with the mask token as one word: tokenisation and
+    augmentation (POS tagging) must segment the same way, so both get it from here."""
     global _jieba_ready
     import jieba
 
@@ -62,7 +64,7 @@ def clip(text: str, max_words: int | None, lang: str) -> str:
 def tokenize(text: str, lang: str, max_words: int | None = None) -> list[str]:
     text = clip(text, max_words, lang)
     if lang == "zh":
-        return [w for w in _jieba().lcut(text, HMM=False) if w.strip()]
+        return [w for w in get_jieba().lcut(text, HMM=False) if w.strip()]
     return _EN_WORD.findall(text.lower())
 
 
@@ -89,9 +91,6 @@ class Vocab:
         unk = 1
         ids = [self.stoi.get(w, unk) for w in tokens[:max_len]]
         return ids or [unk]
-
-    def encode_text(self, text: str, max_len: int) -> list[int]:
-        return self.encode(tokenize(text, self.lang, max_len), max_len)
 
     def save(self, path: Path) -> None:
         path.write_text(json.dumps({"lang": self.lang, "itos": self.itos}, ensure_ascii=False))

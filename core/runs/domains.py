@@ -18,7 +18,7 @@ import torch
 
 from core import methods
 from core.data.bundle import DataBundle
-from core.data.labelled import DataError, Problem
+from core.data.problems import DataError, Problem
 from core.methods._base import Shared, StudentJob
 from core.runs.config import PipelineConfig
 from core.runs.scoring import evaluate_models
