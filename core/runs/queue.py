@@ -10,12 +10,13 @@ from __future__ import annotations
 import json
 import os
 import time
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from core.runs.schema import HOST, WORKER_STALE_S, decode_run, pid_alive
 
-if TYPE_CHECKING:
-    from core.runs.store import Store
+# `store` below is a core.runs.store.Store, which offers each function as a method: typed
+# loosely here so that this module, below the store, does not import it back.
+Store = Any
 
 
 def claim_next(
