@@ -29,7 +29,7 @@ from core.evaluate.metrics import bert_base_reference, latency_stats
 from core.export.exporter import model_folder
 from core.runs.jobs import RunContext, execute
 from core.runs.store import Store
-from core.teacher.hf import load_teacher
+from core.teacher.model import load_teacher
 
 # transformers (and the hub client) is imported lazily, so these still apply
 os.environ.setdefault("HF_HUB_OFFLINE", "1")

@@ -20,7 +20,8 @@ from core.config import (
 )
 from core.runs.pipeline import preflight
 from core.runs.sweep import OBJECTIVES, SweepConfig, parse_space
-from core.teacher.hf import AUTO, PRESETS, available_devices
+from core.teacher.hf import AUTO, PRESETS
+from core.train.device import available_devices
 from dashboard import knobs, widgets
 from dashboard.tables import run_label
 

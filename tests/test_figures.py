@@ -18,7 +18,7 @@ from core.data.augment import augment
 from core.data.labelled import load_labelled
 from core.runs.jobs import RunContext, execute
 from core.runs.store import Store
-from core.teacher.hf import load_teacher
+from core.teacher.model import load_teacher
 
 ROOT = Path(__file__).resolve().parent.parent
 STUDENTS = ("bilstm_plain", "bilstm_distilled", "textcnn_plain", "textcnn_distilled")

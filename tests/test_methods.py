@@ -29,7 +29,7 @@ from core.methods._transformer import rows_for
 from core.runs.jobs import RunContext, execute
 from core.runs.pipeline import preflight
 from core.runs.store import Store
-from core.teacher.hf import Teacher
+from core.teacher.model import Teacher
 
 TRANSFORMERS = ("kd", "pkd_skip", "pkd_last", "theseus", "tinybert", "newsbert")
 WORD = ("bilstm", "textcnn")

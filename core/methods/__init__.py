@@ -135,9 +135,9 @@ def load_student(folder: str | Path) -> Any:
     """Any saved student, whatever its method: the folder's student.json names it. Loads take
     turns: `from_pretrained` patches torch process-wide while it builds a model, so two at once
     (two Predict sessions) would get each other's empty meta tensors."""
-    from core.teacher.hf import _LOAD_LOCK
+    from core.teacher.hf import LOAD_LOCK
 
-    with _LOAD_LOCK:
+    with LOAD_LOCK:
         return method_of_folder(folder).load(Path(folder))
 
 

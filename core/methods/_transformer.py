@@ -31,7 +31,7 @@ from torch import nn
 from core.config import opt, seed_field
 from core.data import pairs
 from core.methods._base import Shared, StudentJob
-from core.teacher.hf import batched_logits
+from core.teacher.model import batched_logits
 
 log = logging.getLogger(__name__)
 

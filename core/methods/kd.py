@@ -31,7 +31,7 @@ from core.methods._transformer import (
     teacher_internals,
     weighted_hidden_mse,
 )
-from core.teacher.hf import _load, resolve_source
+from core.teacher.hf import load_pretrained, resolve_source
 
 
 @dataclass
@@ -75,7 +75,7 @@ def build(job: StudentJob, shared: Shared) -> TransformerStudent:
     if not getattr(cfg, "checkpoint", None):
         return cut_student(job, shared)[0]
     source = resolve_source(cfg.checkpoint, shared.home) if shared.home else cfg.checkpoint
-    tok, model = _load(source, len(shared.label_names), shared.label_names)
+    tok, model = load_pretrained(source, len(shared.label_names), shared.label_names)
     return TransformerStudent(cfg.method, model, tok, cfg, shared.label_names, cfg.max_length)
 
 

@@ -24,7 +24,8 @@ from core.data.augment import augment
 from core.data.bundle import DataBundle, load_bundle
 from core.data.labelled import DataError, Problem
 from core.methods._base import Shared, StudentJob
-from core.teacher.hf import fine_tune, pick_device, precision, resolve_source
+from core.teacher.finetune import fine_tune
+from core.teacher.hf import resolve_source
 from core.teacher.logits import teacher_logits
 from core.teacher.metakd import (
     DomainCorruption,
@@ -33,6 +34,7 @@ from core.teacher.metakd import (
     prototype_scores,
     teacher_features,
 )
+from core.train.device import pick_device, precision
 
 log = logging.getLogger(__name__)
 

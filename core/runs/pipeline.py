@@ -26,17 +26,12 @@ from core.data.text import detect_lang
 from core.evaluate.metrics import by_domain, classification_metrics, folder_bytes, speed_profile
 from core.export.exporter import onnx_speed
 from core.methods._base import Shared, StudentJob
-from core.teacher.hf import (
-    AUTO,
-    Teacher,
-    auto_teacher,
-    fine_tune,
-    load_teacher,
-    pick_device,
-    precision,
-)
+from core.teacher.finetune import fine_tune
+from core.teacher.hf import AUTO, auto_teacher
 from core.teacher.logits import teacher_logits
+from core.teacher.model import Teacher, load_teacher
 from core.teacher.provenance import check_reuse
+from core.train.device import pick_device, precision
 
 log = logging.getLogger(__name__)
 
