@@ -25,7 +25,7 @@ from core.cli.main import build_parser, config_from_args
 from core.config import PipelineConfig, pipeline_from_dict, to_dict
 from core.methods import pkd, theseus
 from core.methods._base import Shared, StudentJob
-from core.methods._transformer import rows_for
+from core.methods._tf_fit import rows_for
 from core.runs.jobs import RunContext, execute
 from core.runs.pipeline import preflight
 from core.runs.store import Store

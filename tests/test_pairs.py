@@ -23,7 +23,7 @@ from core.data import pairs
 from core.data.augment import PAIR_MODES, augment, preview_pair
 from core.data.labelled import DataError, load_labelled, load_unlabelled, parse_labelled
 from core.export.exporter import export_model, load_predictor
-from core.methods._transformer import pad_ids
+from core.methods._tf_fit import pad_ids
 from core.methods._word_models import build_model, pad_batch
 from core.runs.jobs import RunContext, execute
 from core.runs.store import Store
