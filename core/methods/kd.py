@@ -170,6 +170,8 @@ register(
         steps=steps,
         load=load,
         plain_key=plain_key,
+        rank=1,
+        meta_distil=True,  # cut from the meta-teacher: hidden states first, then logits
         paper="Hinton et al. 2015; EasyNLP vanilla_kd",
     )
 )

@@ -181,7 +181,7 @@ def train(job: StudentJob, shared: Shared, ctx) -> TransformerStudent:
     out = fit(job, shared, ctx, student, [stage], rows_for(job, shared), extra_modules=[t_model])
     joint.model = t_model.to("cpu").eval()
     joint.task = out.task
-    out.companion = joint
+    out.extras = {"teacher": joint}  # reported as newsbert_teacher (Method.reports)
     out.info["momentum"] = cfg.momentum
     return out
 
@@ -202,6 +202,8 @@ register(
         steps=steps,
         load=load,
         plain_key=plain_key,
+        rank=6,
+        reports={"teacher": "joint_teacher"},
         supports=("single", "pair"),
         paper="Wu et al. 2021, NewsBERT: Distilling Pre-trained Language Model for Intelligent "
         "News Application",

@@ -126,6 +126,7 @@ for _name, _title, _summary in (
             steps=steps,
             load=load,
             plain_key=plain_key,
+            rank={"pkd_skip": 2, "pkd_last": 3}[_name],
             paper="Sun et al. 2019, Patient Knowledge Distillation for BERT Model Compression",
         )
     )

@@ -148,6 +148,7 @@ register(
         steps=steps,
         load=load,
         plain_key=plain_key,
+        rank=4,
         paper="Xu et al. 2020, BERT-of-Theseus: Compressing BERT by Progressive Module Replacing",
     )
 )

@@ -280,6 +280,7 @@ register(
         steps=steps,
         load=load,
         plain_key=plain_key,
+        rank=5,
         paper="Jiao et al. 2020, TinyBERT: Distilling BERT for Natural Language Understanding",
     )
 )

@@ -268,12 +268,14 @@ def _train_students(
             **getattr(student, "info", {}),
         }
         out = [(job.name, info)]
-        companion = getattr(student, "companion", None)  # NewsBERT's jointly trained teacher
-        if companion is not None:
-            name = job.name.replace(f"_{job.role}", "_teacher", 1)
+        for key, role in job.method.reports.items():  # e.g. NewsBERT's joint teacher
+            companion = getattr(student, "extras", {}).get(key)
+            if companion is None:
+                continue
+            name = job.name.replace(f"_{job.role}", f"_{key}", 1)
             cdir = companion.save(ctx.run_dir / "students" / name)
             ctx.store.add_artifact(ctx.run_id, name, cdir)
-            out.append((name, {**info, "role": "joint_teacher", "student": companion, "dir": cdir}))
+            out.append((name, {**info, "role": role, "student": companion, "dir": cdir}))
         return out
 
     small = [j for j in todo if j.method.parallel]
@@ -301,7 +303,7 @@ def _train_students(
         folder = student.save(ctx.run_dir / "students" / name)
         ctx.store.add_artifact(ctx.run_id, name, folder)
         done[name] = {**info, "dir": folder, "arch": job.cfg.method}
-    extra = {n: r for n, r in done.items() if r["role"] == "joint_teacher"}
+    extra = {n: r for n, r in done.items() if n not in {j.name for j in jobs}}  # reports
     return {j.name: done[j.name] for j in jobs} | extra
 
 
