@@ -25,7 +25,7 @@ from core.runs.config import PipelineConfig
 from core.runs.context import RunContext
 from core.runs.execute import execute
 from core.runs.store import Store
-from core.teacher.hf import load_teacher
+from core.teacher.model import load_teacher
 
 # transformers (and the hub client) is imported lazily, so these still apply
 os.environ.setdefault("HF_HUB_OFFLINE", "1")

@@ -209,6 +209,17 @@ class TeacherConfig:
         help="Epochs without a dev improvement before fine-tuning stops.",
         flag="--teacher-patience",
     )
+    select_metric: str = opt(
+        "accuracy",
+        help="Dev metric that picks the best epoch and stops fine-tuning early: accuracy, or "
+        "macro_f1 (every class counts equally: better for imbalanced labels).",
+        flag="--teacher-select-metric",
+        choices=["accuracy", "macro_f1"],
+    )
+    clip_norm: float = opt(
+        1.0,
+        help="Gradient norm clipped to before each fine-tuning step (BERT's usual 1.0).",
+    )
     seed: int = seed_field("fine-tuning")
 
 
@@ -392,6 +403,18 @@ class StudentConfig:
         help="Optional word2vec text file to start the word embeddings from.",
         flag="--vectors",
         none="random initial embeddings",
+    )
+    select_metric: str = opt(
+        "accuracy",
+        help="Dev metric that picks a student's best epoch: accuracy, or macro_f1 (every "
+        "class counts equally: better for imbalanced labels).",
+        flag="--select-metric",
+        choices=["accuracy", "macro_f1"],
+    )
+    clip_norm: float = opt(
+        5.0,
+        help="Gradient norm the students' dense weights are clipped to before each step "
+        "(the embeddings' sparse gradients are not clipped).",
     )
     threads: int = opt(
         1,

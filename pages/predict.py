@@ -12,7 +12,7 @@ import torch
 from core.data import pairs
 from core.evaluate.metrics import percentile
 from core.methods import load_student
-from core.teacher.hf import load_teacher
+from core.teacher.model import load_teacher
 from dashboard import charts, widgets
 from dashboard.tables import ROLE_ORDER, arch_name, method_rank, run_label
 

@@ -19,7 +19,8 @@ from core.config import (
 from core.runs.config import PipelineConfig, pipeline_from_dict
 from core.runs.plans import preflight
 from core.runs.sweep import OBJECTIVES, SweepConfig, parse_space
-from core.teacher.hf import AUTO, PRESETS, available_devices
+from core.teacher.hf import AUTO, PRESETS
+from core.train.device import available_devices
 from dashboard import knobs, widgets
 from dashboard.tables import run_label
 

@@ -15,7 +15,7 @@ from conftest import fast_char_students, shared_inputs
 from core import methods
 from core.methods._base import Shared, StudentJob
 from core.methods._word import initial_embeddings
-from core.teacher.hf import Teacher
+from core.teacher.model import Teacher
 
 LABELS = ["0", "1"]
 

@@ -99,11 +99,11 @@ def test_expertise_weights_follow_the_gold_probability():
 def test_newsbert_momentum_mixes_teacher_gradients(tiny_teacher_dir):
     from core.methods._transformer import bottom_layers, layers_of
     from core.methods.newsbert import block_map, momentum_mix
-    from core.teacher.hf import _load
+    from core.teacher.hf import load_pretrained
 
     assert block_map(12, 4) == [[0, 1, 2], [3, 4, 5], [6, 7, 8], [9, 10, 11]]
     assert block_map(2, 1) == [[0, 1]]
-    _, teacher = _load(str(tiny_teacher_dir), 2, None)
+    _, teacher = load_pretrained(str(tiny_teacher_dir), 2, None)
     student = bottom_layers(teacher, 1)
     for m in (teacher, student):
         for p in m.parameters():

@@ -19,7 +19,7 @@ from core.data.load import load_labelled
 from core.runs.context import RunContext
 from core.runs.execute import execute
 from core.runs.store import Store
-from core.teacher.hf import load_teacher
+from core.teacher.model import load_teacher
 
 ROOT = Path(__file__).resolve().parent.parent
 STUDENTS = ("bilstm_plain", "bilstm_distilled", "textcnn_plain", "textcnn_distilled")

@@ -7,8 +7,8 @@ import threading
 import pytest
 import torch
 
-from core.teacher.hf import Teacher
 from core.teacher.logits import cache_path, teacher_logits
+from core.teacher.model import Teacher
 
 
 @pytest.fixture(scope="module")

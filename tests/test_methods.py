@@ -25,13 +25,13 @@ from core.cli.main import build_parser, config_from_args
 from core.config import to_dict
 from core.methods import pkd, theseus
 from core.methods._base import Shared, StudentJob
-from core.methods._transformer import rows_for
+from core.methods._tf_fit import rows_for
 from core.runs.config import PipelineConfig, pipeline_from_dict
 from core.runs.context import RunContext
 from core.runs.execute import execute
 from core.runs.plans import preflight
 from core.runs.store import Store
-from core.teacher.hf import Teacher
+from core.teacher.model import Teacher
 
 TRANSFORMERS = ("kd", "pkd_skip", "pkd_last", "theseus", "tinybert", "newsbert")
 WORD = ("bilstm", "textcnn")
@@ -207,7 +207,7 @@ def test_register_refuses_a_bad_family_or_a_config_without_arch():
     class NoArch:
         epochs: int = 1
 
-    with pytest.raises(TypeError, match="needs an `arch` field"):
+    with pytest.raises(TypeError, match="needs a `method` field"):
         methods.register(dataclasses.replace(kd, name="broken", config=NoArch))
     assert "broken" not in methods.names()
 

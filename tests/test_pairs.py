@@ -25,7 +25,7 @@ from core.data.load import load_labelled, load_unlabelled
 from core.data.parse import parse_labelled
 from core.data.problems import DataError
 from core.export.exporter import export_model, load_predictor
-from core.methods._transformer import pad_ids
+from core.methods._tf_fit import pad_ids
 from core.methods._word_models import build_model, pad_batch
 from core.runs.config import PipelineConfig
 from core.runs.context import RunContext

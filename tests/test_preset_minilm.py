@@ -11,7 +11,7 @@ from core.config import DataConfig, TeacherConfig
 from core.data.bundle import load_bundle
 from core.runs.config import PipelineConfig
 from core.runs.stages import resolved_teacher
-from core.teacher.hf import TeacherError, _load, auto_teacher, resolve_source
+from core.teacher.hf import TeacherError, auto_teacher, load_pretrained, resolve_source
 
 EN = ["the film is a delight from start to finish", "a dull , lifeless and overlong mess"] * 20
 ZH = ["房间很干净，服务也很好", "太差了，再也不来了"] * 20
@@ -40,7 +40,7 @@ def test_minilm_preset_converts_and_loads_as_a_classifier(tmp_path):
     names = {p.name for p in (tmp_path / "cache" / "presets" / "all-minilm-l6-v2").iterdir()}
     assert {"config.json", "model.safetensors", "tokenizer.json"} <= names
     assert not any(n.endswith((".bin", ".pt", ".pkl")) for n in names)
-    tok, model = _load(src, 2, ["neg", "pos"])
+    tok, model = load_pretrained(src, 2, ["neg", "pos"])
     assert model.config.hidden_size == 384 and model.config.num_hidden_layers == 6
     assert tok("Hello World")["input_ids"][1:3] == tok("hello world")["input_ids"][1:3]  # uncased
     assert sum(p.numel() for p in model.parameters()) > 22_000_000

@@ -88,7 +88,7 @@ def cmd_predict(a: argparse.Namespace) -> int:
     import torch
 
     from core.runs.store import Store
-    from core.teacher.hf import load_teacher
+    from core.teacher.model import load_teacher
 
     if a.run is None:  # the older form: RUN first, then the texts
         first, *rest = a.texts

@@ -24,7 +24,7 @@ import torch
 from torch import nn
 
 from core import methods
-from core.teacher.hf import load_teacher
+from core.teacher.model import load_teacher
 
 log = logging.getLogger(__name__)
 

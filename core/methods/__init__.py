@@ -4,7 +4,8 @@ A method says what it is (`title`, `summary`), which config dataclass holds its 
 home of their defaults), what it needs from the teacher, whether its students are small enough
 to train side by side on one thread each, and how to train and load a student. The pipeline,
 the CLI, the pages and the report iterate over this registry; none of them names a method, so
-adding one is one new module here plus its tests (TextBrewer keeps its losses, matches and
+adding one is one new module here plus its tests (its place in lists, whether MetaKD can
+distil it and any extra model it reports are attributes of its `Method`) (TextBrewer keeps its losses, matches and
 schedulers in string-keyed registries the same way).
 
 Modules are found by walking this package: every module not starting with "_" is imported and
@@ -48,6 +49,12 @@ class Method:
     supports: tuple[str, ...] = ("single", "pair")  # single texts, sentence pairs
     paper: str = ""
     extra: dict[str, Any] = field(default_factory=dict)
+    rank: int = 100  # its place within its family in every list (lower first, then by name)
+    # MetaKD may distil it from the meta-teacher (per-row weights, hidden-state stage first)
+    meta_distil: bool = False
+    # extra models its distilled students carry (`student.extras[key]`), reported as
+    # `<method>_<key>` with the role given: NewsBERT's {"teacher": "joint_teacher"}
+    reports: dict[str, str] = field(default_factory=dict)
 
 
 REGISTRY: dict[str, Method] = {}
@@ -76,24 +83,9 @@ def _discover() -> None:
 
 
 def names() -> list[str]:
-    """Every method, word students first, in registration order within a family."""
+    """Every method, word students first, then by each method's `rank` within a family."""
     _discover()
-    return sorted(REGISTRY, key=lambda n: (FAMILIES.index(REGISTRY[n].family), _order(n)))
-
-
-def _order(name: str) -> int:
-    order = [
-        "bilstm",
-        "textcnn",
-        "bilstm_char",
-        "textcnn_char",
-        "kd",
-        "pkd_skip",
-        "pkd_last",
-        "theseus",
-        "tinybert",
-    ]
-    return order.index(name) if name in order else len(order)
+    return sorted(REGISTRY, key=lambda n: (FAMILIES.index(REGISTRY[n].family), REGISTRY[n].rank))
 
 
 def get(name: str) -> Method:
@@ -135,9 +127,9 @@ def load_student(folder: str | Path) -> Any:
     """Any saved student, whatever its method: the folder's student.json names it. Loads take
     turns: `from_pretrained` patches torch process-wide while it builds a model, so two at once
     (two Predict sessions) would get each other's empty meta tensors."""
-    from core.teacher.hf import _LOAD_LOCK
+    from core.teacher.hf import LOAD_LOCK
 
-    with _LOAD_LOCK:
+    with LOAD_LOCK:
         return method_of_folder(folder).load(Path(folder))
 
 

@@ -1,5 +1,5 @@
-"""Transformer students: built from the teacher's own config, trained by one loop for every
-transformer method (nanoGPT-style: read `fit` top to bottom).
+"""Transformer students: built from the teacher's own config; shared knobs, helpers and loss
+terms of every transformer method (their training: core.methods._tf_fit).
 
 A method hands `fit` its stages: each names its epochs, the parameters it trains and a loss
 function returning named terms (`kd`, `ce`, `hidden`, `attention`, `embedding`, ...); the loop
@@ -15,11 +15,7 @@ import dataclasses
 import inspect
 import json
 import logging
-import math
-import random
 import shutil
-import time
-from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -31,7 +27,7 @@ from torch import nn
 from core.config import opt, seed_field
 from core.data import pairs
 from core.methods._base import Shared, StudentJob
-from core.teacher.hf import batched_logits
+from core.teacher.model import batched_logits
 
 log = logging.getLogger(__name__)
 
@@ -86,6 +82,25 @@ class TransformerConfig:
         min=0,
         max=1_000_000,
         step=500,
+    )
+    weight_decay: float = opt(
+        0.01,
+        help="AdamW weight decay of transformer students (on every weight).",
+    )
+    warmup_ratio: float = opt(
+        0.1,
+        help="Share of each stage's steps with a rising learning rate (then linear decay).",
+    )
+    clip_norm: float = opt(
+        1.0,
+        help="Gradient norm clipped to before each transformer-student step.",
+    )
+    select_metric: str = opt(
+        "accuracy",
+        help="Dev metric that picks a student's best epoch: accuracy, or macro_f1 (every "
+        "class counts equally: better for imbalanced labels).",
+        flag="--select-metric",
+        choices=["accuracy", "macro_f1"],
     )
     seed: int = seed_field("student training")
 
@@ -306,173 +321,3 @@ def weighted_hidden_mse(
 def ce_term(student: torch.Tensor, labels: torch.Tensor) -> dict[str, torch.Tensor]:
     gold = labels >= 0
     return {"ce": F.cross_entropy(student[gold], labels[gold])}
-
-
-# -- the loop ------------------------------------------------------------------------------------
-@dataclass
-class Batch:
-    rows: list[int]  # indices into shared.texts
-    enc: dict[str, torch.Tensor]  # the student tokenizer's padded batch (on the CPU)
-    labels: torch.Tensor  # -1 where only the teacher's logits are known
-    t_logits: torch.Tensor  # the teacher's cached logits
-
-
-@dataclass
-class Stage:
-    name: str
-    epochs: int
-    params: Iterable[nn.Parameter]
-    loss: Callable[[Batch, float], dict[str, torch.Tensor]]  # (batch, progress 0..1) -> terms
-    select_on_dev: bool = False  # keep the best dev epoch (the last stage)
-    lr: float | None = None
-    rows: list[int] | None = None  # this stage's rows, if not the fit's
-    # called after backward, before clipping and the step (NewsBERT's momentum distillation)
-    before_step: Callable[[], None] | None = None
-
-
-def rows_for(
-    job: StudentJob, shared: Shared, gold_only: bool = False, cap: int | None | str = "cfg"
-) -> list[int]:
-    """Plain twins: the gold rows. Distilled: gold rows, then a seeded sample of the transfer
-    and augmented rows up to `cap` (default: the config's `max_texts`)."""
-    gold = list(range(shared.n_gold))
-    if job.role == "plain" or gold_only:
-        return gold
-    rest = list(range(shared.n_gold, len(shared.texts)))
-    cap = job.cfg.max_texts if cap == "cfg" else cap
-    if cap and len(gold) + len(rest) > cap:  # None or 0: every text
-        random.Random(job.cfg.seed).shuffle(rest)
-        rest = sorted(rest[: max(0, cap - len(gold))])
-    return gold + rest
-
-
-def count_steps(n_rows: int, batch_size: int, epochs: int) -> int:
-    return math.ceil(n_rows / batch_size) * epochs
-
-
-def _batches(lengths: list[int], batch_size: int, rng: random.Random) -> list[list[int]]:
-    idx = list(range(len(lengths)))
-    rng.shuffle(idx)
-    chunk = batch_size * 20
-    out = []
-    for s in range(0, len(idx), chunk):
-        part = sorted(idx[s : s + chunk], key=lambda i: lengths[i])
-        out += [part[j : j + batch_size] for j in range(0, len(part), batch_size)]
-    rng.shuffle(out)
-    return out
-
-
-def pad_ids(
-    seqs: list[list[int]], pad_id: int, types: list[list[int]] | None = None
-) -> dict[str, torch.Tensor]:
-    """A batch of token ids, right-padded, with its attention mask and segment ids: the
-    tokenizer's own (`types`: 1 on a sentence pair's second sentence for BERT), else zeros."""
-    width = max(len(x) for x in seqs)
-    ids = torch.full((len(seqs), width), pad_id, dtype=torch.long)
-    mask = torch.zeros((len(seqs), width), dtype=torch.long)
-    segments = torch.zeros_like(ids)
-    for i, x in enumerate(seqs):
-        ids[i, : len(x)] = torch.tensor(x)
-        mask[i, : len(x)] = 1
-        if types is not None:
-            segments[i, : len(x)] = torch.tensor(types[i])
-    return {"input_ids": ids, "attention_mask": mask, "token_type_ids": segments}
-
-
-@torch.inference_mode()
-def dev_accuracy(student: TransformerStudent, dev: tuple[list[str], list[int]]) -> float:
-    pred = student.logits(dev[0]).argmax(-1)
-    return float((pred == torch.tensor(dev[1])).float().mean())
-
-
-def fit(
-    job: StudentJob,
-    shared: Shared,
-    ctx,
-    student: TransformerStudent,
-    stages: list[Stage],
-    rows: list[int],
-    extra_modules: Iterable[nn.Module] = (),
-) -> TransformerStudent:
-    """Train `student` through `stages` on `rows`; every random draw comes from the job's seed."""
-    from transformers import get_linear_schedule_with_warmup
-
-    cfg = job.cfg
-    device = torch.device(shared.device)
-    torch.manual_seed(cfg.seed)  # dropout masks (students train one at a time)
-    rng = random.Random(cfg.seed)
-    model = student.model.to(device)
-    for m in extra_modules:
-        m.to(device)
-    tok = student.tokenizer
-    if job.role == "plain" and any(shared.labels[i] < 0 for i in rows):
-        raise ValueError("a plain twin's rows must all carry gold labels")
-    encoded: dict[tuple[int, ...], tuple] = {}
-
-    def encode(rows: list[int]) -> tuple:
-        """Token ids, lengths, labels and teacher logits of `rows`, once per row set."""
-        key = tuple(rows)
-        if key not in encoded:
-            texts = [shared.texts[i] for i in rows]
-            enc = pairs.encode(tok, texts, student.max_length)
-            ids, types = enc["input_ids"], enc.get("token_type_ids")
-            labels = torch.tensor([shared.labels[i] for i in rows])
-            encoded[key] = (ids, types, [len(x) for x in ids], labels, shared.logits[rows])
-        return encoded[key]
-
-    step = 0
-    timings: dict[str, float] = {}
-    for stage in stages:
-        t0 = time.time()
-        srows = stage.rows if stage.rows is not None else rows
-        ids, types, lengths, labels, t_logits = encode(srows)
-        params = [p for p in stage.params if p.requires_grad]
-        opt = torch.optim.AdamW(params, lr=stage.lr or cfg.lr, weight_decay=0.01)
-        total = count_steps(len(srows), cfg.batch_size, stage.epochs)
-        sched = get_linear_schedule_with_warmup(opt, int(0.1 * total), total)
-        best, best_state, done = -1.0, None, 0
-        for epoch in range(stage.epochs):
-            model.train()
-            for b in _batches(lengths, cfg.batch_size, rng):
-                seg = [types[i] for i in b] if types is not None else None
-                enc = pad_ids([ids[i] for i in b], tok.pad_token_id or 0, seg)
-                batch = Batch(
-                    [srows[i] for i in b], enc, labels[b].to(device), t_logits[b].to(device)
-                )
-                terms = stage.loss(batch, done / max(total, 1))
-                loss = sum(terms.values())
-                opt.zero_grad(set_to_none=True)
-                loss.backward()
-                if stage.before_step is not None:
-                    stage.before_step()
-                torch.nn.utils.clip_grad_norm_(params, 1.0)
-                opt.step()
-                sched.step()
-                step += 1
-                done += 1
-                if ctx:
-                    for k, v in terms.items():
-                        ctx.log_point(f"{job.name}/{k}", step, v.item())
-                    value = loss.item()
-                    ctx.log_point(f"{job.name}/loss", step, value)
-                    ctx.step(loss=value)
-            dev = shared.dev()
-            if stage.select_on_dev and dev:
-                acc = dev_accuracy(student, dev)
-                log.info("%s %s epoch %d dev accuracy %.4f", job.name, stage.name, epoch + 1, acc)
-                if ctx:
-                    ctx.log_point(f"{job.name}/dev_accuracy", step, acc)
-                if acc > best:
-                    best = acc
-                    best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
-        if best_state is not None:
-            model.load_state_dict(best_state)
-        timings[stage.name] = round(time.time() - t0, 2)
-    student.model = model.to("cpu").eval()
-    student.task = pairs.task_of(shared.texts)
-    student.info = {
-        "train_texts": max(len(s.rows if s.rows is not None else rows) for s in stages),
-        "train_device": device.type,
-        "stage_s": timings,
-    }
-    return student

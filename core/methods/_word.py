@@ -1,7 +1,8 @@
 """What BiLSTM and TextCNN share, on words (jieba / regex) or on the teacher tokenizer's pieces.
 
 Word students take `core.config.StudentConfig`, character students its subclass
-`core.methods.chars.CharStudentConfig`; the loop for both is `core.distill.train_student`.
+`core.methods.chars.CharStudentConfig`; the loop for both is
+`core.methods._word_fit.train_student` (stages of core.train.loop).
 """
 
 from __future__ import annotations
@@ -66,7 +67,6 @@ def train(job: StudentJob, shared: Shared, ctx):
         None if plain else shared.logits,
         dev,
         ctx,
-        own_stage=False,
         init_embed=initial_embeddings(cfg, vocab, shared),
         weights=None if plain else shared.weights,
         hidden=None if plain else shared.hidden,

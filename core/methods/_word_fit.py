@@ -1,4 +1,5 @@
-"""Train a student on teacher logits and/or hard labels: the whole loop in one readable file.
+"""Train a word / character student on teacher logits and/or hard labels: its stages for the
+one training loop (core.train.loop).
 
 Losses: "mse" on logits (Tang et al. 2019), "soft_ce" with temperature T scaled by T^2 (Hinton
 et al. 2015), "hard" cross-entropy. With alpha < 1 the distillation loss is mixed with hard-label
@@ -13,7 +14,6 @@ other and the same seed gives the same curves.
 from __future__ import annotations
 
 import logging
-import math
 import random
 
 import torch
@@ -23,6 +23,8 @@ from torch import nn
 from core.config import StudentConfig
 from core.data.text import Vocab
 from core.methods._word_models import Student, build_model, load_vectors, pad_batch
+from core.train.loop import fit
+from core.train.stage import DevCheck, OptimSettings, Stage
 
 log = logging.getLogger(__name__)
 LOSSES = ("mse", "soft_ce", "hard")
@@ -76,28 +78,15 @@ def _length(ids) -> int:
     return max(len(ids[0]), len(ids[1])) if isinstance(ids, tuple) else len(ids)
 
 
-def _batches(seqs: list, batch_size: int, rng: random.Random) -> list[list[int]]:
-    idx = list(range(len(seqs)))
-    rng.shuffle(idx)
-    chunk = batch_size * 50
-    out = []
-    for s in range(0, len(idx), chunk):
-        part = sorted(idx[s : s + chunk], key=lambda i: _length(seqs[i]))
-        out += [part[j : j + batch_size] for j in range(0, len(part), batch_size)]
-    rng.shuffle(out)
-    return out
-
-
 @torch.inference_mode()
-def _accuracy(model, seqs: list[list[int]], labels: list[int]) -> float:
+def predict(model, seqs: list) -> list[int]:
+    """Predicted label ids of `seqs`, 512 at a time."""
     model.eval()
-    correct = 0
+    out: list[int] = []
     for s in range(0, len(seqs), 512):
         ids, lengths = pad_batch(seqs[s : s + 512])
-        pred = model(ids, lengths).argmax(-1)
-        correct += int((pred == torch.tensor(labels[s : s + 512])).sum())
-    model.train()
-    return correct / max(len(seqs), 1)
+        out += model(ids, lengths).argmax(-1).tolist()
+    return out
 
 
 def train_student(
@@ -110,22 +99,19 @@ def train_student(
     teacher_logits: torch.Tensor | None = None,
     dev: tuple[list[list[int]], list[int]] | None = None,
     ctx=None,
-    own_stage: bool = True,
     init_embed: torch.Tensor | None = None,
     weights: torch.Tensor | None = None,
     hidden: torch.Tensor | None = None,
     hidden_epochs: int = 0,
 ) -> Student:
     """`seqs` are word ids (a pair of id lists per row for sentence pairs: the student is then
-    Siamese); `labels` hold -1 where only the teacher's logits are known.
-
-    With `own_stage` the run's progress shows this training as a stage of its own; without, its
-    steps count towards a stage the caller opened (several students training at once).
+    Siamese); `labels` hold -1 where only the teacher's logits are known. Its steps count
+    towards the progress stage the caller opened (several students train at once).
     `init_embed` (vocabulary × embed_dim) replaces the random initial embeddings.
 
-    MetaKD (core.metakd): `weights` scale each row's loss; with `hidden` (a teacher vector per
-    row) and `hidden_epochs`, a first stage fits the student's sentence vector, through a
-    learned projection, to it (weighted MSE) before the logits stage.
+    MetaKD (core.teacher.metakd): `weights` scale each row's loss; with `hidden` (a teacher
+    vector per row) and `hidden_epochs`, a first stage fits the student's sentence vector,
+    through a learned projection, to it (weighted MSE) before the logits stage.
     """
     gen = torch.Generator().manual_seed(cfg.seed)  # weights and dropout masks
     rng = random.Random(cfg.seed)  # batch order
@@ -143,66 +129,59 @@ def train_student(
             model.embed.weight[0].zero_()  # padding
     if cfg.vectors:
         load_vectors(cfg.vectors, vocab, model.embed)
-    opts, dense = _optimisers(model, cfg.lr)
-    labels_t = torch.tensor(labels)
-    steps = math.ceil(len(seqs) / cfg.batch_size) * cfg.epochs
-    if ctx and own_stage:
-        ctx.stage(name, steps)
-    model.train()
+    stages = []
     if hidden is not None and hidden_epochs > 0:
-        _intermediate(model, seqs, hidden, weights, hidden_epochs, cfg, rng, ctx, name, gen)
-    best, best_state = -1.0, None
-    step = 0
-    for epoch in range(cfg.epochs):
-        for batch in _batches(seqs, cfg.batch_size, rng):
-            ids, lengths = pad_batch([seqs[i] for i in batch])
-            out = model(ids, lengths)
-            tl = teacher_logits[batch] if teacher_logits is not None else None
-            w = weights[batch] if weights is not None else None
-            loss = distill_loss(out, tl, labels_t[batch], cfg.loss, cfg.alpha, cfg.temperature, w)
-            step += 1
-            _step(opts, dense, loss, ctx, f"{name}/loss", step)
-        if dev and dev[0]:
-            acc = _accuracy(model, *dev)
-            log.info("%s epoch %d dev accuracy %.4f", name, epoch + 1, acc)
-            if ctx:
-                ctx.log_point(f"{name}/dev_accuracy", step, acc)
-            if acc > best:
-                best = acc
-                best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
-    if best_state is not None:
-        model.load_state_dict(best_state)
-    model.eval()
+        stages.append(
+            intermediate_stage(name, model, seqs, hidden, weights, hidden_epochs, cfg, gen)
+        )
+    labels_t = torch.tensor(labels)
+
+    def loss(batch: list[int], progress: float) -> dict[str, torch.Tensor]:
+        ids, lengths = pad_batch([seqs[i] for i in batch])
+        out = model(ids, lengths)
+        tl = teacher_logits[batch] if teacher_logits is not None else None
+        w = weights[batch] if weights is not None else None
+        return {
+            "loss": distill_loss(out, tl, labels_t[batch], cfg.loss, cfg.alpha, cfg.temperature, w)
+        }
+
+    check = None
+    if dev and dev[0]:
+        dev_seqs = dev[0]
+        check = DevCheck(
+            lambda: predict(model, dev_seqs), dev[1], len(label_names), cfg.select_metric
+        )
+    stages.append(word_stage("distil", name, model, seqs, loss, cfg.epochs, cfg, dev=check))
+    fit(stages, rng, ctx)
     return Student(cfg.method, model, vocab, cfg, label_names)
 
 
-def _optimisers(model, lr: float, extra=()) -> tuple[list, list]:
-    """Sparse embedding gradients: each step touches a few hundred of the vocabulary's rows, and
-    a dense Adam update of the whole table was most of a CPU training step. Returns the
-    optimisers and the dense parameters (the ones clipped)."""
+def word_stage(name, series, model, seqs, loss, epochs, cfg, extra=(), total="loss", dev=None):
+    """A stage of a word student: SparseAdam on the embedding table (each step touches a few
+    hundred of its rows, and a dense Adam update of the whole table was most of a CPU step),
+    Adam on the rest and `extra`, at `cfg.lr`, no schedule; the dense weights (not `extra`)
+    clipped to `cfg.clip_norm`. Its curve steps count from 0."""
     dense = [p for n, p in model.named_parameters() if not n.startswith("embed.")]
-    opts = [
-        torch.optim.SparseAdam([model.embed.weight], lr=lr),
-        torch.optim.Adam(dense + list(extra), lr=lr),
-    ]
-    return opts, dense
+    return Stage(
+        name=name,
+        model=model,
+        params=dense + list(extra),
+        loss=loss,
+        lengths=[_length(x) for x in seqs],
+        batch_size=cfg.batch_size,
+        epochs=epochs,
+        optim=OptimSettings(lr=cfg.lr, kind="adam", clip=cfg.clip_norm),
+        series=series,
+        total=total,
+        chunk=50,
+        sparse_params=[model.embed.weight],
+        clip_params=dense,
+        dev=dev,
+        step_from=0,
+    )
 
 
-def _step(opts: list, dense: list, loss: torch.Tensor, ctx, series: str, step: int) -> None:
-    """One optimiser step; the loss logged on the student's own step count."""
-    for opt in opts:
-        opt.zero_grad(set_to_none=True)
-    loss.backward()
-    torch.nn.utils.clip_grad_norm_(dense, 5.0)
-    for opt in opts:
-        opt.step()
-    if ctx:
-        value = loss.item()
-        ctx.log_point(series, step, value)
-        ctx.step(loss=value)
-
-
-def _intermediate(model, seqs, hidden, weights, epochs, cfg, rng, ctx, name, gen) -> None:
+def intermediate_stage(name, model, seqs, hidden, weights, epochs, cfg, gen) -> Stage:
     """MetaKD's first stage for a word student: its sentence vector (`model.encode`) through a
     projection W fits the teacher's vector of the same text: mean over rows of
     weight · MSE(W·h, h_teacher). W is dropped afterwards."""
@@ -212,13 +191,13 @@ def _intermediate(model, seqs, hidden, weights, epochs, cfg, rng, ctx, name, gen
     with torch.no_grad():  # seeded like the student's own weights
         proj.weight.normal_(0.0, 0.02, generator=gen)
         proj.bias.zero_()
-    opts, dense = _optimisers(model, cfg.lr, proj.parameters())
     w = weights if weights is not None else torch.ones(len(seqs))
-    step = 0
-    for _ in range(epochs):
-        for batch in _batches(seqs, cfg.batch_size, rng):
-            ids, lengths = pad_batch([seqs[i] for i in batch])
-            h = proj(model.encode(ids, lengths))
-            loss = (w[batch] * ((h - hidden[batch]) ** 2).mean(-1)).mean()
-            step += 1
-            _step(opts, dense, loss, ctx, f"{name}/intermediate", step)
+
+    def loss(batch: list[int], progress: float) -> dict[str, torch.Tensor]:
+        ids, lengths = pad_batch([seqs[i] for i in batch])
+        h = proj(model.encode(ids, lengths))
+        return {"intermediate": (w[batch] * ((h - hidden[batch]) ** 2).mean(-1)).mean()}
+
+    return word_stage(
+        "intermediate", name, model, seqs, loss, epochs, cfg, proj.parameters(), "intermediate"
+    )

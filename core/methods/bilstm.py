@@ -17,6 +17,8 @@ register(
         steps=steps,
         load=load,
         parallel=True,
+        rank=1,
+        meta_distil=True,
         paper="Tang et al. 2019, Distilling Task-Specific Knowledge from BERT into Simple "
         "Neural Networks",
     )

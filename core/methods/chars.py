@@ -77,6 +77,8 @@ for _name, _title, _summary in (
             steps=steps,
             load=load,
             parallel=True,
+            rank={"bilstm_char": 1, "textcnn_char": 2}[_name],
+            meta_distil=True,
             paper="Tang et al. 2019, with the teacher's pieces and embeddings",
         )
     )

@@ -15,23 +15,21 @@ import torch
 from core.config import opt
 from core.methods import Method, register
 from core.methods._base import Shared, StudentJob
+from core.methods._tf_fit import StudentStage, fit, rows_for
 from core.methods._transformer import (
     BottomConfig,
-    Stage,
     TransformerStudent,
     ce_term,
-    count_steps,
     cut_student,
-    fit,
     kd_terms,
     load,
     model_inputs,
-    rows_for,
     teacher_depth,
     teacher_internals,
     weighted_hidden_mse,
 )
-from core.teacher.hf import _load, resolve_source
+from core.teacher.hf import load_pretrained, resolve_source
+from core.train.batches import count_steps
 
 
 @dataclass
@@ -75,7 +73,7 @@ def build(job: StudentJob, shared: Shared) -> TransformerStudent:
     if not getattr(cfg, "checkpoint", None):
         return cut_student(job, shared)[0]
     source = resolve_source(cfg.checkpoint, shared.home) if shared.home else cfg.checkpoint
-    tok, model = _load(source, len(shared.label_names), shared.label_names)
+    tok, model = load_pretrained(source, len(shared.label_names), shared.label_names)
     return TransformerStudent(cfg.method, model, tok, cfg, shared.label_names, cfg.max_length)
 
 
@@ -127,9 +125,13 @@ def train(job: StudentJob, shared: Shared, ctx) -> TransformerStudent:
             return {"hidden": weighted_hidden_mse(s_out.hidden_states, t_hid, mask, pairs, w)}
 
         stages.append(
-            Stage("intermediate", shared.hidden_epochs, student.model.parameters(), intermediate)
+            StudentStage(
+                "intermediate", shared.hidden_epochs, student.model.parameters(), intermediate
+            )
         )
-    stages.append(Stage("kd", cfg.epochs, student.model.parameters(), loss, select_on_dev=True))
+    stages.append(
+        StudentStage("kd", cfg.epochs, student.model.parameters(), loss, select_on_dev=True)
+    )
     return fit(job, shared, ctx, student, stages, rows_for(job, shared))
 
 
@@ -168,6 +170,8 @@ register(
         steps=steps,
         load=load,
         plain_key=plain_key,
+        rank=1,
+        meta_distil=True,  # cut from the meta-teacher: hidden states first, then logits
         paper="Hinton et al. 2015; EasyNLP vanilla_kd",
     )
 )

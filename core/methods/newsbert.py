@@ -25,17 +25,15 @@ import torch.nn.functional as F
 from core.config import opt
 from core.methods import Method, register
 from core.methods._base import Shared, StudentJob
+from core.methods._tf_fit import StudentStage, fit, rows_for
 from core.methods._transformer import (
-    Stage,
     TransformerStudent,
     bottom_layers,
     ce_term,
-    fit,
     half_depth,
     layers_of,
     load,
     model_inputs,
-    rows_for,
 )
 from core.methods.kd import LogitKDConfig, plain_key, steps
 
@@ -129,7 +127,9 @@ def train(job: StudentJob, shared: Shared, ctx) -> TransformerStudent:
             dev = next(s_model.parameters()).device
             return ce_term(s_model(**model_inputs(s_model, batch.enc, dev)).logits, batch.labels)
 
-        stage = Stage("plain", cfg.epochs, s_model.parameters(), plain_loss, select_on_dev=True)
+        stage = StudentStage(
+            "plain", cfg.epochs, s_model.parameters(), plain_loss, select_on_dev=True
+        )
         return fit(job, shared, ctx, student, [stage], rows_for(job, shared))
 
     blocks = block_map(int(t_model.config.num_hidden_layers), k)
@@ -170,7 +170,7 @@ def train(job: StudentJob, shared: Shared, ctx) -> TransformerStudent:
         return terms
 
     params = list({id(p): p for m in (s_model, t_model) for p in m.parameters()}.values())
-    stage = Stage(
+    stage = StudentStage(
         "joint",
         cfg.epochs,
         params,
@@ -181,7 +181,7 @@ def train(job: StudentJob, shared: Shared, ctx) -> TransformerStudent:
     out = fit(job, shared, ctx, student, [stage], rows_for(job, shared), extra_modules=[t_model])
     joint.model = t_model.to("cpu").eval()
     joint.task = out.task
-    out.companion = joint
+    out.extras = {"teacher": joint}  # reported as newsbert_teacher (Method.reports)
     out.info["momentum"] = cfg.momentum
     return out
 
@@ -202,6 +202,8 @@ register(
         steps=steps,
         load=load,
         plain_key=plain_key,
+        rank=6,
+        reports={"teacher": "joint_teacher"},
         supports=("single", "pair"),
         paper="Wu et al. 2021, NewsBERT: Distilling Pre-trained Language Model for Intelligent "
         "News Application",

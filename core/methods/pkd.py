@@ -18,15 +18,13 @@ import torch.nn.functional as F
 from core.config import opt
 from core.methods import Method, register
 from core.methods._base import Shared, StudentJob
+from core.methods._tf_fit import StudentStage, fit, rows_for
 from core.methods._transformer import (
-    Stage,
     TransformerStudent,
     ce_term,
     cut_student,
-    fit,
     kd_terms,
     load,
-    rows_for,
     teacher_depth,
     teacher_internals,
 )
@@ -98,7 +96,7 @@ def train(job: StudentJob, shared: Shared, ctx) -> TransformerStudent:
             terms["hidden"] = cfg.beta * patient_loss(out.hidden_states, t_out.hidden_states, pairs)
         return terms
 
-    stage = Stage("pkd", cfg.epochs, model.parameters(), loss, select_on_dev=True)
+    stage = StudentStage("pkd", cfg.epochs, model.parameters(), loss, select_on_dev=True)
     return fit(job, shared, ctx, student, [stage], rows_for(job, shared))
 
 
@@ -128,6 +126,7 @@ for _name, _title, _summary in (
             steps=steps,
             load=load,
             plain_key=plain_key,
+            rank={"pkd_skip": 2, "pkd_last": 3}[_name],
             paper="Sun et al. 2019, Patient Knowledge Distillation for BERT Model Compression",
         )
     )

@@ -17,6 +17,8 @@ register(
         steps=steps,
         load=load,
         parallel=True,
+        rank=2,
+        meta_distil=True,
         paper="Kim 2014, Convolutional Neural Networks for Sentence Classification",
     )
 )

@@ -20,22 +20,20 @@ import torch.nn.functional as F
 from core.config import opt
 from core.methods import Method, register
 from core.methods._base import Shared, StudentJob
+from core.methods._tf_fit import StudentStage, fit, rows_for
 from core.methods._transformer import (
     BottomConfig,
-    Stage,
     TransformerStudent,
     ce_term,
-    count_steps,
     cut_student,
-    fit,
     layers_of,
     load,
     model_inputs,
-    rows_for,
     teacher_depth,
 )
 from core.methods.kd import plain_key as _kd_plain_key
 from core.methods.kd import student_forward
+from core.train.batches import count_steps
 
 
 @dataclass
@@ -83,7 +81,7 @@ def train(job: StudentJob, shared: Shared, ctx) -> TransformerStudent:
         def plain(batch, progress):
             return ce_term(student_forward(student, batch).logits, batch.labels)
 
-        stage = Stage("fine-tune", cfg.epochs, model.parameters(), plain, select_on_dev=True)
+        stage = StudentStage("fine-tune", cfg.epochs, model.parameters(), plain, select_on_dev=True)
         return fit(job, shared, ctx, student, [stage], rows)
 
     predecessor = copy.deepcopy(layers_of(teacher.model)).eval()
@@ -112,10 +110,12 @@ def train(job: StudentJob, shared: Shared, ctx) -> TransformerStudent:
     def alone(batch, progress):
         return ce_term(student_forward(student, batch).logits, batch.labels)
 
-    stages = [Stage("replace", cfg.epochs, model.parameters(), mixed)]
+    stages = [StudentStage("replace", cfg.epochs, model.parameters(), mixed)]
     if cfg.successor_epochs > 0:
         stages.append(
-            Stage("successor", cfg.successor_epochs, model.parameters(), alone, select_on_dev=True)
+            StudentStage(
+                "successor", cfg.successor_epochs, model.parameters(), alone, select_on_dev=True
+            )
         )
     else:
         stages[0].select_on_dev = True
@@ -148,6 +148,7 @@ register(
         steps=steps,
         load=load,
         plain_key=plain_key,
+        rank=4,
         paper="Xu et al. 2020, BERT-of-Theseus: Compressing BERT by Progressive Module Replacing",
     )
 )

@@ -25,19 +25,17 @@ from torch import nn
 from core.config import opt
 from core.methods import Method, register
 from core.methods._base import Shared, StudentJob
+from core.methods._tf_fit import StudentStage, fit, rows_for
 from core.methods._transformer import (
-    Stage,
     TransformerConfig,
     TransformerStudent,
     ce_term,
-    count_steps,
-    fit,
     load,
     model_inputs,
-    rows_for,
     teacher_depth,
     teacher_internals,
 )
+from core.train.batches import count_steps
 
 
 @dataclass
@@ -203,7 +201,7 @@ def train(job: StudentJob, shared: Shared, ctx) -> TransformerStudent:
         def plain(batch, progress):
             return ce_term(forward(batch).logits, batch.labels)
 
-        stage = Stage("fine-tune", cfg.epochs, model.parameters(), plain, select_on_dev=True)
+        stage = StudentStage("fine-tune", cfg.epochs, model.parameters(), plain, select_on_dev=True)
         return fit(job, shared, ctx, student, [stage], rows)
 
     t_width = teacher.model.config.hidden_size
@@ -233,9 +231,11 @@ def train(job: StudentJob, shared: Shared, ctx) -> TransformerStudent:
     stages = []
     if cfg.intermediate_epochs > 0:
         params = [*model.parameters(), *proj_emb.parameters(), *proj_hid.parameters()]
-        stages.append(Stage("intermediate", cfg.intermediate_epochs, params, intermediate))
+        stages.append(StudentStage("intermediate", cfg.intermediate_epochs, params, intermediate))
     every = rows_for(job, shared, cap=cfg.prediction_max_texts)
-    stages.append(Stage("prediction", cfg.epochs, model.parameters(), prediction, True, rows=every))
+    stages.append(
+        StudentStage("prediction", cfg.epochs, model.parameters(), prediction, True, rows=every)
+    )
     return fit(job, shared, ctx, student, stages, rows, extra_modules=(proj_emb, proj_hid))
 
 
@@ -280,6 +280,7 @@ register(
         steps=steps,
         load=load,
         plain_key=plain_key,
+        rank=5,
         paper="Jiao et al. 2020, TinyBERT: Distilling BERT for Natural Language Understanding",
     )
 )

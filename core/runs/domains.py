@@ -32,7 +32,7 @@ from core.runs.stages import (
     train_students,
     write_summary,
 )
-from core.teacher.hf import pick_device, precision, resolve_source
+from core.teacher.hf import resolve_source
 from core.teacher.logits import teacher_logits
 from core.teacher.metakd import (
     DomainCorruption,
@@ -41,17 +41,14 @@ from core.teacher.metakd import (
     prototype_scores,
     teacher_features,
 )
+from core.train.device import pick_device, precision
 
 log = logging.getLogger(__name__)
 
-# students meta-distilled (two stages, weighted): word and character students, and vanilla KD
-# (cut from the meta-teacher's bottom layers; hidden states, then logits)
-META_FAMILIES = ("word", "char")
-META_METHODS = ("kd",)
-
 
 def _meta_ok(arch: str) -> bool:
-    return methods.get(arch).family in META_FAMILIES or arch in META_METHODS
+    """Whether MetaKD can distil this method (two stages, weighted): its Method says so."""
+    return methods.get(arch).meta_distil
 
 
 def check_targets(bundle: DataBundle, targets: list[str]) -> None:

@@ -25,8 +25,8 @@ from core.runs.stages import (
     train_students,
     write_summary,
 )
-from core.teacher.hf import pick_device, precision
 from core.teacher.logits import teacher_logits
+from core.train.device import pick_device, precision
 
 log = logging.getLogger(__name__)
 

@@ -20,8 +20,9 @@ from core.data.bundle import DataBundle
 from core.evaluate.metrics import by_domain, classification_metrics, folder_bytes, speed_profile
 from core.export.exporter import onnx_speed
 from core.runs.config import PipelineConfig
-from core.teacher.hf import Teacher, precision
 from core.teacher.logits import teacher_logits
+from core.teacher.model import Teacher
+from core.train.device import precision
 
 log = logging.getLogger(__name__)
 

@@ -23,8 +23,11 @@ from core.data.bundle import DataBundle, load_bundle
 from core.data.text import detect_lang
 from core.methods._base import Shared, StudentJob
 from core.runs.config import PipelineConfig
-from core.teacher.hf import AUTO, Teacher, auto_teacher, fine_tune, load_teacher, pick_device
+from core.teacher.finetune import fine_tune
+from core.teacher.hf import AUTO, auto_teacher
+from core.teacher.model import Teacher, load_teacher
 from core.teacher.provenance import check_reuse
+from core.train.device import pick_device
 
 log = logging.getLogger(__name__)
 
@@ -224,12 +227,14 @@ def train_students(
             **getattr(student, "info", {}),
         }
         out = [(job.name, info)]
-        companion = getattr(student, "companion", None)  # NewsBERT's jointly trained teacher
-        if companion is not None:
-            name = job.name.replace(f"_{job.role}", "_teacher", 1)
+        for key, role in job.method.reports.items():  # e.g. NewsBERT's joint teacher
+            companion = getattr(student, "extras", {}).get(key)
+            if companion is None:
+                continue
+            name = job.name.replace(f"_{job.role}", f"_{key}", 1)
             cdir = companion.save(ctx.run_dir / "students" / name)
             ctx.store.add_artifact(ctx.run_id, name, cdir)
-            out.append((name, {**info, "role": "joint_teacher", "student": companion, "dir": cdir}))
+            out.append((name, {**info, "role": role, "student": companion, "dir": cdir}))
         return out
 
     small = [j for j in todo if j.method.parallel]
@@ -257,5 +262,5 @@ def train_students(
         folder = student.save(ctx.run_dir / "students" / name)
         ctx.store.add_artifact(ctx.run_id, name, folder)
         done[name] = {**info, "dir": folder, "arch": job.cfg.method}
-    extra = {n: r for n, r in done.items() if r["role"] == "joint_teacher"}
+    extra = {n: r for n, r in done.items() if n not in {j.name for j in jobs}}  # reports
     return {j.name: done[j.name] for j in jobs} | extra

@@ -15,7 +15,7 @@ import torch
 from safetensors.torch import load_file, save_file
 
 from core.data.labelled import texts_hash
-from core.teacher.hf import Teacher
+from core.teacher.model import Teacher
 
 log = logging.getLogger(__name__)
 

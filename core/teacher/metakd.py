@@ -23,7 +23,9 @@ import torch.nn.functional as F
 from torch import nn
 
 from core.data import pairs
-from core.teacher.hf import Teacher, _load, autocast, pick_device, resolve_source
+from core.teacher.hf import load_pretrained, resolve_source
+from core.teacher.model import Teacher
+from core.train.device import autocast, pick_device
 
 log = logging.getLogger(__name__)
 
@@ -49,7 +51,7 @@ def cls_vectors(
     model: str, texts: list[str], home, max_length: int, device: str = "auto", batch_size=64
 ) -> torch.Tensor:
     """[CLS] vectors of the pre-trained encoder `model` (a preset, folder or hub name)."""
-    tok, m = _load(resolve_source(model, home), 2, None)
+    tok, m = load_pretrained(resolve_source(model, home), 2, None)
     dev = pick_device(device)
     m.to(dev).eval()
     out = None

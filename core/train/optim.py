@@ -1,0 +1,57 @@
+"""Optimisers, learning-rate schedule and clipping of a stage, from its OptimSettings."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+
+import torch
+from torch import nn
+
+from core.train.stage import Stage
+
+NO_DECAY = ("bias", "LayerNorm.weight", "layer_norm")
+
+
+def decay_groups(
+    model: nn.Module, weight_decay: float, no_decay: Sequence[str] = NO_DECAY
+) -> list[dict]:
+    """BERT's two parameter groups: weight decay on the weights, none on biases and layer
+    norms (decaying those only pulls them towards 0 for no regularisation gain)."""
+    named = list(model.named_parameters())
+    return [
+        {
+            "params": [p for n, p in named if not any(x in n for x in no_decay)],
+            "weight_decay": weight_decay,
+        },
+        {"params": [p for n, p in named if any(x in n for x in no_decay)], "weight_decay": 0.0},
+    ]
+
+
+def optimisers(stage: Stage, total: int) -> tuple[list[torch.optim.Optimizer], list]:
+    """The stage's optimisers (SparseAdam for `sparse_params` first, then the dense one) and
+    their learning-rate schedulers (linear warm-up and decay when `optim.warmup` is set)."""
+    s = stage.optim
+    out: list[torch.optim.Optimizer] = []
+    if stage.sparse_params:
+        out.append(torch.optim.SparseAdam(list(stage.sparse_params), lr=s.lr))
+    kinds = {"adamw": torch.optim.AdamW, "adam": torch.optim.Adam}
+    if s.kind not in kinds:
+        raise ValueError(f"unknown optimiser {s.kind!r}; expected one of {', '.join(kinds)}")
+    out.append(kinds[s.kind](list(stage.params), lr=s.lr, weight_decay=s.weight_decay))
+    scheds = []
+    if s.warmup is not None:
+        from transformers import get_linear_schedule_with_warmup
+
+        scheds = [get_linear_schedule_with_warmup(o, int(total * s.warmup), total) for o in out]
+    return out, scheds
+
+
+def clipped(stage: Stage) -> list[nn.Parameter]:
+    """The parameters whose gradient norm is clipped: `clip_params`, else every dense one."""
+    if stage.clip_params is not None:
+        return list(stage.clip_params)
+    return [p for g in stage.params for p in _params_of(g)]
+
+
+def _params_of(item) -> Iterable[nn.Parameter]:
+    return item["params"] if isinstance(item, dict) else [item]
