@@ -110,9 +110,9 @@ def test_killed_worker_interrupts_its_run_and_the_queue_goes_on(cli, tiny_cfg, t
 DASHBOARD = textwrap.dedent(
     """
     import json, sys, time
-    from core.config import pipeline_from_dict
-    from core.jobs import JobManager
-    from core.store import Store
+    from core.runs.config import pipeline_from_dict
+    from core.runs.submit import JobManager
+    from core.runs.store import Store
     manager = JobManager(Store(sys.argv[1]))  # what the dashboard does on "Run"
     rid = manager.submit("pipeline", pipeline_from_dict(json.loads(sys.argv[2])))
     print(rid, flush=True)
@@ -169,7 +169,7 @@ GATE_RUNNER = textwrap.dedent(
     """
     import sys, time
     from pathlib import Path
-    from core.gate import Gate
+    from core.runs.gate import Gate
     gate = Gate("w", Path(sys.argv[1]))
     gate.enter()
     print("in", flush=True)
