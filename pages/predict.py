@@ -13,8 +13,9 @@ from core.data import pairs
 from core.evaluate.metrics import percentile
 from core.methods import load_student
 from core.teacher.hf import load_teacher
-from dashboard import charts, widgets
-from dashboard.tables import ROLE_ORDER, arch_name, method_rank, run_label
+from dashboard import widgets
+from dashboard.labels import ROLE_ORDER, arch_name, method_rank, run_label
+from dashboard.result_charts import probability_bars
 
 EXAMPLES = {
     "snownlp:sentiment": "质量很好，物流也快，非常满意，下次还会再来买",
@@ -184,7 +185,7 @@ if rows:
             ),
         },
     )
-    st.plotly_chart(charts.probability_bars(pd.DataFrame(probs)), key="pred-probs")
+    st.plotly_chart(probability_bars(pd.DataFrame(probs)), key="pred-probs")
     st.caption(
         f"Milliseconds: median (p50) of {REPEATS} calls for this sentence on the dashboard's "
         "CPU, text in to logits out, after a warm-up call, with the 10th-90th percentile "
