@@ -40,6 +40,7 @@ ROLE_SYMBOLS = {
 
 
 def layout(fig: go.Figure, title: str, height: int = 360) -> go.Figure:
+    """Title, height, margins, a horizontal legend above the plot and the white template: the frame every figure shares."""
     fig.update_layout(
         title=title,
         height=height,
@@ -51,6 +52,7 @@ def layout(fig: go.Figure, title: str, height: int = 360) -> go.Figure:
 
 
 def model_label(df: pd.DataFrame) -> pd.Series:
+    """Model names for an axis, prefixed with the run (#3) when the frame holds several runs."""
     if df["run"].nunique() > 1:
         return "#" + df["run"].astype(str) + " " + df["model"]
     return df["model"]

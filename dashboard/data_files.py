@@ -27,19 +27,23 @@ def default_set():
 def cached_labelled(
     path: str, mtime: float, label_names: tuple[str, ...] | None = None, task: str | None = None
 ):
+    """A labelled file read by the engine, cached per path and mtime (a changed file is re-read)."""
     return load_labelled(path, list(label_names) if label_names else None, task=task)
 
 
 @st.cache_data(show_spinner="Validating…", max_entries=32)
 def cached_unlabelled(path: str, mtime: float, task: str = "single") -> list[str]:
+    """An unlabelled transfer file read by the engine, cached per path and mtime."""
     return load_unlabelled(path, task=task)
 
 
 def mtime(path: Path) -> float:
+    """A file's modification time (0 when it is gone): part of the cache keys."""
     return path.stat().st_mtime if path.exists() else 0.0
 
 
 def load_train(path: Path, display: str):
+    """The labelled training set, or None with its problems shown."""
     try:
         return cached_labelled(str(path), mtime(path))
     except DataError as exc:
@@ -48,6 +52,7 @@ def load_train(path: Path, display: str):
 
 
 def load_test(path: Path, display: str, label_names: list[str], task: str):
+    """The labelled test set checked against the training set's labels, or None with its problems shown."""
     try:
         return cached_labelled(str(path), mtime(path), tuple(label_names), task)
     except DataError as exc:
@@ -56,6 +61,7 @@ def load_test(path: Path, display: str, label_names: list[str], task: str):
 
 
 def load_transfer(path: Path, display: str, task: str) -> list[str] | None:
+    """The unlabelled transfer texts, or None with their problems shown."""
     try:
         return cached_unlabelled(str(path), mtime(path), task)
     except DataError as exc:
@@ -64,6 +70,7 @@ def load_transfer(path: Path, display: str, task: str) -> list[str] | None:
 
 
 def home_files(home: Path) -> list[Path]:
+    """The data files in the home folder and its uploads/ folder, sorted."""
     found: list[Path] = []
     for folder in (home, home / "uploads"):
         if folder.is_dir():
@@ -120,6 +127,7 @@ def save_upload(
 
 
 def show_rejected(name: str, lines: list[str]) -> None:
+    """Why an upload was not saved: its first 20 problems."""
     st.error(
         f"`{name}` was not saved: {len(lines)} problem(s). Fix them and upload it again:\n\n"
         + "\n".join(f"- `{s}`" for s in lines[:20])
@@ -128,6 +136,7 @@ def show_rejected(name: str, lines: list[str]) -> None:
 
 
 def rel_path(p: Path | None, home: Path) -> str:
+    """A path as shown on the page: relative to the home folder where it lies inside it."""
     if p is None:
         return "none"
     try:

@@ -21,6 +21,7 @@ from dashboard.data_charts import class_balance, domain_balance, length_histogra
 def cached_preview(
     text: str, p_mask: float, p_pos: float, p_ng: float, n: int, context: tuple[str, ...]
 ):
+    """The augmentation of one sentence (or pair), cached per text, settings and context."""
     cfg = AugmentConfig(p_mask=p_mask, p_pos=p_pos, p_ng=p_ng, n_iter=n)
     if pairs.is_pair(text):
         return preview_pair(text, cfg, context=list(context), n=n)

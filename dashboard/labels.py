@@ -54,5 +54,6 @@ def data_source(run: Mapping[str, Any]) -> str:
 
 
 def run_label(run: Mapping[str, Any]) -> str:
+    """A run in one line: #id kind · name (status)."""
     name = f" · {run['name']}" if run.get("name") else ""
     return f"#{run['id']} {run.get('kind', '')}{name} ({run.get('status', '?')})"

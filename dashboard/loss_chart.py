@@ -19,6 +19,7 @@ LOSS_KINDS = {
 
 
 def loss_kind(model: str) -> str:
+    """Which panel a loss curve belongs in, from its model name."""
     if model == "teacher":
         return "teacher"
     if model.endswith("_plain"):

@@ -66,6 +66,7 @@ def queue_caption(s: Store) -> str:
 
 
 def live_loss(s: Store, run: dict[str, Any], key: str = "") -> None:
+    """An active run's loss curve (static, cheap to redraw); paused while it times its models."""
     rid = run["id"]
     if run["status"] == "queued":
         return

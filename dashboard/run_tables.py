@@ -15,6 +15,7 @@ from dashboard.labels import data_source
 
 
 def run_duration(run: Mapping[str, Any], now: float | None = None) -> float | None:
+    """Seconds a run took, or has taken so far; None before it starts."""
     start = run.get("started")
     if not start:
         return None
@@ -23,6 +24,7 @@ def run_duration(run: Mapping[str, Any], now: float | None = None) -> float | No
 
 
 def best_distilled(results: Iterable[Mapping[str, Any]]) -> dict[int, float]:
+    """Per run: its best distilled student's accuracy."""
     best: dict[int, float] = {}
     for r in results:
         if r.get("role") == "distilled" and r.get("accuracy") is not None:

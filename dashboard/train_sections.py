@@ -23,6 +23,7 @@ from dashboard.labels import run_label
 
 
 def data_section(p: str, choice: dict) -> DataConfig:
+    """Data limits and the seed (the data files are the Data page's choice)."""
     d = DataConfig(train=choice.get("train"))
     c1, c2, c3, c4 = st.columns(4)
     max_train = c1.number_input(
@@ -53,6 +54,7 @@ def data_section(p: str, choice: dict) -> DataConfig:
 
 @st.cache_data(show_spinner=False, max_entries=16)
 def domains_of(path: str, mtime: float) -> list[str]:
+    """The domains of a labelled file, cached per path and mtime; none for a bad file."""
     from core.data.labelled import load_labelled
 
     try:
@@ -106,6 +108,7 @@ def domain_section(p: str, choice: dict) -> DomainConfig:
 
 
 def teacher_section(p: str, seed: int) -> TeacherConfig:
+    """The teacher: a preset or a checkpoint folder, and its fine-tuning settings."""
     c1, c2 = st.columns([1, 2])
     default = TeacherConfig().model
     options = (AUTO, *PRESETS)
@@ -145,6 +148,7 @@ def teacher_section(p: str, seed: int) -> TeacherConfig:
 
 
 def augment_section(p: str, seed: int) -> tuple[AugmentConfig, bool]:
+    """Whether to augment, and how: the Data page's preview sliders set the defaults."""
     a = ui_state.augment_params()  # the Data page's preview sliders, else AugmentConfig's
     use = st.checkbox(
         "augment the training texts (Tang et al. 2019)",
@@ -169,6 +173,7 @@ def augment_section(p: str, seed: int) -> tuple[AugmentConfig, bool]:
 
 
 def common_section(p: str) -> tuple[str, int, str]:
+    """Run name, latency samples and device: (name, latency samples, device)."""
     d = PipelineConfig()
     c1, c2, c3 = st.columns([2, 1, 1])
     name = c1.text_input(
@@ -190,6 +195,7 @@ def common_section(p: str) -> tuple[str, int, str]:
 
 
 def teacher_run_select(p: str, runs: list[dict]) -> tuple[dict, bool]:
+    """The earlier run whose teacher to reuse, and whether to reuse its data settings."""
     c1, c2 = st.columns([2, 1])
     by_id = {r["id"]: r for r in runs}
     rid = c1.selectbox(

@@ -30,6 +30,7 @@ UI_STATE = "ui_state.json"  # in the home folder: the Data page's last accepted 
 
 
 def load_ui_state() -> dict[str, Any]:
+    """The home folder's ui_state.json ({} when missing or unreadable)."""
     try:
         return json.loads((home() / UI_STATE).read_text(encoding="utf-8"))
     except (OSError, ValueError):
@@ -76,6 +77,7 @@ def set_data_rejected(what: str | None) -> None:
 
 
 def data_rejected() -> str | None:
+    """What the Data page last refused to accept (None: nothing)."""
     return load_ui_state().get("data_rejected")
 
 
@@ -117,11 +119,13 @@ def remember_form_values(prefix: str) -> None:
 
 
 def augment_params() -> dict[str, Any]:
+    """The Data page's augmentation sliders: this session's, else the kept ones, else the config's defaults."""
     saved = st.session_state.get(AUGMENT_KEY) or load_ui_state().get("augment") or {}
     return {**DEFAULT_AUGMENT, **saved}
 
 
 def set_augment_params(params: dict[str, Any]) -> None:
+    """Keep the Data page's augmentation sliders (session and home folder) for the Train forms."""
     if st.session_state.get(AUGMENT_KEY) != params:
         st.session_state[AUGMENT_KEY] = params
         save_ui_state(augment=params)
