@@ -36,7 +36,7 @@ def split_curve(curve: str) -> tuple[str, str]:
 
 
 def loss_curves(frame: pd.DataFrame, title: str = "Training loss") -> go.Figure:
-    """frame: curve, step, value (see tables.loss_frame). One panel per kind of loss (teacher
+    """frame: curve, step, value (see run_tables.loss_frame). One panel per kind of loss (teacher
     CE, plain CE, distillation loss: different quantities, never one axis), each with its own
     step axis; one colour per model, one line style per run (solid, dashed, dotted ...), so two
     runs are told apart without relying on colour; the legend sits right of the panels."""

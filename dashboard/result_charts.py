@@ -13,7 +13,7 @@ from dashboard.chart_style import PALETTE, ROLE_COLORS, layout, log_ticks, model
 
 
 def metric_bars(df: pd.DataFrame, metrics: Sequence[str] = ("accuracy", "f1")) -> go.Figure:
-    """Grouped bars of accuracy and F1 per model (df: tables.results_frame)."""
+    """Grouped bars of accuracy and F1 per model (df: result_tables.results_frame)."""
     labels = model_label(df)
     fig = go.Figure()
     for i, m in enumerate(metrics):
@@ -85,7 +85,7 @@ def confusion_heatmap(
 
 
 def domain_model_heatmap(df: pd.DataFrame, title: str = "Accuracy per domain") -> go.Figure:
-    """Rows are domains, columns models (`dashboard.tables.domain_matrix`), cells the accuracy
+    """Rows are domains, columns models (`dashboard.result_tables.domain_matrix`), cells the accuracy
     on that domain's test rows (blank: the model was not scored there)."""
     z = df.to_numpy(dtype=float)
     text = [["" if v != v else f"{v:.3f}" for v in row] for row in z]
