@@ -31,10 +31,11 @@ class Knob:
     kind: str  # bool | choice | text | ints | int | optional_int | float | optional_float
     users: tuple[str, ...]  # the methods it applies to (registry order)
     key: str  # widget key suffix, unique on the page: f"{prefix}-{key}"
+    title: str = ""  # the widget's label where a form names it itself (else from the name)
 
     @property
     def label(self) -> str:
-        return self.name.replace("_", " ")
+        return self.title or self.name.replace("_", " ")
 
     @property
     def shared(self) -> bool:
@@ -96,6 +97,13 @@ def knobs(names: list[str] | None = None) -> list[Knob]:
         taken.add(key)
         out.append(Knob(f, cls, field_kind(cls, f), tuple(users), key))
     return out
+
+
+def field_knob(cls: type, name: str, key: str, title: str = "") -> Knob:
+    """A knob for one field of `cls` that a form lays out itself (the word students' form): the
+    generated widget, under the form's own label and key suffix; it names no methods, so its
+    help is the field's own, without an "Applies to" list."""
+    return Knob(name, cls, field_kind(cls, name), (), key, title)
 
 
 def shared_knobs(names: list[str], picked: list[str]) -> list[Knob]:

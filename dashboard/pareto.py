@@ -1,6 +1,6 @@
 """Accuracy against batch-1 latency: the Pareto front of a report's models and the most accurate
 student under a latency budget. Plain functions on store result rows (no Streamlit), so they
-unit-test cleanly; dashboard.charts draws them.
+unit-test cleanly; dashboard.pareto_chart draws them.
 """
 
 from __future__ import annotations
@@ -11,7 +11,8 @@ from typing import Any
 
 import pandas as pd
 
-from .tables import _ms, arch_name, method_rank, pct
+from dashboard.formatting import fmt_ms, pct
+from dashboard.labels import arch_name, method_rank
 
 COLUMNS = [
     "run",
@@ -161,20 +162,22 @@ def budget_sentence(points: pd.DataFrame, budget_ms: float) -> str:
     if best is not None:
         t = teacher_point(points, best["run"])
         teacher = (
-            f" (teacher: {pct(t['accuracy'])} at {_ms(t['latency_ms'])})" if t is not None else ""
+            f" (teacher: {pct(t['accuracy'])} at {fmt_ms(t['latency_ms'])})"
+            if t is not None
+            else ""
         )
         return (
             f"The most accurate student under {budget} is {_who(best, several)} at "
-            f"{pct(best['accuracy'])} accuracy, {_ms(best['latency_ms'])}{teacher}."
+            f"{pct(best['accuracy'])} accuracy, {fmt_ms(best['latency_ms'])}{teacher}."
         )
     fastest = students.sort_values(["latency_ms", "accuracy"], ascending=[True, False]).iloc[0]
     t = teacher_point(points, fastest["run"])
     teacher = (
-        f"; the teacher takes {_ms(t['latency_ms'])} at {pct(t['accuracy'])}"
+        f"; the teacher takes {fmt_ms(t['latency_ms'])} at {pct(t['accuracy'])}"
         if t is not None
         else ""
     )
     return (
         f"No student answers within {budget}: the fastest is {_who(fastest, several)} at "
-        f"{_ms(fastest['latency_ms'])} with {pct(fastest['accuracy'])} accuracy{teacher}."
+        f"{fmt_ms(fastest['latency_ms'])} with {pct(fastest['accuracy'])} accuracy{teacher}."
     )

@@ -9,9 +9,12 @@ from typing import Any
 
 import pandas as pd
 
-from . import charts
-from .pareto import budget_sentence, default_budget, pareto_points
-from .tables import report_sentences, results_frame, run_label, summary_rows
+from dashboard.labels import run_label
+from dashboard.pareto import budget_sentence, default_budget, pareto_points
+from dashboard.pareto_chart import pareto_chart
+from dashboard.report_text import report_sentences
+from dashboard.result_charts import latency_bars, metric_bars
+from dashboard.result_tables import results_frame, summary_rows
 
 CSS = """
 body { font-family: -apple-system, "Segoe UI", Roboto, "Noto Sans SC", sans-serif;
@@ -80,9 +83,9 @@ def build_report_html(
         parts.append("<h2>Latency budget</h2>")
         parts.append(f"<p>{html.escape(budget_sentence(points, budget))}</p>")
         figs = [
-            charts.pareto_chart(points, budget),
-            charts.metric_bars(df),
-            charts.latency_bars(df),
+            pareto_chart(points, budget),
+            metric_bars(df),
+            latency_bars(df),
         ]
         parts.append("<h2>Charts</h2>")
         for i, fig in enumerate(figs):

@@ -6,10 +6,14 @@ import time
 
 import streamlit as st
 
-from dashboard import charts, widgets
+from dashboard import widgets
+from dashboard.labels import run_label
 from dashboard.pareto import budget_sentence, default_budget, pareto_points
+from dashboard.pareto_chart import pareto_chart
 from dashboard.report import build_report_html, report_csv
-from dashboard.tables import report_sentences, results_frame, run_label, summary_rows
+from dashboard.report_text import report_sentences
+from dashboard.result_charts import latency_bars, metric_bars
+from dashboard.result_tables import results_frame, summary_rows
 
 st.title(":material/summarize: Report")
 s = widgets.store()
@@ -89,7 +93,7 @@ budget = st.number_input(
     "CPU the runs measured on. Starts at half the teacher's median latency.",
 )
 st.markdown(budget_sentence(points, budget))
-st.plotly_chart(charts.pareto_chart(points, budget), key="report-pareto")
+st.plotly_chart(pareto_chart(points, budget), key="report-pareto")
 st.caption(
     "Every model of the chosen runs: colour is the method, shape the role (star: teacher, "
     "filled: distilled, hollow: plain). The dotted step line is the Pareto front: the models no "
@@ -105,8 +109,8 @@ widgets.domain_heatmap(
 )
 
 c1, c2 = st.columns(2)
-c1.plotly_chart(charts.metric_bars(df), key="report-acc")
-c2.plotly_chart(charts.latency_bars(df), key="report-latency")
+c1.plotly_chart(metric_bars(df), key="report-acc")
+c2.plotly_chart(latency_bars(df), key="report-latency")
 
 st.subheader("Download")
 stamp = time.strftime("%Y%m%d-%H%M")

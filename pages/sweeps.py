@@ -12,7 +12,7 @@ from streamlit.errors import StreamlitPageNotFoundError
 
 from core.runs.sweep import OBJECTIVES, study_from_store, sweep_of, trials_table
 from dashboard import widgets
-from dashboard.tables import run_label
+from dashboard.labels import run_label
 
 OBJECTIVE_LABELS = {
     "accuracy": "accuracy",

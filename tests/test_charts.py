@@ -1,11 +1,12 @@
 """Readable charts: loss kinds in panels of their own, runs told apart by line style, log axes
-with labelled 0.1 / 1 / 10 / 100 ticks, scatter labels only where they cannot pile up."""
+with labelled 0.1 / 1 / 10 / 100 ticks."""
 
 from __future__ import annotations
 
 import pandas as pd
 
-from dashboard import charts
+from dashboard.loss_chart import LOSS_KINDS, loss_curves
+from dashboard.result_charts import latency_bars
 
 
 def _loss() -> pd.DataFrame:
@@ -18,9 +19,9 @@ def _loss() -> pd.DataFrame:
 
 
 def test_loss_kinds_get_panels_and_runs_get_line_styles():
-    fig = charts.loss_curves(_loss())
+    fig = loss_curves(_loss())
     titles = [a.text for a in fig.layout.annotations]
-    assert titles == [charts.LOSS_KINDS[k] for k in ("teacher", "plain", "distilled")]
+    assert titles == [LOSS_KINDS[k] for k in ("teacher", "plain", "distilled")]
     by_name = {t.name: t for t in fig.data}
     assert by_name["#1 teacher"].line.dash == "solid" and by_name["#2 teacher"].line.dash == "dash"
     # one colour per model whatever the run; different models, different colours
@@ -41,23 +42,6 @@ def test_latency_axis_labels_every_decade():
             "latency p95 (ms)": [30.0, 0.5, 1.0],
         }
     )
-    fig = charts.latency_bars(df)
+    fig = latency_bars(df)
     assert list(fig.layout.yaxis.tickvals) == [0.1, 1, 10, 100]
     assert list(fig.layout.yaxis.ticktext) == ["0.1", "1", "10", "100"]
-
-
-def test_scatter_labels_only_the_front_and_the_teacher():
-    df = pd.DataFrame(
-        {
-            "run": [1, 1, 1, 1],
-            "model": ["teacher", "a_distilled", "b_distilled", "c_plain"],
-            "role": ["teacher", "distilled", "distilled", "plain"],
-            "latency p50 (ms)": [20.0, 0.3, 0.7, 0.8],
-            "accuracy": [0.9, 0.88, 0.85, 0.80],
-        }
-    )
-    fig = charts.accuracy_latency_scatter(df)
-    shown = {t for tr in fig.data for t in tr.text if t}
-    assert shown == {"teacher", "a_distilled"}  # b and c are slower and less accurate than a
-    hovers = [h for tr in fig.data for h in tr.hovertext]
-    assert any(h.startswith("c_plain") for h in hovers)

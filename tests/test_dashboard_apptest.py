@@ -28,14 +28,9 @@ from core.runs.store import FINAL, Store
 from core.runs.submit import JobManager
 from dashboard import __main__ as launcher
 from dashboard.report import build_report_html, report_csv
-from dashboard.tables import (
-    config_diff,
-    gap_closed,
-    loss_frame,
-    report_sentences,
-    runs_table,
-    summary_rows,
-)
+from dashboard.report_text import report_sentences
+from dashboard.result_tables import gap_closed, summary_rows
+from dashboard.run_tables import config_diff, loss_frame, runs_table
 
 ROOT = Path(__file__).resolve().parent.parent
 PAGES = [

@@ -8,7 +8,8 @@ import math
 import pandas as pd
 import pytest
 
-from dashboard import charts
+from dashboard.chart_style import log_ticks
+from dashboard.labels import arch_name
 from dashboard.pareto import (
     best_under_budget,
     budget_sentence,
@@ -17,8 +18,9 @@ from dashboard.pareto import (
     pareto_front,
     pareto_points,
 )
+from dashboard.pareto_chart import pareto_chart
 from dashboard.report import build_report_html
-from dashboard.tables import arch_name, results_frame, student_timings, summary_rows
+from dashboard.result_tables import results_frame, student_timings, summary_rows
 
 
 def _row(run_id, model, role, arch, acc, lat, **detail):
@@ -175,7 +177,7 @@ def test_default_budget():
 
 
 def test_pareto_chart():
-    fig = charts.pareto_chart(points(), budget_ms=3.0)
+    fig = pareto_chart(points(), budget_ms=3.0)
     names = [t.name for t in fig.data]
     assert "Pareto front" in names and "budget 3 ms" in names
     front = next(t for t in fig.data if t.name == "Pareto front")
@@ -199,12 +201,12 @@ def test_pareto_chart():
     lo, hi = fig.layout.xaxis.range
     assert lo < math.log10(0.5) and hi > math.log10(10.0)
     assert all(lo <= math.log10(v) <= hi for v in fig.layout.xaxis.tickvals)
-    assert charts.pareto_chart(pareto_points([])).data == ()
+    assert pareto_chart(pareto_points([])).data == ()
 
 
 def test_log_ticks():
-    assert charts.log_ticks(0.15, 12) == [0.2, 0.5, 1, 2, 5, 10]
-    assert charts.log_ticks(0, 1) == []
+    assert log_ticks(0.15, 12) == [0.2, 0.5, 1, 2, 5, 10]
+    assert log_ticks(0, 1) == []
 
 
 def test_tables_name_and_order_every_method():

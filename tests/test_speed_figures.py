@@ -4,7 +4,7 @@ recorded per model."""
 from __future__ import annotations
 
 from core.evaluate.metrics import THROUGHPUT_BATCHES, throughput
-from dashboard.tables import threads_caption
+from dashboard.result_tables import threads_caption
 
 
 def test_throughput_times_full_batches_even_from_few_texts():
@@ -28,7 +28,7 @@ def test_threads_caption_comes_from_each_results_record():
 
 
 def test_overall_eta_from_progress_and_elapsed():
-    from dashboard.tables import overall_eta
+    from dashboard.run_tables import overall_eta
 
     assert overall_eta(0.25, 60.0) == 180.0  # a quarter done in a minute: three to go
     assert overall_eta(0.01, 60.0) is None  # too early to say
