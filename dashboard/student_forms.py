@@ -8,7 +8,7 @@ import streamlit as st
 
 from core import methods
 from core.cli.fields import help_of
-from core.config import StudentConfig
+from core.methods._word_config import StudentConfig
 from core.runs.config import PipelineConfig
 from dashboard import knobs
 from dashboard.forms import generated_section, laid_out_rows

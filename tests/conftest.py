@@ -27,7 +27,8 @@ from types import SimpleNamespace
 
 import pytest
 
-from core.config import AugmentConfig, DataConfig, StudentConfig, TeacherConfig
+from core.config import AugmentConfig, DataConfig, TeacherConfig
+from core.methods._word_config import StudentConfig
 from core.runs.config import PipelineConfig
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -474,7 +474,8 @@ def test_browser_sentence_pairs(server, page, tiny_teacher_dir, tmp_path):
     models scoring a pair typed into Predict's two boxes."""
     from test_pairs import _pairs
 
-    from core.config import AugmentConfig, DataConfig, StudentConfig, TeacherConfig, to_dict
+    from core.config import AugmentConfig, DataConfig, TeacherConfig, to_dict
+    from core.methods._word_config import StudentConfig
     from core.runs.config import PipelineConfig
     from core.runs.context import RunContext
     from core.runs.execute import execute
@@ -599,14 +600,8 @@ def test_browser_domains(server, page, tiny_teacher_dir, upload_files, tmp_path)
     """A domain/label/text file on Data (class balance per domain), the Train page offering
     its domains as targets, then a target-domain run with the meta-teacher drawn as a domain
     × model heat map on Runs and Report."""
-    from core.config import (
-        AugmentConfig,
-        DataConfig,
-        DomainConfig,
-        StudentConfig,
-        TeacherConfig,
-        to_dict,
-    )
+    from core.config import AugmentConfig, DataConfig, DomainConfig, TeacherConfig, to_dict
+    from core.methods._word_config import StudentConfig
     from core.runs.config import PipelineConfig
     from core.runs.context import RunContext
     from core.runs.execute import execute

@@ -22,7 +22,8 @@ from conftest import fast_char_students, fast_transformer_students, write_domain
 from streamlit.testing.v1 import AppTest
 
 from core import methods
-from core.config import AugmentConfig, DataConfig, StudentConfig, TeacherConfig
+from core.config import AugmentConfig, DataConfig, TeacherConfig
+from core.methods._word_config import StudentConfig
 from core.runs.config import PipelineConfig, pipeline_from_dict
 from core.runs.store import FINAL, Store
 from core.runs.submit import JobManager

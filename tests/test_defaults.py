@@ -13,7 +13,8 @@ from streamlit.testing.v1 import AppTest
 
 from core.cli.fields import SECTIONS, defaults_markdown, sections, show_default
 from core.cli.main import build_parser, config_from_args
-from core.config import AugmentConfig, DataConfig, StudentConfig, TeacherConfig
+from core.config import AugmentConfig, DataConfig, TeacherConfig
+from core.methods._word_config import StudentConfig
 from core.methods.chars import CharStudentConfig
 from core.runs.config import PipelineConfig
 

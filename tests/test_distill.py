@@ -9,8 +9,8 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from core.config import StudentConfig
 from core.data.text import Vocab, tokenize
+from core.methods._word_config import StudentConfig
 from core.methods._word_fit import distill_loss, train_student
 from core.methods._word_models import load_student
 

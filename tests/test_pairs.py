@@ -18,7 +18,7 @@ import torch
 from conftest import fast_char_students
 
 from core import methods
-from core.config import AugmentConfig, DataConfig, StudentConfig, TeacherConfig
+from core.config import AugmentConfig, DataConfig, TeacherConfig
 from core.data import pairs
 from core.data.augment import PAIR_MODES, augment, preview_pair
 from core.data.load import load_labelled, load_unlabelled
@@ -26,6 +26,7 @@ from core.data.parse import parse_labelled
 from core.data.problems import DataError
 from core.export.exporter import export_model, load_predictor
 from core.methods._tf_fit import pad_ids
+from core.methods._word_config import StudentConfig
 from core.methods._word_models import build_model, pad_batch
 from core.runs.config import PipelineConfig
 from core.runs.context import RunContext

@@ -6,8 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from core.config import AugmentConfig, DataConfig, StudentConfig, TeacherConfig
+from core.config import AugmentConfig, DataConfig, TeacherConfig
 from core.data.load import load_labelled, load_unlabelled
+from core.methods._word_config import StudentConfig
 from core.runs.config import PipelineConfig
 from core.runs.store import Store
 from core.runs.submit import JobManager

@@ -13,7 +13,8 @@ import types
 import typing
 from typing import Any
 
-from core.config import AugmentConfig, DataConfig, DomainConfig, StudentConfig, TeacherConfig
+from core.config import AugmentConfig, DataConfig, DomainConfig, TeacherConfig
+from core.methods._word_config import StudentConfig
 from core.runs.config import PipelineConfig
 
 # (prefix in the table of defaults, class), in the order docs/defaults.md lists them

@@ -12,8 +12,8 @@ import math
 
 import torch
 
-from core.config import StudentConfig
 from core.methods._base import Shared, StudentJob
+from core.methods._word_config import StudentConfig
 from core.methods._word_fit import train_student
 from core.methods._word_models import encode_tokens, load_student
 

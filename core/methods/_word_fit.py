@@ -20,8 +20,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from core.config import StudentConfig
 from core.data.text import Vocab
+from core.methods._word_config import StudentConfig
 from core.methods._word_models import Student, build_model, load_vectors, pad_batch
 from core.train.loop import fit
 from core.train.stage import DevCheck, OptimSettings, Stage

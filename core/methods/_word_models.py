@@ -23,9 +23,9 @@ from safetensors.torch import load_file, save_file
 from torch import nn
 from torch.nn.utils.rnn import pack_padded_sequence
 
-from core.config import StudentConfig
 from core.data import pairs
 from core.data.text import PieceTokenizer, Vocab, tokenize
+from core.methods._word_config import StudentConfig
 
 log = logging.getLogger(__name__)
 

@@ -1,8 +1,8 @@
 """BiLSTM student on words, distilled on teacher logits with MSE (Tang et al. 2019)."""
 
-from core.config import StudentConfig
 from core.methods import Method, register
 from core.methods._word import load, steps, train
+from core.methods._word_config import StudentConfig
 
 register(
     Method(

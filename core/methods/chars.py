@@ -13,9 +13,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import ClassVar
 
-from core.config import StudentConfig, opt
+from core.config import opt
 from core.methods import Method, register
 from core.methods._word import steps, train
+from core.methods._word_config import StudentConfig
 from core.methods._word_models import load_student
 
 
