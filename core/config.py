@@ -1,11 +1,13 @@
 """One config dataclass per run kind; each is saved with its run as JSON so a run can be redone.
 
 These dataclasses are the only place a default lives. Each field carries its help text and
-presentation hints in `dataclasses.field(metadata=...)`, read by the CLI (`core.cli_args`), the
+presentation hints in `dataclasses.field(metadata=...)`, read by the CLI (`core.cli.fields`), the
 dashboard's forms and the README's table of defaults:
 
 - ``help``: what the field does and why, in plain language;
-- ``flag``: its command-line flag (fields without one are not on the command line);
+- ``flag``: its command-line flag (fields without one are not on the command line), named by
+  the rule in core/cli/fields.py;
+- ``aliases``: the flag's older names, which still work;
 - ``choices``: the allowed values;
 - ``none``: what ``None`` means, for optional fields (the CLI reads 0 or ``none`` as ``None``);
 - ``min`` / ``max`` / ``step``: the range a dashboard widget offers;
@@ -113,7 +115,8 @@ class DataConfig:
         True,
         help="Training rows left out by max_train join the transfer set (unlabelled), so they "
         "still help the students through the teacher's labels.",
-        flag="--no-leftover-transfer",
+        flag="--no-leftover-as-transfer",
+        aliases=("--no-leftover-transfer",),
     )
     dev_fraction: float = opt(
         0.1,
@@ -157,7 +160,8 @@ class TeacherConfig:
         help="Teacher to fine-tune: auto (m3e-small for Chinese data, all-minilm-l6-v2 for "
         "English), a preset (m3e-small, all-minilm-l6-v2, multilingual-e5-small), a local "
         "checkpoint folder or a hub name.",
-        flag="--teacher",
+        flag="--teacher-model",
+        aliases=("--teacher",),
     )
     epochs: int = opt(
         2,
@@ -207,7 +211,8 @@ class TeacherConfig:
     early_stop_patience: int = opt(
         1,
         help="Epochs without a dev improvement before fine-tuning stops.",
-        flag="--teacher-patience",
+        flag="--teacher-early-stop-patience",
+        aliases=("--teacher-patience",),
     )
     seed: int = seed_field("fine-tuning")
 
@@ -220,7 +225,8 @@ class AugmentConfig:
         0.1,
         help="Chance that a word is replaced by [MASK] (the paper's value): the teacher still "
         "labels the gap, which teaches the students what each word contributes.",
-        flag="--p-mask",
+        flag="--augment-p-mask",
+        aliases=("--p-mask",),
         min=0.0,
         max=0.5,
         step=0.05,
@@ -229,7 +235,8 @@ class AugmentConfig:
         0.1,
         help="Chance that a word is swapped for another word with the same part of speech "
         "(the paper's value), giving new but plausible sentences.",
-        flag="--p-pos",
+        flag="--augment-p-pos",
+        aliases=("--p-pos",),
         min=0.0,
         max=0.5,
         step=0.05,
@@ -238,7 +245,8 @@ class AugmentConfig:
         0.25,
         help="Chance that only an n-gram of the sentence is kept (the paper's value), giving "
         "short fragments for the teacher to label.",
-        flag="--p-ng",
+        flag="--augment-p-ng",
+        aliases=("--p-ng",),
         min=0.0,
         max=1.0,
         step=0.05,
@@ -248,7 +256,8 @@ class AugmentConfig:
         help="Augmented variants per training text. The paper uses 20; 4 keeps teacher "
         "labelling CPU-sized (the benchmarks pass 10: more teacher-labelled text, closer to "
         "the paper).",
-        flag="--augment-iters",
+        flag="--augment-n-iter",
+        aliases=("--augment-iters",),
         min=1,
         max=50,
         step=1,
@@ -278,7 +287,8 @@ class StudentConfig:
         "mse",
         help="Distillation loss: mse on logits (Tang et al.), soft cross-entropy at "
         "temperature T, or hard labels only.",
-        flag="--loss",
+        flag="--student-loss",
+        aliases=("--loss",),
         choices=["mse", "soft_ce", "hard"],
     )
     alpha: float = opt(
@@ -287,7 +297,8 @@ class StudentConfig:
         "labelled row (alpha·distill + (1−alpha)·CE); unlabelled transfer/augmented rows get "
         "the distillation loss only; the batch loss is the mean over rows, so the mix does not "
         "depend on how many gold rows fall in a batch.",
-        flag="--alpha",
+        flag="--student-alpha",
+        aliases=("--alpha",),
         min=0.0,
         max=1.0,
         step=0.05,
@@ -296,7 +307,8 @@ class StudentConfig:
         2.0,
         help="Softmax temperature T of the soft_ce loss: above 1 it shows the students the "
         "teacher's second choices (the loss is scaled by T²).",
-        flag="--temperature",
+        flag="--student-temperature",
+        aliases=("--temperature",),
         min=0.5,
         max=20.0,
         step=0.5,
@@ -331,7 +343,8 @@ class StudentConfig:
         64,
         help="Word-embedding width: 64 was as accurate as 128 on the hotel benchmark at half "
         "the batch-1 latency.",
-        flag="--embed-dim",
+        flag="--student-embed-dim",
+        aliases=("--embed-dim",),
         min=16,
         max=512,
         step=16,
@@ -339,7 +352,8 @@ class StudentConfig:
     hidden_dim: int = opt(
         64,
         help="BiLSTM hidden width per direction (64 for the same reason as embed_dim).",
-        flag="--hidden-dim",
+        flag="--student-hidden-dim",
+        aliases=("--hidden-dim",),
         min=16,
         max=512,
         step=16,
@@ -347,7 +361,8 @@ class StudentConfig:
     dense_dim: int = opt(
         64,
         help="Width of the dense layer before the output.",
-        flag="--dense-dim",
+        flag="--student-dense-dim",
+        aliases=("--dense-dim",),
         min=16,
         max=512,
         step=16,
@@ -355,7 +370,8 @@ class StudentConfig:
     num_filters: int = opt(
         64,
         help="TextCNN filters per kernel size.",
-        flag="--num-filters",
+        flag="--student-num-filters",
+        aliases=("--num-filters",),
         min=8,
         max=512,
         step=8,
@@ -363,12 +379,14 @@ class StudentConfig:
     kernel_sizes: tuple[int, ...] = opt(
         (3, 4, 5),
         help="TextCNN kernel sizes in words (comma list on the command line).",
-        flag="--kernel-sizes",
+        flag="--student-kernel-sizes",
+        aliases=("--kernel-sizes",),
     )
     dropout: float = opt(
         0.2,
         help="Dropout in the students: some regularisation for small data.",
-        flag="--dropout",
+        flag="--student-dropout",
+        aliases=("--dropout",),
         min=0.0,
         max=0.9,
         step=0.05,
@@ -385,12 +403,14 @@ class StudentConfig:
     min_count: int = opt(
         1,
         help="Words seen fewer times in the training texts map to the unknown word.",
-        flag="--min-count",
+        flag="--student-min-count",
+        aliases=("--min-count",),
     )
     vectors: str | None = opt(
         None,
         help="Optional word2vec text file to start the word embeddings from.",
-        flag="--vectors",
+        flag="--student-vectors",
+        aliases=("--vectors",),
         none="random initial embeddings",
     )
     threads: int = opt(
@@ -414,7 +434,8 @@ class DomainConfig:
         help="Comma list of domains (values of the data's domain column, or sub-folder names) "
         "to distil students for; each gets a single-domain teacher fine-tuned on its rows "
         "alone and is scored on its own test rows.",
-        flag="--target-domain",
+        flag="--target-domains",
+        aliases=("--target-domain",),
         none="one run over all the data (per-domain figures still reported)",
         group="domains",
     )
@@ -489,13 +510,15 @@ class PipelineConfig:
         True,
         help="Also train each student on the hard labels only: the report's share of the "
         "teacher-vs-plain gap closed needs it.",
-        flag="--no-plain",
+        flag="--no-plain-baseline",
+        aliases=("--no-plain",),
         group="students",
     )
     use_augmentation: bool = opt(
         True,
         help="Augment the training texts for the teacher to label (Tang et al. 2019).",
-        flag="--no-augment",
+        flag="--no-use-augmentation",
+        aliases=("--no-augment",),
         group="augment",
     )
     latency_samples: int = opt(
@@ -522,7 +545,8 @@ class PipelineConfig:
     student_threads: int = opt(
         1,
         help="Torch threads for the students' batch-1 latency (recorded with the results).",
-        flag="--latency-threads",
+        flag="--student-threads",
+        aliases=("--latency-threads",),
         group="students",
     )
     name: str = opt("", help="Optional run name shown in the run lists.", flag="--name")
