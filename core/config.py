@@ -5,7 +5,9 @@ presentation hints in `dataclasses.field(metadata=...)`, read by the CLI (`core.
 dashboard's forms and the table of defaults in docs/defaults.md:
 
 - ``help``: what the field does and why, in plain language;
-- ``flag``: its command-line flag (fields without one are not on the command line);
+- ``flag``: its command-line flag (fields without one are not on the command line), named by
+  the rule in core/cli/fields.py;
+- ``aliases``: the flag's older names, which still work;
 - ``choices``: the allowed values;
 - ``none``: what ``None`` means, for optional fields (the CLI reads 0 or ``none`` as ``None``);
 - ``min`` / ``max`` / ``step``: the range a dashboard widget offers;
@@ -113,7 +115,8 @@ class DataConfig:
         True,
         help="Training rows left out by max_train join the transfer set (unlabelled), so they "
         "still help the students through the teacher's labels.",
-        flag="--no-leftover-transfer",
+        flag="--no-leftover-as-transfer",
+        aliases=("--no-leftover-transfer",),
     )
     dev_fraction: float = opt(
         0.1,
@@ -157,7 +160,8 @@ class TeacherConfig:
         help="Teacher to fine-tune: auto (m3e-small for Chinese data, all-minilm-l6-v2 for "
         "English), a preset (m3e-small, all-minilm-l6-v2, multilingual-e5-small), a local "
         "checkpoint folder or a hub name.",
-        flag="--teacher",
+        flag="--teacher-model",
+        aliases=("--teacher",),
     )
     epochs: int = opt(
         2,
@@ -207,7 +211,8 @@ class TeacherConfig:
     early_stop_patience: int = opt(
         1,
         help="Epochs without a dev improvement before fine-tuning stops.",
-        flag="--teacher-patience",
+        flag="--teacher-early-stop-patience",
+        aliases=("--teacher-patience",),
     )
     select_metric: str = opt(
         "accuracy",
@@ -231,7 +236,8 @@ class AugmentConfig:
         0.1,
         help="Chance that a word is replaced by [MASK] (the paper's value): the teacher still "
         "labels the gap, which teaches the students what each word contributes.",
-        flag="--p-mask",
+        flag="--augment-p-mask",
+        aliases=("--p-mask",),
         min=0.0,
         max=0.5,
         step=0.05,
@@ -240,7 +246,8 @@ class AugmentConfig:
         0.1,
         help="Chance that a word is swapped for another word with the same part of speech "
         "(the paper's value), giving new but plausible sentences.",
-        flag="--p-pos",
+        flag="--augment-p-pos",
+        aliases=("--p-pos",),
         min=0.0,
         max=0.5,
         step=0.05,
@@ -249,7 +256,8 @@ class AugmentConfig:
         0.25,
         help="Chance that only an n-gram of the sentence is kept (the paper's value), giving "
         "short fragments for the teacher to label.",
-        flag="--p-ng",
+        flag="--augment-p-ng",
+        aliases=("--p-ng",),
         min=0.0,
         max=1.0,
         step=0.05,
@@ -259,7 +267,8 @@ class AugmentConfig:
         help="Augmented variants per training text. The paper uses 20; 4 keeps teacher "
         "labelling CPU-sized (the benchmarks pass 10: more teacher-labelled text, closer to "
         "the paper).",
-        flag="--augment-iters",
+        flag="--augment-n-iter",
+        aliases=("--augment-iters",),
         min=1,
         max=50,
         step=1,
@@ -290,7 +299,8 @@ class DomainConfig:
         help="Comma list of domains (values of the data's domain column, or sub-folder names) "
         "to distil students for; each gets a single-domain teacher fine-tuned on its rows "
         "alone and is scored on its own test rows.",
-        flag="--target-domain",
+        flag="--target-domains",
+        aliases=("--target-domain",),
         none="one run over all the data (per-domain figures still reported)",
         group="domains",
     )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import signal
@@ -84,6 +85,155 @@ def test_data_check_labels_and_unlabelled(cli, tmp_path, tiny_data):
     test.write_text("0\t不好\n2\t还行\n", encoding="utf-8")
     res = cli("data", "check", str(test), "--labels", "0,1")
     assert res.returncode == 2 and f"{test}:2: error: unknown label '2'" in res.stderr
+
+
+# -- store-only commands start without torch ----------------------------------------------------
+HEAVY = ("torch", "transformers")
+
+
+def _imported(*args: str) -> tuple[subprocess.CompletedProcess, set[str]]:
+    """Run `python -X importtime -m core ARGS`; the process and every module it imported."""
+    env = dict(os.environ, HF_HUB_OFFLINE="1")
+    cmd = [sys.executable, "-X", "importtime", "-m", "core", *args]
+    res = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
+    mods = {
+        ln.rsplit("|", 1)[1].strip()
+        for ln in res.stderr.splitlines()
+        if ln.startswith("import time:") and ln.count("|") == 2
+    }
+    return res, mods
+
+
+@pytest.mark.parametrize("command", ["runs list", "runs show", "data check"])
+def test_store_only_commands_do_not_import_torch(command, tmp_path, tiny_data):
+    """`runs list / show` and `data check` read the store or a file only: torch and
+    transformers (seconds to import) must not be imported on the way."""
+    store = Store(tmp_path)
+    rid = store.create_run("pipeline", {"name": "x"})
+    args = {
+        "runs list": ["runs", "list", "--home", str(tmp_path)],
+        "runs show": ["runs", "show", str(rid), "--home", str(tmp_path)],
+        "data check": ["data", "check", str(tiny_data.train)],
+    }[command]
+    res, mods = _imported(*args)
+    assert res.returncode == 0, res.stderr[-2000:]
+    assert {"core.cli.main", "core.cli.parser"} <= mods  # -X importtime did report imports
+    heavy = sorted(m for m in mods if m.split(".")[0] in HEAVY)
+    assert not heavy, f"`{command}` imported {heavy[:5]}"
+
+
+def test_run_command_still_builds_its_student_flags():
+    """Only the invoked command's flags are built: a run command gets the registry's."""
+    res, mods = _imported("distill", "--help")
+    assert res.returncode == 0 and "--kd-alpha" in res.stdout and "torch" in mods
+
+
+# -- flag names: one rule, old names as aliases --------------------------------------------------
+# (old flag, new flag, args to give each, (config path, expected value))
+RENAMED = [
+    ("--alpha", "--student-alpha", ["0.3"], ("students.0.alpha", 0.3)),
+    ("--temperature", "--student-temperature", ["5"], ("students.0.temperature", 5.0)),
+    ("--latency-threads", "--student-threads", ["3"], ("student_threads", 3)),
+    ("--loss", "--student-loss", ["soft_ce"], ("students.0.loss", "soft_ce")),
+    ("--embed-dim", "--student-embed-dim", ["32"], ("students.0.embed_dim", 32)),
+    ("--kernel-sizes", "--student-kernel-sizes", ["2,3"], ("students.0.kernel_sizes", (2, 3))),
+    ("--vectors", "--student-vectors", ["v.txt"], ("students.0.vectors", "v.txt")),
+    ("--teacher", "--teacher-model", ["x"], ("teacher.model", "x")),
+    ("--teacher-patience", "--teacher-early-stop-patience", ["3"], ("teacher.early_stop_patience", 3)),
+    ("--p-mask", "--augment-p-mask", ["0.2"], ("augment.p_mask", 0.2)),
+    ("--augment-iters", "--augment-n-iter", ["7"], ("augment.n_iter", 7)),
+    ("--no-augment", "--no-use-augmentation", [], ("use_augmentation", False)),
+    ("--no-plain", "--no-plain-baseline", [], ("plain_baseline", False)),
+    ("--no-leftover-transfer", "--no-leftover-as-transfer", [], ("data.leftover_as_transfer", False)),
+    ("--target-domain", "--target-domains", ["a,b"], ("domains.target_domains", "a,b")),
+    ("--newsbert-beta", "--newsbert-momentum", ["0.9"], ("students.2.momentum", 0.9)),
+    ("--tinybert-stage1-epochs", "--tinybert-intermediate-epochs", ["0"], ("students.1.intermediate_epochs", 0)),
+    ("--tinybert-prediction-texts", "--tinybert-prediction-max-texts", ["50"], ("students.1.prediction_max_texts", 50)),
+    ("--tinybert-random-embeddings", "--no-tinybert-init-embeddings", [], ("students.1.init_embeddings", False)),
+]  # fmt: skip
+
+
+def _get(cfg, path: str):
+    for part in path.split("."):
+        cfg = cfg[int(part)] if part.isdigit() else getattr(cfg, part)
+    return cfg
+
+
+@pytest.mark.parametrize("old,new,values,expected", RENAMED, ids=[r[1] for r in RENAMED])
+def test_renamed_flag_and_its_old_alias_set_the_same_field(old, new, values, expected):
+    from core.cli.main import build_parser, config_from_args
+
+    path, value = expected
+    students = ["--students", "textcnn,tinybert,newsbert"]
+    default = _get(config_from_args(build_parser().parse_args(["pipeline", *students])), path)
+    assert default != value  # the flag really changes something
+    for flag in (new, old):
+        a = build_parser().parse_args(["pipeline", *students, flag, *values])
+        assert _get(config_from_args(a), path) == value, flag
+
+
+def test_old_flags_work_on_the_command_line(cli, tmp_path):
+    """Through `python -m core`: an old and a new flag name in one call, checked before a run."""
+    res = cli("distill", "--alpha", "0.5", "--student-temperature", "3", "-q", home=tmp_path)
+    assert res.returncode == 2 and "needs --teacher-run" in res.stderr  # parsed, then refused
+
+
+# the flag prefix of each config class, by the naming rule in core/cli/fields.py (a class not
+# listed takes its nearest base's: KDConfig kd-, BottomConfig tf-; none for data, run, domains
+# and sweep)
+SCOPES = {
+    "TeacherConfig": "teacher-",
+    "AugmentConfig": "augment-",
+    "StudentConfig": "student-",
+    "CharStudentConfig": "char-",
+    "TransformerConfig": "tf-",
+    "LogitKDConfig": "kd-",
+    "PKDConfig": "pkd-",
+    "NewsBERTConfig": "newsbert-",
+    "TheseusConfig": "theseus-",
+    "TinyBERTConfig": "tinybert-",
+}
+
+
+def _scope(cls: type) -> str:
+    return next((SCOPES[k.__name__] for k in cls.__mro__ if k.__name__ in SCOPES), "")
+
+
+# the two fields the rule names as keeping a word that tells them from a namesake, and the
+# flags one field shares across every config that has it
+EXCEPTIONS = {
+    ("StudentConfig", "threads"): "--student-train-threads",
+    ("DomainConfig", "intermediate_epochs"): "--meta-intermediate-epochs",
+    ("*", "seed"): "--seed",
+    ("StudentConfig", "epochs"): "--student-epochs",
+    ("TransformerConfig", "epochs"): "--student-epochs",
+}
+
+
+def test_every_flag_follows_the_naming_rule():
+    from core.cli.fields import default_of, sections
+    from core.runs.sweep import SweepConfig
+
+    wrong = []
+    for cls in [c for _, c in sections()] + [SweepConfig]:
+        for f in dataclasses.fields(cls):
+            flag = f.metadata.get("flag")
+            if not flag:
+                continue
+            declared = [
+                k for k in reversed(cls.__mro__) if f.name in vars(k).get("__annotations__", {})
+            ]
+            off = "--no-" if default_of(cls, f.name) is True else "--"
+            field = f.name.replace("_", "-")
+            allowed = {off + _scope(k) + field for k in declared}
+            exc = EXCEPTIONS.get((declared[0].__name__, f.name)) or EXCEPTIONS.get(("*", f.name))
+            if exc:
+                allowed.add(exc)
+            if flag not in allowed:
+                wrong.append(
+                    f"{cls.__name__}.{f.name}: {flag} (expected {' or '.join(sorted(allowed))})"
+                )
+    assert not wrong, "\n".join(wrong)
 
 
 # -- a real pipeline through the CLI ------------------------------------------------------------
@@ -306,13 +456,13 @@ def test_exec_runs_only_queued_runs(cli, tmp_path):
 
 SECOND_CTRL_C = """
 import sys, time
-from core.cli.main import _cancel_on_signals
+from core.cli.foreground import cancel_on_signals
 from core.runs.context import RunContext
 from core.runs.store import Store
 store = Store(sys.argv[1])
 rid = store.create_run("teacher", {})
 store.start_run(rid)
-with _cancel_on_signals(store, rid, RunContext(store, rid)):
+with cancel_on_signals(store, rid, RunContext(store, rid)):
     print("ready", flush=True)
     while True:  # a long stage that never reaches a step boundary
         time.sleep(0.05)

@@ -1,7 +1,35 @@
-"""Command-line flags, widget settings and the table of defaults, all generated from the
-config dataclasses (`core.config`), so a default or a help text lives in one place only.
+"""Command-line flags, widget settings and the table of defaults (docs/defaults.md), all generated
+from the config dataclasses (`core.config`, `core.methods`, `core.runs.config`), so a default or a
+help text lives in one place only. `python -m core defaults` prints that table.
 
-`python -m core defaults` prints the table of defaults that docs/defaults.md holds.
+How a flag is named (the `flag` of a field's metadata), so that it says what it sets:
+
+    --[SCOPE-]FIELD    FIELD: the dataclass field's name, underscores as hyphens
+    --no-[SCOPE-]FIELD for a boolean that is on by default (the flag turns it off)
+
+SCOPE names the configs the flag sets:
+
+- none: the data (DataConfig), the run as a whole (PipelineConfig), its domains (DomainConfig)
+  and the sweep (SweepConfig): `--max-train`, `--latency-samples`, `--target-domains`, `--trials`;
+- `teacher-`: the teacher's fine-tuning (TeacherConfig): `--teacher-model`, `--teacher-epochs`;
+- `augment-`: the augmentation (AugmentConfig): `--augment-p-mask`, `--augment-n-iter`;
+- `student-`: the word and character students (StudentConfig): `--student-alpha`;
+- `tf-`: every transformer student (TransformerConfig, BottomConfig): `--tf-lr`, `--tf-layers`;
+- a method's name for the fields its own config adds: `char-` (the character students),
+  `kd-` (kd, and pkd and newsbert, which extend its config), `pkd-`, `newsbert-`, `theseus-`,
+  `tinybert-`: `--kd-alpha`, `--kd-temperature`, `--tinybert-temperature`.
+
+A field a subclass declares again keeps its base class's flag when it means the same thing
+(TinyBERT's `lr` is `--tf-lr`) and takes the subclass's scope when it does not (a character
+student's `max_len` counts pieces, not words: `--char-max-len`).
+One flag sets the same field in every config that has it: `--seed` every seed, and
+`--student-epochs` every student's epochs, transformers' too. Two fields keep a word that tells
+them from a namesake: StudentConfig.threads is `--student-train-threads` (`--student-threads` is
+PipelineConfig.student_threads, the latency threads) and DomainConfig.intermediate_epochs is
+`--meta-intermediate-epochs` (MetaKD's first stage; TinyBERT has its own).
+
+A flag renamed to follow the rule keeps its old spelling in the field's `aliases`: both parse to
+the same field, and `--help` lists both.
 """
 
 from __future__ import annotations
@@ -176,6 +204,7 @@ def add_field_arg(
     f = field_of(cls, name)
     m = f.metadata
     flag = m["flag"]
+    aliases = m.get("aliases", ())  # the flag's old names: they still work
     if default is dataclasses.MISSING:
         default = default_of(cls, name)
         shown = show_default(cls, name)
@@ -198,7 +227,7 @@ def add_field_arg(
             text += " This flag turns it off (default: on)."
         else:
             text += " (default: off)"
-        parser.add_argument(flag, action="store_true", help=text, **kw)
+        parser.add_argument(flag, *aliases, action="store_true", help=text, **kw)
         return
     if default is argparse.SUPPRESS:  # shared by several configs: each keeps its own default
         kw["default"] = argparse.SUPPRESS
@@ -215,7 +244,7 @@ def add_field_arg(
         kw["type"] = _optional_int if (t is int and optional) else t
         if "choices" in m:
             kw["choices"] = m["choices"]
-    parser.add_argument(flag, help=text, **kw)
+    parser.add_argument(flag, *aliases, help=text, **kw)
 
 
 def _methods():
@@ -273,7 +302,7 @@ def from_args(cls: type, ns: argparse.Namespace, **overrides: Any) -> Any:
     return cls(**kwargs)
 
 
-# -- the table of defaults (docs/defaults.md) ----------------------------------------------------
+# -- the table of defaults (docs/defaults.md) ----------------------------------------------------------------------
 def sections() -> list[tuple[str, type]]:
     """SECTIONS with every transformer method's config after the word students'."""
     extra = [c for c in _methods().config_classes() if c is not StudentConfig]

@@ -99,7 +99,7 @@ class TransformerConfig:
         "accuracy",
         help="Dev metric that picks a student's best epoch: accuracy, or macro_f1 (every "
         "class counts equally: better for imbalanced labels).",
-        flag="--select-metric",
+        flag="--tf-select-metric",
         choices=["accuracy", "macro_f1"],
     )
     seed: int = seed_field("student training")

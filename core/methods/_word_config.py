@@ -19,7 +19,8 @@ class StudentConfig:
         "mse",
         help="Distillation loss: mse on logits (Tang et al.), soft cross-entropy at "
         "temperature T, or hard labels only.",
-        flag="--loss",
+        flag="--student-loss",
+        aliases=("--loss",),
         choices=["mse", "soft_ce", "hard"],
     )
     alpha: float = opt(
@@ -28,7 +29,8 @@ class StudentConfig:
         "labelled row (alpha·distill + (1−alpha)·CE); unlabelled transfer/augmented rows get "
         "the distillation loss only; the batch loss is the mean over rows, so the mix does not "
         "depend on how many gold rows fall in a batch.",
-        flag="--alpha",
+        flag="--student-alpha",
+        aliases=("--alpha",),
         min=0.0,
         max=1.0,
         step=0.05,
@@ -37,7 +39,8 @@ class StudentConfig:
         2.0,
         help="Softmax temperature T of the soft_ce loss: above 1 it shows the students the "
         "teacher's second choices (the loss is scaled by T²).",
-        flag="--temperature",
+        flag="--student-temperature",
+        aliases=("--temperature",),
         min=0.5,
         max=20.0,
         step=0.5,
@@ -72,7 +75,8 @@ class StudentConfig:
         64,
         help="Word-embedding width: 64 was as accurate as 128 on the hotel benchmark at half "
         "the batch-1 latency.",
-        flag="--embed-dim",
+        flag="--student-embed-dim",
+        aliases=("--embed-dim",),
         min=16,
         max=512,
         step=16,
@@ -80,7 +84,8 @@ class StudentConfig:
     hidden_dim: int = opt(
         64,
         help="BiLSTM hidden width per direction (64 for the same reason as embed_dim).",
-        flag="--hidden-dim",
+        flag="--student-hidden-dim",
+        aliases=("--hidden-dim",),
         min=16,
         max=512,
         step=16,
@@ -88,7 +93,8 @@ class StudentConfig:
     dense_dim: int = opt(
         64,
         help="Width of the dense layer before the output.",
-        flag="--dense-dim",
+        flag="--student-dense-dim",
+        aliases=("--dense-dim",),
         min=16,
         max=512,
         step=16,
@@ -96,7 +102,8 @@ class StudentConfig:
     num_filters: int = opt(
         64,
         help="TextCNN filters per kernel size.",
-        flag="--num-filters",
+        flag="--student-num-filters",
+        aliases=("--num-filters",),
         min=8,
         max=512,
         step=8,
@@ -104,12 +111,14 @@ class StudentConfig:
     kernel_sizes: tuple[int, ...] = opt(
         (3, 4, 5),
         help="TextCNN kernel sizes in words (comma list on the command line).",
-        flag="--kernel-sizes",
+        flag="--student-kernel-sizes",
+        aliases=("--kernel-sizes",),
     )
     dropout: float = opt(
         0.2,
         help="Dropout in the students: some regularisation for small data.",
-        flag="--dropout",
+        flag="--student-dropout",
+        aliases=("--dropout",),
         min=0.0,
         max=0.9,
         step=0.05,
@@ -126,19 +135,21 @@ class StudentConfig:
     min_count: int = opt(
         1,
         help="Words seen fewer times in the training texts map to the unknown word.",
-        flag="--min-count",
+        flag="--student-min-count",
+        aliases=("--min-count",),
     )
     vectors: str | None = opt(
         None,
         help="Optional word2vec text file to start the word embeddings from.",
-        flag="--vectors",
+        flag="--student-vectors",
+        aliases=("--vectors",),
         none="random initial embeddings",
     )
     select_metric: str = opt(
         "accuracy",
         help="Dev metric that picks a student's best epoch: accuracy, or macro_f1 (every "
         "class counts equally: better for imbalanced labels).",
-        flag="--select-metric",
+        flag="--student-select-metric",
         choices=["accuracy", "macro_f1"],
     )
     clip_norm: float = opt(

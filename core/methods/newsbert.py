@@ -46,7 +46,8 @@ class NewsBERTConfig(LogitKDConfig):
         help="NewsBERT's beta: the share of the teacher's (block-averaged) gradient mixed into "
         "each student layer's own before a step (g_s <- beta·g_t + (1−beta)·g_s); 0 is joint "
         "training without momentum distillation.",
-        flag="--newsbert-beta",
+        flag="--newsbert-momentum",
+        aliases=("--newsbert-beta",),
         min=0.0,
         max=1.0,
         step=0.05,

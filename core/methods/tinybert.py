@@ -88,7 +88,8 @@ class TinyBERTConfig(TransformerConfig):
         2,
         help="Epochs of stage 1 (embedding, attention and hidden-state MSE) before stage 2 "
         "(prediction-layer distillation, student_epochs).",
-        flag="--tinybert-stage1-epochs",
+        flag="--tinybert-intermediate-epochs",
+        aliases=("--tinybert-stage1-epochs",),
         min=0,
         max=50,
         step=1,
@@ -107,7 +108,8 @@ class TinyBERTConfig(TransformerConfig):
         "is cheap to run on every text (stage 1 runs the teacher online: max_texts caps it); "
         "a randomly initialised TinyBERT needs the steps: on hotel, 126 stage-2 steps left it "
         "at chance.",
-        flag="--tinybert-prediction-texts",
+        flag="--tinybert-prediction-max-texts",
+        aliases=("--tinybert-prediction-texts",),
         none="every text",
         min=0,
         max=1_000_000,
@@ -117,7 +119,8 @@ class TinyBERTConfig(TransformerConfig):
         True,
         help="Start the student's word and position embeddings from the teacher's, projected "
         "onto their top principal directions (stands in for general distillation).",
-        flag="--tinybert-random-embeddings",
+        flag="--no-tinybert-init-embeddings",
+        aliases=("--tinybert-random-embeddings",),
     )
 
 

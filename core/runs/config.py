@@ -54,13 +54,15 @@ class PipelineConfig:
         True,
         help="Also train each student on the hard labels only: the report's share of the "
         "teacher-vs-plain gap closed needs it.",
-        flag="--no-plain",
+        flag="--no-plain-baseline",
+        aliases=("--no-plain",),
         group="students",
     )
     use_augmentation: bool = opt(
         True,
         help="Augment the training texts for the teacher to label (Tang et al. 2019).",
-        flag="--no-augment",
+        flag="--no-use-augmentation",
+        aliases=("--no-augment",),
         group="augment",
     )
     latency_samples: int = opt(
@@ -87,7 +89,8 @@ class PipelineConfig:
     student_threads: int = opt(
         1,
         help="Torch threads for the students' batch-1 latency (recorded with the results).",
-        flag="--latency-threads",
+        flag="--student-threads",
+        aliases=("--latency-threads",),
         group="students",
     )
     name: str = opt("", help="Optional run name shown in the run lists.", flag="--name")

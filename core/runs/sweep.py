@@ -48,7 +48,7 @@ class SweepConfig:
         "with loss=soft_ce, so add loss=mse,soft_ce to let Optuna choose.",
         factory=lambda: list(DEFAULT_SPACE),
         flag="--space",
-        group="sweep-manual",  # nargs="+": written out in core/cli.py
+        group="sweep-manual",  # nargs="+": written out in core/cli/commands_sweep.py
     )
     student: str = opt(
         "bilstm_char",

@@ -1,0 +1,76 @@
+"""`runs list / show / cancel / delete`: the store only, so these start without torch."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+
+from core.cli.common import EXIT_DATA
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("action", choices=["list", "show", "cancel", "delete"])
+    p.add_argument("id", type=int, nargs="?")
+    p.add_argument("--home")
+
+
+def run(a: argparse.Namespace) -> int:
+    from core.runs.store import Store
+
+    store = Store(a.home)
+    store.mark_interrupted()
+    if a.action == "list":
+        print_runs(store)
+        return 0
+    if a.id is None:
+        print("error: give a run id", file=sys.stderr)
+        return EXIT_DATA
+    try:
+        run = store.run(a.id)
+    except Exception:  # noqa: BLE001 - sqlite_utils NotFoundError
+        print(f"error: no run {a.id}", file=sys.stderr)
+        return EXIT_DATA
+    if a.action == "show":
+        run["results"] = {r["model"]: r["detail"] for r in store.results(a.id)}
+        run["artifacts"] = store.artifacts(a.id)
+        print(json.dumps(run, indent=1, ensure_ascii=False, default=str))
+    elif a.action == "cancel":
+        cancel(store, a.id)
+    elif a.action == "delete":
+        return delete(store, a.id)
+    return 0
+
+
+def print_runs(store) -> None:
+    print(f"{'id':>4}  {'kind':<9}{'status':<12}{'stage':<18}{'progress':>9}  created")
+    for r in store.runs():
+        created = time.strftime("%Y-%m-%d %H:%M", time.localtime(r["created"]))
+        print(
+            f"{r['id']:>4}  {r['kind']:<9}{r['status']:<12}{(r['stage'] or ''):<18}"
+            f"{(r['progress'] or 0) * 100:>8.0f}%  {created}"
+        )
+
+
+def cancel(store, run_id: int) -> None:
+    """A queued run is cancelled at once; a running one is asked to stop at its next step."""
+    status = store.request_cancel(run_id)
+    if status == "cancelled":
+        print(f"run {run_id} cancelled (it was queued)")
+    elif status == "running":
+        print(f"cancel requested for run {run_id}: it stops at its next step")
+    else:
+        print(f"run {run_id} is already {status}")
+
+
+def delete(store, run_id: int) -> int:
+    from core.runs.store import RunActive
+
+    try:
+        store.delete_run(run_id)
+    except RunActive as exc:  # still running: refused, with the reason
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_DATA
+    print(f"run {run_id} deleted")
+    return 0

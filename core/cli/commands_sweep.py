@@ -1,0 +1,126 @@
+"""`sweep`: one teacher, N distill trials through the queue (Optuna), the best printed."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from core.cli.commands_train import check_before_run
+from core.cli.common import EXIT_DATA
+from core.cli.fields import add_args, field_of, from_args
+from core.cli.foreground import execute_in_foreground
+from core.cli.run_flags import (
+    add_augment_flags,
+    add_common_flags,
+    add_data_flags,
+    add_student_flags,
+    add_teacher_flags,
+    config_from_args,
+)
+from core.config import to_dict
+
+
+def add_arguments(sw: argparse.ArgumentParser) -> None:
+    add_data_flags(sw)
+    add_common_flags(sw)
+    add_teacher_flags(sw)
+    add_augment_flags(sw)
+    add_student_flags(sw)
+    add_sweep_flags(sw)
+
+
+def add_sweep_flags(p: argparse.ArgumentParser) -> None:
+    """SweepConfig's flags; --space (several values) and --student (the registry's methods as
+    choices) are written out here."""
+    from core import methods
+    from core.runs.sweep import SweepConfig
+
+    g = p.add_argument_group("sweep (Optuna)")
+    add_args(g, SweepConfig)
+    space = field_of(SweepConfig, "space")
+    g.add_argument(
+        "--space",
+        nargs="+",
+        default=space.default_factory(),
+        metavar="NAME=SPEC",
+        help=space.metadata["help"] + f" (default: {' '.join(space.default_factory())})",
+    )
+    student = field_of(SweepConfig, "student")
+    g.add_argument(
+        "--student",
+        default=student.default,
+        choices=methods.names(),
+        help=student.metadata["help"] + f" (default: {student.default})",
+    )
+
+
+def run(a: argparse.Namespace) -> int:
+    """Queue (with --queue) or coordinate in the foreground a sweep; print the best trial."""
+    from core.runs.store import Store
+    from core.runs.sweep import SweepConfig, parse_space
+
+    store = Store(a.home)
+    store.mark_interrupted()
+    sweep = from_args(SweepConfig, a, space=list(a.space), student=a.student)
+    try:
+        parse_space(sweep.space, sweep.student)
+    except ValueError as exc:
+        print(f"error: --space {exc}", file=sys.stderr)
+        return EXIT_DATA
+    a.students = [sweep.student]
+    cfg = config_from_args(a)
+    cfg.plain_baseline = False
+    kind = "distill" if cfg.teacher_run is not None else "pipeline"
+    if (code := check_before_run(store, kind, cfg)) is not None:
+        return code
+    config = {**to_dict(cfg), "sweep": to_dict(sweep)}
+    if a.queue:
+        rid = store.create_run("sweep", config, name=cfg.name)
+        print(f"run {rid} queued (sweep of {sweep.trials} trials), home={store.home}")
+        return 0
+    rid = store.create_run("sweep", config, name=cfg.name, status="running")
+    print(
+        f"sweep run {rid}: {sweep.trials} trials of {sweep.student}, home={store.home}",
+        file=sys.stderr,
+    )
+    for w in store.live_workers():
+        print(f"trials go to worker {w['id']} ({w['slots']} slot(s))", file=sys.stderr)
+        break
+    else:
+        print(f"starting a local worker ({sweep.parallel} slot(s)) for the trials", file=sys.stderr)
+    execute_in_foreground(store, rid, "sweep", cfg, a.quiet)
+    return report(store, rid, sweep, a.json)
+
+
+def report(store, rid: int, sweep, json_path: str | None) -> int:
+    """Print every trial and the best one; the exit code says how the sweep ended."""
+    from core.runs.sweep import trials_table
+
+    run = store.run(rid)
+    rows = trials_table(store, run)
+    names = [x.split("=")[0] for x in sweep.space]
+    print(f"{'trial':>5} {'run':>5}  {'status':<10}{sweep.objective:>24}  parameters")
+    for r in rows:
+        value = f"{r['value']:.4f}" if "value" in r else "-"
+        params = ", ".join(f"{n}={fmt(r.get(n))}" for n in names)
+        print(f"{r['trial']:>5} {r['run']:>5}  {r['status']:<10}{value:>24}  {params}")
+    if run["status"] != "done":
+        print(f"sweep {rid} {run['status']}: {run['error']}", file=sys.stderr)
+        return 130 if run["status"] == "cancelled" else 1
+    best = json.loads((store.run_dir(rid) / "results.json").read_text())["best"]
+    params = ", ".join(f"{n}={fmt(best.get(n))}" for n in names)
+    score = "" if sweep.objective == "accuracy" else f"{sweep.objective} {best['value']:.4f}, "
+    print(
+        f"best: trial {best['trial']} (run {best['run']}): {score}accuracy "
+        f"{best['accuracy']:.4f}, F1 {best['f1']:.4f}, p50 {best['latency_ms_p50']:.3f} ms; "
+        f"{params}"
+    )
+    if json_path:
+        Path(json_path).write_text((store.run_dir(rid) / "results.json").read_text())
+    return 0
+
+
+def fmt(v) -> str:
+    return f"{v:.4g}" if isinstance(v, float) else str(v)

@@ -1,0 +1,105 @@
+"""A run executed in the foreground: progress bars, and Ctrl-C as a clean cancel."""
+
+from __future__ import annotations
+
+import os
+import sys
+import threading
+
+
+class Bars:
+    """One tqdm bar per stage, fed from the run's progress events."""
+
+    def __init__(self, quiet: bool):
+        self.quiet = quiet
+        self.bar = None
+        self.stage = None
+
+    def __call__(self, state: dict) -> None:
+        if self.quiet:
+            return
+        from tqdm import tqdm
+
+        if state["stage"] != self.stage:
+            if self.bar:
+                self.bar.close()
+            self.stage = state["stage"]
+            self.bar = tqdm(total=state["total"] or None, desc=self.stage, unit="step", leave=True)
+        if self.bar:
+            self.bar.n = state["step"]
+            if state["message"]:
+                self.bar.set_postfix_str(state["message"], refresh=False)
+            self.bar.refresh()
+
+    def close(self) -> None:
+        if self.bar:
+            self.bar.close()
+
+
+class cancel_on_signals:  # noqa: N801 - used like a function: `with cancel_on_signals(...)`
+    """While the block runs, the first SIGINT / SIGTERM cancels the run cooperatively (the run
+    stops at its next step as `cancelled`, with everything logged so far); a second one records
+    `cancelled` and exits at once. `with` gives the list of signals received."""
+
+    def __init__(self, store, run_id: int, ctx):
+        self.store, self.run_id, self.ctx = store, run_id, ctx
+        self.received: list[int] = []
+        self._old: dict = {}
+
+    def __enter__(self) -> list[int]:
+        import signal
+
+        try:
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                self._old[sig] = signal.signal(sig, self._handler)
+        except ValueError:  # not the main thread: signals stay as they are
+            pass
+        return self.received
+
+    def __exit__(self, *exc) -> None:
+        import signal
+
+        for sig, previous in self._old.items():
+            signal.signal(sig, previous)
+
+    def _request_cancel(self) -> None:
+        try:
+            self.store.request_cancel(self.run_id)  # shows `cancelling…` to other processes
+        except Exception:  # noqa: BLE001 - the in-process event is what stops the run
+            pass
+
+    def _handler(self, signum, frame) -> None:
+        self.received.append(signum)
+        if len(self.received) == 1:
+            self.ctx.cancel_event.set()
+            threading.Thread(target=self._request_cancel, daemon=True).start()
+            print(
+                f"\nrun {self.run_id}: cancelling at the next step (Ctrl-C again to quit at once)",
+                file=sys.stderr,
+                flush=True,
+            )
+            return
+        try:
+            self.store.finish_if_active(
+                self.run_id, "cancelled", "interrupted (Ctrl-C twice): stopped at once"
+            )
+        finally:
+            os._exit(130)
+
+
+def execute_in_foreground(store, run_id: int, kind: str, cfg, quiet: bool) -> list[int]:
+    """Execute a run here with progress bars; the signals that interrupted it (none: it ended
+    on its own)."""
+    from core.runs.context import RunContext
+    from core.runs.execute import execute
+
+    bars = Bars(quiet)
+    ctx = RunContext(store, run_id, threading.Event(), on_progress=bars)
+    # Ctrl-C (or SIGTERM) cancels at the next step: status `cancelled`, logs kept; twice: at once
+    with cancel_on_signals(store, run_id, ctx) as signalled:
+        try:
+            execute(store, run_id, kind, cfg, ctx)
+        except KeyboardInterrupt:  # execute has recorded `cancelled`
+            signalled.append(2)
+    bars.close()
+    return signalled
