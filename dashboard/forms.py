@@ -20,14 +20,14 @@ def knob_widget(p: str, k: knobs.Knob, where: Any = st, fmt: str | None = None) 
     -> number input (`fmt` overrides the number format the knob would pick)."""
     key = f"{p}-{k.key}"
     label, helptext = k.label, knobs.help_text(k)
-    if k.kind == "bool":
+    if k.widget == "bool":
         return where.checkbox(label, knobs.initial(k), key=key, help=helptext)
-    if k.kind == "choice":
+    if k.widget == "choice":
         options = meta(k.cls, k.name)["choices"]
         return where.selectbox(
             label, options, index=options.index(knobs.initial(k)), key=key, help=helptext
         )
-    if k.kind in ("text", "ints"):
+    if k.widget in ("text", "ints"):
         placeholder = meta(k.cls, k.name).get("none", "")
         return where.text_input(
             label, knobs.initial(k), key=key, help=helptext, placeholder=placeholder
@@ -43,7 +43,7 @@ def knob_widget(p: str, k: knobs.Knob, where: Any = st, fmt: str | None = None) 
 
 def knob_width(k: knobs.Knob) -> int:
     """Places a knob's widget takes in a row: a text field two, anything else one."""
-    return 2 if k.kind in ("text", "ints") else 1
+    return 2 if k.widget in ("text", "ints") else 1
 
 
 def knob_rows(p: str, ks: list[knobs.Knob], per_row: int = 4) -> dict[str, object]:

@@ -28,7 +28,7 @@ SKIP = ("method", "seed")  # the method's name; the seed comes from the data sec
 class Knob:
     name: str  # the config field
     cls: type  # a config class that declares it (ranges, default and help come from it)
-    kind: str  # bool | choice | text | ints | int | optional_int | float | optional_float
+    widget: str  # bool | choice | text | ints | int | optional_int | float | optional_float
     users: tuple[str, ...]  # the methods it applies to (registry order)
     key: str  # widget key suffix, unique on the page: f"{prefix}-{key}"
     title: str = ""  # the widget's label where a form names it itself (else from the name)
@@ -47,7 +47,7 @@ def _hints(cls: type) -> dict[str, Any]:
     return typing.get_type_hints(cls)
 
 
-def field_kind(cls: type, name: str) -> str:
+def field_widget(cls: type, name: str) -> str:
     """The widget a field gets, from its type: bool -> checkbox, str (with choices) -> select,
     str / str | None -> text, tuple[int, ...] -> comma list, numbers -> number inputs (an
     optional number shows 0 for None)."""
@@ -83,7 +83,7 @@ def knobs(names: list[str] | None = None) -> list[Knob]:
     for n in names:
         cls = methods.get(n).config
         for f in _fields(cls):
-            g = (f, meta(cls, f).get("flag"), repr(default_of(cls, f)), field_kind(cls, f))
+            g = (f, meta(cls, f).get("flag"), repr(default_of(cls, f)), field_widget(cls, f))
             groups.setdefault(g, []).append(n)
             owner.setdefault(g, (cls, f))
     out: list[Knob] = []
@@ -95,7 +95,7 @@ def knobs(names: list[str] | None = None) -> list[Knob]:
         while key in taken:  # the same field shared twice with two defaults
             key, i = f"{base}-{i}".replace("_", "-"), i + 1
         taken.add(key)
-        out.append(Knob(f, cls, field_kind(cls, f), tuple(users), key))
+        out.append(Knob(f, cls, field_widget(cls, f), tuple(users), key))
     return out
 
 
@@ -103,7 +103,7 @@ def field_knob(cls: type, name: str, key: str, title: str = "") -> Knob:
     """A knob for one field of `cls` that a form lays out itself (the word students' form): the
     generated widget, under the form's own label and key suffix; it names no methods, so its
     help is the field's own, without an "Applies to" list."""
-    return Knob(name, cls, field_kind(cls, name), (), key, title)
+    return Knob(name, cls, field_widget(cls, name), (), key, title)
 
 
 def shared_knobs(names: list[str], picked: list[str]) -> list[Knob]:
@@ -119,11 +119,11 @@ def own_knobs(names: list[str], method: str) -> list[Knob]:
 def initial(k: Knob) -> Any:
     """The widget's starting value (an unset optional number shows as 0)."""
     v = default_of(k.cls, k.name)
-    if k.kind == "ints":
+    if k.widget == "ints":
         return ",".join(str(x) for x in v)
-    if k.kind == "text":
+    if k.widget == "text":
         return v or ""
-    if k.kind in ("int", "optional_int", "float", "optional_float"):
+    if k.widget in ("int", "optional_int", "float", "optional_float"):
         return widget_kwargs(k.cls, k.name)["value"]
     return v
 
@@ -132,7 +132,7 @@ def number_kwargs(k: Knob) -> dict[str, Any]:
     """st.number_input / st.slider arguments, help included, plus `format` for tiny floats
     (a learning rate shows as 5.0e-05, not 0.00)."""
     kw = widget_kwargs(k.cls, k.name)
-    if k.kind in ("float", "optional_float"):
+    if k.widget in ("float", "optional_float"):
         tiny = 0 < abs(kw["value"]) < 0.01 or 0 < kw.get("step", 1) < 0.001
         if tiny:
             kw["format"] = "%.1e"
@@ -141,7 +141,7 @@ def number_kwargs(k: Knob) -> dict[str, Any]:
 
 def is_slider(k: Knob) -> bool:
     """A float between 0 and 1 (a weight, a probability) is a slider."""
-    if k.kind != "float":
+    if k.widget != "float":
         return False
     m = meta(k.cls, k.name)
     return m.get("min") == 0 and m.get("max") == 1
@@ -149,7 +149,7 @@ def is_slider(k: Knob) -> bool:
 
 def help_text(k: Knob) -> str:
     text = help_of(k.cls, k.name)
-    if k.kind in ("optional_int", "optional_float") and meta(k.cls, k.name).get("none"):
+    if k.widget in ("optional_int", "optional_float") and meta(k.cls, k.name).get("none"):
         text = widget_kwargs(k.cls, k.name)["help"]  # "0: <what unset means>."
     if k.shared:
         text += " Applies to: " + ", ".join(methods.title(n) for n in k.users) + "."
@@ -159,22 +159,22 @@ def help_text(k: Knob) -> str:
 def value(k: Knob, raw: Any) -> Any:
     """A widget's value back into the config field's type (0 -> None for optional numbers,
     an empty text -> None for optional texts)."""
-    if k.kind == "bool":
+    if k.widget == "bool":
         return bool(raw)
-    if k.kind == "choice":
+    if k.widget == "choice":
         return str(raw)
-    if k.kind == "text":
+    if k.widget == "text":
         text = str(raw or "").strip()
         t = _hints(k.cls)[k.name]
         optional = type(None) in typing.get_args(t)
         return (text or None) if optional else text
-    if k.kind == "ints":
+    if k.widget == "ints":
         return tuple(int(x) for x in str(raw).split(",") if x.strip())
-    if k.kind == "int":
+    if k.widget == "int":
         return int(raw)
-    if k.kind == "optional_int":
+    if k.widget == "optional_int":
         return int(raw) or None
-    if k.kind == "float":
+    if k.widget == "float":
         return float(raw)
     return float(raw) or None
 

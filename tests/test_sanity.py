@@ -31,11 +31,11 @@ def test_halfwidth_is_the_binomial_interval():
 def test_a_teacher_at_chance_predicting_one_class_is_flagged():
     # the case: 50 + 50 test texts, 49 of the class-0 texts predicted as 1
     teacher = _m([[1, 49], [0, 50]])  # accuracy 0.51 against 0.50 for the majority class
-    kinds = {f.kind for f in model_flags("teacher", teacher)}
-    assert kinds == {"chance"}
+    checks = {f.check for f in model_flags("teacher", teacher)}
+    assert checks == {"chance"}
     only_pos = _m([[0, 50], [0, 50]])
     flags = model_flags("teacher", only_pos)
-    assert {f.kind for f in flags} == {"chance", "one_class"}
+    assert {f.check for f in flags} == {"chance", "one_class"}
     assert "predicts one class ('pos') for all 100 texts" in flags[1].text
     good = _m([[45, 5], [6, 44]])
     assert model_flags("teacher", good) == []
@@ -48,9 +48,9 @@ def test_teacher_beaten_and_differences_within_noise():
         "textcnn_distilled": _m([[43, 7], [8, 42]]),  # 0.85: +1 point on 100 texts
     }
     flags = run_flags(models)
-    kinds = [f.kind for f in flags]
-    assert "teacher_beaten" in kinds and "within_noise" in kinds
-    noise = next(f for f in flags if f.kind == "within_noise")
+    checks = [f.check for f in flags]
+    assert "teacher_beaten" in checks and "within_noise" in checks
+    noise = next(f for f in flags if f.check == "within_noise")
     # se = sqrt((0.84*0.16 + 0.85*0.15) / 100) = 0.0511; 95% half-width 10.0 points
     assert "+1.0 points" in noise.text and "±10.0 points" in noise.text
     # a clear difference on a large test set is not flagged
@@ -71,4 +71,4 @@ def test_flags_from_store_rows():
         }.items()
     ]
     flags = flags_from_results(rows)[3]
-    assert {f.kind for f in flags} == {"chance", "teacher_beaten"}
+    assert {f.check for f in flags} == {"chance", "teacher_beaten"}

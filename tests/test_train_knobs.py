@@ -37,15 +37,15 @@ def test_shared_knobs_have_one_flag_and_one_default():
     assert by_key["tinybert-lr"].users == ("tinybert",)
 
 
-def test_kinds():
+def test_widgets():
     kd, tiny = methods.get("kd").config, methods.get("tinybert").config
-    assert knobs.field_kind(kd, "epochs") == "int"
-    assert knobs.field_kind(kd, "lr") == "float"
-    assert knobs.field_kind(kd, "max_texts") == "optional_int"
-    assert knobs.field_kind(kd, "checkpoint") == "text"
-    assert knobs.field_kind(tiny, "init_embeddings") == "bool"
-    assert knobs.field_kind(methods.get("textcnn").config, "kernel_sizes") == "ints"
-    assert knobs.field_kind(methods.get("bilstm").config, "loss") == "choice"
+    assert knobs.field_widget(kd, "epochs") == "int"
+    assert knobs.field_widget(kd, "lr") == "float"
+    assert knobs.field_widget(kd, "max_texts") == "optional_int"
+    assert knobs.field_widget(kd, "checkpoint") == "text"
+    assert knobs.field_widget(tiny, "init_embeddings") == "bool"
+    assert knobs.field_widget(methods.get("textcnn").config, "kernel_sizes") == "ints"
+    assert knobs.field_widget(methods.get("bilstm").config, "loss") == "choice"
 
 
 def test_number_widgets_start_at_the_defaults():

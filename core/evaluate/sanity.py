@@ -19,7 +19,7 @@ Z95 = 1.96
 @dataclass(frozen=True)
 class Flag:
     model: str  # "teacher", "bilstm_distilled", ... ("" for the run as a whole)
-    kind: str  # chance | one_class | teacher_beaten | within_noise
+    check: str  # chance | one_class | teacher_beaten | within_noise
     text: str
 
 
@@ -121,8 +121,8 @@ def _noise(plain: str, m: Mapping[str, Any], d_acc: float, distilled: str) -> li
 def _dedupe(flags: list[Flag]) -> list[Flag]:
     seen, out = set(), []
     for f in flags:
-        if (f.kind, f.text) not in seen:
-            seen.add((f.kind, f.text))
+        if (f.check, f.text) not in seen:
+            seen.add((f.check, f.text))
             out.append(f)
     return out
 

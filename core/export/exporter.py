@@ -39,7 +39,7 @@ class ExportReport:
 
     run_id: int
     model: str
-    kind: str  # word | char | transformer
+    family: str  # word | char | transformer
     format: str
     int8: bool
     folder: str
@@ -105,7 +105,7 @@ class _PairLogits(nn.Module):
 
 
 def _load(store, run_id: int, name: str) -> tuple[Any, str, Path]:
-    """(model object, kind, folder): a Teacher, a word / char Student or a TransformerStudent."""
+    """(model object, family, folder): a Teacher, a word / char Student or a TransformerStudent."""
     folder = model_folder(store, run_id, name)
     if name == "teacher":
         return load_teacher(folder, device="cpu"), "transformer", folder
@@ -113,9 +113,9 @@ def _load(store, run_id: int, name: str) -> tuple[Any, str, Path]:
     return methods.load_student(folder), method.family, folder
 
 
-def _module_and_inputs(obj: Any, kind: str) -> tuple[nn.Module, dict[str, torch.Tensor], dict]:
+def _module_and_inputs(obj: Any, family: str) -> tuple[nn.Module, dict[str, torch.Tensor], dict]:
     """The module to export, example inputs by name, and meta for the predictor."""
-    if kind in ("word", "char"):
+    if family in ("word", "char"):
         model = obj.model.eval()
         min_len = getattr(model, "min_len", 1)
         ids = torch.ones(1, max(8, min_len), dtype=torch.long)
@@ -136,12 +136,12 @@ def _module_and_inputs(obj: Any, kind: str) -> tuple[nn.Module, dict[str, torch.
     return _Logits(model, names).eval(), inputs, {"max_len": obj.max_length, "task": task}
 
 
-def _write_tokenizer(obj: Any, kind: str, out: Path) -> None:
-    if kind in ("word", "char"):
+def _write_tokenizer(obj: Any, family: str, out: Path) -> None:
+    if family in ("word", "char"):
         obj.vocab.save(out / "vocab.json")
-    if kind == "char":
+    if family == "char":
         obj.pieces.save(out / "tokenizer.json")
-    if kind == "transformer":
+    if family == "transformer":
         obj.tokenizer.backend_tokenizer.save(str(out / "tokenizer.json"))
 
 
@@ -187,12 +187,12 @@ def export_model(
     if int8 and fmt != "onnx":
         raise ValueError("--int8 is ONNX Runtime's dynamic quantisation: use --format onnx")
     t0 = time.time()
-    obj, kind, _ = _load(store, run_id, name)
-    if kind == "transformer" and (store.run(run_id).get("data") or {}).get("task") == "pair":
+    obj, family, _ = _load(store, run_id, name)
+    if family == "transformer" and (store.run(run_id).get("data") or {}).get("task") == "pair":
         obj.task = "pair"  # (a teacher saved before pairs were recorded in its folder)
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    module, inputs, meta = _module_and_inputs(obj, kind)
+    module, inputs, meta = _module_and_inputs(obj, family)
     model_file = "model.onnx" if fmt == "onnx" else "model.pt"
     if fmt == "onnx":
         if int8:
@@ -206,10 +206,10 @@ def export_model(
         with torch.inference_mode():
             traced = torch.jit.trace(module, tuple(inputs.values()), check_trace=False)
         traced.save(str(out / model_file))
-    _write_tokenizer(obj, kind, out)
+    _write_tokenizer(obj, family, out)
     labels = list(obj.label_names)
     meta.update(
-        kind=kind,
+        family=family,
         labels=labels,
         inputs=list(inputs),
         model_file=model_file,
@@ -218,9 +218,9 @@ def export_model(
     )
     (out / "meta.json").write_text(json.dumps(meta, ensure_ascii=False, indent=1))
     shutil.copyfile(TEMPLATE, out / "predict.py")
-    rep = ExportReport(run_id, name, kind, fmt, int8, str(out))
+    rep = ExportReport(run_id, name, family, fmt, int8, str(out))
     if check != 0:
-        _check(store, run_id, obj, kind, out, rep, check)
+        _check(store, run_id, obj, family, out, rep, check)
     rep.files = {p.name: p.stat().st_size for p in sorted(out.iterdir()) if p.is_file()}
     rep.seconds = round(time.time() - t0, 2)
     (out / "export.json").write_text(json.dumps(asdict(rep), ensure_ascii=False, indent=1))
@@ -250,7 +250,7 @@ def _test_set(store, run_id: int):
     return load_bundle(data_from_dict(store.run(run_id)["config"].get("data", {}))).test
 
 
-def _check(store, run_id, obj, kind, out: Path, rep: ExportReport, limit: int | None) -> None:
+def _check(store, run_id, obj, family, out: Path, rep: ExportReport, limit: int | None) -> None:
     """Score the run's test texts with Distillery and with the export's own predictor."""
     try:
         test = _test_set(store, run_id)

@@ -3,7 +3,7 @@
 Needs only `onnxruntime` (or `torch` for a TorchScript export), numpy, and the tokeniser library
 the model reads with: `jieba` for word students on Chinese text, `tokenizers` for character
 students, transformer students and the teacher. It reads the files beside it:
-meta.json (kind, labels, lengths), model.onnx / model.pt, vocab.json and / or tokenizer.json.
+meta.json (family, labels, lengths), model.onnx / model.pt, vocab.json and / or tokenizer.json.
 
     python predict.py "房间很干净" "服务太差"     # one line per text: label, probabilities
     echo "房间很干净" | python predict.py          # texts on stdin, one per line
@@ -40,20 +40,20 @@ class Predictor:
     def __init__(self, folder: str | Path = HERE, threads: int = 1) -> None:
         folder = Path(folder)
         self.meta = json.loads((folder / "meta.json").read_text(encoding="utf-8"))
-        self.kind = self.meta["kind"]  # word | char | transformer
+        self.family = self.meta.get("family") or self.meta["kind"]  # word | char | transformer
         self.labels = self.meta["labels"]
         self.max_len = int(self.meta["max_len"])
         self.task = self.meta.get("task", "single")  # single | pair
-        if self.kind in ("word", "char"):
+        if self.family in ("word", "char"):
             vocab = json.loads((folder / "vocab.json").read_text(encoding="utf-8"))
             self.stoi = {w: i for i, w in enumerate(vocab["itos"])}
             self.lang = vocab["lang"]
-        if self.kind in ("char", "transformer"):
+        if self.family in ("char", "transformer"):
             from tokenizers import Tokenizer
 
             self.tok = Tokenizer.from_file(str(folder / "tokenizer.json"))
             self.tok.no_padding()
-            if self.kind == "transformer":
+            if self.family == "transformer":
                 self.tok.enable_truncation(self.max_len)
             else:
                 self.tok.no_truncation()
@@ -67,7 +67,7 @@ class Predictor:
                 self._single: dict[str, list[int]] = {}  # a CJK / punctuation char -> ids
                 self._runs: dict[str, list[int]] = {}  # a run of other characters -> ids
                 self._kind: dict[str, int] = {}  # char -> 0 space, 1 on its own, 2 in a run
-        if self.kind == "word" and self.lang == "zh":
+        if self.family == "word" and self.lang == "zh":
             import logging
 
             import jieba
@@ -99,7 +99,7 @@ class Predictor:
         sides = text.split("\t", 1) if self.task == "pair" else [text.replace("\t", " ")]
         if self.task == "pair" and len(sides) != 2:
             raise ValueError("a sentence-pair model needs two texts: text_a<TAB>text_b")
-        if self.kind == "transformer":
+        if self.family == "transformer":
             enc = self.tok.encode(*sides)  # a pair: [CLS] a [SEP] b [SEP], segment ids 0 / 1
             ids = np.asarray([enc.ids], dtype=np.int64)
             feeds = {"input_ids": ids, "attention_mask": np.ones_like(ids)}
@@ -112,7 +112,7 @@ class Predictor:
 
     def _ids(self, text: str) -> np.ndarray:
         """A word or character student's ids for one text, shape (1, length)."""
-        if self.kind == "char":
+        if self.family == "char":
             clipped = text[: self.max_len * CHARS_PER_PIECE]
             if self.fast:
                 ids = np.asarray(self._fast_ids(clipped)[: self.max_len] or [1], dtype=np.int64)

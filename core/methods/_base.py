@@ -97,23 +97,23 @@ class Shared:
                 self._cache[key] = (toks, self._pieces_of(tok, self.dev_texts, max_len))
             return self._cache[key]
 
-    def tokens(self, kind: str, max_len: int, progress=None):
-        """`kind` "words" (jieba / regex) or "pieces" (the teacher tokenizer's)."""
-        if kind == "pieces":
+    def tokens(self, unit: str, max_len: int, progress=None):
+        """`unit` "words" (jieba / regex) or "pieces" (the teacher tokenizer's)."""
+        if unit == "pieces":
             return self.piece_tokens(max_len, progress)
         return self.word_tokens(max_len, progress)
 
-    def vocab(self, role: str, max_words: int, min_count: int, kind: str = "words") -> Vocab:
+    def vocab(self, role: str, max_words: int, min_count: int, unit: str = "words") -> Vocab:
         """A plain twin's vocabulary comes from the gold rows alone (everything it trained on);
         a distilled student's from all rows. Unknown words (or pieces) map to UNK."""
-        key = ("vocab", kind, role, max_words, min_count)
-        toks, _ = self.tokens(kind, max_words)
+        key = ("vocab", unit, role, max_words, min_count)
+        toks, _ = self.tokens(unit, max_words)
         with self._lock:
             if key not in self._cache:
                 rows = toks[: self.n_gold] if role == "plain" else toks
                 if rows and isinstance(rows[0], tuple):  # pairs: both sides' words
                     rows = [side for row in rows for side in row]
-                lang = "pieces" if kind == "pieces" else self.lang
+                lang = "pieces" if unit == "pieces" else self.lang
                 self._cache[key] = Vocab.build(rows, lang, min_count)
             return self._cache[key]
 

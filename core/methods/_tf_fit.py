@@ -119,7 +119,7 @@ def loop_stage(
         epochs=stage.epochs,
         optim=OptimSettings(
             lr=stage.lr or cfg.lr,
-            kind="adamw",
+            optimiser="adamw",
             weight_decay=cfg.weight_decay,
             warmup=cfg.warmup_ratio,
             clip=cfg.clip_norm,

@@ -27,7 +27,7 @@ def steps(job: StudentJob, shared: Shared) -> int:
     return math.ceil(rows(job, shared) / job.cfg.batch_size) * (job.cfg.epochs + first)
 
 
-def token_kind(cfg: StudentConfig) -> str:
+def token_unit(cfg: StudentConfig) -> str:
     """ "pieces" for a character student, "words" for a word student."""
     return getattr(cfg, "TOKENS", "words")
 
@@ -48,9 +48,9 @@ def train(job: StudentJob, shared: Shared, ctx):
     Both start from the same initial embeddings (random, or the teacher's), so the report shows
     what distillation added on top of them."""
     cfg: StudentConfig = job.cfg
-    kind = token_kind(cfg)
-    toks, dev_toks = shared.tokens(kind, cfg.max_len)
-    vocab = shared.vocab(job.role, cfg.max_len, cfg.min_count, kind)
+    unit = token_unit(cfg)
+    toks, dev_toks = shared.tokens(unit, cfg.max_len)
+    vocab = shared.vocab(job.role, cfg.max_len, cfg.min_count, unit)
     n = rows(job, shared)
     plain = job.role == "plain"
     tcfg = dataclasses.replace(cfg, loss="hard") if plain else cfg
@@ -72,7 +72,7 @@ def train(job: StudentJob, shared: Shared, ctx):
         hidden=None if plain else shared.hidden,
         hidden_epochs=shared.hidden_epochs,
     )
-    if kind == "pieces":
+    if unit == "pieces":
         student.pieces = shared.pieces()
     student.info = {"train_texts": n, "vocab_size": len(vocab), "train_device": "cpu"}
     return student

@@ -170,7 +170,7 @@ def word_stage(name, series, model, seqs, loss, epochs, cfg, extra=(), total="lo
         lengths=[_length(x) for x in seqs],
         batch_size=cfg.batch_size,
         epochs=epochs,
-        optim=OptimSettings(lr=cfg.lr, kind="adam", clip=cfg.clip_norm),
+        optim=OptimSettings(lr=cfg.lr, optimiser="adam", clip=cfg.clip_norm),
         series=series,
         total=total,
         chunk=50,

@@ -138,7 +138,7 @@ def teacher_stage(
         epochs=cfg.epochs,
         optim=OptimSettings(
             lr=cfg.lr,
-            kind="adamw",
+            optimiser="adamw",
             weight_decay=cfg.weight_decay,
             warmup=cfg.warmup_ratio,
             clip=cfg.clip_norm,

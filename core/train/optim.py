@@ -34,10 +34,10 @@ def optimisers(stage: Stage, total: int) -> tuple[list[torch.optim.Optimizer], l
     out: list[torch.optim.Optimizer] = []
     if stage.sparse_params:
         out.append(torch.optim.SparseAdam(list(stage.sparse_params), lr=s.lr))
-    kinds = {"adamw": torch.optim.AdamW, "adam": torch.optim.Adam}
-    if s.kind not in kinds:
-        raise ValueError(f"unknown optimiser {s.kind!r}; expected one of {', '.join(kinds)}")
-    out.append(kinds[s.kind](list(stage.params), lr=s.lr, weight_decay=s.weight_decay))
+    by_name = {"adamw": torch.optim.AdamW, "adam": torch.optim.Adam}
+    if s.optimiser not in by_name:
+        raise ValueError(f"unknown optimiser {s.optimiser!r}; expected one of {', '.join(by_name)}")
+    out.append(by_name[s.optimiser](list(stage.params), lr=s.lr, weight_decay=s.weight_decay))
     scheds = []
     if s.warmup is not None:
         from transformers import get_linear_schedule_with_warmup

@@ -22,7 +22,7 @@ class OptimSettings:
     """How a stage's parameters are stepped; every value comes from the stage's config."""
 
     lr: float
-    kind: str = "adamw"  # "adamw" | "adam"
+    optimiser: str = "adamw"  # "adamw" | "adam"
     weight_decay: float = 0.0  # for parameter groups that do not name their own
     # share of the steps with a rising learning rate, then linear decay to 0; None: constant lr
     warmup: float | None = None
