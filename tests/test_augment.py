@@ -177,3 +177,13 @@ def test_preview_returns_the_four_variant_kinds():
     assert all(MASK not in s for s in p["pos_replaced"] + p["ngram"])
     assert all(s in text for s in p["ngram"])
     assert preview(text, AugmentConfig(seed=1), context=ZH, n=3) == p
+
+
+def test_a_run_with_another_mask_token_does_not_change_the_next_runs_augmentation(tiny_data):
+    """jieba's dictionary is process-wide: an augmentation with a teacher's own mask token must
+    leave it as it was, or every later run in the process would segment (and augment) otherwise."""
+    texts = [t for _, t in tiny_data.train_rows]
+    cfg = AugmentConfig(n_iter=4, seed=13)
+    before = augment(texts, cfg)
+    augment(["<mask>" + t for t in ZH], cfg, "<mask>")
+    assert augment(texts, cfg) == before

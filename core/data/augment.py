@@ -95,12 +95,18 @@ def one_variant(
 def _tag_all(
     texts: list[str], lang: str, mask_token: str, progress: Callable[[int], None] | None = None
 ) -> list[list[tuple[str, str]]]:
-    """(word, POS) lists of every text, the mask token kept whole by jieba."""
-    if mask_token != MASK:
-        get_jieba().add_word(mask_token, freq=10**6)
+    """(word, POS) lists of every text, the mask token kept whole by jieba. A teacher's own mask
+    token (`<mask>`) is tagged as our MASK, which jieba already keeps whole, and put back: adding
+    it to jieba's dictionary would change how every later text of the process is segmented (the
+    dictionary's total weighs every word), so a run's augmentation would depend on the runs before
+    it in the same process."""
     tagged = []
     for t in texts:
-        tagged.append(pos_tag(t, lang))
+        if mask_token != MASK and mask_token in t:
+            sent = pos_tag(t.replace(mask_token, MASK), lang)
+            tagged.append([(mask_token if w == MASK else w, tag) for w, tag in sent])
+        else:
+            tagged.append(pos_tag(t, lang))
         if progress:
             progress(1)
     return tagged
