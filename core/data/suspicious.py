@@ -13,6 +13,7 @@ import math
 
 from core.data import pairs
 from core.data.problems import Problem
+from core.data.read import split_lines
 
 # A field this long is no sentence: a model reads only its first few hundred tokens (the teacher
 # 64-512, the students 40-200), so the rest of it is silently ignored. 20,000 characters is far
@@ -106,7 +107,7 @@ def one_line_file(text: str, name: str, strict: bool) -> Problem | None:
     """An error for a file that is one line holding many tabs or odd record separators: its
     rows are not separated by line breaks. `strict` (a file that must bring its own classes)
     also takes a single line with 3 or more tabs; a test file may hold one row with tabs."""
-    lines = [ln for ln in text.replace("\r\n", "\n").split("\n") if ln.strip()]
+    lines = [ln for ln in split_lines(text) if ln.strip()]
     if len(lines) != 1:
         return None
     line = lines[0]
