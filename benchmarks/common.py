@@ -93,21 +93,40 @@ def run(
     return summary, {"store": store, "run_id": run_id}
 
 
+def seeds_path(out: Path) -> Path:
+    """Where `run_seeds` keeps the seeds finished so far: beside the final JSON."""
+    return out.with_name(out.stem + ".seeds.json")
+
+
+def write_seeds(out: Path | None, summaries: list[dict], planned: int) -> None:
+    """Each seed's results as it finishes, so a crash (or a refused seed) keeps the ones done."""
+    if out is None:
+        return
+    path = seeds_path(out)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    done = {"seeds_done": len(summaries), "seeds_planned": planned, "summaries": summaries}
+    path.write_text(json.dumps(done, indent=1, ensure_ascii=False))
+    logging.info("seed %d of %d written to %s", len(summaries), planned, path)
+
+
 def run_seeds(
-    cfg: PipelineConfig, home: str | None, name: str, seeds: int
+    cfg: PipelineConfig, home: str | None, name: str, seeds: int, out: Path | None = None
 ) -> tuple[list[dict], dict]:
     """The whole pipeline once, then the students again with seeds +1, +2, ... reusing that
     run's teacher and its cached labels (same data, same augmentation): the spread is the
-    students' own, from initialisation, dropout and batch order."""
+    students' own, from initialisation, dropout and batch order. With `out` (the final JSON),
+    the summaries so far are written beside it after every seed (`seeds_path`)."""
     first_kind = "distill" if cfg.teacher_run is not None else "pipeline"
     summary, h = run(cfg, home, f"{name} (seed {cfg.students[0].seed})", kind=first_kind)
     summaries = [summary]
+    write_seeds(out, summaries, seeds)
     for k in range(1, seeds):
         students = [dataclasses.replace(s, seed=s.seed + k) for s in cfg.students]
         teacher_run = cfg.teacher_run if cfg.teacher_run is not None else h["run_id"]
         again = dataclasses.replace(cfg, students=students, teacher_run=teacher_run)
         more, _ = run(again, home, f"{name} (seed {students[0].seed})", kind="distill")
         summaries.append(more)
+        write_seeds(out, summaries, seeds)
     return summaries, h
 
 

@@ -46,7 +46,8 @@ def main() -> None:
         dev_fraction=0.0,
     )
     cfg = pipeline_config(a, "benchmark: hotel", data)
-    summaries, h = run_seeds(cfg, a.home, cfg.name, a.seeds)
+    out = Path(a.out) if a.out else ROOT / "benchmarks" / "results" / "hotel.json"
+    summaries, h = run_seeds(cfg, a.home, cfg.name, a.seeds, out)
     bb = None
     if not a.no_bert_base:
         bb = bert_base_latency(
@@ -56,7 +57,6 @@ def main() -> None:
     short = short_latency(
         h["store"], h["run_id"], short_sentences(texts, a.latency_samples, 13), cfg.student_threads
     )
-    out = Path(a.out) if a.out else ROOT / "benchmarks" / "results" / "hotel.json"
     result = report(summaries, bb, out, short)
     if a.export:
         report_exports(result, bb, out, h["store"], texts, a.latency_samples)

@@ -51,12 +51,12 @@ def main() -> None:
     d = SHARED / "shopping" / a.domain
     data = DataConfig(train=f"{d}/train.txt", test=f"{d}/test.txt", max_test=None)
     cfg = pipeline_config(a, f"benchmark: shopping/{a.domain}", data)
-    summaries, h = run_seeds(cfg, a.home, cfg.name, a.seeds)
+    out = Path(a.out) if a.out else ROOT / "benchmarks" / "results" / f"shopping_{a.domain}.json"
+    summaries, h = run_seeds(cfg, a.home, cfg.name, a.seeds, out)
     texts = load_labelled(f"{d}/test.txt").texts
     bb = None
     if not a.no_bert_base:
         bb = bert_base_latency(h["store"], h["run_id"], texts, a.latency_samples, 13)
-    out = Path(a.out) if a.out else ROOT / "benchmarks" / "results" / f"shopping_{a.domain}.json"
     result = report(summaries, bb, out)
     if a.export:
         report_exports(result, bb, out, h["store"], texts, a.latency_samples)

@@ -51,14 +51,14 @@ def main() -> None:
         max_test=a.max_test,
     )
     cfg = pipeline_config(a, "benchmark: sst2 slice", data)
-    summaries, h = run_seeds(cfg, a.home, cfg.name, a.seeds)
+    out = Path(a.out) if a.out else ROOT / "benchmarks" / "results" / "sst2.json"
+    summaries, h = run_seeds(cfg, a.home, cfg.name, a.seeds, out)
     bb = None
     if not a.no_bert_base:
         from core.data.load import load_labelled
 
         texts = load_labelled(f"{a.data}/test.tsv").texts
         bb = bert_base_latency(h["store"], h["run_id"], texts, a.latency_samples, 13)
-    out = Path(a.out) if a.out else ROOT / "benchmarks" / "results" / "sst2.json"
     report(summaries, bb, out)
 
 

@@ -163,13 +163,21 @@ def test_missing_and_empty_files(tmp_path):
         load_labelled(empty)
 
 
-def test_train_test_overlap_warns_via_bundle(tmp_path):
+def test_train_test_overlap_drops_the_test_rows_via_bundle(tmp_path):
+    """The one leakage rule (core.data.checks): a test row whose text is also a training text
+    is dropped, counted and warned about; a test set left without a class is an error."""
     train = _write(tmp_path, "train.tsv", GOOD)
-    test = _write(tmp_path, "test.tsv", "0\t这家店的东西太差了\n1\t全新的一句话\n")
+    rows = "0\t这家店的东西太差了\n0\t另一句差评\n1\t全新的一句话\n"
+    test = _write(tmp_path, "test.tsv", rows)
     bundle = load_bundle(DataConfig(train=str(train), test=str(test)))
-    overlap = [w for w in bundle.warnings if "also occur in the training set" in w.message]
+    overlap = [w for w in bundle.warnings if "also in the training or dev set" in w.message]
     assert len(overlap) == 1 and overlap[0].file == str(test)
-    assert overlap[0].message.startswith("1 of 2 test texts")
+    assert overlap[0].message.startswith("1 of 3 test rows dropped")
+    assert bundle.test.texts == ["另一句差评", "全新的一句话"]
+    assert bundle.describe()["test_dropped_overlap"] == 1
+    test = _write(tmp_path, "test2.tsv", "0\t这家店的东西太差了\n1\t全新的一句话\n")
+    with pytest.raises(DataError, match=r"after dropping 1 row the teacher saw\) has no rows"):
+        load_bundle(DataConfig(train=str(train), test=str(test)))
 
 
 def test_no_overlap_no_warning(tmp_path):

@@ -147,20 +147,23 @@ def test_two_cli_pipelines_at_once_give_identical_figures(tmp_path, tiny_data, t
     assert _curves(tmp_path / "x", x["run_id"]) == _curves(tmp_path / "y", y["run_id"])
 
 
-def test_reused_teacher_that_saw_test_texts_is_refused(teacher_run, tiny_cfg, tiny_data):
+def test_reused_teacher_that_saw_every_test_text_is_refused(teacher_run, tiny_cfg, tiny_data):
     home, tid = teacher_run
     teacher_dir = home / "runs" / str(tid) / "teacher"
     prov = json.loads((teacher_dir / "provenance.json").read_text())
     assert len(prov["train"]) > 0
-    # scoring on the teacher's own training file: every test text was seen
+    # scoring on the teacher's own training file: every test text was seen (by the teacher,
+    # not by this run, which trains on the tiny test file): all dropped, none left
     cfg = tiny_cfg(teacher_run=tid)
-    cfg = dataclasses.replace(cfg, data=dataclasses.replace(cfg.data, test=str(tiny_data.train)))
+    data = dataclasses.replace(cfg.data, train=str(tiny_data.test), test=str(tiny_data.train))
+    cfg = dataclasses.replace(cfg, data=data)
     store = Store(home)
     rid = store.create_run("distill", dataclasses.asdict(cfg))
     execute(store, rid, "distill", cfg, RunContext(store, rid))
     run = store.run(rid)
     assert run["status"] == "failed"
-    assert "LeakageError" in run["error"] and "test texts" in run["error"]
+    assert "DataError" in run["error"]
+    assert "test split (after dropping 160 rows the teacher saw) is empty" in run["error"]
     assert not store.results(rid)  # nothing was scored
 
 

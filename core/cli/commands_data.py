@@ -24,7 +24,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 def run(a: argparse.Namespace) -> int:
     from core.data.labelled import class_counts
     from core.data.load import load_labelled, load_unlabelled
-    from core.data.problems import DataError
+    from core.data.problems import DataError, listed
 
     try:
         if a.unlabelled:
@@ -40,6 +40,6 @@ def run(a: argparse.Namespace) -> int:
     counts = ", ".join(f"{k}: {v}" for k, v in class_counts(ds).items())
     task = "pair (text_a, text_b)" if ds.task == "pair" else "single texts"
     print(f"{a.file}: ok, {len(ds)} rows, task {task}, encoding {ds.encoding}, classes {counts}")
-    for w in ds.warnings:
-        print(str(w), file=sys.stderr)
+    for line in listed(ds.warnings):  # capped: a file of repeated rows has one per row
+        print(line, file=sys.stderr)
     return 0

@@ -37,7 +37,13 @@ def add_export_arguments(ex: argparse.ArgumentParser) -> None:
     )
     ex.add_argument("--format", choices=["onnx", "torchscript"], default="onnx")
     ex.add_argument("--int8", action="store_true", help="dynamic int8 quantisation (ONNX Runtime)")
-    ex.add_argument("--out", required=True, help="folder to write (created)")
+    ex.add_argument("--out", required=True, help="folder to write (created; see --force)")
+    ex.add_argument(
+        "--force",
+        action="store_true",
+        help="write into an --out folder that is not empty (its files of the same names, "
+        "predict.py and the model among them, are replaced)",
+    )
     ex.add_argument(
         "--check",
         type=int,
@@ -69,6 +75,8 @@ def run_predict(a: argparse.Namespace) -> int:
         print(f"error: no run {a.run} in {store.home}", file=sys.stderr)
         return EXIT_DATA
     models = load_models(store, a.run, folder)
+    if note := lost_teacher(store, a.run, folder):
+        print(f"note: {note}", file=sys.stderr)
     wanted = [m.strip() for m in a.models.split(",")] if a.models else list(models)
     missing = [m for m in wanted if m not in models]
     if missing or not models:
@@ -92,11 +100,31 @@ def run_predict(a: argparse.Namespace) -> int:
         print(json.dumps(out, indent=1, ensure_ascii=False))
     else:
         print_predictions(out)
+    for i, text in enumerate(a.texts, 1):  # a long text is scored on its beginning only
+        cut = [r["model"] for r in out if r["text"] == text and r["truncated"]]
+        if cut:
+            print(
+                f"note: text {i} ({len(text):,} characters) was scored on its first tokens "
+                f"only by {', '.join(cut)}: the rest of it was not read",
+                file=sys.stderr,
+            )
     return 0
 
 
+def lost_teacher(store, run_id: int, folder: Path) -> str | None:
+    """Why a distill run has no teacher to score with (its teacher run was deleted), if so."""
+    run = store.run(run_id)
+    reused = run["config"].get("teacher_run")
+    if reused is None or (folder / "teacher" / "distillery.json").is_file():
+        return None
+    if (store.run_dir(int(reused), create=False) / "teacher" / "distillery.json").is_file():
+        return None
+    why = (run.get("data") or {}).get("teacher_deleted") or f"its teacher (run {reused}) is gone"
+    return f"{why}: only the students are scored"
+
+
 def load_models(store, run_id: int, folder: Path) -> dict:
-    """{name: (label names, text -> logits)} for the run's teacher (its own, or the one a
+    """{name: (label names, text -> logits, text -> truncated?)} for the run's teacher (its own, or the one a
     distill run reused) and every student it saved."""
     from core import methods
     from core.teacher.model import load_teacher
@@ -108,12 +136,12 @@ def load_models(store, run_id: int, folder: Path) -> dict:
         teacher_dir = store.run_dir(int(reused), create=False) / "teacher"  # a distill run's
     if (teacher_dir / "distillery.json").is_file():
         t = load_teacher(teacher_dir, device="cpu")
-        models["teacher"] = (t.label_names, t.predict_one)
+        models["teacher"] = (t.label_names, t.predict_one, t.truncated)
     students = folder / "students"
     for d in sorted(students.iterdir()) if students.is_dir() else []:
         if (d / "student.json").is_file():
             s = methods.load_student(d)
-            models[d.name] = (s.label_names, s.predict_logits)
+            models[d.name] = (s.label_names, s.predict_logits, getattr(s, "truncated", None))
     return models
 
 
@@ -125,7 +153,7 @@ def score(models: dict, wanted: list[str], texts: list[str]) -> list[dict]:
         models[name][1](texts[0])
     for text in texts:
         for name in wanted:
-            labels, fn = models[name]
+            labels, fn, cut = models[name]
             t0 = time.perf_counter()
             probs = torch.softmax(fn(text).float(), -1).tolist()
             ms = (time.perf_counter() - t0) * 1000
@@ -137,6 +165,7 @@ def score(models: dict, wanted: list[str], texts: list[str]) -> list[dict]:
                     "label": labels[best],
                     "probabilities": dict(zip(labels, probs, strict=True)),
                     "ms": ms,
+                    "truncated": bool(cut(text)) if cut else False,  # read its start only
                 }
             )
     return out
@@ -156,6 +185,15 @@ def run_export(a: argparse.Namespace) -> int:
     from core.export.exporter import export_model
     from core.runs.store import Store
 
+    out = Path(a.out)
+    if out.exists() and not a.force and (not out.is_dir() or any(out.iterdir())):
+        what = "is not a folder" if not out.is_dir() else "is a folder that is not empty"
+        print(
+            f"error: --out {out} {what}: exporting there would replace its files "
+            "(predict.py, the model); give an empty or new folder, or --force",
+            file=sys.stderr,
+        )
+        return EXIT_DATA
     try:
         rep = export_model(
             Store(a.home), a.run, a.model, a.out, fmt=a.format, int8=a.int8, check=a.check

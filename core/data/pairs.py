@@ -45,6 +45,13 @@ def show(text: str, sep: str = "  ‖  ") -> str:
     return sep.join(split(text)) if is_pair(text) else text
 
 
+def truncated(tokenizer, text: str, max_length: int) -> bool:
+    """Whether `encode` cuts `text` (or a pair) to fit `max_length` tokens: the model scores
+    only its beginning."""
+    sides = split(text) if is_pair(text) else (text,)
+    return len(tokenizer(*sides, truncation=False)["input_ids"]) > max_length
+
+
 def encode(tokenizer, texts: str | list[str], max_length: int, **kw):
     """A Hugging Face tokenizer on texts or pairs: pairs go in as `tokenizer(a, b)` (segment
     ids, one [SEP] between; truncation takes from the longer side first), so the teacher and the

@@ -23,6 +23,7 @@ from core.data.columns import (
 from core.data.labelled import LabelledSet, label_key
 from core.data.problems import DataError, Problem
 from core.data.read import split_rows
+from core.data.suspicious import LONG_FIELD_CHARS, label_spellings, long_fields, one_line_file
 
 
 def parse_labelled(
@@ -45,8 +46,11 @@ def parse_labelled(
     A first line that looks like a header with unrecognised names (see `unrecognised_header`)
     and columns that look swapped (text first, label last; see `swapped_columns`) are errors,
     not data. Texts longer than `max_chars` are clipped (each side of a pair on its own), with
-    one warning per file.
+    one warning per file. A file that is one line of tabs or odd separators is an error, and
+    label spellings of one class and very long texts are warnings (core.data.suspicious).
     """
+    if bad := one_line_file(text, name, strict=label_names is None):
+        raise DataError([bad])  # else misread as one row of "only one class"
     rows, fmt = split_rows(text, name)
     found = task_of_rows(rows)
     if task == "single" and found == "pair":
@@ -223,7 +227,9 @@ def _labelled_set(
             )
     if any(p.level == "error" for p in problems):
         raise DataError(problems)
-    warnings: list[Problem] = []
+    warnings: list[Problem] = [] if label_names is not None else label_spellings(raw, name)
+    if max_chars is None or max_chars > LONG_FIELD_CHARS:  # else the clip warning says it
+        warnings += long_fields(raw, name)
     clipped = [line for line, _, txt in raw if max_chars is not None and too_long(txt, max_chars)]
     if clipped:
         raw = [(line, label, clip_one(txt, max_chars)) for line, label, txt in raw]

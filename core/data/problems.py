@@ -32,3 +32,13 @@ class DataError(ValueError):
         shown = "\n".join(str(p) for p in errors[:MAX_LISTED])
         more = f"\n... and {len(errors) - MAX_LISTED} more" if len(errors) > MAX_LISTED else ""
         super().__init__(shown + more)
+
+
+def listed(problems: list[Problem], limit: int = MAX_LISTED) -> list[str]:
+    """The first `limit` problems as lines, then "... and N more <level>s": what every list of
+    warnings shows (a file of repeated rows has one warning per row, hundreds of thousands)."""
+    lines = [str(p) for p in problems[:limit]]
+    if len(problems) > limit:
+        level = problems[0].level if len({p.level for p in problems}) == 1 else "problem"
+        lines.append(f"... and {len(problems) - limit:,} more {level}s")
+    return lines

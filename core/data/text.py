@@ -61,6 +61,11 @@ def clip(text: str, max_words: int | None, lang: str) -> str:
     return text[: max_words * CHARS_PER_WORD[lang]] if max_words else text
 
 
+def words_truncated(text: str, lang: str, max_words: int) -> bool:
+    """Whether a word student reading `max_words` words leaves part of `text` unread."""
+    return len(text) > max_words * CHARS_PER_WORD[lang] or len(tokenize(text, lang)) > max_words
+
+
 def tokenize(text: str, lang: str, max_words: int | None = None) -> list[str]:
     text = clip(text, max_words, lang)
     if lang == "zh":
@@ -136,6 +141,12 @@ class PieceTokenizer:
     def pieces(self, text: str, max_len: int) -> list[str]:
         text = text[: max_len * CHARS_PER_PIECE]
         return self.backend.encode(text, add_special_tokens=False).tokens[:max_len]
+
+    def truncated(self, text: str, max_len: int) -> bool:
+        """Whether reading `max_len` pieces (`pieces`) leaves part of `text` unread."""
+        if len(text) > max_len * CHARS_PER_PIECE:
+            return True
+        return len(self.backend.encode(text, add_special_tokens=False).ids) > max_len
 
     def pieces_batch(self, texts: list[str], max_len: int) -> list[list[str]]:
         clipped = [t[: max_len * CHARS_PER_PIECE] for t in texts]

@@ -9,6 +9,9 @@ meta.json (family, labels, lengths), model.onnx / model.pt, vocab.json and / or 
     echo "房间很干净" | python predict.py          # texts on stdin, one per line
     python predict.py --json "房间很干净"
 
+A text longer than the model reads (`max_len` tokens) is scored on its beginning only: the
+JSON says `"truncated": true` and a note goes to stderr.
+
 A sentence-pair model (question matching, NLI) takes two texts per pair: arguments two at a
 time, or `text_a<TAB>text_b` lines on stdin:
 
@@ -172,6 +175,24 @@ class Predictor:
             ids = cache[s] = self.id_map[tids].tolist() if tids else []
         return ids
 
+    def truncated(self, text: str) -> bool:
+        """Whether the model reads only the beginning of `text` (more than `max_len` tokens,
+        or of a side of a pair): not on the scoring path, so latency figures stay as they are."""
+        sides = text.split("\t", 1) if self.task == "pair" else [text.replace("\t", " ")]
+        if self.family == "transformer":
+            return bool(self.tok.encode(*sides).overflowing)
+        return any(self._side_truncated(side) for side in sides)
+
+    def _side_truncated(self, text: str) -> bool:
+        per = CHARS_PER_PIECE if self.family == "char" else CHARS_PER_WORD[self.lang]
+        if len(text) > self.max_len * per:
+            return True
+        if self.family == "char":
+            return len(self.tok.encode(text, add_special_tokens=False).ids) > self.max_len
+        if self.lang == "zh":
+            return len([w for w in self.jieba.lcut(text, HMM=False) if w.strip()]) > self.max_len
+        return len(_EN_WORD.findall(text.lower())) > self.max_len
+
     def _run_onnx(self, feeds: dict[str, np.ndarray]) -> np.ndarray:
         return self.session.run(None, feeds)[0][0]
 
@@ -258,9 +279,14 @@ def main(argv: list[str]) -> int:
         sys.stderr.write(f"usage: python predict.py [--json] {usage} on stdin)\n")
         return 2
     out = []
-    for t in texts:
+    for i, t in enumerate(texts, 1):
         label, probs = pred.predict(t)
-        row = {"text": t, "label": label, "probabilities": probs}
+        row = {"text": t, "label": label, "probabilities": probs, "truncated": pred.truncated(t)}
+        if row["truncated"]:
+            sys.stderr.write(
+                f"note: text {i} ({len(t):,} characters) is longer than the model reads "
+                f"({pred.max_len} tokens): it was scored on its beginning only\n"
+            )
         if pair:
             row = {"text_a": t.split("\t", 1)[0], "text_b": t.split("\t", 1)[-1], **row}
             del row["text"]

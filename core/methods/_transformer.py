@@ -151,6 +151,10 @@ class TransformerStudent:
     def tokenize(self, text: str) -> list[int]:
         return pairs.encode(self.tokenizer, text, self.max_length)["input_ids"]
 
+    def truncated(self, text: str) -> bool:
+        """Whether `predict_logits` scores only the first `max_length` tokens of `text`."""
+        return pairs.truncated(self.tokenizer, text, self.max_length)
+
     @torch.inference_mode()
     def predict_logits(self, text: str) -> torch.Tensor:
         """Text in, logits out, batch 1: the path the latency figures time."""

@@ -24,7 +24,7 @@ from torch import nn
 from torch.nn.utils.rnn import pack_padded_sequence
 
 from core.data import pairs
-from core.data.text import PieceTokenizer, Vocab, tokenize
+from core.data.text import PieceTokenizer, Vocab, tokenize, words_truncated
 from core.methods._word_config import StudentConfig
 
 log = logging.getLogger(__name__)
@@ -261,6 +261,15 @@ class Student:
             a, b = pairs.split(text)
             return self._tokens(a), self._tokens(b)
         return self._tokens(text)
+
+    def truncated(self, text: str) -> bool:
+        """Whether the student reads only the first `max_len` words (pieces) of `text` or of
+        a side of the pair."""
+        n = self.cfg.max_len
+        sides = pairs.split(text) if self.task == "pair" else (text,)
+        if self.pieces is not None:
+            return any(self.pieces.truncated(s, n) for s in sides)
+        return any(words_truncated(s, self.vocab.lang, n) for s in sides)
 
     def ids(self, text: str) -> Ids:
         return encode_tokens(self.vocab, self.tokenize(text), self.cfg.max_len)

@@ -25,20 +25,23 @@ from core.methods._base import Shared, StudentJob
 from core.runs.config import PipelineConfig
 from core.teacher.finetune import fine_tune
 from core.teacher.hf import AUTO, auto_teacher
+from core.teacher.model import META as TEACHER_META
 from core.teacher.model import Teacher, load_teacher
-from core.teacher.provenance import check_reuse
+from core.teacher.provenance import seen_mask
 from core.train.device import pick_device
 
 log = logging.getLogger(__name__)
 
 
 def data_stage(cfg: PipelineConfig, ctx, **describe) -> tuple[DataBundle, dict]:
-    """Load and check the data; its description (sizes, classes, first warnings, and
-    `describe`) is stored with the run at once."""
+    """Load and check the data (with a reused teacher, without the test rows it saw); its
+    description (sizes, classes, the first warnings, and `describe`) is stored with the run
+    at once."""
     ctx.stage("data", 1)
     bundle = load_bundle(cfg.data)
+    if cfg.teacher_run is not None:
+        reused_teacher_dir(ctx.store, cfg, bundle)
     desc = bundle.describe() | describe
-    desc["warnings"] = [str(w) for w in bundle.warnings[:50]]
     ctx.store.update_run(ctx.run_id, data=desc, teacher=resolved_teacher(cfg, bundle).model)
     ctx.step()
     return bundle, desc
@@ -49,12 +52,27 @@ def teacher_dir(store, run_id: int) -> Path:
 
 
 def reused_teacher_dir(store, cfg: PipelineConfig, bundle: DataBundle) -> Path:
-    """The folder of the earlier run's teacher, refused if it is missing or if it saw any of
-    this data's test texts (LeakageError with the count)."""
-    path = teacher_dir(store, cfg.teacher_run)
-    if not (path / "distillery.json").is_file():
-        raise ValueError(f"run {cfg.teacher_run} has no fine-tuned teacher to reuse")
-    check_reuse(path, bundle.test.texts, cfg.teacher_run)
+    """The folder of the earlier run's teacher, refused (ValueError) if it is missing or was
+    trained on other labels; `bundle`'s test rows whose text it saw are dropped, with the
+    count (core.data.checks: the same rule as a first run's), a DataError if none is left."""
+    tid = cfg.teacher_run
+    path = teacher_dir(store, tid)
+    if not (path / TEACHER_META).is_file():
+        try:
+            store.run(tid)
+        except Exception:  # noqa: BLE001 - sqlite_utils NotFoundError
+            raise ValueError(f"there is no run {tid} (deleted?): no teacher to reuse") from None
+        raise ValueError(f"run {tid} has no fine-tuned teacher to reuse")
+    labels = json.loads((path / TEACHER_META).read_text()).get("label_names")
+    if labels != bundle.label_names:
+        raise ValueError(
+            f"the teacher of run {tid} was trained on the labels {labels}, but these data "
+            f"have {bundle.label_names}: reuse a teacher trained on the same classes, or "
+            "fine-tune a new one (leave out --teacher-run)"
+        )
+    seen = seen_mask(path, bundle.test.texts)
+    if seen is not None:
+        bundle.drop_seen_test(seen, f"the training or dev texts of run {tid}'s teacher")
     return path
 
 

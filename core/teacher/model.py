@@ -79,6 +79,10 @@ class Teacher:
         enc = enc.to(self.device)
         return self.model(**enc).logits[0].float().cpu()
 
+    def truncated(self, text: str) -> bool:
+        """Whether `predict_one` scores only the first `max_length` tokens of `text`."""
+        return pairs.truncated(self.tokenizer, text, self.max_length)
+
     def num_params(self) -> int:
         return sum(p.numel() for p in self.model.parameters())
 

@@ -2,7 +2,8 @@
 
 A teacher records a hash of every text it was trained on and of every text that chose its best
 epoch (dev). Reusing it on data whose test texts include any of those would score it, and every
-student distilled from it, on texts it has learnt: such reuse is refused with the count.
+student distilled from it, on texts it has learnt: those test rows are dropped, with the count
+(`seen_mask`; the rule is core.data.checks', the same as for a run's own teacher).
 Hashes, not texts, so a teacher folder shared with others does not carry the data with it.
 """
 
@@ -16,10 +17,6 @@ from pathlib import Path
 log = logging.getLogger(__name__)
 
 FILE = "provenance.json"
-
-
-class LeakageError(ValueError):
-    """A reused teacher was trained or early-stopped on texts of this data's test split."""
 
 
 def text_hash(text: str) -> str:
@@ -55,16 +52,11 @@ def overlap(folder: str | Path, texts: list[str]) -> int | None:
     return sum(text_hash(t) in hashes for t in set(texts))
 
 
-def check_reuse(folder: str | Path, test_texts: list[str], teacher_run: int | None = None) -> None:
-    """Refuse a reused teacher that saw any test text; warn when it kept no record."""
-    n = overlap(folder, test_texts)
-    who = f"the teacher of run {teacher_run}" if teacher_run is not None else "the teacher"
-    if n is None:
-        log.warning("%s has no provenance record: test overlap cannot be checked", who)
-        return
-    if n:
-        raise LeakageError(
-            f"{who} was trained or early-stopped on {n} of this data's "
-            f"{len(set(test_texts))} test texts; its scores (and its students') would be "
-            "inflated. Use a test set it never saw, or fine-tune a new teacher."
-        )
+def seen_mask(folder: str | Path, texts: list[str]) -> list[bool] | None:
+    """For each of `texts`, whether the teacher in `folder` saw it (None: it kept no record,
+    logged as a warning: test overlap cannot be checked)."""
+    hashes = seen(folder)
+    if hashes is None:
+        log.warning("the teacher in %s has no provenance record: test overlap unchecked", folder)
+        return None
+    return [text_hash(t) in hashes for t in texts]
