@@ -61,3 +61,25 @@ def fmt_ms(x: float | None) -> str:
     if x is None:
         return "n/a"
     return f"{x:.2f} ms" if x < 10 else f"{x:.1f} ms"
+
+
+def fmt_times(x: float | None, what: str) -> str:
+    """A ratio to the teacher in words, one decimal like the tables: "1.4x smaller"; "about the
+    same size" / "about as fast" within 5% (never "1x smaller" beside a table's 1.4x)."""
+    if x is None or is_nan(x):
+        return "n/a"
+    if 0.95 <= x < 1.05:
+        return {"smaller": "about the same size", "faster": "about as fast"}.get(
+            what, f"about as {what}"
+        )
+    return f"{x:.1f}x {what}"
+
+
+def blank_missing(df: Any) -> Any:
+    """A table for display with missing text cells shown as "—" (never "None"); number
+    columns are left to the table, which shows them blank."""
+    out = df.copy()
+    for c in out.columns:
+        if out[c].dtype == object:
+            out[c] = out[c].map(lambda v: "—" if v is None or is_nan(v) else v)
+    return out
