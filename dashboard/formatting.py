@@ -76,10 +76,17 @@ def fmt_times(x: float | None, what: str) -> str:
 
 
 def blank_missing(df: Any) -> Any:
-    """A table for display with missing text cells shown as "—" (never "None"); number
-    columns are left to the table, which shows them blank."""
+    """A table for display with missing cells of its text columns shown as "—" (never
+    "None"); number columns (and ones with nothing in them) are left to the table's own
+    number formats."""
+    from pandas.api import types
+
     out = df.copy()
     for c in out.columns:
-        if out[c].dtype == object:
-            out[c] = out[c].map(lambda v: "—" if v is None or is_nan(v) else v)
+        col = out[c]
+        if types.is_numeric_dtype(col) or types.is_datetime64_any_dtype(col):
+            continue
+        if not all(isinstance(v, str) for v in col.dropna()):  # a number column of Nones
+            continue
+        out[c] = col.astype(object).where(col.notna(), "—")
     return out
