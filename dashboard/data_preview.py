@@ -3,6 +3,8 @@ the first rows, and the augmentation preview whose sliders become the Train page
 
 from __future__ import annotations
 
+import dataclasses
+import re
 from typing import Any
 
 import pandas as pd
@@ -17,6 +19,24 @@ from dashboard import ui_state, widgets
 from dashboard.data_charts import class_balance, domain_balance, length_histogram
 
 
+def words_only(text: str) -> str:
+    """The text without punctuation, spaces and symbols: what a variant must change to be one."""
+    return re.sub(r"[\W_]+", "", text).lower()
+
+
+def new_variants(variants: list[str], source: str) -> list[str]:
+    """Variants that change a word of the source (one that differs only by punctuation or
+    spacing, "good phone" -> "good phone ,", teaches nothing and reads as a bug), once each."""
+    seen = {words_only(source)}
+    out = []
+    for v in variants:
+        w = words_only(v)
+        if w and w not in seen:
+            seen.add(w)
+            out.append(v)
+    return out
+
+
 @st.cache_data(show_spinner="Augmenting…", max_entries=64)
 def cached_preview(
     text: str, p_mask: float, p_pos: float, p_ng: float, n: int, context: tuple[str, ...]
@@ -28,8 +48,11 @@ def cached_preview(
     return preview(text, cfg, context=list(context), n=n)
 
 
-def data_overview(train_ds: Any) -> None:
-    """Figures, warnings, class balance and lengths, the domains and the first 500 rows."""
+def data_overview(train_ds: Any, names: list[str] | None = None) -> None:
+    """Figures, warnings, class balance and lengths, the domains and the first 500 rows, the
+    classes called by `names` (the label names typed on the page) where given."""
+    if names and list(names) != list(train_ds.label_names):
+        train_ds = dataclasses.replace(train_ds, label_names=list(names))  # the cached set stays
     counts = class_counts(train_ds)
     is_pairs = train_ds.task == "pair"
     # a pair's length: both sentences together (what the teacher reads, side by side)
@@ -135,7 +158,7 @@ def augment_preview(train_ds: Any) -> None:
                 # whole sentences, wrapped: a table cell would cut every variant off
                 box = col.container(border=True, key=f"aug-{k}")
                 box.markdown(f"**{title}**")
-                variants = [pairs.show(v) for v in out.get(k) or []]
+                variants = [pairs.show(v) for v in new_variants(out.get(k) or [], text.strip())]
                 box.markdown(
                     "\n".join(f"- {v}" for v in variants) if variants else "*(no new variant)*"
                 )

@@ -147,13 +147,21 @@ def upload_source(choice: dict[str, Any], home: Path) -> Source:
     return train_ds, new_choice, rejected
 
 
-def label_names_section(choice: dict[str, Any], train_ds: Any, new_choice: dict) -> None:
+NAMES_FOR = "_label_names_for"  # the training file the label-name boxes were filled for
+
+
+def label_names_section(choice: dict[str, Any], train_ds: Any, new_choice: dict) -> list[str]:
     """Names for bare labels ("0" / "1"), kept with the run's models and shown everywhere;
-    a valid renaming goes into `new_choice` (its label says so)."""
+    a valid renaming goes into `new_choice` (its label says so). Returns the class names the
+    page shows (the new names, else the file's labels). Names belong to one file: another
+    training file starts with empty boxes, and the page says the old names were dropped."""
     if train_ds.task == "pair":  # said wherever the choice is shown (Train's header)
         new_choice["label"] += " (sentence pairs)"
-    # names for bare labels ("0" / "1"): kept with the run's models, shown everywhere
-    given = parse_label_names(choice.get("label_names") or "") if choice.get("label_names") else {}
+    same_file = choice.get("train") == new_choice.get("train")
+    given = (
+        parse_label_names(choice["label_names"]) if same_file and choice.get("label_names") else {}
+    )
+    forget_other_files_names(new_choice.get("train"), choice if not same_file else None)
     bare = all(n.strip().lstrip("-").isdigit() for n in train_ds.label_names)
     with st.expander("Label names", expanded=bare, icon=":material/label:"):
         st.caption(help_of(DataConfig, "label_names"))
@@ -172,5 +180,23 @@ def label_names_section(choice: dict[str, Any], train_ds: Any, new_choice: dict)
                 names = renamed_labels(train_ds.label_names, spec)
                 new_choice["label_names"] = spec
                 new_choice["label"] += " (labels: " + ", ".join(names) + ")"
+                return names
             except DataError as exc:
                 widgets.show_problems(exc, what="The label names")
+    return list(train_ds.label_names)
+
+
+def forget_other_files_names(train: str | None, previous: dict[str, Any] | None) -> None:
+    """Empty the label-name boxes when the training file changes (names typed for one file
+    must not rename the next one's classes), saying which names were dropped."""
+    if previous is not None or st.session_state.get(NAMES_FOR, train) != train:
+        for k in [k for k in st.session_state if str(k).startswith("label-name-")]:
+            del st.session_state[k]
+        old = (previous or {}).get("label_names")
+        if old:
+            st.info(
+                f"The label names of the previous file ({old.replace(',', ', ')}) were not "
+                "carried over: name this file's labels below if they need names.",
+                icon=":material/label_off:",
+            )
+    st.session_state[NAMES_FOR] = train

@@ -61,3 +61,32 @@ def fmt_ms(x: float | None) -> str:
     if x is None:
         return "n/a"
     return f"{x:.2f} ms" if x < 10 else f"{x:.1f} ms"
+
+
+def fmt_times(x: float | None, what: str) -> str:
+    """A ratio to the teacher in words, one decimal like the tables: "1.4x smaller"; "about the
+    same size" / "about as fast" within 5% (never "1x smaller" beside a table's 1.4x)."""
+    if x is None or is_nan(x):
+        return "n/a"
+    if 0.95 <= x < 1.05:
+        return {"smaller": "about the same size", "faster": "about as fast"}.get(
+            what, f"about as {what}"
+        )
+    return f"{x:.1f}x {what}"
+
+
+def blank_missing(df: Any) -> Any:
+    """A table for display with missing cells of its text columns shown as "—" (never
+    "None"); number columns (and ones with nothing in them) are left to the table's own
+    number formats."""
+    from pandas.api import types
+
+    out = df.copy()
+    for c in out.columns:
+        col = out[c]
+        if types.is_numeric_dtype(col) or types.is_datetime64_any_dtype(col):
+            continue
+        if not all(isinstance(v, str) for v in col.dropna()):  # a number column of Nones
+            continue
+        out[c] = col.astype(object).where(col.notna(), "—")
+    return out

@@ -16,6 +16,12 @@ ROLE_ORDER = {
 }
 # names the registry does not know (the teacher's "bert"), and fallbacks should it fail to load
 ARCH_NAMES = {"bilstm": "BiLSTM", "textcnn": "TextCNN", "bert": "BERT"}
+# a sweep's objectives (core.runs.sweep.OBJECTIVES) as the pickers and captions say them
+OBJECTIVE_LABELS = {
+    "accuracy": "accuracy",
+    "f1": "macro F1",
+    "accuracy_under_latency": "accuracy under a latency budget",
+}
 
 
 # -- student methods (core.methods: the registry names them, never this module) ---------------
@@ -57,3 +63,19 @@ def run_label(run: Mapping[str, Any]) -> str:
     """A run in one line: #id kind · name (status)."""
     name = f" · {run['name']}" if run.get("name") else ""
     return f"#{run['id']} {run.get('kind', '')}{name} ({run.get('status', '?')})"
+
+
+def sweep_label(run: Mapping[str, Any]) -> str:
+    """A sweep in one line for its picker, in words: #id · name · BiLSTM, 8 trials, macro F1
+    (done), never the config's codes ("bilstm", "accuracy_under_latency")."""
+    sw = (run.get("config") or {}).get("sweep") or {}
+    what = [
+        arch_name(sw["student"]) if sw.get("student") else "",
+        f"{sw['trials']} trials" if sw.get("trials") else "",
+        OBJECTIVE_LABELS.get(sw.get("objective") or "", ""),
+    ]
+    name = f" · {run['name']}" if run.get("name") else ""
+    detail = ", ".join(x for x in what if x)
+    return (
+        f"#{run['id']}{name}" + (f" · {detail}" if detail else "") + f" ({run.get('status', '?')})"
+    )

@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from core.evaluate.sanity import flags_from_results
-from dashboard.formatting import fmt_ms, fmt_score, human_bytes, human_count, pct
+from dashboard.formatting import fmt_ms, fmt_score, fmt_times, human_bytes, human_count, pct
 from dashboard.labels import arch_name, data_source
 from dashboard.result_tables import plain_twins, summary_records
 
@@ -62,7 +62,7 @@ def student_sentences(row: Mapping[str, Any]) -> list[str]:
             f"({fmt_ms(row['distilled latency p50 (ms)'])} per sentence)"
         )
     if row["x smaller than teacher"]:
-        s += f" and {row['x smaller than teacher']:.0f}x smaller"
+        s += f" and {fmt_times(row['x smaller than teacher'], 'smaller')}"
     out.append(s + ".")
     if row["plain acc"] is not None and row["teacher acc"] is not None:
         diff = row["distilled acc"] - row["plain acc"]

@@ -10,6 +10,7 @@ import streamlit as st
 from core.evaluate.sanity import flags_from_results
 from core.runs.store import ACTIVE, Store
 from dashboard import widgets
+from dashboard.formatting import blank_missing
 from dashboard.labels import run_label
 from dashboard.loss_chart import loss_curves
 from dashboard.result_charts import confusion_heatmap, latency_bars, metric_bars
@@ -19,14 +20,22 @@ from dashboard.run_tables import config_diff, loss_frame, runs_table
 
 def runs_list(runs: list[dict], results: list[dict]) -> None:
     """Every run in one sortable table."""
-    table = runs_table(runs, results)
+    table = blank_missing(runs_table(runs, results))
     st.dataframe(
         table,
         hide_index=True,
         key="runs-table",
+        width="stretch",  # the page's width: the last columns were cut off on the right
         column_config={
             "id": st.column_config.NumberColumn("id", format="%d", width="small"),
-            "teacher acc": st.column_config.NumberColumn(format="%.3f"),
+            "name": st.column_config.TextColumn(width="small"),
+            "data": st.column_config.TextColumn(width="medium"),
+            "teacher": st.column_config.TextColumn(
+                width="medium", help="The teacher checkpoint (its folder or hub name)."
+            ),
+            "status": st.column_config.TextColumn(width="small"),
+            "kind": st.column_config.TextColumn(width="small"),
+            "teacher acc": st.column_config.NumberColumn(format="%.3f", width="small"),
             "best distilled acc": st.column_config.NumberColumn(format="%.3f"),
             "created": st.column_config.DatetimeColumn(format="YYYY-MM-DD HH:mm"),
             "duration (s)": st.column_config.NumberColumn(format="%.0f s"),
@@ -90,13 +99,14 @@ def results_section(sel_results: list[dict]) -> pd.DataFrame:
         )
     else:
         st.dataframe(
-            df,
+            blank_missing(df),
             hide_index=True,
             key="results-table",
             column_config={
                 "accuracy": st.column_config.NumberColumn(format="%.3f"),
                 "f1": st.column_config.NumberColumn("F1", format="%.3f"),
-                "params": st.column_config.NumberColumn(format="%d"),
+                # 23,954,946 (a raw 23954946 is unreadable)
+                "params": st.column_config.NumberColumn(format="localized"),
                 "size (MB)": st.column_config.NumberColumn(format="%.1f"),
                 "latency p50 (ms)": st.column_config.NumberColumn(format="%.2f"),
                 "latency p95 (ms)": st.column_config.NumberColumn(format="%.2f"),
@@ -125,7 +135,9 @@ def results_section(sel_results: list[dict]) -> pd.DataFrame:
 
 
 def loss_tab(s: Store, sel: list[dict]) -> None:
-    """The picked runs' loss curves, the curves to show picked by the user."""
+    """The picked runs' loss curves, every curve of each compared run shown at first (the key
+    follows the runs, so adding a run to the compare adds its curves), smoothed unless the
+    user asks for the raw steps."""
     with widgets.engine_errors("Reading the training curves"):
         frames = [loss_frame(s.metrics(r["id"]), f"#{r['id']}") for r in sel]
         frames = [f for f in frames if not f.empty]
@@ -134,8 +146,17 @@ def loss_tab(s: Store, sel: list[dict]) -> None:
         else:
             loss = pd.concat(frames, ignore_index=True)
             curves = list(dict.fromkeys(loss["curve"]))
-            shown = st.multiselect("Curves", curves, default=curves, key="loss-curves")
-            st.plotly_chart(loss_curves(loss[loss["curve"].isin(shown)]), key="loss-chart")
+            ids = "-".join(str(r["id"]) for r in sel)
+            c1, c2 = st.columns([4, 1])
+            shown = c1.multiselect("Curves", curves, default=curves, key=f"loss-curves-{ids}")
+            raw = c2.toggle(
+                "raw steps",
+                key="loss-raw",
+                help="Every logged step as it came (noisy); off: a moving average of them.",
+            )
+            st.plotly_chart(
+                loss_curves(loss[loss["curve"].isin(shown)], smooth=not raw), key="loss-chart"
+            )
 
 
 def confusion_tab(sel: list[dict], sel_results: list[dict]) -> None:
@@ -173,7 +194,7 @@ def timings_tab(sel: list[dict], sel_results: list[dict]) -> None:
         st.caption("Seconds per stage.")
     per_student = student_timings(sel_results)
     if not per_student.empty:
-        st.dataframe(per_student, hide_index=True, key="student-timings")
+        st.dataframe(blank_missing(per_student), hide_index=True, key="student-timings")
         st.caption(
             "Seconds per student, on the device it trained on (transformer students use a "
             "GPU when the run's device allows one); stages of multi-stage methods."

@@ -14,7 +14,7 @@ from core.runs.submit import JobManager
 from dashboard.formatting import fmt_seconds
 from dashboard.labels import run_label
 from dashboard.loss_chart import loss_curves
-from dashboard.run_tables import loss_frame, overall_eta
+from dashboard.run_tables import finished_text, loss_frame, overall_eta, worker_runs
 from dashboard.widgets import engine_errors, manager, store
 
 LIVE_LOSS_EVERY_S = 5.0  # the charts redraw less often than the progress: browser CPU is scarce
@@ -38,8 +38,7 @@ def run_card(s: Store, m: JobManager, run: dict[str, Any], key: str = "") -> Non
             pos = s.queue_position(rid)
             where = f"position {pos[0]} of {pos[1]} in the queue" if pos else "in the queue"
             st.progress(0.0, text=f"queued · {where}")
-            st.caption(queue_caption(s))
-            return
+            return  # who takes it: the panel's one workers caption (not one per queued card)
         stage = run.get("stage") or "waiting to start"
         steps = f" · step {run.get('step') or 0}/{run.get('total')}" if run.get("total") else ""
         eta = f" · ETA {fmt_seconds(run['eta_s'])} for this stage" if run.get("eta_s") else ""
@@ -55,11 +54,12 @@ def run_card(s: Store, m: JobManager, run: dict[str, Any], key: str = "") -> Non
 def queue_caption(s: Store) -> str:
     """Who will take the queued runs: the live workers, or that none is alive yet."""
     workers = s.live_workers()
+    active = s.active_runs()
     if not workers:
         return "No worker is alive yet: the dashboard starts one (or run `python -m core worker`)."
     parts = []
     for w in workers:
-        busy = ", ".join(f"#{r}" for r in w["runs"]) or "idle"
+        busy = ", ".join(f"#{r}" for r in worker_runs(w, active)) or "idle"
         slots = f"{w['slots']} slot" + ("" if w["slots"] == 1 else "s")
         parts.append(f"`{w['id']}` ({w['backend']}, {slots}: {busy})")
     return "Workers: " + "; ".join(parts)
@@ -129,8 +129,7 @@ def recent_runs_panel(limit: int = 3) -> None:
             return
         st.markdown("**Recently finished**")
         for r in done:
-            took = fmt_seconds((r["finished"] or 0) - (r["started"] or r["finished"] or 0))
-            text = f"{run_label(r)}: finished in {took}"
+            text = f"{run_label(r)}: {finished_text(r)}"
             if r["status"] == "done":
                 st.success(text, icon=":material/check_circle:")
             elif r["status"] == "cancelled":

@@ -11,6 +11,7 @@ from typing import Any
 
 import pandas as pd
 
+from dashboard.formatting import fmt_seconds
 from dashboard.labels import data_source
 
 
@@ -49,8 +50,9 @@ def runs_table(
                 "status": r.get("status"),
                 "kind": r.get("kind"),
                 "data": data_source(r),
-                "teacher": r.get("teacher")
-                or (r.get("config") or {}).get("teacher", {}).get("model"),
+                "teacher": short_path(
+                    r.get("teacher") or (r.get("config") or {}).get("teacher", {}).get("model")
+                ),
                 "teacher acc": teacher_acc.get(r["id"]),
                 "best distilled acc": best.get(r["id"]),
                 "created": datetime.fromtimestamp(r["created"]) if r.get("created") else None,
@@ -159,3 +161,27 @@ def overall_eta(progress: float | None, elapsed_s: float | None) -> float | None
     if not progress or not elapsed_s or progress < 0.03 or progress >= 1.0:
         return None
     return elapsed_s * (1.0 - progress) / progress
+
+
+def finished_text(run: Mapping[str, Any]) -> str:
+    """How a run that is no longer active ended, for the Recently finished list: "finished in
+    3m 05s", or "never started" for one cancelled in the queue (not "finished in 0s")."""
+    if not run.get("started"):
+        return "never started"
+    return f"finished in {fmt_seconds((run.get('finished') or run['started']) - run['started'])}"
+
+
+def worker_runs(worker: Mapping[str, Any], active: Iterable[Mapping[str, Any]]) -> list[int]:
+    """The runs a worker is on: those of its last heartbeat and the active runs that name it
+    (a run claimed since its last beat would otherwise list a busy worker as idle)."""
+    ids = set(worker.get("runs") or [])
+    ids |= {r["id"] for r in active if r.get("worker") == worker.get("id") and r.get("started")}
+    return sorted(ids)
+
+
+def short_path(p: str | None) -> str | None:
+    """A checkpoint as a table shows it: its folder's name ("/data/ckpt/m3e-small" ->
+    "m3e-small"), so a long path does not push the Runs table's columns off the page."""
+    if not p:
+        return None
+    return str(p).replace("\\", "/").rstrip("/").rsplit("/", 1)[-1] or str(p)

@@ -10,10 +10,10 @@ import streamlit as st
 
 from core import methods
 from core.cli.fields import help_of, widget_kwargs
-from core.config import to_dict
+from core.config import TeacherConfig, to_dict
 from core.runs.config import PipelineConfig
 from core.runs.sweep import OBJECTIVES, SweepConfig, parse_space
-from dashboard.labels import run_label
+from dashboard.labels import OBJECTIVE_LABELS, run_label
 from dashboard.train_sections import common_section, data_section, teacher_section
 from dashboard.train_tabs import submit, with_teacher_run
 
@@ -26,6 +26,7 @@ def sweep_settings(sw: SweepConfig) -> dict[str, Any]:
     objective = c2.selectbox(
         "objective",
         list(OBJECTIVES),
+        format_func=lambda o: OBJECTIVE_LABELS.get(o, o),
         help=help_of(SweepConfig, "objective"),
         key="sweep-objective-in",
     )
@@ -65,24 +66,29 @@ def sweep_tab(choice: dict[str, Any], t_runs: list[dict]) -> None:
         "student method",
         methods.names(),
         index=methods.names().index(sw.student),
-        format_func=lambda n: f"{n}: {methods.get(n).title}",
+        format_func=methods.title,  # "BiLSTM", never the internal name "bilstm"
         help=help_of(SweepConfig, "student"),
         key="sweep-student",
     )
+    # outside the form, so that the new teacher's settings show only when there is one to make
+    reuse = st.selectbox(
+        "teacher",
+        [None] + [r["id"] for r in t_runs],
+        format_func=lambda i: (
+            "fine-tune a new one (settings below)"
+            if i is None
+            else run_label(next(r for r in t_runs if r["id"] == i))
+        ),
+        key="sweep-teacher-run",
+    )
     with st.form("form-sweep"):
-        reuse = st.selectbox(
-            "teacher",
-            [None] + [r["id"] for r in t_runs],
-            format_func=lambda i: (
-                "fine-tune a new one (settings below)"
-                if i is None
-                else run_label(next(r for r in t_runs if r["id"] == i))
-            ),
-            key="sweep-teacher-run",
-        )
         data = data_section("sweep", choice)
-        with st.expander("Teacher settings (for a new teacher)"):
-            teacher = teacher_section("sweep", data.seed)
+        if reuse is None:
+            with st.expander("Teacher settings (for a new teacher)"):
+                teacher = teacher_section("sweep", data.seed)
+        else:  # the reused run's teacher settings replace these (with_teacher_run)
+            teacher = TeacherConfig(seed=data.seed)
+            st.caption("The sweep reuses that run's fine-tuned teacher (and its settings).")
         raw = sweep_settings(sw)
         name, latency, device = common_section("sweep")
         if st.form_submit_button("Start the sweep", type="primary", key="go-sweep"):

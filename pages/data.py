@@ -44,8 +44,9 @@ elif mode == "home":
 else:  # upload
     train_ds, new_choice, rejected = upload_source(choice, home)
 
+names = None  # the class names the chart and preview show: the typed ones, once accepted
 if new_choice is not None and train_ds is not None:
-    label_names_section(choice, train_ds, new_choice)
+    names = label_names_section(choice, train_ds, new_choice)
 
 with top:
     if new_choice is not None:
@@ -69,5 +70,5 @@ with top:
 
 # -- preview -----------------------------------------------------------------------------------
 if train_ds is not None:
-    data_overview(train_ds)
+    data_overview(train_ds, names)
     augment_preview(train_ds)

@@ -7,6 +7,7 @@ import time
 import streamlit as st
 
 from dashboard import widgets
+from dashboard.formatting import blank_missing
 from dashboard.labels import run_label
 from dashboard.pareto import budget_sentence, default_budget, pareto_points
 from dashboard.pareto_chart import pareto_chart
@@ -57,7 +58,7 @@ if summary.empty:
     st.caption("These runs have no students (teacher-only runs).")
 else:
     pct = st.column_config.NumberColumn(format="%.3f")
-    shown = summary.assign(**{"gap closed": summary["gap closed"] * 100})  # one % format
+    shown = blank_missing(summary.assign(**{"gap closed": summary["gap closed"] * 100}))
     st.dataframe(
         shown,
         hide_index=True,

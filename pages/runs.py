@@ -31,16 +31,22 @@ runs_list(runs, results)
 
 by_id = {r["id"]: r for r in runs}
 finished = [r["id"] for r in runs if r["status"] == "done"]
-# a link from elsewhere (the Sweeps page's best trial) names the run to open: ?run=ID
+# a link from elsewhere (the Sweeps page's best trial) names the run to open: ?run=ID; the
+# picked runs live in the URL (?runs=3,5), so a reload or a shared link opens the same ones
 linked = st.query_params.get("run")
 linked_id = int(linked) if linked and linked.isdigit() and int(linked) in by_id else None
+kept = [int(x) for x in st.query_params.get("runs", "").split(",") if x.strip().isdigit()]
+kept = [i for i in kept if i in by_id]
 picked = st.multiselect(
     "Runs to inspect / compare",
     list(by_id),
-    default=[linked_id] if linked_id else (finished[:2] or list(by_id)[:1]),
+    default=[linked_id] if linked_id else (kept or finished[:2] or list(by_id)[:1]),
     format_func=lambda i: run_label(by_id[i]),
     key="runs-compare",
 )
+if st.query_params.get("runs", "") != ",".join(map(str, picked)):
+    st.query_params["runs"] = ",".join(map(str, picked))
+    st.query_params.pop("run", None)  # the link is followed: the list in the URL now rules
 
 if not picked:
     widgets.empty_state("Pick one or more runs above to see their details side by side.")

@@ -12,13 +12,8 @@ from streamlit.errors import StreamlitPageNotFoundError
 
 from core.runs.sweep import OBJECTIVES, study_from_store, sweep_of, trials_table
 from dashboard import widgets
-from dashboard.labels import run_label
-
-OBJECTIVE_LABELS = {
-    "accuracy": "accuracy",
-    "f1": "macro F1",
-    "accuracy_under_latency": "accuracy under a latency budget",
-}
+from dashboard.chart_style import visible_parallel
+from dashboard.labels import OBJECTIVE_LABELS, arch_name, run_label, sweep_label
 
 st.title(":material/tune: Sweeps")
 s = widgets.store()
@@ -34,12 +29,12 @@ if not sweeps:
 
 by_id = {r["id"]: r for r in sweeps}
 rid = st.selectbox(
-    "Sweep", list(by_id), format_func=lambda i: run_label(by_id[i]), key="sweep-pick"
+    "Sweep", list(by_id), format_func=lambda i: sweep_label(by_id[i]), key="sweep-pick"
 )
 run = by_id[rid]
 sweep = sweep_of(run)
 c1, c2, c3, c4 = st.columns(4)
-c1.metric("student", sweep.student)
+c1.metric("student", arch_name(sweep.student))
 c2.metric("trials", f"{sweep.trials}")
 c3.metric("status", run["status"])
 c4.metric("in parallel", sweep.parallel)
@@ -127,7 +122,8 @@ with widgets.engine_errors("Drawing the sweep's plots"):
     left, right = st.columns(2)
     with left:
         st.markdown("**Parallel coordinates**: every trial, one line through its parameters")
-        fig = optuna.visualization.plot_parallel_coordinate(study)
+        # recoloured: optuna's "Blues" draws the lowest trial near-white on the white page
+        fig = visible_parallel(optuna.visualization.plot_parallel_coordinate(study))
         fig.update_layout(title=None, margin=dict(l=40, r=40, t=30, b=30))
         st.plotly_chart(fig, key="sweep-parallel")
     with right:

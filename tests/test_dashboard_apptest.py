@@ -630,7 +630,7 @@ def test_summary_and_sentences_carry_the_numbers():
     text = " ".join(report_sentences(RUN, RESULTS))
     assert "86.0%" in text and "90.0%" in text and "80.0%" in text
     assert "closes 60% of the accuracy gap" in text
-    assert "15.0x faster" in text and "24x smaller" in text
+    assert "15.0x faster" in text and "24.0x smaller" in text  # one decimal, like the tables
 
 
 def test_report_html_is_self_contained():
