@@ -8,7 +8,7 @@ from pathlib import Path
 import streamlit as st
 from streamlit import config as st_config
 
-from dashboard import widgets
+from dashboard import ui_state, widgets
 from dashboard.__main__ import launch_problems
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -56,6 +56,10 @@ with st.sidebar:
             st.caption(f":material/pending: {len(active)} run(s) active (see **Train**)")
         st.caption(f"Home: `{widgets.home()}`")
 
+# Before any page runs: the Train forms' last values into our own key. A page switch (or a
+# new change) can stop the Train page's run before its end, and Streamlit then drops the
+# widgets' state; this copy is what the form comes back with.
+ui_state.keep_form_values()
 try:
     page.run()
 except Exception as exc:  # noqa: BLE001 - last line of defence: an error box, never a traceback

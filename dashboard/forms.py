@@ -11,7 +11,7 @@ import streamlit as st
 
 from core import methods
 from core.cli.fields import meta
-from dashboard import knobs
+from dashboard import knobs, ui_state
 
 
 def knob_widget(p: str, k: knobs.Knob, where: Any = st, fmt: str | None = None) -> object:
@@ -21,18 +21,29 @@ def knob_widget(p: str, k: knobs.Knob, where: Any = st, fmt: str | None = None) 
     key = f"{p}-{k.key}"
     label, helptext = k.label, knobs.help_text(k)
     if k.widget == "bool":
-        return where.checkbox(label, knobs.initial(k), key=key, help=helptext)
+        return where.checkbox(
+            label, ui_state.initial(key, knobs.initial(k)), key=key, help=helptext
+        )
     if k.widget == "choice":
         options = meta(k.cls, k.name)["choices"]
         return where.selectbox(
-            label, options, index=options.index(knobs.initial(k)), key=key, help=helptext
+            label,
+            options,
+            index=ui_state.initial_index(key, options, knobs.initial(k)),
+            key=key,
+            help=helptext,
         )
     if k.widget in ("text", "ints"):
         placeholder = meta(k.cls, k.name).get("none", "")
         return where.text_input(
-            label, knobs.initial(k), key=key, help=helptext, placeholder=placeholder
+            label,
+            str(ui_state.initial(key, knobs.initial(k))),
+            key=key,
+            help=helptext,
+            placeholder=placeholder,
         )
-    kw = {**knobs.number_kwargs(k), "help": helptext}
+    # the kept value: what the user set before leaving the page, else the saved one
+    kw = {**ui_state.initial_number(key, knobs.number_kwargs(k)), "help": helptext}
     if fmt:
         kw["format"] = fmt
     if knobs.is_slider(k):

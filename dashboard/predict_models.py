@@ -8,15 +8,19 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import pandas as pd
 import streamlit as st
 import torch
 
+from core.data import pairs
 from core.evaluate.metrics import percentile
+from core.evaluate.sanity import Flag
 from core.methods import load_student
 from core.runs.store import Store
 from core.teacher.model import load_teacher
 from dashboard import widgets
 from dashboard.labels import ROLE_ORDER, arch_name, method_rank
+from dashboard.result_charts import probability_bars
 
 Model = tuple[str, str, str, Callable[[str], Any]]  # (model, role, arch, predict_fn)
 
@@ -125,3 +129,68 @@ def score_models(
                 for c, v in zip(names, p, strict=False)
             ]
     return rows, probs
+
+
+def scores_section(
+    text: str,
+    is_pairs: bool,
+    rows: list[dict],
+    probs: list[dict],
+    flags: list[Flag],
+    busy: list[dict],
+    any_model: bool,
+) -> None:
+    """What the models make of `text`: the sentence, the run's sanity flags next to the
+    predictions (a one-class model's label says nothing about this sentence), each model's
+    label, confidence and timing, and the class probabilities."""
+    if is_pairs:
+        a, b = pairs.split(text)
+        st.markdown(f"Scores for the pair: *{a.strip()}* ‖ *{b.strip()}*")
+    else:
+        st.markdown(f"Scores for: *{text.strip()}*")
+    if not rows:
+        if not any_model:
+            st.error("This run has no model files left to load.")
+        return
+    by_model: dict[str, list[str]] = {}
+    for f in flags:
+        by_model.setdefault(f.model, []).append(f.text)
+    if flags:
+        st.warning(
+            "Check before trusting these predictions (the run's own test figures say):\n\n"
+            + "\n".join(f"- {f.text}" for f in flags),
+            icon=":material/report:",
+        )
+    for row in rows:  # the flag beside the label it qualifies
+        row["run flag"] = "; ".join(by_model.get(row["model"], []))
+    st.dataframe(
+        pd.DataFrame(rows),
+        hide_index=True,
+        key="pred-table",
+        column_config={
+            "confidence": st.column_config.ProgressColumn(
+                min_value=0.0, max_value=1.0, format="percent"
+            ),
+            "ms": st.column_config.NumberColumn("p50 ms (this sentence)", format="%.2f"),
+            "spread (ms)": st.column_config.TextColumn(
+                "p10–p90 ms", help=f"10th to 90th percentile of the {REPEATS} timed calls"
+            ),
+            "run flag": st.column_config.TextColumn(
+                help="The run's sanity flag on this model (from its test figures)"
+            ),
+        },
+    )
+    st.plotly_chart(probability_bars(pd.DataFrame(probs)), key="pred-probs")
+    st.caption(
+        f"Milliseconds: median (p50) of {REPEATS} calls for this sentence on the dashboard's "
+        "CPU, text in to logits out, after a warm-up call, with the 10th-90th percentile "
+        "spread; the run's latency figures (Runs) are the careful measurement."
+    )
+    if busy:
+        st.warning(
+            f"{len(busy)} run(s) are executing on this machine right now (#"
+            + ", #".join(str(r["id"]) for r in busy)
+            + "): they compete for the CPU, so these milliseconds are higher and noisier "
+            "than on a quiet machine.",
+            icon=":material/speed:",
+        )

@@ -9,7 +9,7 @@ from typing import Any
 from core.evaluate.sanity import flags_from_results
 from dashboard.formatting import fmt_ms, fmt_score, fmt_times, human_bytes, human_count, pct
 from dashboard.labels import arch_name, data_source
-from dashboard.result_tables import plain_twins, summary_records
+from dashboard.result_tables import plain_twins, speed_figure, summary_records
 
 
 def report_sentences(run: Mapping[str, Any], results: list[Mapping[str, Any]]) -> list[str]:
@@ -32,7 +32,7 @@ def report_sentences(run: Mapping[str, Any], results: list[Mapping[str, Any]]) -
             f"The teacher ({run.get('teacher') or 'BERT'}, {human_count(t.get('params'))} "
             f"parameters, {human_bytes(t.get('size_bytes'))}) reaches {pct(t.get('accuracy'))} "
             f"accuracy (F1 {fmt_score(t.get('f1'))}) and answers one sentence in "
-            f"{fmt_ms(t.get('latency_ms_p50'))} (median)."
+            f"{teacher_speed(t)}."
         )
     for flag in flags_from_results(rs).get(run["id"], []):
         out.append(f"Warning: {flag.text}")
@@ -40,6 +40,15 @@ def report_sentences(run: Mapping[str, Any], results: list[Mapping[str, Any]]) -
     for row in summary_records(rs):
         out += student_sentences(row)
     return out
+
+
+def teacher_speed(t: Mapping[str, Any]) -> str:
+    """The teacher's median latency as deployed (ONNX) when measured, else in PyTorch, with a
+    warning when it was measured under contention."""
+    onnx = bool((t.get("detail") or {}).get("onnx_latency_ms_p50"))
+    ms, why = speed_figure(t, onnx)
+    text = f"{fmt_ms(ms)} (median{', as deployed (ONNX)' if onnx else ''})"
+    return f"{text}, measured under contention ({why})" if why else text
 
 
 def student_sentences(row: Mapping[str, Any]) -> list[str]:
@@ -56,14 +65,24 @@ def student_sentences(row: Mapping[str, Any]) -> list[str]:
         f"The distilled {arch} reaches {pct(row['distilled acc'])} accuracy "
         f"(F1 {fmt_score(row['distilled F1'])})"
     )
-    if row["speed-up vs teacher"]:
+    ratio, on = row["speed-up vs teacher"], row.get("latency used") or "PyTorch"
+    if ratio and not row.get("latency contended"):
+        deployed = " as deployed (ONNX)" if on == "ONNX" else ""
         s += (
-            f", is {row['speed-up vs teacher']:.1f}x faster than the teacher "
+            f", is {ratio:.1f}x faster than the teacher{deployed} "
             f"({fmt_ms(row['distilled latency p50 (ms)'])} per sentence)"
         )
     if row["x smaller than teacher"]:
         s += f" and {fmt_times(row['x smaller than teacher'], 'smaller')}"
     out.append(s + ".")
+    if ratio and row.get("latency contended"):
+        # a ratio on a figure taken while other work ran says more about the machine than the
+        # models: no headline, the reason instead
+        out.append(
+            f"Its speed-up over the teacher is not stated: a {on} latency it would compare was "
+            f"measured under contention ({row['latency contended']}); time both again on a quiet "
+            "machine."
+        )
     if row["plain acc"] is not None and row["teacher acc"] is not None:
         diff = row["distilled acc"] - row["plain acc"]
         trend = "higher" if diff > 0 else "lower"

@@ -9,7 +9,56 @@ from typing import Any
 
 import pandas as pd
 
+from core.evaluate.contention import why_contended
 from dashboard.labels import ROLE_ORDER, arch_name, method_rank
+
+
+def speed_figure(r: Mapping[str, Any], onnx: bool) -> tuple[float | None, str | None]:
+    """A result's batch-1 median latency, as deployed (ONNX) or in PyTorch, and why it was
+    measured under contention (None: a quiet machine, or a figure recorded before that)."""
+    d = r.get("detail") or {}
+    if onnx:
+        return d.get("onnx_latency_ms_p50"), why_contended(d, "onnx_latency")
+    return r.get("latency_ms_p50"), why_contended(d, "latency")
+
+
+def speedup(teacher: Mapping[str, Any] | None, student: Mapping[str, Any]) -> dict[str, Any]:
+    """The student's speed-up over its teacher, on the deployed (ONNX) figures when both have
+    one, else on both PyTorch figures (never one of each). `basis` says which; `contended` says
+    which input was measured on a busy machine and why (None: neither), so a ratio built on a
+    contended figure is shown with that warning and never headlined."""
+    out: dict[str, Any] = {"ratio": None, "basis": None, "contended": None, "t_ms": None}
+    if teacher is None:
+        return out
+    onnx = bool(
+        (teacher.get("detail") or {}).get("onnx_latency_ms_p50")
+        and (student.get("detail") or {}).get("onnx_latency_ms_p50")
+    )
+    t_ms, t_why = speed_figure(teacher, onnx)
+    s_ms, s_why = speed_figure(student, onnx)
+    whys = [
+        f"the {w} figure: {why}" for w, why in (("teacher's", t_why), ("student's", s_why)) if why
+    ]
+    out.update(
+        basis="ONNX" if onnx else "PyTorch",
+        contended="; ".join(whys) or None,
+        t_ms=t_ms,
+        s_ms=s_ms,
+        ratio=t_ms / s_ms if t_ms and s_ms else None,
+    )
+    return out
+
+
+def contention_note(r: Mapping[str, Any]) -> str:
+    """ "" for a latency measured on a quiet machine; else which figure (PyTorch, ONNX) was
+    measured under contention, and why: the Runs table's column."""
+    d = r.get("detail") or {}
+    notes = [
+        f"{name}: {why}"
+        for name, prefix in (("PyTorch", "latency"), ("ONNX", "onnx_latency"))
+        if (why := why_contended(d, prefix))
+    ]
+    return "measured under contention (" + "; ".join(notes) + ")" if notes else ""
 
 
 def results_frame(results: list[Mapping[str, Any]]) -> pd.DataFrame:
@@ -19,11 +68,7 @@ def results_frame(results: list[Mapping[str, Any]]) -> pd.DataFrame:
     for r in results:
         t = teachers.get((r["run_id"], target_of(r)))
         lat, size = r.get("latency_ms_p50"), r.get("size_bytes")
-        speedup = (
-            t["latency_ms_p50"] / lat
-            if t and lat and t.get("latency_ms_p50") and r.get("role") != "teacher"
-            else (1.0 if r.get("role") == "teacher" else None)
-        )
+        fast = speedup(t, r) if r.get("role") != "teacher" else {"ratio": 1.0, "basis": None}
         smaller = (
             t["size_bytes"] / size
             if t and size and t.get("size_bytes") and r.get("role") != "teacher"
@@ -49,7 +94,9 @@ def results_frame(results: list[Mapping[str, Any]]) -> pd.DataFrame:
                 "ONNX p50 (ms)": detail.get("onnx_latency_ms_p50"),
                 "ONNX tokenise p50 (ms)": detail.get("onnx_tokenize_ms_p50"),
                 "throughput (/s)": r.get("throughput"),
-                "speed-up vs teacher": speedup,
+                "speed-up vs teacher": fast["ratio"],
+                "latency used": fast["basis"] or "",  # ONNX (as deployed) or PyTorch
+                "measured under contention": contention_note(r),  # blank: a quiet machine
                 "x smaller than teacher": smaller,
                 "train device": detail.get("train_device") or "",
                 "same model as": detail.get("same_model_as") or "",  # blank, never "None"
@@ -165,8 +212,8 @@ def summary_records(results: list[Mapping[str, Any]]) -> list[dict[str, Any]]:
             d = next(
                 (r for r in rs if r.get("arch") == arch and r.get("role") == "distilled"), None
             )
-            t_lat = t.get("latency_ms_p50") if t else None
-            d_lat = d.get("latency_ms_p50") if d else None
+            fast = speedup(t, d) if d else speedup(None, {})
+            t_lat, d_lat = fast["t_ms"], fast.get("s_ms")
             t_size = t.get("size_bytes") if t else None
             d_size = d.get("size_bytes") if d else None
             family = ((d or p or {}).get("detail") or {}).get("family")
@@ -187,7 +234,9 @@ def summary_records(results: list[Mapping[str, Any]]) -> list[dict[str, Any]]:
                         p.get("accuracy") if p else None,
                         d.get("accuracy") if d else None,
                     ),
-                    "speed-up vs teacher": t_lat / d_lat if t_lat and d_lat else None,
+                    "speed-up vs teacher": fast["ratio"],
+                    "latency used": fast["basis"],
+                    "latency contended": fast["contended"],
                     "x smaller than teacher": t_size / d_size if t_size and d_size else None,
                     "distilled latency p50 (ms)": d_lat,
                     "teacher latency p50 (ms)": t_lat,

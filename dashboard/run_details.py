@@ -89,6 +89,23 @@ def config_section(sel: list[dict]) -> None:
         st.json(sel[0]["config"], expanded=False)
 
 
+def contention_warning(df: pd.DataFrame) -> None:
+    """Say which models' latency was measured under contention (the Runs and Report pages): a
+    figure taken while other work ran is the machine's, not the model's."""
+    busy = df[df["measured under contention"].fillna("") != ""] if not df.empty else df
+    if busy.empty:
+        return
+    st.warning(
+        "Latency measured under contention (other work competed for the CPU while these were "
+        "timed, so their milliseconds and speed-ups are not the models' own):\n\n"
+        + "\n".join(
+            f"- #{r['run']} {r['model']}: {r['measured under contention']}"
+            for _, r in busy.iterrows()
+        ),
+        icon=":material/speed:",
+    )
+
+
 def results_section(sel_results: list[dict]) -> pd.DataFrame:
     """Every model of the picked runs in one table; returns that table (empty: none yet)."""
     st.subheader("Results")
@@ -125,6 +142,7 @@ def results_section(sel_results: list[dict]) -> pd.DataFrame:
                 "arch": None,  # the method column says it for people
             },
         )
+        contention_warning(df)
         if (df["same model as"].fillna("") != "").any():
             st.caption(
                 "Plain twins with a *same model as* entry are one model (the same student "

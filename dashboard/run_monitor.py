@@ -9,11 +9,12 @@ from typing import Any
 
 import streamlit as st
 
-from core.runs.store import ACTIVE, Store
+from core.runs.store import Store
 from core.runs.submit import JobManager
 from dashboard.formatting import fmt_seconds
 from dashboard.labels import run_label
 from dashboard.loss_chart import loss_curves
+from dashboard.run_order import by_finish
 from dashboard.run_tables import finished_text, loss_frame, overall_eta, worker_runs
 from dashboard.widgets import engine_errors, manager, store
 
@@ -122,9 +123,9 @@ def active_runs_panel() -> None:
 
 
 def recent_runs_panel(limit: int = 3) -> None:
-    """The last finished runs with their outcome, errors in full."""
+    """The last runs to finish (by finish time, not id) with their outcome, errors in full."""
     with engine_errors("Reading the recent runs"):
-        done = [r for r in store().runs() if r["status"] not in ACTIVE][:limit]
+        done = by_finish(store().runs())[:limit]  # the run just waited for comes first
         if not done:
             return
         st.markdown("**Recently finished**")

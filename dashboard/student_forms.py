@@ -10,7 +10,7 @@ from core import methods
 from core.cli.fields import help_of
 from core.methods._word_config import StudentConfig
 from core.runs.config import PipelineConfig
-from dashboard import knobs
+from dashboard import knobs, ui_state
 from dashboard.forms import generated_section, laid_out_rows
 
 
@@ -21,7 +21,11 @@ def students_picker(p: str) -> list[str]:
     picked = st.multiselect(
         "students",
         names,
-        [s.method for s in PipelineConfig().students],
+        [
+            n
+            for n in ui_state.initial(f"{p}-archs", [s.method for s in PipelineConfig().students])
+            if n in names
+        ],
         format_func=methods.title,
         key=f"{p}-archs",
         help=help_of(PipelineConfig, "students"),
@@ -95,7 +99,7 @@ def students_section(p: str, seed: int, picked: list[str]) -> tuple[list, bool]:
             students += generated_section(prefix, seed, these, family)
     plain = st.checkbox(
         "also train plain baselines (labels only)",
-        PipelineConfig().plain_baseline,
+        ui_state.initial(f"{p}-plain", PipelineConfig().plain_baseline),
         key=f"{p}-plain",
         help=help_of(PipelineConfig, "plain_baseline"),
     )

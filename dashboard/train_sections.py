@@ -24,16 +24,26 @@ def data_section(p: str, choice: dict) -> DataConfig:
     c1, c2, c3, c4 = st.columns(4)
     max_train = c1.number_input(
         "max train texts",
-        **widget_kwargs(DataConfig, "max_train", value=d.effective_max_train()),
+        **ui_state.initial_number(
+            f"{p}-max-train", widget_kwargs(DataConfig, "max_train", value=d.effective_max_train())
+        ),
         key=f"{p}-max-train",
     )
     max_transfer = c2.number_input(
-        "max transfer texts", **widget_kwargs(DataConfig, "max_transfer"), key=f"{p}-max-transfer"
+        "max transfer texts",
+        **ui_state.initial_number(f"{p}-max-transfer", widget_kwargs(DataConfig, "max_transfer")),
+        key=f"{p}-max-transfer",
     )
     max_test = c3.number_input(
-        "max test texts", **widget_kwargs(DataConfig, "max_test"), key=f"{p}-max-test"
+        "max test texts",
+        **ui_state.initial_number(f"{p}-max-test", widget_kwargs(DataConfig, "max_test")),
+        key=f"{p}-max-test",
     )
-    seed = c4.number_input("seed", **widget_kwargs(DataConfig, "seed"), key=f"{p}-seed")
+    seed = c4.number_input(
+        "seed",
+        **ui_state.initial_number(f"{p}-seed", widget_kwargs(DataConfig, "seed")),
+        key=f"{p}-seed",
+    )
     data = DataConfig(
         train=choice.get("train"),
         test=choice.get("test"),
@@ -76,23 +86,28 @@ def domain_section(p: str, choice: dict) -> DomainConfig:
     targets = c1.multiselect(
         "target domains",
         found,
+        [d for d in ui_state.initial(f"{p}-targets", []) if d in found],
         help=help_of(DomainConfig, "target_domains"),
         key=f"{p}-targets",
     )
     meta_on = c2.checkbox(
         "meta-teacher (MetaKD)",
-        DomainConfig().meta_teacher,
+        ui_state.initial(f"{p}-meta", DomainConfig().meta_teacher),
         help=help_of(DomainConfig, "meta_teacher"),
         key=f"{p}-meta",
     )
     weight = c3.number_input(
         "domain loss weight",
-        **widget_kwargs(DomainConfig, "domain_loss_weight"),
+        **ui_state.initial_number(
+            f"{p}-domain-weight", widget_kwargs(DomainConfig, "domain_loss_weight")
+        ),
         key=f"{p}-domain-weight",
     )
     first = c4.number_input(
         "intermediate epochs",
-        **widget_kwargs(DomainConfig, "intermediate_epochs"),
+        **ui_state.initial_number(
+            f"{p}-meta-first", widget_kwargs(DomainConfig, "intermediate_epochs")
+        ),
         key=f"{p}-meta-first",
     )
     return DomainConfig(
@@ -111,27 +126,37 @@ def teacher_section(p: str, seed: int) -> TeacherConfig:
     preset = c1.selectbox(
         "teacher preset",
         options,
-        index=options.index(default) if default in options else 0,
+        index=ui_state.initial_index(f"{p}-preset", options, default),
         key=f"{p}-preset",
         help=help_of(TeacherConfig, "model"),
     )
     custom = c2.text_input(
         "or a local checkpoint folder / hub name (overrides the preset)",
+        ui_state.initial(f"{p}-custom", ""),
         key=f"{p}-custom",
         placeholder="/path/to/bert-checkpoint",
     )
     c1, c2, c3, c4 = st.columns(4)
     epochs = c1.number_input(
-        "teacher epochs", **widget_kwargs(TeacherConfig, "epochs"), key=f"{p}-t-epochs"
+        "teacher epochs",
+        **ui_state.initial_number(f"{p}-t-epochs", widget_kwargs(TeacherConfig, "epochs")),
+        key=f"{p}-t-epochs",
     )
     lr = c2.number_input(
-        "teacher lr", **widget_kwargs(TeacherConfig, "lr"), format="%.0e", key=f"{p}-t-lr"
+        "teacher lr",
+        **ui_state.initial_number(f"{p}-t-lr", widget_kwargs(TeacherConfig, "lr")),
+        format="%.0e",
+        key=f"{p}-t-lr",
     )
     batch = c3.number_input(
-        "teacher batch size", **widget_kwargs(TeacherConfig, "batch_size"), key=f"{p}-t-batch"
+        "teacher batch size",
+        **ui_state.initial_number(f"{p}-t-batch", widget_kwargs(TeacherConfig, "batch_size")),
+        key=f"{p}-t-batch",
     )
     max_length = c4.number_input(
-        "max tokens", **widget_kwargs(TeacherConfig, "max_length"), key=f"{p}-t-maxlen"
+        "max tokens",
+        **ui_state.initial_number(f"{p}-t-maxlen", widget_kwargs(TeacherConfig, "max_length")),
+        key=f"{p}-t-maxlen",
     )
     return TeacherConfig(
         model=custom.strip() or preset,
@@ -148,7 +173,7 @@ def augment_section(p: str, seed: int) -> tuple[AugmentConfig, bool]:
     a = ui_state.augment_params()  # the Data page's preview sliders, else AugmentConfig's
     use = st.checkbox(
         "augment the training texts (Tang et al. 2019)",
-        PipelineConfig().use_augmentation,
+        ui_state.initial(f"{p}-use-aug", PipelineConfig().use_augmentation),
         key=f"{p}-use-aug",
         help=help_of(PipelineConfig, "use_augmentation"),
     )
@@ -157,12 +182,16 @@ def augment_section(p: str, seed: int) -> tuple[AugmentConfig, bool]:
     for col, name in zip((c1, c2, c3), ("p_mask", "p_pos", "p_ng"), strict=True):
         values[name] = col.slider(
             name,
-            **widget_kwargs(AugmentConfig, name, value=a[name]),
+            **ui_state.initial_number(
+                f"{p}-{name.replace('_', '-')}", widget_kwargs(AugmentConfig, name, value=a[name])
+            ),
             key=f"{p}-{name.replace('_', '-')}",
         )
     n_iter = c4.number_input(
         "n_iter (variants per text)",
-        **widget_kwargs(AugmentConfig, "n_iter", value=a["n_iter"]),
+        **ui_state.initial_number(
+            f"{p}-n-iter", widget_kwargs(AugmentConfig, "n_iter", value=a["n_iter"])
+        ),
         key=f"{p}-n-iter",
     )
     return AugmentConfig(**values, n_iter=int(n_iter), seed=seed), use
@@ -176,13 +205,15 @@ def common_section(p: str) -> tuple[str, int, str]:
         "run name (optional)", key=f"{p}-name", help=help_of(PipelineConfig, "name")
     )
     latency = c2.number_input(
-        "latency samples", **widget_kwargs(PipelineConfig, "latency_samples"), key=f"{p}-latency"
+        "latency samples",
+        **ui_state.initial_number(f"{p}-latency", widget_kwargs(PipelineConfig, "latency_samples")),
+        key=f"{p}-latency",
     )
     devices = available_devices()  # "cuda" only where torch sees a GPU
     device = c3.selectbox(
         "device",
         devices,
-        index=devices.index(d.device) if d.device in devices else 0,
+        index=ui_state.initial_index(f"{p}-device", devices, d.device),
         key=f"{p}-device",
         help=help_of(PipelineConfig, "device")
         + ("" if "cuda" in devices else " No CUDA GPU is visible to torch here."),

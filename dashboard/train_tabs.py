@@ -63,7 +63,7 @@ def pipeline_tab(choice: dict[str, Any]) -> None:
         "students (and plain baselines), then evaluate everything on the test set."
     )
     picked = students_picker("pipe")
-    with st.form("form-pipeline"):
+    with st.container(border=True, key="form-pipeline"):
         st.markdown("**Data**")
         data = data_section("pipe", choice)
         st.markdown("**Teacher**")
@@ -75,7 +75,7 @@ def pipeline_tab(choice: dict[str, Any]) -> None:
         st.markdown("**Domains**")
         domains = domain_section("pipe", choice)
         name, latency, device = common_section("pipe")
-        if st.form_submit_button("Run the whole pipeline", type="primary", key="go-pipeline"):
+        if st.button("Run the whole pipeline", type="primary", key="go-pipeline"):
             if not students:
                 st.error("Pick at least one student architecture.")
             elif domains.meta_teacher and not domains.targets():
@@ -102,11 +102,11 @@ def pipeline_tab(choice: dict[str, Any]) -> None:
 def teacher_tab(choice: dict[str, Any]) -> None:
     """Teacher only: fine-tune and evaluate the teacher, for later runs to reuse."""
     st.caption("Fine-tune and evaluate only the teacher; later runs can reuse it.")
-    with st.form("form-teacher"):
+    with st.container(border=True, key="form-teacher"):
         data = data_section("teach", choice)
         teacher = teacher_section("teach", data.seed)
         name, latency, device = common_section("teach")
-        if st.form_submit_button("Fine-tune the teacher", type="primary", key="go-teacher"):
+        if st.button("Fine-tune the teacher", type="primary", key="go-teacher"):
             submit(
                 "teacher",
                 PipelineConfig(
@@ -130,12 +130,12 @@ def augment_tab(choice: dict[str, Any], t_runs: list[dict]) -> None:
     if not t_runs:
         widgets.empty_state(NEEDS_TEACHER)
         return
-    with st.form("form-augment"):
+    with st.container(border=True, key="form-augment"):
         run, same = teacher_run_select("aug", t_runs)
         data = data_section("aug", choice)
         aug, use_aug = augment_section("aug", data.seed)
         name, latency, device = common_section("aug")
-        if st.form_submit_button("Augment and label", type="primary", key="go-augment"):
+        if st.button("Augment and label", type="primary", key="go-augment"):
             cfg = PipelineConfig(
                 data=data,
                 augment=aug,
@@ -158,7 +158,7 @@ def distill_tab(choice: dict[str, Any], t_runs: list[dict]) -> None:
         widgets.empty_state(NEEDS_TEACHER)
         return
     picked = students_picker("dist")
-    with st.form("form-distill"):
+    with st.container(border=True, key="form-distill"):
         run, same = teacher_run_select("dist", t_runs)
         data = data_section("dist", choice)
         st.markdown("**Augmentation**")
@@ -166,7 +166,7 @@ def distill_tab(choice: dict[str, Any], t_runs: list[dict]) -> None:
         st.markdown("**Students**")
         students, plain = students_section("dist", data.seed, picked)
         name, latency, device = common_section("dist")
-        if st.form_submit_button("Distil the students", type="primary", key="go-distill"):
+        if st.button("Distil the students", type="primary", key="go-distill"):
             if not students:
                 st.error("Pick at least one student architecture.")
             else:

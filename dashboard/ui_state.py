@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -92,15 +93,60 @@ def _jsonable(v: Any) -> bool:
     return isinstance(v, (list, tuple)) and all(isinstance(x, (str, int, float)) for x in v)
 
 
+KEPT = "_form_values"  # our own copy of the Train forms' values: it outlives the widgets
+
+
 def restore_form_values() -> None:
     """Once per browser session: the Train forms' values as they were when a run was last
-    started from them (kept in the home folder), so a reload or a new tab keeps them."""
-    if st.session_state.get("_forms_restored"):
+    started from them (kept in the home folder), so a reload or a new tab keeps them. They go
+    into our own session key, never the widgets' keys: a widget given a value both through
+    Session State and as its default makes Streamlit warn, and Streamlit deletes a widget's
+    state whenever a page without it is shown (Train -> Runs -> Train would reset the form)."""
+    if KEPT in st.session_state:
         return
-    st.session_state["_forms_restored"] = True
-    for k, v in (load_ui_state().get("forms") or {}).items():
-        if k not in st.session_state:
-            st.session_state[k] = v
+    saved = load_ui_state().get("forms") or {}
+    st.session_state[KEPT] = {k: v for k, v in saved.items() if not k.endswith(NOT_REMEMBERED)}
+
+
+def keep_form_values() -> None:
+    """At the end of each Train page run: copy the forms' widget values into our own key, so
+    coming back from another page recreates each widget with what the user last set."""
+    kept = st.session_state.setdefault(KEPT, {})
+    for k, v in list(st.session_state.items()):
+        if (
+            isinstance(k, str)
+            and k.split("-", 1)[0] in FORM_PREFIXES
+            and not k.endswith(NOT_REMEMBERED)
+            and _jsonable(v)
+        ):
+            kept[k] = list(v) if isinstance(v, tuple) else v
+
+
+def initial(key: str, default: Any) -> Any:
+    """The value widget `key` starts at: what it last held in this session, else the saved one
+    (restore_form_values), else `default`. Pass it as the widget's value / index / default."""
+    return (st.session_state.get(KEPT) or {}).get(key, default)
+
+
+def initial_number(key: str, kw: dict[str, Any]) -> dict[str, Any]:
+    """st.number_input / st.slider arguments (`kw`, from widget_kwargs) starting at the kept
+    value, in the default's type and within the range (a kept value the range no longer allows
+    gives way to the default)."""
+    v = initial(key, kw["value"])
+    try:
+        v = type(kw["value"])(v)
+    except (TypeError, ValueError):
+        return kw
+    if ("min_value" in kw and v < kw["min_value"]) or ("max_value" in kw and v > kw["max_value"]):
+        return kw
+    return {**kw, "value": v}
+
+
+def initial_index(key: str, options: Sequence[Any], default: Any) -> int:
+    """The index of a select box's kept option (the default's when the kept one is gone)."""
+    v = initial(key, default)
+    opts = list(options)
+    return opts.index(v) if v in opts else (opts.index(default) if default in opts else 0)
 
 
 def remember_form_values(prefix: str) -> None:

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import pandas as pd
 import streamlit as st
 
 from core.data import pairs
+from core.evaluate.sanity import flags_from_results
 from dashboard import widgets
 from dashboard.labels import run_label
-from dashboard.predict_models import REPEATS, load_models, score_models
-from dashboard.result_charts import probability_bars
+from dashboard.predict_models import load_models, score_models, scores_section
 
 EXAMPLES = {
     "snownlp:sentiment": "质量很好，物流也快，非常满意，下次还会再来买",
@@ -70,46 +69,19 @@ if not text.strip():
     what = "both sentences" if is_pairs else "a sentence"
     widgets.empty_state(f"Type {what} and press **Predict** to see how each model scores it.")
     st.stop()
-if is_pairs:
-    a, b = pairs.split(text)
-    st.markdown(f"Scores for the pair: *{a.strip()}* ‖ *{b.strip()}*")
-else:
-    st.markdown(f"Scores for: *{text.strip()}*")
-
+# Everything about the scores lives in one slot: while a new sentence is scored (loading the
+# models can take many seconds) the slot holds a busy sign, so the previous sentence's table and
+# chart never sit under the new sentence.
+slot = st.empty()
+slot.info(
+    "Scoring the sentence with every model of the run… (the first sentence also loads the models)",
+    icon=":material/hourglass_top:",
+)
 results = {r["model"]: r for r in s.results(rid)}
-models, labels = load_models(s, run, results, labels)
-rows, probs = score_models(models, text, labels, results)
-
-if rows:
-    table = pd.DataFrame(rows)
-    st.dataframe(
-        table,
-        hide_index=True,
-        key="pred-table",
-        column_config={
-            "confidence": st.column_config.ProgressColumn(
-                min_value=0.0, max_value=1.0, format="percent"
-            ),
-            "ms": st.column_config.NumberColumn("p50 ms (this sentence)", format="%.2f"),
-            "spread (ms)": st.column_config.TextColumn(
-                "p10–p90 ms", help=f"10th to 90th percentile of the {REPEATS} timed calls"
-            ),
-        },
-    )
-    st.plotly_chart(probability_bars(pd.DataFrame(probs)), key="pred-probs")
-    st.caption(
-        f"Milliseconds: median (p50) of {REPEATS} calls for this sentence on the dashboard's "
-        "CPU, text in to logits out, after a warm-up call, with the 10th-90th percentile "
-        "spread; the run's latency figures (Runs) are the careful measurement."
-    )
-    busy = [r for r in s.runs() if r["status"] in ("queued", "running")]
-    if busy:
-        st.warning(
-            f"{len(busy)} run(s) are executing on this machine right now (#"
-            + ", #".join(str(r["id"]) for r in busy)
-            + "): they compete for the CPU, so these milliseconds are higher and noisier "
-            "than on a quiet machine.",
-            icon=":material/speed:",
-        )
-elif not models:
-    st.error("This run has no model files left to load.")
+with st.spinner("Scoring…", show_time=True):
+    models, labels = load_models(s, run, results, labels)
+    rows, probs = score_models(models, text, labels, results)
+flags = flags_from_results(list(results.values())).get(rid, [])
+busy = [r for r in s.runs() if r["status"] in ("queued", "running")]
+with slot.container():  # the scores take the busy sign's place
+    scores_section(text, is_pairs, rows, probs, flags, busy, bool(models))

@@ -15,11 +15,14 @@ from dashboard.report import build_report_html, report_csv
 from dashboard.report_text import report_sentences
 from dashboard.result_charts import latency_bars, metric_bars
 from dashboard.result_tables import results_frame, summary_rows
+from dashboard.run_details import contention_warning
+from dashboard.run_order import latest_showable
 
 st.title(":material/summarize: Report")
 s = widgets.store()
 runs: list[dict] = []
 results: list[dict] = []
+with_results: set[int] = set()
 with widgets.engine_errors("Reading the results"):
     results = s.results()
     with_results = {r["run_id"] for r in results}
@@ -36,7 +39,7 @@ by_id = {r["id"]: r for r in runs}
 picked = st.multiselect(
     "Runs in the report",
     list(by_id),
-    default=list(by_id)[:1],
+    default=[latest_showable(runs, with_results) or runs[0]["id"]],  # the run just finished
     format_func=lambda i: run_label(by_id[i]),
     key="report-runs",
 )
@@ -68,13 +71,19 @@ else:
             "gap closed": st.column_config.NumberColumn(
                 format="%.0f%%", help="(distilled - plain) / (teacher - plain)"
             ),
-            "speed-up vs teacher": st.column_config.NumberColumn(format="%.1fx"),
+            "speed-up vs teacher": st.column_config.NumberColumn(
+                format="%.1fx",
+                help="Teacher latency / student latency, on the deployed (ONNX) figures when "
+                "both have one (see 'latency used'); not headlined when either was measured "
+                "under contention.",
+            ),
             "x smaller than teacher": st.column_config.NumberColumn(format="%.1fx"),
             "distilled latency p50 (ms)": st.column_config.NumberColumn(format="%.2f"),
             "teacher latency p50 (ms)": st.column_config.NumberColumn(format="%.2f"),
         },
     )
 
+    contention_warning(df)
     st.caption(
         "gap closed = (distilled - plain) / (teacher - plain); empty where the plain student "
         "already matches or beats the teacher, so there is no gap."

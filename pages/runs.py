@@ -8,6 +8,7 @@ from dashboard import widgets
 from dashboard.labels import run_label
 from dashboard.run_actions import FLASH, delete_expander, export_expander
 from dashboard.run_details import run_details, runs_list
+from dashboard.run_order import by_finish, showable
 
 st.title(":material/table_view: Runs")
 if msg := st.session_state.pop(FLASH, None):
@@ -30,7 +31,9 @@ if not runs:
 runs_list(runs, results)
 
 by_id = {r["id"]: r for r in runs}
-finished = [r["id"] for r in runs if r["status"] == "done"]
+# the runs just waited for come first: done, with results, not a sweep trial, by finish time
+with_results = {r["run_id"] for r in results}
+finished = [r["id"] for r in by_finish(runs) if showable(r, with_results)]
 # a link from elsewhere (the Sweeps page's best trial) names the run to open: ?run=ID; the
 # picked runs live in the URL (?runs=3,5), so a reload or a shared link opens the same ones
 linked = st.query_params.get("run")

@@ -57,3 +57,4 @@ with tabs[3]:
     distill_tab(choice, t_runs)
 with tabs[4]:
     sweep_tab(choice, t_runs)
+ui_state.keep_form_values()  # the forms' values outlive a visit to another page

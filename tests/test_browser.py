@@ -655,3 +655,101 @@ def test_browser_domains(server, page, tiny_teacher_dir, upload_files, tmp_path)
         expect(plot).to_contain_text("bilstm_meta_distilled")
         expect(plot).to_contain_text("phone")
     shot(page, "18-domains-report.png")
+
+
+# -- issue 20, points 1-4: what a user must not lose or misread --------------------------------
+DOCS_SHOTS = ROOT / "docs" / "screenshots"
+
+
+def _doc_shot(page, name: str) -> None:
+    """A screenshot for the docs (docs/screenshots), taken as `shot` takes the test's."""
+    shot(page, name)
+    DOCS_SHOTS.mkdir(parents=True, exist_ok=True)
+    (DOCS_SHOTS / name).write_bytes((ARTIFACTS / name).read_bytes())
+
+
+def test_browser_trust_details(server, page, tiny_teacher_dir):
+    """A page switch keeps the Train form; the run that finished last is first under Recently
+    finished and is what Runs and Report open on; Predict shows a busy sign instead of the last
+    sentence's scores and repeats the run's sanity flags; a contended latency is marked."""
+    from test_dashboard_apptest import _tiny_config
+
+    from core.evaluate import contention
+    from core.runs.store import Store
+    from core.runs.submit import JobManager
+
+    url, home, log = server
+    store = Store(home)
+    manager = JobManager(store)
+    one = manager.submit("pipeline", _tiny_config(tiny_teacher_dir, name="long run"))
+    assert manager.wait(one, timeout=RUN_TIMEOUT_MS / 1000) == "done", store.run(one)
+    two = manager.submit("pipeline", _tiny_config(tiny_teacher_dir, name="stopped"))
+    manager.cancel(two)
+    assert manager.wait(two, timeout=60) == "cancelled"
+    store.update_run(one, finished=time.time() + 60)  # the long run ends after the later one
+    t = next(r for r in store.results(one) if r["model"] == "teacher")
+    busy = contention.judge(
+        contention.Sample(0.0, 0.0, 8.0, 0.0), contention.Sample(1.0, 0.3, 8.0, 0.6), "latency"
+    )
+    store.save_result(one, "teacher", "teacher", t["arch"], {**t["detail"], **busy})
+
+    page.goto(url)
+    settle(page)
+    # 1. Train -> Runs -> Train keeps what the user set, with no Streamlit warning
+    goto(page, "Train")
+    settle(page)
+    recent = page.locator('[data-testid^="stAlertContent"]').filter(has_text="finished in")
+    expect(recent.first).to_contain_text(f"#{one} pipeline · long run")  # 2. first by finish
+    set_number(page, "pipe-t-epochs", 4)
+    set_number(page, "pipe-max-test", 500)
+    settle(page)
+    goto(page, "Runs")
+    settle(page)
+    goto(page, "Train")
+    settle(page)
+    expect(key(page, "pipe-t-epochs").locator("input")).to_have_value("4")
+    expect(key(page, "pipe-max-test").locator("input")).to_have_value("500")
+    assert "created with a default value but also had its value set" not in log()
+
+    # 2 + 4. Runs opens on the run that finished last, and marks the contended figure
+    goto(page, "Runs")
+    settle(page)
+    expect(key(page, "runs-compare")).to_contain_text(f"#{one} pipeline · long run")
+    expect(key(page, "runs-compare")).not_to_contain_text(f"#{two} pipeline")  # cancelled
+    expect(alert(page, "Warning", "Latency measured under contention")).to_contain_text(
+        "load average 8.0"
+    )
+    _doc_shot(page, "runs-compare.png")
+
+    # 3. Predict: a busy sign replaces the old scores at once; the run's flags are repeated
+    goto(page, "Predict")
+    settle(page)
+    expect(frame(page, "p50 ms (this sentence)")).to_be_visible()
+    page.evaluate(
+        """() => { window.__busy = false; window.__stale = false;
+        new MutationObserver(() => {
+            const b = [...document.querySelectorAll('[data-testid="stAlertContentInfo"]')]
+                .some(e => e.textContent.includes('Scoring the sentence'));
+            if (b) { window.__busy = true;
+                if (document.querySelector('[data-testid="stDataFrame"]')) window.__stale = true; }
+        }).observe(document.body, {subtree: true, childList: true, characterData: true}); }"""
+    )
+    sentence = key(page, f"pred-text-{one}").locator("textarea")
+    sentence.fill("太差了，再也不买")
+    key(page, "pred-go").get_by_role("button").click()
+    expect(page.locator("em", has_text="太差了，再也不买")).to_be_visible()
+    settle(page)
+    assert page.evaluate("window.__busy"), "no busy sign while scoring"
+    assert not page.evaluate("window.__stale"), "the old scores stayed under the busy sign"
+    expect(alert(page, "Warning", "Check before trusting these predictions")).to_be_visible()
+    expect(frame(page, "p50 ms (this sentence)")).to_contain_text("run flag")
+    _doc_shot(page, "predict.png")
+
+    # 2 + 4. Report opens on the same run, marks the contended figure, headlines no ratio on it
+    goto(page, "Report")
+    settle(page)
+    expect(key(page, "report-runs")).to_contain_text(f"#{one} pipeline · long run")
+    expect(alert(page, "Warning", "Latency measured under contention")).to_be_visible()
+    expect(page.get_by_text("speed-up over the teacher is not stated").first).to_be_visible()
+    expect(page.get_by_text("x faster than the teacher")).to_have_count(0)
+    _doc_shot(page, "report.png")

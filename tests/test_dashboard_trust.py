@@ -1,151 +1,194 @@
-"""Issue 20, points 5 and 7: label names that apply where they are typed and stay with their
-file, and tables and words a stakeholder reads without tripping (Streamlit AppTest on a real
-store, plus the plain functions behind the wording)."""
+"""What a user must not lose or misread (issue 20, points 1-4), against the real engine and the
+real Streamlit script runner (AppTest): the Train form outlives a page switch, the run that
+finished last is the one the pages open on, Predict repeats a run's sanity flags beside its
+predictions, and a latency measured on a busy machine is marked and never headlined."""
 
 from __future__ import annotations
 
-from pathlib import Path
+import time
 
 import pytest
-from streamlit.testing.v1 import AppTest
+from test_dashboard_apptest import RESULTS, RUN, _tiny_config, app, frame, no_trouble, texts
 
-from core.config import to_dict
-from core.runs.config import PipelineConfig
-from core.runs.stages import teacher_dir
+from core.evaluate import contention
+from core.evaluate.metrics import latency_stats
 from core.runs.store import Store
-from dashboard.data_preview import new_variants
-from dashboard.formatting import blank_missing, fmt_times
-from dashboard.report_text import student_sentences
-from dashboard.run_tables import finished_text, runs_table, worker_runs
-
-ROOT = Path(__file__).resolve().parent.parent
+from core.runs.submit import JobManager
+from dashboard.report_text import report_sentences
+from dashboard.result_tables import results_frame, speedup, summary_records
 
 
-def app(path: str) -> AppTest:
-    return AppTest.from_file(str(ROOT / path), default_timeout=120)
+@pytest.fixture(scope="module")
+def three_runs(tmp_path_factory, tiny_teacher_dir):
+    """#1 a pipeline (done, results), #2 a sweep-like trial of it (done, parent 1), #3 a
+    cancelled run; #1 is set to finish after #3 and before the trial, as a long run would."""
+    mp = pytest.MonkeyPatch()
+    home = tmp_path_factory.mktemp("trust") / "home"
+    mp.setenv("DISTILLERY_HOME", str(home))
+    mp.setenv("HF_HUB_OFFLINE", "1")
+    store = Store(home)
+    manager = JobManager(store)
+    one = manager.submit("pipeline", _tiny_config(tiny_teacher_dir, name="long"))
+    assert manager.wait(one, timeout=300) == "done", store.run(one).get("error")
+    cfg = _tiny_config(tiny_teacher_dir, name="trial")
+    cfg.teacher_run = one
+    two = manager.submit("distill", cfg, parent=one)
+    assert manager.wait(two, timeout=300) == "done", store.run(two).get("error")
+    three = manager.submit("pipeline", _tiny_config(tiny_teacher_dir, name="stopped"))
+    manager.cancel(three)
+    assert manager.wait(three, timeout=60) == "cancelled"
+    now = time.time()
+    store.update_run(one, finished=now + 10)
+    store.update_run(two, finished=now + 20)
+    store.update_run(three, finished=now + 5)
+    yield {"home": home, "store": store, "ids": (one, two, three)}
+    mp.undo()
 
 
-def chart_x(at: AppTest, key: str) -> list:
-    import json
-
-    c = next(c for c in at.get("plotly_chart") if c.proto.id.endswith(f"-{key}"))
-    return json.loads(c.proto.spec)["data"][0]["x"]
-
-
-@pytest.fixture
-def home(tmp_path, monkeypatch):
-    h = tmp_path / "home"
-    monkeypatch.setenv("DISTILLERY_HOME", str(h))
-    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
-    return h
-
-
-def _upload(at: AppTest, name: str, rows: list[str]) -> None:
-    at.file_uploader(key="up-train").upload(name, "\n".join(rows).encode(), "text/plain")
+# -- 1. the Train form outlives a page switch ------------------------------------------------
+def test_train_form_keeps_its_values_across_a_page_switch(three_runs):
+    at = app("dashboard/app.py").run()
+    at.switch_page("../pages/train.py").run()
+    no_trouble(at)
+    at.number_input(key="pipe-max-train").set_value(123)
+    at.number_input(key="pipe-t-epochs").set_value(5)
+    at.multiselect(key="pipe-archs").set_value(["bilstm"])
+    at.checkbox(key="pipe-use-aug").uncheck()
     at.run()
+    at.switch_page("../pages/runs.py").run()
+    no_trouble(at)
+    assert "pipe-max-train" not in at.session_state  # Streamlit dropped the widget's state
+    at.switch_page("../pages/train.py").run()
+    no_trouble(at)
+    assert at.number_input(key="pipe-max-train").value == 123
+    assert at.number_input(key="pipe-t-epochs").value == 5
+    assert at.multiselect(key="pipe-archs").value == ["bilstm"]
+    assert at.checkbox(key="pipe-use-aug").value is False
 
 
-# -- 5: label names ----------------------------------------------------------------------------
-def test_label_names_apply_on_data_and_stay_with_their_file(home):
-    at = app("pages/data.py").run()
-    at.radio(key="data-mode").set_value("upload").run()
-    _upload(
-        at,
-        "nums.tsv",
-        [f"{i % 2}\tsentence {i} is {'good' if i % 2 else 'bad'}" for i in range(30)],
+def test_train_form_starts_at_the_saved_values_on_a_reload(three_runs):
+    from dashboard import ui_state
+
+    forms = {**(ui_state.load_ui_state().get("forms") or {}), "pipe-max-test": 77}
+    (three_runs["home"] / ui_state.UI_STATE).write_text(
+        __import__("json").dumps({"forms": forms}), encoding="utf-8"
     )
-    assert chart_x(at, "class-balance") == ["0", "1"]
-    at.text_input(key="label-name-0").set_value("negative").run()
-    at.text_input(key="label-name-1").set_value("positive").run()
-    assert not at.exception and not at.error
-    # Data's own chart and preview call the classes by the typed names
-    assert chart_x(at, "class-balance") == ["negative", "positive"]
-    preview = next(d.value for d in at.dataframe if "text" in d.value.columns)
-    assert set(preview["label"]) == {"negative", "positive"}
-    # another file: the names are not carried over, and the page says so
-    _upload(
-        at,
-        "other.tsv",
-        [f"{i % 2}\tanother line {i} {'yes' if i % 2 else 'no'}" for i in range(30)],
-    )
-    assert not at.exception
-    assert at.text_input(key="label-name-0").value == ""
-    assert "label_names" not in at.session_state["data_choice"]
-    assert chart_x(at, "class-balance") == ["0", "1"]
-    assert "were not carried over" in "\n".join(i.value for i in at.info)
+    at = app("pages/train.py").run()  # a new session: a reload or a new tab
+    no_trouble(at)
+    assert at.number_input(key="pipe-max-test").value == 77
 
 
-def test_augmentation_preview_skips_variants_that_change_only_punctuation():
-    got = new_variants(
-        ["good phone ,", "good  phone", "good [MASK]", "good [MASK] !", "好 手机。"], "good phone"
-    )
-    assert got == ["good [MASK]", "好 手机。"]
-
-
-# -- 7: wording and tables -----------------------------------------------------------------------
-def test_ratios_read_like_the_tables():
-    assert fmt_times(1.4, "smaller") == "1.4x smaller"  # the table's 1.4x, not "1x smaller"
-    assert fmt_times(1.02, "smaller") == "about the same size"
-    row = {
-        "student": "BiLSTM", "distilled acc": 0.8, "distilled F1": 0.79, "plain acc": None,
-        "teacher acc": None, "speed-up vs teacher": 3.0, "distilled latency p50 (ms)": 1.0,
-        "x smaller than teacher": 1.4, "gap closed": None,
-    }  # fmt: skip
-    assert "1.4x smaller" in student_sentences(row)[0]
-
-
-def test_missing_cells_and_runs_that_never_started():
-    import pandas as pd
-
-    shown = blank_missing(pd.DataFrame({"family": ["word", None], "acc": [0.5, None]}))
-    assert list(shown["family"]) == ["word", "—"]  # never "None"
-    assert pd.isna(shown["acc"][1])  # numbers stay numbers (shown blank)
-    assert finished_text({"started": None, "finished": 100.0}) == "never started"
-    assert finished_text({"started": 100.0, "finished": 165.0}) == "finished in 1m 05s"
-    # a run claimed since the worker's last beat: the worker is busy with it, not idle
-    w = {"id": "w1", "runs": []}
-    assert worker_runs(w, [{"id": 7, "worker": "w1", "started": 1.0}]) == [7]
-    table = runs_table([{"id": 1, "config": {"teacher": {"model": "/a/long/path/m3e-small"}}}], [])
-    assert table["teacher"][0] == "m3e-small"
-
-
-def _runs(home: Path) -> tuple[Store, list[int]]:
-    s = Store(home)
-    cfg = to_dict(PipelineConfig())
-    ids = []
-    for name in ("one", "two", "three"):
-        rid = s.create_run("teacher", cfg, name=name, status="running")
-        s.finish_if_active(rid, "done", None)
-        ids.append(rid)
-    return s, ids
-
-
-def test_runs_selection_survives_a_reload(home):
-    _, ids = _runs(home)
-    at = app("pages/runs.py").run()
-    assert not at.exception
-    at.multiselect(key="runs-compare").set_value([ids[0], ids[2]]).run()
-    assert at.query_params["runs"] == [f"{ids[0]},{ids[2]}"] or at.query_params["runs"] == (
-        f"{ids[0]},{ids[2]}"
-    )
-    again = app("pages/runs.py")  # a reload: a fresh session with the same URL
-    again.query_params["runs"] = f"{ids[0]},{ids[2]}"
-    again.run()
-    assert again.multiselect(key="runs-compare").value == [ids[0], ids[2]]
-    table = next(d.value for d in again.dataframe if "best distilled acc" in d.value.columns)
-    assert "None" not in table.astype(str).to_numpy().ravel().tolist()
-
-
-def test_sweep_form_speaks_in_words_and_hides_a_reused_teachers_settings(home):
-    s, ids = _runs(home)
-    (teacher_dir(s, ids[0])).mkdir(parents=True)
-    (teacher_dir(s, ids[0]) / "distillery.json").write_text("{}")
+# -- 2. the run just finished comes first ----------------------------------------------------
+def test_recently_finished_is_by_finish_time_and_pages_open_on_the_last_result(three_runs):
+    one, two, three = three_runs["ids"]
     at = app("pages/train.py").run()
-    assert not at.exception
-    assert "BiLSTM" in at.selectbox(key="sweep-student").options
-    assert "bilstm" not in at.selectbox(key="sweep-student").options
-    assert "accuracy under a latency budget" in at.selectbox(key="sweep-objective-in").options
-    labels = [e.label for e in at.expander]
-    assert "Teacher settings (for a new teacher)" in labels
-    at.selectbox(key="sweep-teacher-run").select(ids[0]).run()
-    assert "Teacher settings (for a new teacher)" not in [e.label for e in at.expander]
+    no_trouble(at)
+    shown = [e.value for e in at.success] + [e.value for e in at.warning]
+    order = [min((i for i, v in enumerate(shown) if f"#{r} " in v), default=99) for r in (two, one)]
+    assert order[0] < order[1], shown  # the trial finished last, then #1
+    recent = [e.value for e in at.get("alert") if "finished in" in str(e.value)] or shown
+    assert f"#{two} " in recent[0] or f"#{two} " in shown[0]
+    at = app("pages/report.py").run()
+    no_trouble(at)
+    assert at.multiselect(key="report-runs").value == [one]  # not the trial, not the newest id
+    at = app("pages/runs.py").run()
+    no_trouble(at)
+    assert at.multiselect(key="runs-compare").value[0] == one
+    assert three not in at.multiselect(key="runs-compare").value
+
+
+# -- 3. Predict repeats the run's sanity flags -----------------------------------------------
+def test_predict_repeats_the_runs_sanity_flags(three_runs):
+    from core.evaluate.sanity import flags_from_results
+
+    one = three_runs["ids"][0]
+    flags = flags_from_results(three_runs["store"].results(one))[one]
+    assert flags
+    at = app("pages/predict.py").run()
+    at.selectbox(key="pred-run").set_value(one).run()
+    no_trouble(at)
+    box = next(w for w in at.warning if "Check before trusting these predictions" in w.value)
+    assert all(f.text in box.value for f in flags)
+    table = frame(at, "run flag")
+    flagged = {f.model for f in flags if f.model}
+    for _, row in table.iterrows():
+        assert bool(row["run flag"]) == (row["model"] in flagged), row
+    assert "Scoring the sentence" not in texts(at.info)  # the busy sign made way for scores
+
+
+# -- 4. contended latency --------------------------------------------------------------------
+def test_contention_is_judged_from_load_and_run_queue_wait():
+    quiet = contention.Sample(0.0, 0.0, 0.5, 0.0), contention.Sample(1.0, 1.0, 0.6, 0.01)
+    busy_load = contention.Sample(0.0, 0.0, 9.0, None), contention.Sample(1.0, 0.5, 9.0, None)
+    busy_wait = contention.Sample(0.0, 0.0, 0.5, 0.0), contention.Sample(1.0, 0.6, 0.5, 0.4)
+    assert contention.judge(*quiet, "latency")["latency_contended"] is False
+    m = contention.judge(*busy_load, "latency")
+    assert m["latency_contended"] is True and m["latency_load1"] == [9.0, 9.0]
+    assert "load average 9.0" in contention.why_contended(m)
+    m = contention.judge(*busy_wait, "onnx_latency")
+    assert m["onnx_latency_contended"] and m["onnx_latency_cpu_wait"] == pytest.approx(0.4)
+    assert "waited for a CPU 40%" in contention.why_contended(m, "onnx_latency")
+
+
+def test_latency_stats_record_the_machine_state():
+    m = latency_stats(len, ["a", "bb"] * 20)
+    assert {"latency_load1", "latency_cpus", "latency_cpu_wait", "latency_contended"} <= set(m)
+    assert isinstance(m["latency_contended"], bool)
+    assert "tokenize_contended" not in latency_stats(len, ["a"], prefix="tokenize")
+
+
+def _with(row, **detail):
+    return {**row, "detail": {**row["detail"], **detail}}
+
+
+def test_speed_up_prefers_onnx_and_is_not_headlined_when_contended():
+    t, plain, dist = RESULTS
+    onnx = [
+        _with(t, onnx_latency_ms_p50=20.0),
+        _with(plain, onnx_latency_ms_p50=0.5),
+        _with(dist, onnx_latency_ms_p50=0.5),
+    ]
+    fast = speedup(onnx[0], onnx[2])
+    assert fast["basis"] == "ONNX" and fast["ratio"] == pytest.approx(40.0)
+    assert summary_records(onnx)[0]["speed-up vs teacher"] == pytest.approx(40.0)
+    assert "40.0x faster than the teacher as deployed (ONNX)" in " ".join(
+        report_sentences(RUN, onnx)
+    )
+    busy = contention.judge(
+        contention.Sample(0.0, 0.0, 7.0, 0.0), contention.Sample(1.0, 0.3, 7.0, 0.5), "onnx_latency"
+    )
+    contended = [_with(onnx[0], **busy), onnx[1], onnx[2]]
+    text = " ".join(report_sentences(RUN, contended))
+    assert "x faster" not in text
+    assert "speed-up over the teacher is not stated" in text and "load average 7.0" in text
+    assert "measured under contention" in text  # the teacher's own figure too
+    df = results_frame(contended)
+    assert (
+        df.loc[df["model"] == "teacher", "measured under contention"]
+        .iloc[0]
+        .startswith("measured under contention (ONNX")
+    )
+    assert (df.loc[df["model"] != "teacher", "measured under contention"] == "").all()
+
+
+def test_runs_and_report_pages_mark_a_contended_measurement(three_runs):
+    store, one = three_runs["store"], three_runs["ids"][0]
+    t = next(r for r in store.results(one) if r["model"] == "teacher")
+    busy = contention.judge(
+        contention.Sample(0.0, 0.0, 8.0, 0.0), contention.Sample(1.0, 0.3, 8.0, 0.6), "latency"
+    )
+    store.save_result(one, "teacher", "teacher", t["arch"], {**t["detail"], **busy})
+    at = app("pages/runs.py").run()
+    no_trouble(at)
+    assert "Latency measured under contention" in texts(at.warning)
+    assert (
+        frame(at, "measured under contention")
+        .loc[lambda d: d["model"] == "teacher"]
+        .iloc[0]["measured under contention"]
+        .startswith("measured under contention (PyTorch: load average 8.0")
+    )
+    at = app("pages/report.py").run()
+    no_trouble(at)
+    assert "Latency measured under contention" in texts(at.warning)
+    md = texts(at.markdown)
+    assert "measured under contention" in md and "x faster than the teacher" not in md
