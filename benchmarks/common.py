@@ -65,10 +65,8 @@ def pipeline_config(a: argparse.Namespace, name: str, data: DataConfig) -> Pipel
     return PipelineConfig(
         name=name,
         data=data,
-        teacher=TeacherConfig(
-            model=a.teacher, epochs=a.teacher_epochs, max_length=a.teacher_max_length
-        ),
-        augment=AugmentConfig(n_iter=a.augment_iters),
+        teacher=from_args(TeacherConfig, a),  # the fields with a flag here; the rest default
+        augment=from_args(AugmentConfig, a),
         students=[from_args(methods.get(n).config, a, method=n) for n in a.students],
         latency_samples=a.latency_samples,
         teacher_run=a.teacher_run,

@@ -67,10 +67,8 @@ def run_multi(a, shared: Path, domains, small) -> None:
     cfg = PipelineConfig(
         name="benchmark: shopping × 5 + hotel (MetaKD, NewsBERT)",
         data=DataConfig(train=str(train), test=str(test), max_test=None),
-        teacher=TeacherConfig(
-            model=a.teacher, epochs=a.teacher_epochs, max_length=a.teacher_max_length
-        ),
-        augment=AugmentConfig(n_iter=a.augment_iters),
+        teacher=from_args(TeacherConfig, a),  # the fields with a flag here; the rest default
+        augment=from_args(AugmentConfig, a),
         domains=DomainConfig(target_domains=",".join(targets), meta_teacher=True),
         students=students,
         latency_samples=a.latency_samples,
@@ -135,8 +133,8 @@ def run_multi(a, shared: Path, domains, small) -> None:
         "timings": summary["timings"],
         "wall_s": wall,
         "config": {
-            "teacher_epochs": a.teacher_epochs,
-            "augment_iters": a.augment_iters,
+            "teacher_epochs": cfg.teacher.epochs,
+            "augment_iters": cfg.augment.n_iter,
             "students": names,
         },
     }
