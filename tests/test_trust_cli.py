@@ -305,3 +305,19 @@ def test_export_refuses_a_non_empty_folder_and_its_predict_py_says_truncated(cli
     rows = json.loads(p.stdout)
     assert [r["truncated"] for r in rows] == [True, False]
     assert f"note: text 1 ({len(LONG):,} characters) is longer than the model reads" in p.stderr
+
+
+def test_benchmark_flags_build_the_run_config_under_new_and_old_names():
+    """The benchmarks take the CLI's flags (generated from the configs): renamed flags and their
+    old aliases both reach the run's config."""
+    from benchmarks.common import base_parser, pipeline_config
+    from core.config import DataConfig
+
+    p = base_parser("test")
+    new = p.parse_args(["--students", "bilstm", "--teacher-model", "m", "--augment-n-iter", "3"])
+    old = p.parse_args(["--students", "bilstm", "--teacher", "m", "--augment-iters", "3"])
+    for a in (new, old):
+        cfg = pipeline_config(a, "b", DataConfig())
+        assert (cfg.teacher.model, cfg.augment.n_iter) == ("m", 3)
+        assert [s.method for s in cfg.students] == ["bilstm"]
+    assert pipeline_config(p.parse_args([]), "b", DataConfig()).augment.n_iter == 10  # its own
