@@ -169,3 +169,13 @@ def test_train_page_says_when_a_queued_run_will_likely_start(tmp_path, monkeypat
     assert "should take about 2m 30s" in captions, captions
     if os.cpu_count() and os.cpu_count() >= 4:
         assert "second slot" in captions
+
+
+def test_runs_list_shows_the_eta_and_when_queued_runs_start(tmp_path):
+    from conftest import run_cli
+
+    store, first, second = _queue_home(tmp_path / "home")
+    out = run_cli("runs", "list", "--home", str(store.home), timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert "ETA 2m00s (whole run)" in out.stdout
+    assert "starts in ~2m00s" in out.stdout and "starts in ~3m00s" in out.stdout

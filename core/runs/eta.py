@@ -192,8 +192,12 @@ def expected_duration(store, run: Mapping[str, Any]) -> float | None:
 def queue_starts(store) -> dict[int, float | None]:
     """{queued run id: seconds until it likely starts}, from the running runs' ETAs, the
     estimates of the queued runs ahead of it and the live workers' slots (sweeps coordinate
-    beside the slots and take none). None where something ahead has no estimate yet."""
-    slots = sum(int(w.get("slots") or 1) for w in store.live_workers()) or 1
+    beside the slots and take none). None where something ahead has no estimate yet; {} with
+    no live worker."""
+    workers = store.live_workers()
+    if not workers:
+        return {}  # nobody to take them yet: the page says so instead
+    slots = sum(int(w.get("slots") or 1) for w in workers)
     running = [  # a foreground CLI run takes no worker slot; a sweep only coordinates
         r
         for r in store.active_runs()
