@@ -9,20 +9,30 @@ from typing import Any
 
 import streamlit as st
 
+from core.runs.eta import queue_starts
+from core.runs.queue import set_wanted_slots, wanted_slots
 from core.runs.store import Store
 from core.runs.submit import JobManager
 from dashboard.formatting import fmt_seconds
 from dashboard.labels import run_label
 from dashboard.loss_chart import loss_curves
 from dashboard.run_order import by_finish
-from dashboard.run_tables import finished_text, loss_frame, overall_eta, worker_runs
+from dashboard.run_tables import finished_text, loss_frame, worker_runs
+from dashboard.run_times import eta_text, slots_text, start_text
 from dashboard.widgets import engine_errors, manager, store
 
 LIVE_LOSS_EVERY_S = 5.0  # the charts redraw less often than the progress: browser CPU is scarce
 
 
-def run_card(s: Store, m: JobManager, run: dict[str, Any], key: str = "") -> None:
-    """Progress bar, stage, step/total, ETA, last loss message, Cancel."""
+def run_card(
+    s: Store,
+    m: JobManager,
+    run: dict[str, Any],
+    key: str = "",
+    starts: dict[int, float | None] | None = None,
+) -> None:
+    """Progress bar, stage, step/total, the whole-run ETA, last loss message, Cancel; a queued
+    run's place and when it likely starts (`starts`: core.runs.eta.queue_starts)."""
     rid = run["id"]
     with st.container(border=True):
         head, button = st.columns([5, 1])
@@ -38,18 +48,18 @@ def run_card(s: Store, m: JobManager, run: dict[str, Any], key: str = "") -> Non
         if run["status"] == "queued":
             pos = s.queue_position(rid)
             where = f"position {pos[0]} of {pos[1]} in the queue" if pos else "in the queue"
-            st.progress(0.0, text=f"queued · {where}")
+            when = start_text(rid, starts or {})
+            st.progress(0.0, text=f"queued · {where}" + (f" · {when}" if when else ""))
             return  # who takes it: the panel's one workers caption (not one per queued card)
         stage = run.get("stage") or "waiting to start"
         steps = f" · step {run.get('step') or 0}/{run.get('total')}" if run.get("total") else ""
-        eta = f" · ETA {fmt_seconds(run['eta_s'])} for this stage" if run.get("eta_s") else ""
         progress = min(max(float(run.get("progress") or 0.0), 0.0), 1.0)
-        st.progress(progress, text=f"{100 * progress:.0f}% · {stage}{steps}{eta}")
+        st.progress(progress, text=f"{100 * progress:.0f}% · {stage}{steps}")
         elapsed = time.time() - run["started"] if run.get("started") else None
-        msg = run.get("message") or ""
-        left = overall_eta(progress, elapsed)
-        whole = f" · about {fmt_seconds(left)} left for the whole run" if left else ""
-        st.caption(f"running for {fmt_seconds(elapsed)}{whole}" + (f" · last {msg}" if msg else ""))
+        msg = run.get("message") or ""  # the last loss; other work slowing the machine
+        st.caption(
+            f"running for {fmt_seconds(elapsed)} · {eta_text(run)}" + (f" · {msg}" if msg else "")
+        )
 
 
 def queue_caption(s: Store) -> str:
@@ -96,8 +106,9 @@ def _active_runs_live(known: tuple[int, ...]) -> None:
         # A run finished or another started: redraw the whole page once (when none is left
         # active, the page draws no polling fragment, so the refreshing stops).
         st.rerun()
+    starts = queue_starts(s) if any(r["status"] == "queued" for r in active) else {}
     for run in active:
-        run_card(s, m, run, key="live-")
+        run_card(s, m, run, key="live-", starts=starts)
 
 
 @st.fragment(run_every=LIVE_LOSS_EVERY_S)
@@ -108,10 +119,29 @@ def _active_loss_live(known: tuple[int, ...]) -> None:
             live_loss(s, run, key="live-")
 
 
+def slots_panel(s: Store) -> None:
+    """Offer a second worker slot where the machine has the cores, saying plainly what it does
+    to the latency figures (core.runs.gate: runs of one worker time their models alone)."""
+    slots = wanted_slots(s) or max([int(w.get("slots") or 1) for w in s.live_workers()] or [1])
+    text = slots_text(slots)
+    if text is None:
+        return
+    st.caption(text)
+    if slots < 2 and st.button("Run two at a time", key="second-slot", icon=":material/add:"):
+        with engine_errors("Adding a worker slot"):
+            set_wanted_slots(s, 2)
+            st.toast("Workers of this store now take two runs at a time.")
+    elif slots >= 2 and st.button("Back to one at a time", key="one-slot"):
+        with engine_errors("Removing a worker slot"):
+            set_wanted_slots(s, 1)
+            st.toast("Workers of this store take one run at a time from their next run.")
+
+
 def active_runs_panel() -> None:
     """Active runs: progress refreshed every second, loss curves every few seconds."""
     with engine_errors("Reading the active runs"):
         active = store().active_runs()
+        slots_panel(store())
         if not active:
             st.caption("No run is active right now.")
             return

@@ -1,5 +1,5 @@
 """Tables about runs (not their models): the Runs page's run list, the config diff of several
-runs, loss series and the whole-run ETA. Plain functions on store rows, so they unit-test."""
+runs, loss series. Plain functions on store rows, so they unit-test."""
 
 from __future__ import annotations
 
@@ -153,14 +153,6 @@ def loss_frame(
             parts.append(part)
         df = pd.concat(parts, ignore_index=True)
     return df
-
-
-def overall_eta(progress: float | None, elapsed_s: float | None) -> float | None:
-    """Seconds left for the whole run, from the overall progress fraction (the stages'
-    planned weights) and the time so far; None until 3% is done (too early to say)."""
-    if not progress or not elapsed_s or progress < 0.03 or progress >= 1.0:
-        return None
-    return elapsed_s * (1.0 - progress) / progress
 
 
 def finished_text(run: Mapping[str, Any]) -> str:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from dashboard import run_monitor, ui_state, widgets
+from dashboard import run_monitor, run_times, ui_state, widgets
 from dashboard.sweep_form import sweep_tab
 from dashboard.train_tabs import FLASH, augment_tab, distill_tab, pipeline_tab, teacher_tab
 
@@ -31,11 +31,16 @@ t_runs: list[dict] = []
 with widgets.engine_errors("Reading the runs"):
     all_runs = s.runs()
     t_runs = widgets.teacher_runs(s)
+promise = ""
+with widgets.engine_errors("Estimating the run time"):
+    promise = run_times.time_promise(s)  # from this machine's finished runs, not a fixed guess
 if not all_runs:
     widgets.empty_state(
         "No runs yet. Start with **Whole pipeline** below: the defaults are small enough for a "
-        "2-core CPU (roughly 10-15 minutes with the m3e-small teacher)."
+        f"2-core CPU. {promise}"
     )
+elif promise:
+    st.caption(promise)
 
 st.subheader("Start a run")
 tabs = st.tabs(

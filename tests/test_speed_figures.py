@@ -9,9 +9,9 @@ from dashboard.result_tables import threads_caption
 
 def test_throughput_times_full_batches_even_from_few_texts():
     sizes: list[int] = []
-    rate = throughput(lambda b: sizes.append(len(b)), ["a", "b", "c"], bs=64)
+    rate, batches = throughput(lambda b: sizes.append(len(b)), ["a", "b", "c"], bs=64)
     assert sizes == [64] * (THROUGHPUT_BATCHES + 1)  # a warm-up batch, then the timed ones
-    assert rate > 0
+    assert rate > 0 and batches == THROUGHPUT_BATCHES
 
 
 def test_threads_caption_comes_from_each_results_record():
@@ -25,11 +25,3 @@ def test_threads_caption_comes_from_each_results_record():
         "word students and char students on 1 thread; "
         "the teacher and transformer students on 2 threads"
     )
-
-
-def test_overall_eta_from_progress_and_elapsed():
-    from dashboard.run_tables import overall_eta
-
-    assert overall_eta(0.25, 60.0) == 180.0  # a quarter done in a minute: three to go
-    assert overall_eta(0.01, 60.0) is None  # too early to say
-    assert overall_eta(1.0, 60.0) is None and overall_eta(None, 60.0) is None

@@ -50,12 +50,25 @@ def run(a: argparse.Namespace) -> int:
 
 
 def print_runs(store) -> None:
-    print(f"{'id':>4}  {'kind':<9}{'status':<12}{'stage':<18}{'progress':>9}  created")
+    """Every run; a running one with its whole-run ETA, a queued one with when it likely
+    starts (core.runs.eta.queue_starts)."""
+    from core.cli.foreground import fmt_duration as fmt
+    from core.runs.eta import queue_starts
+
+    starts = queue_starts(store) if store.queue() else {}
+    print(f"{'id':>4}  {'kind':<9}{'status':<12}{'stage':<18}{'progress':>9}  {'created':<17} time")
     for r in store.runs():
         created = time.strftime("%Y-%m-%d %H:%M", time.localtime(r["created"]))
+        when = ""
+        if r["status"] == "running":
+            eta = r.get("eta_s")
+            when = f"ETA {fmt(eta)} (whole run)" if eta is not None else "ETA: measuring"
+        elif r["id"] in starts:
+            wait = starts[r["id"]]
+            when = "starts: not known yet" if wait is None else f"starts in ~{fmt(wait)}"
         print(
             f"{r['id']:>4}  {r['kind']:<9}{r['status']:<12}{(r['stage'] or ''):<18}"
-            f"{(r['progress'] or 0) * 100:>8.0f}%  {created}"
+            f"{(r['progress'] or 0) * 100:>8.0f}%  {created:<17} {when}".rstrip()
         )
 
 

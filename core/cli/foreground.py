@@ -7,6 +7,16 @@ import sys
 import threading
 
 
+def fmt_duration(s: float) -> str:
+    """Seconds as "42s", "3m05s" or "1h02m"."""
+    s = max(0.0, float(s))
+    if s < 60:
+        return f"{s:.0f}s"
+    if s < 3600:
+        return f"{int(s // 60)}m{int(s % 60):02d}s"
+    return f"{int(s // 3600)}h{int(s % 3600 // 60):02d}m"
+
+
 class Bars:
     """One tqdm bar per stage, fed from the run's progress events."""
 
@@ -27,8 +37,12 @@ class Bars:
             self.bar = tqdm(total=state["total"] or None, desc=self.stage, unit="step", leave=True)
         if self.bar:
             self.bar.n = state["step"]
-            if state["message"]:
-                self.bar.set_postfix_str(state["message"], refresh=False)
+            eta = state.get("eta_s")
+            # tqdm's own rate is this stage's; the run's ETA covers every stage still ahead
+            whole = f"run ETA {fmt_duration(eta)}" if eta is not None else "run ETA: measuring"
+            self.bar.set_postfix_str(
+                " · ".join(x for x in (whole, state["message"]) if x), refresh=False
+            )
             self.bar.refresh()
 
     def close(self) -> None:

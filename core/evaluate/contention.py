@@ -114,3 +114,14 @@ def why_contended(m: dict[str, Any], prefix: str = "latency") -> str | None:
     if wait is not None:
         parts.append(f"its threads waited for a CPU {100 * wait:.0f}% of the time")
     return "; ".join(parts) or "the machine was busy"
+
+
+def busy_now() -> str | None:
+    """In plain words, whether other work is slowing this machine now (None: it is not, or
+    the OS does not say): the 1-minute load average above the usable CPUs by the margin that
+    `judge` uses. What a progress line shows beside an ETA."""
+    load = _load1()
+    cpus = usable_cpus()
+    if load is None or load <= cpus + max(0.5, LOAD_MARGIN * cpus):
+        return None
+    return f"other work is slowing this machine (load average {load:.1f} on {cpus} CPU(s))"

@@ -6,6 +6,7 @@ after a warm-up, with the torch thread count recorded; throughput is at batch 64
 
 from __future__ import annotations
 
+import math
 import statistics
 import time
 from collections.abc import Callable
@@ -69,15 +70,58 @@ def percentile(xs: list[float], q: float) -> float:
     return s[lo] + (s[hi] - s[lo]) * (pos - lo)
 
 
-def time_calls(fn: Callable[[str], object], texts: list[str], warmup: int = 10) -> list[float]:
-    """Milliseconds per call, one call per text, after `warmup` untimed calls."""
-    for t in texts[:warmup]:
+# A timing loop stops once its median is known to within MEDIAN_REL_CI (the 95% interval of the
+# median, from the order statistics, as a share of it) after at least MIN_CALLS calls, or once it
+# has used its time budget: a 600 ms teacher call under load need not be repeated 200 times for a
+# median, while a 0.3 ms student call costs nothing to time on the whole sample.
+MIN_CALLS = 20
+MIN_CALLS_OVER_BUDGET = 10  # a slow model past its budget still gets this many timed calls
+MEDIAN_REL_CI = 0.03
+CHECK_EVERY = 10
+
+
+def median_rel_ci(ms: list[float]) -> float:
+    """Half the width of the median's 95% confidence interval (distribution-free, from the
+    order statistics n/2 -+ 0.98 sqrt(n)) as a share of the median."""
+    n = len(ms)
+    if n < 3:
+        return float("inf")
+    s = sorted(ms)
+    half = 0.98 * math.sqrt(n)
+    lo, hi = s[max(int(n / 2 - half), 0)], s[min(int(math.ceil(n / 2 + half)), n - 1)]
+    mid = percentile(s, 0.5)
+    return (hi - lo) / 2 / mid if mid > 0 else float("inf")
+
+
+def time_calls(
+    fn: Callable[[str], object],
+    texts: list[str],
+    warmup: int = 10,
+    budget_s: float | None = None,
+) -> list[float]:
+    """Milliseconds per call, one call per text, after up to `warmup` untimed calls (fewer if
+    they use a quarter of `budget_s`). With `budget_s`, timing stops early once the median is
+    stable (see MEDIAN_REL_CI; not before MIN_CALLS calls) or the budget is spent (not before
+    MIN_CALLS_OVER_BUDGET calls), or the texts run out: the number of calls is `len` of the
+    result."""
+    t_start = time.perf_counter()
+    for i, t in enumerate(texts[:warmup]):
         fn(t)
-    out = []
+        if budget_s is not None and i >= 1 and time.perf_counter() - t_start > budget_s / 4:
+            break
+    t_timed = time.perf_counter()
+    out: list[float] = []
     for t in texts:
         t0 = time.perf_counter()
         fn(t)
         out.append((time.perf_counter() - t0) * 1000)
+        if budget_s is None or len(out) < MIN_CALLS_OVER_BUDGET:
+            continue
+        if time.perf_counter() - t_timed > budget_s:
+            break
+        if len(out) >= MIN_CALLS and not len(out) % CHECK_EVERY:
+            if median_rel_ci(out) <= MEDIAN_REL_CI:
+                break
     return out
 
 
@@ -85,17 +129,26 @@ def time_calls(fn: Callable[[str], object], texts: list[str], warmup: int = 10) 
 HEADLINE_PREFIXES = ("latency", "onnx_latency")
 
 
-def latency_stats(fn: Callable[[str], object], texts: list[str], prefix: str = "latency") -> dict:
-    """Median, 95th percentile and mean milliseconds per call; a headline figure (see
-    HEADLINE_PREFIXES) also says whether the machine was contended meanwhile
-    (core.evaluate.contention), so nobody builds a speed-up on a figure taken under load."""
+def latency_stats(
+    fn: Callable[[str], object],
+    texts: list[str],
+    prefix: str = "latency",
+    budget_s: float | None = None,
+) -> dict:
+    """Median, 95th percentile and mean milliseconds per call, and how many calls they rest
+    on (`{prefix}_calls`: fewer than the texts when `budget_s` stopped the loop early, see
+    `time_calls`); a headline figure (see HEADLINE_PREFIXES) also says whether the machine was
+    contended meanwhile (core.evaluate.contention), so nobody builds a speed-up on a figure
+    taken under load."""
     before = contention.sample()
-    ms = time_calls(fn, texts)
+    ms = time_calls(fn, texts, budget_s=budget_s)
     after = contention.sample()
     out = {
         f"{prefix}_ms_p50": percentile(ms, 0.5),
         f"{prefix}_ms_p95": percentile(ms, 0.95),
         f"{prefix}_ms_mean": statistics.fmean(ms) if ms else float("nan"),
+        f"{prefix}_calls": len(ms),
+        f"{prefix}_median_ci": round(median_rel_ci(ms), 4) if len(ms) >= 3 else None,
     }
     if prefix in HEADLINE_PREFIXES:
         out.update(contention.judge(before, after, prefix))
@@ -110,17 +163,23 @@ def throughput(
     texts: list[str],
     bs: int = 64,
     batches: int = THROUGHPUT_BATCHES,
-) -> float:
-    """Texts per second over `batches` full batches of `bs` texts (cycling through `texts`
-    when they are fewer), after one warm-up batch: one small batch alone is mostly noise."""
+    budget_s: float | None = None,
+) -> tuple[float, int]:
+    """(texts per second, batches timed) over up to `batches` full batches of `bs` texts
+    (cycling through `texts` when they are fewer), after one warm-up batch: one small batch
+    alone is mostly noise. With `budget_s`, stops after the batch that spends it (at least 2)."""
     if not texts:
-        return float("nan")
+        return float("nan"), 0
     pool = (texts * (bs * batches // len(texts) + 1))[: bs * batches]
     batch_fn(pool[:bs])
     t0 = time.perf_counter()
+    n = 0
     for s in range(0, len(pool), bs):
         batch_fn(pool[s : s + bs])
-    return len(pool) / (time.perf_counter() - t0)
+        n += 1
+        if budget_s is not None and n >= 2 and time.perf_counter() - t0 > budget_s:
+            break
+    return n * bs / (time.perf_counter() - t0), n
 
 
 def folder_bytes(path: str | Path) -> int:
@@ -136,25 +195,29 @@ def speed_profile(
     predict_batch: Callable[[list[str]], object],
     texts: list[str],
     threads: int | None = None,
+    budget_s: float | None = None,
 ) -> dict:
     """Latency (end to end and tokenisation alone) and batch-64 throughput.
 
     `threads` pins torch's intra-op threads for the batch-1 timings: a tiny model at batch 1
     only pays for thread hand-offs, so students are timed on one thread (recorded) while the
-    teacher keeps every core. Throughput always uses every core.
+    teacher keeps every core. Throughput always uses every core. `budget_s` bounds each of the
+    three timings (see `time_calls`); each records how many calls or batches it rests on.
     """
     before = torch.get_num_threads()
     if threads:
         torch.set_num_threads(threads)
     try:
-        out = {"threads": torch.get_num_threads(), "latency_n": len(texts)}
-        out.update(latency_stats(predict_one, texts))
-        out.update(latency_stats(tokenize_one, texts, prefix="tokenize"))
+        out = {"threads": torch.get_num_threads()}
+        out.update(latency_stats(predict_one, texts, budget_s=budget_s))
+        out["latency_n"] = out["latency_calls"]
+        out.update(latency_stats(tokenize_one, texts, prefix="tokenize", budget_s=budget_s))
     finally:
         torch.set_num_threads(before)
-    out["throughput"] = throughput(predict_batch, texts)
+    out["throughput"], out["throughput_batches"] = throughput(
+        predict_batch, texts, budget_s=budget_s
+    )
     out["throughput_threads"] = before
-    out["throughput_batches"] = THROUGHPUT_BATCHES  # of 64 texts each
     return out
 
 

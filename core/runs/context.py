@@ -16,6 +16,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
+from core.evaluate.contention import busy_now
+from core.runs.eta import ETA_SERIES, calibration, remaining_s
 from core.runs.gate import Gate
 from core.runs.store import Store
 
@@ -23,6 +25,8 @@ log = logging.getLogger(__name__)
 
 KINDS = ("pipeline", "teacher", "augment", "distill", "sweep")
 ProgressFn = Callable[[dict[str, Any]], None]
+ETA_EVERY_S = 2.0  # one point of the `eta` series at most this often
+BUSY_EVERY_S = 5.0  # how often the load average is read for the "machine is busy" note
 
 
 class Cancelled(Exception):
@@ -49,6 +53,11 @@ class RunContext:
     _last_loss: float | None = None
     _state: dict[str, Any] = field(default_factory=dict)
     _lock: threading.RLock = field(default_factory=threading.RLock)
+    _expected: dict[str, float] = field(default_factory=dict)  # seconds per stage (history)
+    _t0: float = field(default_factory=time.time)  # the run's start (the store's `started`)
+    _last_eta_point: float = 0.0
+    _busy: str | None = None
+    _busy_checked: float = 0.0
     gate: Gate | None = None  # set when a worker executes the run: latency is measured alone
 
     @property
@@ -56,8 +65,19 @@ class RunContext:
         return self.store.run_dir(self.run_id)
 
     def plan(self, stages: dict[str, float]) -> None:
-        """Relative weights of the stages ahead, for one overall progress fraction."""
+        """Relative weights of the stages ahead, in the order they run: one overall progress
+        fraction, and the whole-run ETA with the seconds each stage took in earlier finished
+        runs on this machine (core.runs.eta; none yet: this run calibrates the next)."""
         self._plan = dict(stages)
+        try:
+            run = self.store.run(self.run_id)
+            self._t0 = run.get("started") or self._t0
+            self._expected = calibration(
+                self.store, run["kind"], run.get("config") or {}, self._plan, exclude=self.run_id
+            )
+        except Exception as exc:  # noqa: BLE001 - an estimate never stops a run
+            log.warning("run %d: no calibration for its ETA: %s", self.run_id, exc)
+            self._expected = {}
 
     def stage(self, name: str, total: int = 0) -> None:
         self._end_stage()
@@ -136,11 +156,26 @@ class RunContext:
         frac = self._step / self._total if self._total else 0.0
         cur_w = self._plan.get(self._stage, 0.0) if self._stage not in self._timings else 0.0
         overall = min(1.0, (self._done_weight + cur_w * min(frac, 1.0)) / total_w)
-        eta = None
-        if self._step and self._total:
-            elapsed = time.time() - self._stage_t0
-            eta = elapsed / self._step * max(self._total - self._step, 0)
+        eta = remaining_s(
+            self._plan,
+            self._timings,
+            self._stage if self._stage not in self._timings else "",
+            self._step,
+            self._total,
+            time.time() - self._stage_t0,
+            self._expected,
+        )
         return overall, eta
+
+    def _notes(self, now: float, eta: float | None) -> str:
+        """The ETA point for the `eta` series (throttled) and whether the machine is busy."""
+        if eta is not None and now - self._last_eta_point >= ETA_EVERY_S:
+            self._last_eta_point = now
+            self._buffer.setdefault(ETA_SERIES, []).append((int(now - self._t0), eta))
+        if now - self._busy_checked >= BUSY_EVERY_S:
+            self._busy_checked = now
+            self._busy = busy_now()
+        return self._busy or ""
 
     def close(self, done: bool) -> dict[str, float]:
         """Write what is still buffered (losses, last progress) without checking for a cancel;
@@ -162,15 +197,17 @@ class RunContext:
         self.check_cancel()
 
     def _write_state(self) -> None:
-        self._last_flush = time.time()
+        self._last_flush = now = time.time()
         overall, eta = self._progress()
+        busy = self._notes(now, eta)
+        loss = f"loss {self._last_loss:.4f}" if self._last_loss is not None else ""
         state = {
             "stage": self._stage,
             "step": self._step,
             "total": self._total,
             "progress": overall,
-            "eta_s": eta,
-            "message": f"loss {self._last_loss:.4f}" if self._last_loss is not None else "",
+            "eta_s": eta,  # the whole run's, every stage still ahead included
+            "message": " · ".join(x for x in (loss, busy) if x),
             "timings": dict(self._timings),
         }
         self._state = state

@@ -12,8 +12,8 @@ from pathlib import Path
 
 import torch
 
-from core import methods
 from core.runs.config import PipelineConfig
+from core.runs.eta import plan_for
 from core.runs.scoring import evaluate_models
 from core.runs.stages import (
     augment_stage,
@@ -30,19 +30,12 @@ from core.train.device import pick_device, precision
 
 log = logging.getLogger(__name__)
 
-WEIGHTS = {"data": 1, "teacher": 40, "augment": 3, "label": 30, "tokenize": 3, "evaluate": 6}
-
 
 def run_pipeline(kind: str, cfg: PipelineConfig, ctx) -> dict:
     """The plain plan (see the module docstring); its summary, also written to results.json."""
     store, run_id = ctx.store, ctx.run_id
     students = cfg.students if kind in ("pipeline", "distill") else []
-    plan = dict(WEIGHTS)
-    if students:
-        plan["students"] = sum(8 if methods.get(s.method).parallel else 60 for s in students)
-    if kind == "teacher":
-        plan = {k: plan[k] for k in ("data", "teacher", "evaluate")}
-    ctx.plan(plan)
+    ctx.plan(plan_for(kind, cfg))  # the stage weights (core.runs.eta: progress and the ETA)
 
     bundle, data_desc = data_stage(cfg, ctx)
     teacher = teacher_stage(kind, cfg, bundle, ctx)

@@ -114,3 +114,27 @@ def live_workers(store: Store, max_age_s: float = WORKER_STALE_S) -> list[dict[s
         r["runs"] = json.loads(r["runs"] or "[]")
         out.append(r)
     return out
+
+
+SLOTS_KEY = "worker_slots"  # meta key: runs at once that the Train page asked the workers for
+
+
+def wanted_slots(store: Store) -> int | None:
+    """The slots the Train page asked for (None: it did not; workers keep their own)."""
+    with store.db() as db:
+        row = db.execute("select value from meta where key = ?", [SLOTS_KEY]).fetchone()
+    return int(row[0]) if row and str(row[0]).isdigit() else None
+
+
+def set_wanted_slots(store: Store, slots: int) -> None:
+    """Ask every local worker of this store to run `slots` runs at once (from its next
+    loop); the runs of one worker still time their models alone (core.runs.gate)."""
+    if slots < 1:
+        raise ValueError(f"slots must be at least 1, not {slots}")
+    with store.db() as db:
+        db.execute(
+            "insert or replace into meta (key, value) values (?, ?)", [SLOTS_KEY, str(slots)]
+        )
+    with store.db() as db:
+        db.execute("update workers set slots = ? where stopped is null and backend = 'local'",
+                   [slots])  # fmt: skip

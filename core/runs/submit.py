@@ -19,6 +19,7 @@ from core.config import to_dict
 from core.runs.config import PipelineConfig
 from core.runs.context import KINDS
 from core.runs.gate import ENV as WORKER_ENV
+from core.runs.queue import wanted_slots
 from core.runs.store import FINAL, HOST, Store
 
 log = logging.getLogger(__name__)
@@ -85,7 +86,8 @@ class JobManager:
         with self._lock:
             if self._worker is not None and self._worker.poll() is None:
                 return {"pid": self._worker.pid, "host": HOST, "starting": True}
-            self._worker = start_local_worker(self.store, self.slots, self.worker_idle_s)
+            slots = wanted_slots(self.store) or self.slots  # the Train page's choice, if any
+            self._worker = start_local_worker(self.store, slots, self.worker_idle_s)
             return {"pid": self._worker.pid, "host": HOST, "starting": True}
 
     def cancel(self, run_id: int) -> str:

@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from core.runs.gate import ENV as WORKER_ENV
+from core.runs.queue import wanted_slots
 from core.runs.store import HOST, Store
 from core.runs.submit import PARENT_ENV, child_env
 
@@ -152,6 +153,7 @@ class Worker:
                         break
                     try:
                         store.mark_interrupted()
+                        self._follow_slots()
                     except Exception as exc:  # noqa: BLE001 - a locked database: next time
                         log.warning("worker %s: %s", self.id, exc)
                     last_check = now
@@ -212,6 +214,14 @@ class Worker:
                 log.warning("worker %s: heartbeat not written: %s", self.id, exc)
 
     # -- internals -------------------------------------------------------------------------
+    def _follow_slots(self) -> None:
+        """A local worker takes the slots the Train page asked for (core.runs.queue); a Ray
+        worker keeps its own (its CPUs per run were sized for them)."""
+        wanted = wanted_slots(self.store)
+        if wanted and wanted != self.slots and self.backend.name == "local":
+            log.info("worker %s: %d slot(s) from now on, as asked", self.id, wanted)
+            self.slots = wanted
+
     def _claim(self, once: bool) -> list[int]:
         store, started = self.store, []
         if not store.queue_waiting():

@@ -1,0 +1,217 @@
+"""One whole-run estimate of the time left, from what this machine measured.
+
+The run plan gives every stage a weight (core.runs.pipeline `plan_for`). A stage already done
+costs nothing more; the stage under way is extrapolated from its measured step times; a stage
+not yet started costs either what it took in an earlier finished run on this machine (the store's
+`timings`, scaled by how this run's finished stages compare with that run's: the machine may be
+busier or quieter today), or, with no history, its weight times this run's measured seconds per
+unit of weight so far. So the evaluate stage and every stage not yet started are in the estimate
+from the first step on, and a second run of the same settings is estimated from the first one.
+
+`eta_errors` turns a finished run's recorded `eta` series (seconds left, logged as the run went)
+into the error at 25 / 50 / 75% of the run: what the benchmarks report.
+"""
+
+from __future__ import annotations
+
+import logging
+import statistics
+from collections.abc import Mapping
+from typing import Any
+
+from core import methods
+from core.runs.config import pipeline_from_dict
+
+log = logging.getLogger(__name__)
+
+# Relative cost of each stage of the plain pipeline (the students' weight is per method); a
+# first run on a machine has nothing better, later runs are calibrated by the store's timings.
+WEIGHTS = {"data": 1, "teacher": 40, "augment": 1, "label": 30, "tokenize": 1, "evaluate": 8}
+SMALL_STUDENT_WEIGHT = 20  # one word / character method, its plain twin included
+TRANSFORMER_STUDENT_WEIGHT = 60
+HISTORY_RUNS = 20  # finished runs of the same kind looked at for a calibration
+SPEED_CLAMP = (0.2, 5.0)  # a machine 5x slower or faster than in the calibrating run, at most
+PLAIN_KINDS = ("pipeline", "teacher", "augment", "distill")  # the kinds `plan_for` describes
+ETA_SERIES = "eta"  # metric series: seconds left (value) at seconds since the start (step)
+
+
+def plan_for(kind: str, cfg) -> dict[str, float]:
+    """The stage weights of a plain-pipeline run of `kind` with PipelineConfig `cfg`, in the
+    order the stages run (a stage the run will skip is left out)."""
+    students = cfg.students if kind in ("pipeline", "distill") else []
+    plan: dict[str, float] = {"data": WEIGHTS["data"], "teacher": WEIGHTS["teacher"]}
+    if kind != "teacher":
+        if cfg.use_augmentation and cfg.augment.n_iter > 0:
+            plan["augment"] = WEIGHTS["augment"]
+        plan["label"] = WEIGHTS["label"]
+    if students:
+        small = [s for s in students if methods.get(s.method).parallel]
+        if any(methods.get(s.method).family in ("word", "char") for s in students):
+            plan["tokenize"] = WEIGHTS["tokenize"]
+        plan["students"] = SMALL_STUDENT_WEIGHT * len(small) + TRANSFORMER_STUDENT_WEIGHT * (
+            len(students) - len(small)
+        )
+    plan["evaluate"] = WEIGHTS["evaluate"]
+    return plan
+
+
+def _config_key(config: Mapping[str, Any]) -> dict[str, Any]:
+    """A run's config as compared for calibration: its name does not change its cost."""
+    return {k: v for k, v in config.items() if k != "name"}
+
+
+def _plan_of(run: Mapping[str, Any]) -> dict[str, float] | None:
+    try:
+        cfg = pipeline_from_dict(run.get("config") or {})
+        if cfg.domains.targets():
+            return None  # the target-domain plan has stages of its own per domain
+        return plan_for(run["kind"], cfg) if run["kind"] in PLAIN_KINDS else None
+    except Exception:  # noqa: BLE001 - an old or foreign config: no calibration from it
+        return None
+
+
+def calibration(
+    store, kind: str, config: Mapping[str, Any], plan: Mapping[str, float], exclude: int = -1
+) -> dict[str, float]:
+    """Expected seconds per stage of `plan` on this machine, from earlier finished runs of
+    `kind`: the timings of the last run with the same settings where there is one, else each
+    stage's weight times the median seconds per weight that stage took in earlier runs. {} when
+    the store has no finished run of this kind (the first run calibrates)."""
+    done = [r for r in store.runs(status="done", kind=kind) if r["id"] != exclude]
+    done = [r for r in done if r.get("timings")][:HISTORY_RUNS]
+    key = _config_key(config)
+    for r in done:
+        if _config_key(r.get("config") or {}) == key:
+            return {s: float(r["timings"][s]) for s in plan if s in r["timings"]}
+    per_weight: dict[str, list[float]] = {}
+    for r in done:
+        theirs = _plan_of(r)
+        for s, sec in (r["timings"] or {}).items():
+            if theirs and theirs.get(s):
+                per_weight.setdefault(s, []).append(float(sec) / theirs[s])
+    return {s: w * statistics.median(per_weight[s]) for s, w in plan.items() if s in per_weight}
+
+
+def remaining_s(
+    plan: Mapping[str, float],
+    timings: Mapping[str, float],
+    stage: str,
+    step: int,
+    total: int,
+    stage_elapsed: float,
+    expected: Mapping[str, float] | None = None,
+) -> float | None:
+    """Seconds left for the whole run (None: nothing measured yet to base it on).
+
+    `timings` are the finished stages' seconds, `stage` the one under way (`step` of `total`
+    done, for `stage_elapsed` s), `expected` a calibration (see `calibration`)."""
+    expected = expected or {}
+    frac = min(step / total, 1.0) if total else 0.0
+    done_w = sum(plan.get(s, 0.0) for s in timings) + plan.get(stage, 0.0) * frac
+    done_s = sum(timings[s] for s in timings if s in plan) + (stage_elapsed if stage else 0.0)
+    rate = done_s / done_w if done_w > 0 and done_s > 0 else None  # seconds per weight
+    known = [s for s in timings if s in expected and expected[s] > 0]
+    speed = 1.0
+    if known:
+        speed = sum(timings[s] for s in known) / sum(expected[s] for s in known)
+        speed = min(max(speed, SPEED_CLAMP[0]), SPEED_CLAMP[1])
+
+    def cost(s: str) -> float | None:
+        if s in expected:
+            return expected[s] * speed
+        return plan[s] * rate if rate is not None else None
+
+    left = 0.0
+    if stage and stage not in timings:
+        by_steps = stage_elapsed / step * max(total - step, 0) if step and total else None
+        whole = cost(stage) if stage in plan else None
+        by_plan = max(whole - stage_elapsed, 0.0) if whole is not None else None
+        if by_steps is not None and by_plan is not None:
+            # early in a stage its own step times are noisy: trust them as the stage goes on
+            now = frac * by_steps + (1 - frac) * by_plan
+        else:
+            now = by_steps if by_steps is not None else by_plan
+        if now is None:
+            return None
+        left += now
+    order = list(plan)
+    now_at = order.index(stage) if stage in plan else -1
+    for i, s in enumerate(order):
+        if s in timings or s == stage or i < now_at:  # done, under way, or skipped
+            continue
+        c = cost(s)
+        if c is None:
+            return None
+        left += c
+    return max(left, 0.0)
+
+
+def eta_errors(store, run_id: int, at: tuple[float, ...] = (0.25, 0.5, 0.75)) -> dict[str, Any]:
+    """The error of a finished run's whole-run ETA at fractions `at` of its duration.
+
+    For each fraction f: the last ETA recorded at or before f of the run (the `eta` series:
+    seconds left at seconds since the start), the actual time left then, and
+    `error` = (estimate - actual) / actual (+0.2: it promised 20% too much time). A run that
+    recorded no ETA gives None for that fraction."""
+    run = store.run(run_id)
+    if not run.get("started") or not run.get("finished"):
+        raise ValueError(f"run {run_id} has not finished")
+    total = run["finished"] - run["started"]
+    points = sorted(
+        (m["step"], m["value"]) for m in store.metrics(run_id) if m["series"] == ETA_SERIES
+    )
+    out: dict[str, Any] = {"run_id": run_id, "duration_s": round(total, 2), "at": {}}
+    for f in at:
+        t = f * total
+        before = [p for p in points if p[0] <= t]
+        if not before:
+            out["at"][f"{round(100 * f)}%"] = None
+            continue
+        when, estimate = before[-1]
+        actual = total - when
+        out["at"][f"{round(100 * f)}%"] = {
+            "elapsed_s": when,
+            "estimate_s": round(estimate, 2),
+            "actual_s": round(actual, 2),
+            "error": round((estimate - actual) / actual, 4) if actual > 0 else None,
+        }
+    return out
+
+
+def expected_duration(store, run: Mapping[str, Any]) -> float | None:
+    """Seconds a run not yet started will likely take on this machine: the calibration of
+    its plan from earlier finished runs (None: no such run yet, or not every stage of its
+    plan is known)."""
+    plan = _plan_of(run)
+    if plan is None:
+        return None
+    exp = calibration(store, run["kind"], run.get("config") or {}, plan, exclude=run["id"])
+    return sum(exp.values()) if exp and all(s in exp for s in plan) else None
+
+
+def queue_starts(store) -> dict[int, float | None]:
+    """{queued run id: seconds until it likely starts}, from the running runs' ETAs, the
+    estimates of the queued runs ahead of it and the live workers' slots (sweeps coordinate
+    beside the slots and take none). None where something ahead has no estimate yet; {} with
+    no live worker."""
+    workers = store.live_workers()
+    if not workers:
+        return {}  # nobody to take them yet: the page says so instead
+    slots = sum(int(w.get("slots") or 1) for w in workers)
+    running = [  # a foreground CLI run takes no worker slot; a sweep only coordinates
+        r
+        for r in store.active_runs()
+        if r["status"] == "running" and r.get("worker") and r["kind"] != "sweep"
+    ]
+    free = sorted((r["eta_s"] if r.get("eta_s") is not None else float("inf")) for r in running)
+    free = sorted(free + [0.0] * max(slots - len(free), 0))
+    out: dict[int, float | None] = {}
+    for r in store.queue():
+        if r["kind"] == "sweep":
+            out[r["id"]] = 0.0
+            continue
+        start = free.pop(0)  # the slot that frees first takes the next queued run
+        out[r["id"]] = None if start == float("inf") else start
+        took = expected_duration(store, r) if start != float("inf") else None
+        free = sorted([*free, start + took if took is not None else float("inf")])
+    return out
