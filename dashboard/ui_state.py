@@ -110,8 +110,11 @@ def restore_form_values() -> None:
 
 def keep_form_values() -> None:
     """At the end of each Train page run: copy the forms' widget values into our own key, so
-    coming back from another page recreates each widget with what the user last set."""
-    kept = st.session_state.setdefault(KEPT, {})
+    coming back from another page recreates each widget with what the user last set. The saved
+    values are loaded first: app.py calls this before any page runs, and an empty copy made here
+    would stop restore_form_values from ever loading them (a reload would lose the form)."""
+    restore_form_values()
+    kept = st.session_state[KEPT]
     for k, v in list(st.session_state.items()):
         if (
             isinstance(k, str)
