@@ -18,7 +18,7 @@ from pathlib import Path
 
 from conftest import fast_char_students, fast_transformer_students
 
-from core.runs.context import RunContext
+from core.runs.context import ETA_SERIES, RunContext
 from core.runs.execute import execute
 from core.runs.store import Store
 
@@ -40,6 +40,8 @@ def _figures(home: Path, cfg) -> dict:
     }
     curves: dict[str, list[list[float]]] = {}
     for row in store.metrics(rid):
+        if row["series"] in ETA_SERIES:  # seconds of this machine, not figures
+            continue
         curves.setdefault(row["series"], []).append([row["step"], row["value"]])
     return {"models": models, "curves": dict(sorted(curves.items()))}
 

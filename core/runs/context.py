@@ -4,6 +4,11 @@ Progress and losses go to the store (throttled), which is what makes a reloaded 
 process see the same live state. Every stage of every run plan talks to it: `plan` (stage
 weights), `stage`, `step` (with a loss and its series), `log_point`, `check_cancel`, `alone`
 (latency measured with the worker's other runs paused) and `finish`.
+
+Every `ETA_EVERY_S` seconds it also records, as two metric series keyed by the seconds since the
+run started, the overall progress (`run/progress`) and the whole-run estimate of the time left
+(`run/eta_s`, `whole_run_eta`), so an estimate can be checked afterwards against the time the
+run really took (benchmarks/first_run.py reports its error at 25/50/75% of a run).
 """
 
 from __future__ import annotations
@@ -23,6 +28,16 @@ log = logging.getLogger(__name__)
 
 KINDS = ("pipeline", "teacher", "augment", "distill", "sweep")
 ProgressFn = Callable[[dict[str, Any]], None]
+ETA_EVERY_S = 5.0
+ETA_SERIES = ("run/progress", "run/eta_s")  # timing, not figures: not loss or dev curves
+
+
+def whole_run_eta(progress: float | None, elapsed_s: float | None) -> float | None:
+    """Seconds left for the whole run, from the overall progress fraction (the stages' planned
+    weights) and the time so far; None until 3% is done (too early to say)."""
+    if not progress or not elapsed_s or progress < 0.03 or progress >= 1.0:
+        return None
+    return elapsed_s * (1.0 - progress) / progress
 
 
 class Cancelled(Exception):
@@ -50,6 +65,9 @@ class RunContext:
     _state: dict[str, Any] = field(default_factory=dict)
     _lock: threading.RLock = field(default_factory=threading.RLock)
     gate: Gate | None = None  # set when a worker executes the run: latency is measured alone
+    eta_every_s: float = ETA_EVERY_S  # how often the progress / ETA series get a point
+    _t0: float = field(default_factory=time.time)
+    _last_eta_log: float = 0.0
 
     @property
     def run_dir(self):
@@ -161,6 +179,18 @@ class RunContext:
             self.on_progress(self._state)
         self.check_cancel()
 
+    def _record_eta(self, overall: float) -> None:
+        """Buffer a point of the progress and whole-run ETA series (see the module docstring)."""
+        now = time.time()
+        if not self._plan or now - self._last_eta_log < self.eta_every_s:
+            return
+        self._last_eta_log = now
+        elapsed = now - self._t0
+        self._buffer.setdefault(ETA_SERIES[0], []).append((int(elapsed), overall))
+        eta = whole_run_eta(overall, elapsed)
+        if eta is not None:
+            self._buffer.setdefault(ETA_SERIES[1], []).append((int(elapsed), eta))
+
     def _write_state(self) -> None:
         self._last_flush = time.time()
         overall, eta = self._progress()
@@ -174,6 +204,7 @@ class RunContext:
             "timings": dict(self._timings),
         }
         self._state = state
+        self._record_eta(overall)
         # losses first: the buffer is only emptied once its points are in the store
         for series in list(self._buffer):
             if self._buffer[series]:
