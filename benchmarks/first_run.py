@@ -114,7 +114,12 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--home", help="folder for the two fresh stores (default: a temp folder)")
     p.add_argument("--out", default=str(ROOT / "benchmarks" / "results" / "first_run.json"))
-    p.add_argument("--precisions", default="fp32,auto", help="comma list, run in this order")
+    p.add_argument(
+        "--precisions",
+        default="fp32,auto",
+        help="comma list, run in this order; repeat to alternate on a machine whose load "
+        "drifts (fp32,auto,fp32,auto)",
+    )
     a = p.parse_args(own)
     logging.basicConfig(level=logging.WARNING)
     base = Path(a.home) if a.home else Path(tempfile.mkdtemp(prefix="first_run_"))
@@ -124,8 +129,8 @@ def main(argv: list[str] | None = None) -> int:
     )
     sides = []
     try:
-        for prec in a.precisions.split(","):
-            home = base / prec
+        for i, prec in enumerate(a.precisions.split(",")):
+            home = base / f"{i}-{prec}"
             shutil.rmtree(home, ignore_errors=True)  # a first run: nothing cached
             sides.append(one_side(prec, pipeline_args, home))
     finally:

@@ -106,7 +106,8 @@ class PipelineConfig:
         "auto",
         help="What the teacher (fine-tuning, labelling) and the transformer students train in: "
         "auto (bf16 autocast where the device computes bf16 natively: a CUDA GPU, or a CPU "
-        "with AMX-BF16 / AVX-512-BF16, where it is 1.5-3x faster; fp32 elsewhere), fp32, or "
+        "with AMX-BF16 / AVX-512-BF16: 1.6x a fine-tuning step, 3x labelling on a quiet "
+        "machine; fp32 elsewhere), fp32, or "
         "bf16 (refused where not native). Character and word students always use fp32. "
         "Recorded with the results.",
         flag="--precision",

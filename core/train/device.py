@@ -4,9 +4,11 @@ Precision is asked for once per run (`PipelineConfig.precision`: auto, fp32 or b
 resolved here, per device, to what the models really compute in ("bf16" or "fp32"):
 
 - `auto`: bf16 autocast on a CUDA GPU that supports it, and on a CPU with native bf16
-  instructions (AMX-BF16 or AVX-512-BF16: a fine-tuning step of m3e-small about 1.9x and
-  batch-64 inference about 3x faster there than fp32); fp32 on any other CPU, where bf16 is
-  emulated and slower.
+  instructions (AMX-BF16 or AVX-512-BF16: on a quiet 2-core Xeon a fine-tuning step of
+  m3e-small 1.6x and batch-64 inference 3.2x faster than fp32, benchmarks/precision_probe.py;
+  under heavy load the step's gain vanishes, inference keeps ahead); fp32 on any other CPU,
+  where bf16 is emulated and slower. Provisional until benchmarks/first_run.py has run on a
+  quiet machine (docs/benchmarks.md): `--precision fp32` or DISTILLERY_CPU_BF16=0 opts out.
 - `fp32`: float32 everywhere (figures comparable across machines; the golden test pins it).
 - `bf16`: bf16 autocast, *refused* (DeviceError, a ValueError: the CLI exits 2 before a run
   exists) on a device without native bf16, as `--device cuda` without a GPU is: a run that
