@@ -1,4 +1,4 @@
-"""A newcomer's first run, fp32 against `--precision auto`, side by side in one process: the
+"""A newcomer's first run, fp32 against `--precision bf16`, side by side in one process: the
 untouched default pipeline (`python -m core pipeline` with no flags: the embedded data, the
 m3e-small teacher, the character students), once per precision, each in a fresh store folder
 (so each pays for what a first run pays for: the preset's preparation, labelling without a cache);
@@ -102,9 +102,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--out", default=str(ROOT / "benchmarks" / "results" / "first_run.json"))
     p.add_argument(
         "--precisions",
-        default="fp32,auto",
+        default="fp32,bf16",
         help="comma list, run in this order; repeat to alternate on a machine whose load "
-        "drifts (fp32,auto,fp32,auto)",
+        "drifts (fp32,bf16,fp32,bf16); bf16 needs a CPU with AMX-BF16 or AVX-512-BF16",
     )
     a = p.parse_args(own)
     logging.basicConfig(level=logging.WARNING)

@@ -105,11 +105,11 @@ class PipelineConfig:
     precision: str = opt(
         "auto",
         help="What the teacher (fine-tuning, labelling) and the transformer students train in: "
-        "auto (bf16 autocast where the device computes bf16 natively: a CUDA GPU, or a CPU "
-        "with AMX-BF16 / AVX-512-BF16: 1.6x a fine-tuning step, 3x labelling on a quiet "
-        "machine; fp32 elsewhere), fp32, or "
-        "bf16 (refused where not native). Character and word students always use fp32. "
-        "Recorded with the results.",
+        "auto (bf16 autocast on a CUDA GPU that has it; fp32 on the CPU until a quiet "
+        "benchmark shows bf16 pays there, see docs/benchmarks.md), fp32, or bf16 (autocast; "
+        "on a CPU with AMX-BF16 / AVX-512-BF16 a fine-tuning step ran 1.6x and labelling 3x "
+        "faster on a quiet machine; refused where not native). Character and word students "
+        "always use fp32. Recorded with the results.",
         flag="--precision",
         choices=["auto", "fp32", "bf16"],
     )
