@@ -262,6 +262,9 @@ def tiny_cfg(tiny_data, tiny_teacher_dir):
             students=_fast_students(student_epochs),
             latency_samples=10,
             device="cpu",
+            # pinned: `auto` means bf16 on a CPU with AMX / AVX-512-BF16 and fp32 elsewhere, and
+            # the figures tests compare (golden, reruns) must not depend on the machine's CPU
+            precision="fp32",
         )
         return dataclasses.replace(cfg, **fields)
 

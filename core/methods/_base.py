@@ -35,6 +35,7 @@ class Shared:
     dev_labels: list[int] = field(default_factory=list)
     teacher: Any = None  # core.teacher.Teacher: its model for the methods that need internals
     device: str = "cpu"  # where transformer students train ("cpu" | "cuda")
+    precision: str = "fp32"  # what their training forward passes compute in ("bf16" | "fp32")
     home: Any = None  # the store's folder (presets and checkpoints resolve under it)
     # MetaKD (core.metakd): per-row loss weights (domain expertise) and the meta-teacher's
     # vector per row for a first, intermediate stage of `hidden_epochs` epochs

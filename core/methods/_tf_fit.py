@@ -128,6 +128,7 @@ def loop_stage(
         series=job.name,
         dev=check,
         before_step=stage.before_step,
+        precision=shared.precision,
     )
 
 
@@ -161,6 +162,7 @@ def fit(
     student.info = {
         "train_texts": max(len(r) for r in row_sets),
         "train_device": device.type,
+        "train_precision": shared.precision,
         "stage_s": result.seconds,
     }
     return student

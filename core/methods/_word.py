@@ -74,7 +74,12 @@ def train(job: StudentJob, shared: Shared, ctx):
     )
     if unit == "pieces":
         student.pieces = shared.pieces()
-    student.info = {"train_texts": n, "vocab_size": len(vocab), "train_device": "cpu"}
+    student.info = {
+        "train_texts": n,
+        "vocab_size": len(vocab),
+        "train_device": "cpu",
+        "train_precision": "fp32",
+    }
     return student
 
 

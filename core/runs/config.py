@@ -102,6 +102,17 @@ class PipelineConfig:
         flag="--device",
         choices=["auto", "cpu", "cuda"],
     )
+    precision: str = opt(
+        "auto",
+        help="What the teacher (fine-tuning, labelling) and the transformer students train in: "
+        "auto (bf16 autocast on a CUDA GPU that has it; fp32 on the CPU until a quiet "
+        "benchmark shows bf16 pays there, see docs/benchmarks.md), fp32, or bf16 (autocast; "
+        "on a CPU with AMX-BF16 / AVX-512-BF16 a fine-tuning step ran 1.6x and labelling 3x "
+        "faster on a quiet machine; refused where not native). Character and word students "
+        "always use fp32. Recorded with the results.",
+        flag="--precision",
+        choices=["auto", "fp32", "bf16"],
+    )
 
 
 def pipeline_from_dict(d: dict[str, Any]) -> PipelineConfig:

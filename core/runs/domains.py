@@ -25,6 +25,7 @@ from core.runs.scoring import evaluate_models
 from core.runs.stages import (
     augment_stage,
     data_stage,
+    devices_record,
     fine_tune_stage,
     resolved_teacher,
     shared_inputs,
@@ -41,7 +42,6 @@ from core.teacher.metakd import (
     prototype_scores,
     teacher_features,
 )
-from core.train.device import pick_device, precision
 
 log = logging.getLogger(__name__)
 
@@ -84,7 +84,12 @@ def _meta_teacher(cfg: PipelineConfig, bundle: DataBundle, ctx, teacher_cfg):
     train = bundle.train
     ctx.stage("prototypes", 1)
     vecs = cls_vectors(
-        teacher_cfg.model, train.texts, store.home, teacher_cfg.max_length, cfg.device
+        teacher_cfg.model,
+        train.texts,
+        store.home,
+        teacher_cfg.max_length,
+        cfg.device,
+        requested=cfg.precision,
     )
     proto = prototype_scores(vecs, train.labels, train.domains)
     ctx.step()
@@ -174,11 +179,7 @@ def run_targets(kind: str, cfg: PipelineConfig, ctx) -> dict:
         "targets": per_target,
         "timings": ctx.finish(),
         "threads": torch.get_num_threads(),
-        "devices": {
-            "teacher": pick_device(cfg.device).type,
-            "teacher_precision": precision(pick_device(cfg.device)),
-            "transformer_students": pick_device(cfg.device).type,
-        },
+        "devices": devices_record(cfg),
         "models": models,
     }
     return write_summary(ctx, summary)

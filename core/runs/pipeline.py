@@ -18,6 +18,7 @@ from core.runs.scoring import evaluate_models
 from core.runs.stages import (
     augment_stage,
     data_stage,
+    devices_record,
     shared_inputs,
     student_jobs,
     teacher_stage,
@@ -26,7 +27,6 @@ from core.runs.stages import (
     write_summary,
 )
 from core.teacher.logits import teacher_logits
-from core.train.device import pick_device, precision
 
 log = logging.getLogger(__name__)
 
@@ -71,13 +71,7 @@ def run_pipeline(kind: str, cfg: PipelineConfig, ctx) -> dict:
         "data": data_desc,
         "timings": ctx.finish(),
         "threads": torch.get_num_threads(),
-        # where each stage ran: the teacher (fine-tune, labels) and the transformer students
-        # on `device`, the word / character students on the CPU, all latency on the CPU
-        "devices": {
-            "teacher": teacher.device.type,
-            "teacher_precision": precision(teacher.device),
-            "transformer_students": pick_device(cfg.device).type,
-        },
+        "devices": devices_record(cfg, teacher),
         "models": out,
     }
     return write_summary(ctx, summary)

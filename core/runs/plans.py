@@ -12,6 +12,7 @@ from core.runs.config import PipelineConfig
 from core.runs.domains import check_targets, run_targets
 from core.runs.pipeline import run_pipeline
 from core.runs.stages import reused_teacher_dir
+from core.train.device import pick_device, precision
 
 
 def run_plan(kind: str, cfg: PipelineConfig, ctx) -> dict:
@@ -23,9 +24,11 @@ def run_plan(kind: str, cfg: PipelineConfig, ctx) -> dict:
 
 def preflight(store, kind: str, cfg: PipelineConfig) -> DataBundle:
     """Everything that can be refused before a run exists: the data (DataError naming file and
-    line) and the teacher to reuse (see `reused_teacher_dir`). The CLI and the Train page call
+    line), the device and precision (`--precision bf16` on a CPU without native bf16), and
+    the teacher to reuse (see `reused_teacher_dir`). The CLI and the Train page call
     it before creating a run, so a refused launch leaves nothing behind; the run checks the
     teacher again when it starts, for callers that go straight to `execute`."""
+    precision(pick_device(cfg.device), cfg.precision)  # DeviceError (a ValueError): no GPU, no bf16
     archs = [s.method for s in cfg.students] if kind in ("pipeline", "distill") else []
     twice = sorted({a for a in archs if archs.count(a) > 1})
     if twice:

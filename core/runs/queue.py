@@ -57,9 +57,10 @@ def queue_waiting(store: Store) -> bool:
 
 def queue(store: Store) -> list[dict[str, Any]]:
     """Queued runs in the order workers take them (oldest first)."""
-    with store.db() as db:
-        rows = db["runs"].rows_where("status = 'queued'", order_by="id")
-        return [decode_run(r) for r in rows]
+    return [
+        decode_run(r)
+        for r in store.select("select * from runs where status = 'queued' order by id")
+    ]
 
 
 def queue_position(store: Store, run_id: int) -> tuple[int, int] | None:
@@ -100,12 +101,10 @@ def live_workers(store: Store, max_age_s: float = WORKER_STALE_S) -> list[dict[s
     """Workers that beat within `max_age_s` and have not stopped (on this host: whose
     process is alive), oldest first."""
     now = time.time()
-    with store.db() as db:
-        rows = list(
-            db["workers"].rows_where(
-                "stopped is null and heartbeat > ?", [now - max_age_s], order_by="started"
-            )
-        )
+    rows = store.select(
+        "select * from workers where stopped is null and heartbeat > ? order by started",
+        [now - max_age_s],
+    )
     out = []
     for r in rows:
         if r["host"] == HOST and not pid_alive(r["pid"]):

@@ -22,7 +22,6 @@ from core.export.exporter import onnx_speed
 from core.runs.config import PipelineConfig
 from core.teacher.logits import teacher_logits
 from core.teacher.model import Teacher
-from core.train.device import precision
 
 log = logging.getLogger(__name__)
 
@@ -64,7 +63,7 @@ def _eval_teacher(teacher: Teacher, bundle: DataBundle, cfg: PipelineConfig, ctx
     m["params"] = teacher.num_params()
     # where the teacher's stages ran (the batch-1 latency above is on this device too)
     m["device"] = teacher.device.type
-    m["precision"] = precision(teacher.device)
+    m["precision"] = teacher.precision  # labelling and batch-1 latency alike
     m["size_bytes"] = folder_bytes(Path(teacher.path) / "model.safetensors")
     m["max_length"] = teacher.max_length
     if cfg.onnx_latency:
@@ -144,7 +143,15 @@ def evaluate_models(
         m = dict(m)
         m["family"] = r["family"]
         m["role"] = r["role"]
-        for key in ("train_texts", "vocab_size", "seed", "train_s", "train_device", "stage_s"):
+        for key in (
+            "train_texts",
+            "vocab_size",
+            "seed",
+            "train_s",
+            "train_device",
+            "train_precision",
+            "stage_s",
+        ):
             if key in r:
                 m[key] = r[key]
         if twin:

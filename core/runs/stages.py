@@ -28,7 +28,7 @@ from core.teacher.hf import AUTO, auto_teacher
 from core.teacher.model import META as TEACHER_META
 from core.teacher.model import Teacher, load_teacher
 from core.teacher.provenance import seen_mask
-from core.train.device import pick_device
+from core.train.device import pick_device, precision
 
 log = logging.getLogger(__name__)
 
@@ -82,7 +82,7 @@ def teacher_stage(kind: str, cfg: PipelineConfig, bundle: DataBundle, ctx) -> Te
     if cfg.teacher_run is not None:
         path = reused_teacher_dir(store, cfg, bundle)
         ctx.stage("teacher", 1)
-        teacher = load_teacher(path, cfg.device)
+        teacher = load_teacher(path, cfg.device, cfg.precision)
         if teacher.label_names != bundle.label_names:
             raise ValueError(
                 f"teacher of run {cfg.teacher_run} has labels {teacher.label_names}, "
@@ -114,6 +114,7 @@ def fine_tune_stage(
         dev=dev,
         ctx=ctx,
         device=cfg.device,
+        requested=cfg.precision,
         series=name,
         **extra,
     )
@@ -156,6 +157,24 @@ def tokenize_stage(jobs: list[StudentJob], shared: Shared, ctx) -> None:
             shared.tokens(tokens, max_len, progress=ctx.step if i == 0 else None)
 
 
+def devices_record(cfg: PipelineConfig, teacher: Teacher | None = None) -> dict:
+    """Where each stage ran and in which precision (results.json's `devices`): the teacher
+    (fine-tuning, labels) and the transformer students on `device` in the precision the run's
+    `precision` resolved to there, the word / character students on the CPU in fp32, and all
+    latency on the CPU."""
+    dev = teacher.device if teacher is not None else pick_device(cfg.device)
+    students = pick_device(cfg.device)
+    return {
+        "precision_requested": cfg.precision,
+        "teacher": dev.type,
+        "teacher_precision": teacher.precision if teacher else precision(dev, cfg.precision),
+        "transformer_students": students.type,
+        "transformer_students_precision": precision(students, cfg.precision),
+        "word_char_students": "cpu",
+        "word_char_students_precision": "fp32",
+    }
+
+
 def write_summary(ctx, summary: dict) -> dict:
     """results.json in the run's folder: what the report and the CLI read back."""
     text = json.dumps(summary, indent=1, ensure_ascii=False)
@@ -188,6 +207,7 @@ def shared_inputs(
         dev_labels=bundle.dev.labels if bundle.dev else [],
         teacher=teacher,
         device=pick_device(cfg.device).type,
+        precision=precision(pick_device(cfg.device), cfg.precision),
         home=home,
     )
 

@@ -27,8 +27,6 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-import sqlite_utils
-
 from core.data.hashing import sha256_file
 from core.runs import queue as run_queue
 from core.runs.schema import (
@@ -85,11 +83,35 @@ class Store:
         return conn
 
     @contextmanager
-    def db(self) -> Iterator[sqlite_utils.Database]:
+    def db(self) -> Iterator[Any]:
+        """A sqlite-utils Database on a fresh connection, committed on the way out (the writes
+        and their upserts). Imported here: sqlite-utils imports pandas (half a second), which a
+        store-only command (`runs list`) never needs; its reads go through `select`."""
+        import sqlite_utils
+
         conn = self._connect()
         try:
             yield sqlite_utils.Database(conn)
             conn.commit()
+        finally:
+            conn.close()
+
+    def select(self, sql: str, args: list[Any] | tuple[Any, ...] = ()) -> list[dict[str, Any]]:
+        """Rows of one read query as dicts, on plain sqlite3."""
+        conn = self._connect()
+        try:
+            conn.row_factory = sqlite3.Row
+            return [dict(r) for r in conn.execute(sql, list(args)).fetchall()]
+        finally:
+            conn.close()
+
+    def execute(self, sql: str, args: list[Any] | tuple[Any, ...] = ()) -> int:
+        """One write statement, committed; the number of rows it changed."""
+        conn = self._connect()
+        try:
+            n = conn.execute(sql, list(args)).rowcount
+            conn.commit()
+            return n
         finally:
             conn.close()
 
@@ -177,9 +199,10 @@ class Store:
             db["runs"].update(run_id, fields)
 
     def run(self, run_id: int) -> dict[str, Any]:
-        with self.db() as db:
-            row = db["runs"].get(run_id)
-        return decode_run(row)
+        rows = self.select("select * from runs where id = ?", [run_id])
+        if not rows:
+            raise KeyError(f"no run {run_id}")
+        return decode_run(rows[0])
 
     def runs(
         self, status: str | None = None, kind: str | None = None, parent: int | None = None
@@ -194,16 +217,16 @@ class Store:
         if kind:
             where.append("kind = ?")
             args.append(kind)
-        with self.db() as db:
-            rows = db["runs"].rows_where(" and ".join(where) or None, args, order_by="id desc")
-            return [decode_run(r) for r in rows]
+        cond = f"where {' and '.join(where)} " if where else ""
+        return [
+            decode_run(r) for r in self.select(f"select * from runs {cond}order by id desc", args)
+        ]
 
     def active_runs(self) -> list[dict[str, Any]]:
         """Queued and running runs, newest first: one small query, cheap enough for every
         page render and every live refresh."""
-        with self.db() as db:
-            rows = db["runs"].rows_where(IS_ACTIVE, order_by="id desc")
-            return [decode_run(r) for r in rows]
+        rows = self.select(f"select * from runs where {IS_ACTIVE} order by id desc")
+        return [decode_run(r) for r in rows]
 
     def request_cancel(self, run_id: int) -> str:
         """Cancel a run: a queued one is `cancelled` at once (no worker will take it); a running
@@ -308,13 +331,13 @@ class Store:
         wait for a worker. One small query when nothing runs, so every page render can afford it.
         """
         now = time.time()
-        with self.db() as db:
-            rows = db.execute(
-                "select id, pid, host, heartbeat, coalesce(started, created) from runs "
-                "where status = 'running'"
-            ).fetchall()
+        rows = self.select(
+            "select id, pid, host, heartbeat, coalesce(started, created) as since from runs "
+            "where status = 'running'"
+        )
         hit = []
-        for rid, pid, host, beat, created in rows:
+        for r in rows:
+            rid, pid, host, beat, created = r["id"], r["pid"], r["host"], r["heartbeat"], r["since"]
             last = beat if beat is not None else created
             if last is not None and now - last > stale_after_s:
                 why = f"no heartbeat for {now - last:.0f} s"
@@ -323,15 +346,13 @@ class Store:
             else:
                 continue
             error = self.stopped_error(rid, why)
-            with self.db() as db:
-                # only if nothing moved since we looked: no new heartbeat, no new owner
-                cur = db.execute(
-                    "update runs set status = 'interrupted', finished = ?, updated = ?, error = ? "
-                    "where id = ? and status = 'running' "
-                    "and heartbeat is ? and pid is ?",
-                    [now, now, error, rid, beat, pid],
-                )
-            if cur.rowcount:
+            # only if nothing moved since we looked: no new heartbeat, no new owner
+            changed = self.execute(
+                "update runs set status = 'interrupted', finished = ?, updated = ?, error = ? "
+                "where id = ? and status = 'running' and heartbeat is ? and pid is ?",
+                [now, now, error, rid, beat, pid],
+            )
+            if changed:
                 log.warning("run %d marked interrupted: %s", rid, why)
                 hit.append(rid)
         return hit

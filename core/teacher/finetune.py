@@ -38,6 +38,7 @@ def fine_tune(
     dev: tuple[list[str], list[int]] | None = None,
     ctx=None,
     device: str = "auto",
+    requested: str = "fp32",
     sample_weights: list[float] | None = None,
     aux=None,
     series: str = "teacher",
@@ -47,7 +48,9 @@ def fine_tune(
     `sample_weights` scale each training row's loss (MetaKD's prototype scores); `aux` adds a
     training-only head and per-row loss term (`aux.modules`, `aux.loss(out, feats, rows)`, see
     core.teacher.metakd.DomainCorruption), trained with the model and dropped afterwards.
-    `series` names the progress stage and loss curve ("meta_teacher" for the meta-teacher)."""
+    `series` names the progress stage and loss curve ("meta_teacher" for the meta-teacher).
+    `requested` is the run's precision (auto, fp32, bf16), resolved for the device here: the
+    fine-tuning forward passes, the dev checks and the teacher's later labelling follow it."""
     torch.manual_seed(cfg.seed)  # the new classifier head and dropout
     rng = random.Random(cfg.seed)  # batch order
     source = resolve_source(cfg.model, home)
@@ -55,9 +58,12 @@ def fine_tune(
     tok, model = load_pretrained(source, len(label_names), label_names)
     log.info("teacher %s loaded in %.1fs", cfg.model, time.time() - t0)
     dev_ = pick_device(device)
-    log.info("teacher fine-tunes on %s (%s)", dev_, precision(dev_))
+    resolved = precision(dev_, requested)
+    log.info("teacher fine-tunes on %s (%s)", dev_, resolved)
     model.to(dev_)
-    teacher = Teacher(tok, model, cfg.max_length, dev_, label_names, path=str(out_dir))
+    teacher = Teacher(
+        tok, model, cfg.max_length, dev_, label_names, path=str(out_dir), precision=resolved
+    )
     stage = teacher_stage(cfg, teacher, train_texts, train_labels, dev, sample_weights, aux)
     stage.series = series
     result = fit([stage], rng, ctx)
@@ -148,5 +154,5 @@ def teacher_stage(
         clip_params=list(model.parameters()),
         dev=check,
         own_progress=True,
-        autocast=device,
+        precision=teacher.precision,
     )

@@ -1,7 +1,10 @@
 """Teacher logits, computed once per (teacher, texts) and cached as safetensors.
 
 Labelling the transfer set is the slowest stage on a CPU, and every student run needs the same
-numbers, so reruns with other student settings only pay for the students.
+numbers, so reruns with other student settings only pay for the students. The cache is keyed
+by what produced the logits: the teacher's weights (fingerprint), how many tokens it read, the
+device and precision it computed in (bf16 logits differ from fp32 ones in the third decimal),
+and the texts, so a bf16 run is never served fp32 logits or the other way round.
 """
 
 from __future__ import annotations
@@ -20,8 +23,14 @@ from core.teacher.model import Teacher
 log = logging.getLogger(__name__)
 
 
+def cache_key(teacher: Teacher, texts: list[str]) -> str:
+    """fingerprint_maxlength_device-precision_textshash (see the module docstring)."""
+    producer = f"{teacher.device.type}-{teacher.precision}"
+    return f"{teacher.fingerprint}_{teacher.max_length}_{producer}_{texts_hash(texts)}"
+
+
 def cache_path(home: Path, teacher: Teacher, texts: list[str]) -> Path:
-    key = f"{teacher.fingerprint}_{teacher.max_length}_{texts_hash(texts)}"
+    key = cache_key(teacher, texts)
     return Path(home) / "cache" / "logits" / f"{key}.safetensors"
 
 

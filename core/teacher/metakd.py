@@ -25,7 +25,7 @@ from torch import nn
 from core.data import pairs
 from core.teacher.hf import load_pretrained, resolve_source
 from core.teacher.model import Teacher
-from core.train.device import autocast, pick_device
+from core.train.device import autocast, pick_device, precision
 
 log = logging.getLogger(__name__)
 
@@ -48,15 +48,23 @@ def mean_tokens(hidden: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
 
 @torch.inference_mode()
 def cls_vectors(
-    model: str, texts: list[str], home, max_length: int, device: str = "auto", batch_size=64
+    model: str,
+    texts: list[str],
+    home,
+    max_length: int,
+    device: str = "auto",
+    batch_size=64,
+    requested: str = "fp32",
 ) -> torch.Tensor:
-    """[CLS] vectors of the pre-trained encoder `model` (a preset, folder or hub name)."""
+    """[CLS] vectors of the pre-trained encoder `model` (a preset, folder or hub name), in the
+    precision `requested` resolves to on `device`."""
     tok, m = load_pretrained(resolve_source(model, home), 2, None)
     dev = pick_device(device)
     m.to(dev).eval()
+    resolved = precision(dev, requested)
     out = None
     for idx, enc in _encode_batches(tok, texts, max_length, batch_size):
-        with autocast(dev):
+        with autocast(dev, resolved):
             h = m(**enc.to(dev), output_hidden_states=True).hidden_states[-1][:, 0].float().cpu()
         if out is None:
             out = torch.empty(len(texts), h.shape[-1])
@@ -123,7 +131,7 @@ def teacher_features(
     content = None
     for idx, enc in _encode_batches(teacher.tokenizer, texts, teacher.max_length, batch_size):
         enc = enc.to(teacher.device)
-        with autocast(teacher.device):
+        with autocast(teacher.device, teacher.precision):
             out = m(**enc, output_hidden_states=True)
         logits[idx] = out.logits.float().cpu()
         c = mean_tokens(out.hidden_states[-1].float(), enc["attention_mask"]).cpu()

@@ -14,7 +14,7 @@ from core.data import pairs
 from core.data.hashing import sha256_file
 from core.teacher import provenance as provenance_file
 from core.teacher.hf import load_pretrained
-from core.train.device import autocast, pick_device
+from core.train.device import autocast, pick_device, precision
 
 META = "distillery.json"
 
@@ -29,10 +29,12 @@ def batched_logits(
     batch_size: int = 64,
     progress=None,
     prepare=None,
+    resolved: str = "fp32",
 ) -> torch.Tensor:
     """Logits of any sequence classifier (the teacher, a transformer student) for `texts`:
     batched in length order (little padding), returned in the texts' order, float32 on CPU.
-    `prepare` puts a tokenised batch where the model wants it (device, accepted inputs)."""
+    `prepare` puts a tokenised batch where the model wants it (device, accepted inputs);
+    `resolved` is the precision the forward pass runs in (core.train.device.precision)."""
     model.eval()
     order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
     out = torch.empty(len(texts), num_labels)
@@ -42,7 +44,7 @@ def batched_logits(
         enc = pairs.encode(
             tokenizer, [texts[i] for i in idx], max_length, padding=True, return_tensors="pt"
         )
-        with autocast(device):
+        with autocast(device, resolved):
             out[idx] = model(**(prepare(enc) if prepare else enc)).logits.float().cpu()
         if progress:
             progress(len(idx))
@@ -59,6 +61,9 @@ class Teacher:
     fingerprint: str = ""
     path: str = ""
     task: str = "single"  # "pair": fine-tuned on tokenizer(text_a, text_b)
+    # what its forward passes compute in, resolved for `device` ("bf16": autocast; "fp32"):
+    # labelling, dev checks and fine-tuning all follow it, and the label cache is keyed by it
+    precision: str = "fp32"
 
     def logits(self, texts: list[str], batch_size: int = 64, progress=None) -> torch.Tensor:
         """Batched, length-sorted (little padding), in original order; float32 on CPU."""
@@ -71,13 +76,15 @@ class Teacher:
             batch_size=batch_size,
             progress=progress,
             prepare=lambda enc: enc.to(self.device),
+            resolved=self.precision,
         )
 
     @torch.inference_mode()
     def predict_one(self, text: str) -> torch.Tensor:
         enc = pairs.encode(self.tokenizer, text, self.max_length, return_tensors="pt")
         enc = enc.to(self.device)
-        return self.model(**enc).logits[0].float().cpu()
+        with autocast(self.device, self.precision):
+            return self.model(**enc).logits[0].float().cpu()
 
     def truncated(self, text: str) -> bool:
         """Whether `predict_one` scores only the first `max_length` tokens of `text`."""
@@ -87,8 +94,9 @@ class Teacher:
         return sum(p.numel() for p in self.model.parameters())
 
 
-def load_teacher(path: str | Path, device: str = "auto") -> Teacher:
-    """Load a teacher fine-tuned by Distillery (a folder with distillery.json)."""
+def load_teacher(path: str | Path, device: str = "auto", requested: str = "fp32") -> Teacher:
+    """Load a teacher fine-tuned by Distillery (a folder with distillery.json), to run on
+    `device` in the precision `requested` resolves to there (fp32 unless a run asks)."""
     path = Path(path)
     meta = json.loads((path / META).read_text())
     tok, model = load_pretrained(str(path), None, None)
@@ -103,6 +111,7 @@ def load_teacher(path: str | Path, device: str = "auto") -> Teacher:
         meta["fingerprint"],
         str(path),
         task=meta.get("task", "single"),
+        precision=precision(dev, requested),
     )
 
 

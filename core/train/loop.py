@@ -10,7 +10,6 @@ stopping. The run context `ctx` is duck-typed (core.runs.jobs.RunContext: `stage
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import random
 import time
@@ -19,7 +18,7 @@ from collections.abc import Sequence
 import torch
 
 from core.train.batches import count_steps, length_batches
-from core.train.device import autocast
+from core.train.device import autocast, model_device
 from core.train.optim import clipped, optimisers
 from core.train.select import score
 from core.train.stage import FitResult, Stage
@@ -57,6 +56,7 @@ def run_stage(stage: Stage, rng: random.Random, ctx, result: FitResult) -> float
         ctx.stage(stage.series, total)
     model, dev = stage.model, stage.dev
     best, best_state, bad, done = float("-inf"), None, 0, 0
+    device = model_device(model)
     for epoch in range(stage.epochs):
         if stage.max_steps is not None and done >= total:
             break
@@ -65,7 +65,7 @@ def run_stage(stage: Stage, rng: random.Random, ctx, result: FitResult) -> float
             if stage.max_steps is not None and done >= total:
                 break
             batch = stage.collate(idx)
-            with autocast(stage.autocast) if stage.autocast else contextlib.nullcontext():
+            with autocast(device, stage.precision):
                 terms = stage.loss(batch, done / max(total, 1))
                 loss = sum(terms.values())
             for o in opts:

@@ -71,7 +71,9 @@ class Stage:
     # open a progress stage of its own (named `series`) sized to this stage's steps; without,
     # its steps count towards the stage the caller opened (students training side by side)
     own_progress: bool = False
-    autocast: torch.device | None = None  # run the forward pass in this device's precision
+    # the forward pass's precision, resolved by core.train.device.precision ("bf16": autocast
+    # on the model's device; "fp32": none); backward and the optimiser step stay float32
+    precision: str = "fp32"
     before_step: Callable[[], None] | None = None  # after backward, before clipping
     after_step: Callable[[], None] | None = None  # after the optimiser step
 

@@ -1,0 +1,196 @@
+"""Precision on the CPU: `--precision auto|fp32|bf16` resolved per device, bf16 autocast really
+used for the teacher (fine-tuning, labelling) and transformer students where the CPU has native
+bf16, fp32 where it has not, recorded with the results, and a label cache keyed by it.
+
+Either kind of CPU is simulated with DISTILLERY_CPU_BF16 (0: no native bf16, 1: native), the
+override `core.train.device.cpu_bf16_supported` documents; nothing of core is mocked.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+
+import pytest
+import torch
+from conftest import fast_transformer_students, run_cli, tiny_run_flags
+
+from core.runs.context import RunContext
+from core.runs.execute import execute
+from core.runs.store import Store
+from core.teacher.finetune import fine_tune
+from core.teacher.logits import cache_path, teacher_logits
+from core.teacher.model import Teacher
+from core.train.device import (
+    CPU_BF16_ENV,
+    DeviceError,
+    cpu_bf16_supported,
+    precision,
+)
+
+CPU = torch.device("cpu")
+TEXTS = ["房间很干净", "服务太差了", "早餐一般", "位置很好，交通方便", "不会再来了"]
+
+
+@pytest.fixture
+def no_bf16(monkeypatch):
+    monkeypatch.setenv(CPU_BF16_ENV, "0")
+
+
+@pytest.fixture
+def has_bf16(monkeypatch):
+    monkeypatch.setenv(CPU_BF16_ENV, "1")
+
+
+@pytest.fixture(scope="module")
+def tiny(tiny_teacher_dir):
+    from transformers import AutoModelForSequenceClassification, AutoTokenizer
+
+    tok = AutoTokenizer.from_pretrained(tiny_teacher_dir)
+    model = AutoModelForSequenceClassification.from_pretrained(tiny_teacher_dir).eval()
+    return tok, model
+
+
+def _teacher(tiny, resolved: str) -> Teacher:
+    tok, model = tiny
+    return Teacher(tok, model, 32, CPU, ["0", "1"], fingerprint="tiny", precision=resolved)
+
+
+def _dtypes_seen(model: torch.nn.Module) -> tuple[list[torch.dtype], object]:
+    """dtypes of the first linear layer's outputs while the hook is on (autocast shows here)."""
+    seen: list[torch.dtype] = []
+    linear = next(m for m in model.modules() if isinstance(m, torch.nn.Linear))
+    handle = linear.register_forward_hook(lambda _m, _i, out: seen.append(out.dtype))
+    return seen, handle
+
+
+# -- resolving a requested precision -------------------------------------------------------------
+def test_cpu_flags_decide_without_override(monkeypatch):
+    monkeypatch.delenv(CPU_BF16_ENV, raising=False)
+    assert not cpu_bf16_supported(frozenset({"avx2", "avx512f", "avx512bw"}))  # emulated only
+    avx512 = torch.backends.cpu.get_cpu_capability().startswith("AVX512")
+    assert cpu_bf16_supported(frozenset({"amx_bf16"})) == avx512
+    assert cpu_bf16_supported(frozenset({"avx512_bf16"})) == avx512
+
+
+def test_auto_falls_back_to_fp32_without_native_bf16(no_bf16):
+    assert precision(CPU, "auto") == "fp32"
+    assert precision(CPU, "fp32") == "fp32"
+    with pytest.raises(DeviceError, match="precision 'bf16' asked for on cpu.*amx_bf16"):
+        precision(CPU, "bf16")
+    with pytest.raises(DeviceError, match="choose one of auto, fp32, bf16"):
+        precision(CPU, "fp16")
+
+
+def test_auto_keeps_the_cpu_in_fp32_and_bf16_is_asked_for(has_bf16):
+    assert precision(CPU, "auto") == "fp32"  # until a quiet benchmark shows it pays (docs)
+    assert precision(CPU, "bf16") == "bf16"
+    assert precision(CPU, "fp32") == "fp32"  # asked for: kept, whatever the CPU
+
+
+# -- bf16 really used --------------------------------------------------------------------------
+def test_bf16_labelling_runs_in_bf16_and_stays_close_to_fp32(tiny):
+    fp32, bf16 = _teacher(tiny, "fp32"), _teacher(tiny, "bf16")
+    seen, handle = _dtypes_seen(tiny[1])
+    try:
+        a = fp32.logits(TEXTS)
+        assert set(seen) == {torch.float32}
+        seen.clear()
+        b = bf16.logits(TEXTS)
+        assert set(seen) == {torch.bfloat16}
+        seen.clear()
+        one = bf16.predict_one(TEXTS[0])  # batch-1 latency path: the same precision
+        assert set(seen) == {torch.bfloat16}
+    finally:
+        handle.remove()
+    assert a.dtype == b.dtype == one.dtype == torch.float32  # logits come back float32
+    assert not torch.equal(a, b)  # bf16 was used ...
+    assert torch.allclose(a, b, atol=5e-2)  # ... and its logits are the fp32 ones, nearly
+    assert (a.argmax(-1) == b.argmax(-1)).float().mean() >= 0.8
+
+
+def test_fine_tuning_follows_the_requested_precision(
+    tiny_data, tiny_teacher_dir, tiny_cfg, tmp_path, monkeypatch
+):
+    """`bf16` fine-tunes in bf16 on a CPU with native bf16, `auto` in fp32 on any CPU."""
+    cfg = tiny_cfg().teacher
+    texts = [t for _, t in tiny_data.train_rows[:32]]
+    labels = [y for y, _ in tiny_data.train_rows[:32]]
+    for flag, asked, want in (("1", "bf16", "bf16"), ("1", "auto", "fp32"), ("0", "auto", "fp32")):
+        monkeypatch.setenv(CPU_BF16_ENV, flag)
+        seen: list[torch.dtype] = []
+        handle = torch.nn.modules.module.register_module_forward_hook(
+            lambda m, _i, out, seen=seen: (
+                seen.append(out.dtype) if isinstance(m, torch.nn.Linear) else None
+            )
+        )
+        try:
+            teacher = fine_tune(
+                cfg, texts, labels, ["0", "1"], tmp_path / f"{flag}{asked}", tmp_path,
+                device="cpu", requested=asked,
+            )  # fmt: skip
+        finally:
+            handle.remove()
+        assert teacher.precision == want
+        assert set(seen) == {torch.bfloat16 if want == "bf16" else torch.float32}
+
+
+# -- the label cache ---------------------------------------------------------------------------
+def test_cache_is_keyed_by_precision(tiny, tmp_path):
+    fp32, bf16 = _teacher(tiny, "fp32"), _teacher(tiny, "bf16")
+    assert cache_path(tmp_path, fp32, TEXTS) != cache_path(tmp_path, bf16, TEXTS)
+    a, cached = teacher_logits(fp32, TEXTS, tmp_path)
+    assert not cached
+    b, cached = teacher_logits(bf16, TEXTS, tmp_path)  # an fp32 cache is not served to bf16
+    assert not cached and not torch.equal(a, b)
+    again, cached = teacher_logits(fp32, TEXTS, tmp_path)
+    assert cached and torch.equal(again, a)
+    again, cached = teacher_logits(bf16, TEXTS, tmp_path)
+    assert cached and torch.equal(again, b)
+
+
+# -- recorded with the results -----------------------------------------------------------------
+def _run(home, cfg, kind="pipeline") -> dict:
+    store = Store(home)
+    rid = store.create_run(kind, dataclasses.asdict(cfg))
+    execute(store, rid, kind, cfg, RunContext(store, rid))
+    assert store.run(rid)["status"] == "done", store.run(rid)["error"]
+    return json.loads((store.run_dir(rid) / "results.json").read_text())
+
+
+def test_results_record_bf16_for_teacher_and_transformer_students(has_bf16, tiny_cfg, tmp_path):
+    cfg = tiny_cfg(precision="bf16", n_iter=1)
+    cfg = dataclasses.replace(
+        cfg, students=[*cfg.students[:1], *fast_transformer_students(names=("kd",))]
+    )
+    summary = _run(tmp_path / "home", cfg)
+    dev = summary["devices"]
+    assert dev["precision_requested"] == "bf16"
+    assert dev["teacher_precision"] == dev["transformer_students_precision"] == "bf16"
+    assert dev["word_char_students_precision"] == "fp32"
+    models = summary["models"]
+    assert models["teacher"]["precision"] == "bf16"
+    assert models["kd_distilled"]["train_precision"] == "bf16"
+    word = next(n for n in models if n.endswith("_distilled") and not n.startswith("kd"))
+    assert models[word]["train_precision"] == "fp32"
+
+
+def test_results_record_fp32_where_auto_falls_back(no_bf16, tiny_cfg, tmp_path):
+    summary = _run(tmp_path / "home", tiny_cfg(precision="auto"), kind="teacher")
+    assert summary["devices"]["precision_requested"] == "auto"
+    assert summary["devices"]["teacher_precision"] == "fp32"
+    assert summary["models"]["teacher"]["precision"] == "fp32"
+
+
+def test_cli_refuses_bf16_without_native_support_before_a_run_exists(
+    tiny_data, tiny_teacher_dir, tmp_path, monkeypatch
+):
+    monkeypatch.setenv(CPU_BF16_ENV, "0")
+    home = tmp_path / "home"
+    res = run_cli(
+        "pipeline", *tiny_run_flags(tiny_data, tiny_teacher_dir), "--device", "cpu",
+        "--precision", "bf16", "-q", home=home,
+    )  # fmt: skip
+    assert res.returncode == 2, res.stderr
+    assert "precision 'bf16' asked for on cpu" in res.stderr and "use auto or fp32" in res.stderr
+    assert Store(home).runs() == []
