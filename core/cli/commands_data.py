@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import argparse
-import sys
 
 from core.cli.common import EXIT_DATA
+from core.cli.output import say, warn
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -30,16 +30,16 @@ def run(a: argparse.Namespace) -> int:
         if a.unlabelled:
             texts = load_unlabelled(a.file, task="pair" if a.pairs else "single")
             what = "sentence pairs" if a.pairs else "texts"
-            print(f"{a.file}: ok, {len(texts)} unlabelled {what}")
+            say(f"{a.file}: ok, {len(texts)} unlabelled {what}")
             return 0
         labels = a.labels.split(",") if a.labels else None
         ds = load_labelled(a.file, label_names=labels)
     except DataError as exc:
-        print(str(exc), file=sys.stderr)
+        warn(str(exc))
         return EXIT_DATA
     counts = ", ".join(f"{k}: {v}" for k, v in class_counts(ds).items())
     task = "pair (text_a, text_b)" if ds.task == "pair" else "single texts"
-    print(f"{a.file}: ok, {len(ds)} rows, task {task}, encoding {ds.encoding}, classes {counts}")
+    say(f"{a.file}: ok, {len(ds)} rows, task {task}, encoding {ds.encoding}, classes {counts}")
     for line in listed(ds.warnings):  # capped: a file of repeated rows has one per row
-        print(line, file=sys.stderr)
+        warn(line)
     return 0

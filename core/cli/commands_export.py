@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 import time
 from pathlib import Path
 
 from core.cli.common import EXIT_DATA, HOME_HELP
+from core.cli.output import say, warn
 from core.data import pairs
 
 
@@ -66,47 +66,44 @@ def run_predict(a: argparse.Namespace) -> int:
     if a.run is None:  # the older form: RUN first, then the texts
         first, *rest = a.texts
         if not first.isdigit() or not rest:
-            print("error: give the run: --run R TEXT ... (or R TEXT ...)", file=sys.stderr)
+            warn("error: give the run: --run R TEXT ... (or R TEXT ...)")
             return EXIT_DATA
         a.run, a.texts = int(first), rest
     store = Store(a.home)
     folder = store.run_dir(a.run, create=False)
     if not folder.is_dir():
-        print(f"error: no run {a.run} in {store.home}", file=sys.stderr)
+        warn(f"error: no run {a.run} in {store.home}")
         return EXIT_DATA
     models = load_models(store, a.run, folder)
     if note := lost_teacher(store, a.run, folder):
-        print(f"note: {note}", file=sys.stderr)
+        warn(f"note: {note}")
     wanted = [m.strip() for m in a.models.split(",")] if a.models else list(models)
     missing = [m for m in wanted if m not in models]
     if missing or not models:
-        print(
+        warn(
             f"error: run {a.run} has no model {', '.join(missing) or '(none at all)'}; "
-            f"it has: {', '.join(models) or 'nothing yet'}",
-            file=sys.stderr,
+            f"it has: {', '.join(models) or 'nothing yet'}"
         )
         return EXIT_DATA
     if run_task(store, a.run) == "pair" and not all("\t" in t for t in a.texts):
         if len(a.texts) % 2:  # arguments two at a time: text_a text_b
-            print(
+            warn(
                 f"error: run {a.run} scores sentence pairs: give the texts two at a time "
-                "(TEXT_A TEXT_B ...), or each pair as one text_a<TAB>text_b argument",
-                file=sys.stderr,
+                "(TEXT_A TEXT_B ...), or each pair as one text_a<TAB>text_b argument"
             )
             return EXIT_DATA
         a.texts = [pairs.join(x, y) for x, y in zip(a.texts[::2], a.texts[1::2], strict=True)]
     out = score(models, wanted, a.texts)
     if a.json:
-        print(json.dumps(out, indent=1, ensure_ascii=False))
+        say(json.dumps(out, indent=1, ensure_ascii=False))
     else:
         print_predictions(out)
     for i, text in enumerate(a.texts, 1):  # a long text is scored on its beginning only
         cut = [r["model"] for r in out if r["text"] == text and r["truncated"]]
         if cut:
-            print(
+            warn(
                 f"note: text {i} ({len(text):,} characters) was scored on its first tokens "
-                f"only by {', '.join(cut)}: the rest of it was not read",
-                file=sys.stderr,
+                f"only by {', '.join(cut)}: the rest of it was not read"
             )
     return 0
 
@@ -177,7 +174,7 @@ def print_predictions(out: list[dict]) -> None:
     for r in out:
         p = "  ".join(f"{k} {v:.3f}" for k, v in r["probabilities"].items())
         text = pairs.show(r["text"], " || ")
-        print(f"{r['model']:<{width}}{r['label']:<{lw}}{p}  {r['ms']:7.2f} ms  {text[:60]}")
+        say(f"{r['model']:<{width}}{r['label']:<{lw}}{p}  {r['ms']:7.2f} ms  {text[:60]}")
 
 
 def run_export(a: argparse.Namespace) -> int:
@@ -188,10 +185,9 @@ def run_export(a: argparse.Namespace) -> int:
     out = Path(a.out)
     if out.exists() and not a.force and (not out.is_dir() or any(out.iterdir())):
         what = "is not a folder" if not out.is_dir() else "is a folder that is not empty"
-        print(
+        warn(
             f"error: --out {out} {what}: exporting there would replace its files "
-            "(predict.py, the model); give an empty or new folder, or --force",
-            file=sys.stderr,
+            "(predict.py, the model); give an empty or new folder, or --force"
         )
         return EXIT_DATA
     try:
@@ -199,18 +195,18 @@ def run_export(a: argparse.Namespace) -> int:
             Store(a.home), a.run, a.model, a.out, fmt=a.format, int8=a.int8, check=a.check
         )
     except ValueError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        warn(f"error: {exc}")
         return EXIT_DATA
     size = sum(rep.files.values()) / 2**20
-    print(f"exported {rep.model} of run {rep.run_id} to {rep.folder} ({size:.1f} MB)")
+    say(f"exported {rep.model} of run {rep.run_id} to {rep.folder} ({size:.1f} MB)")
     if rep.n_checked:
-        print(
+        say(
             f"checked on {rep.n_checked} test texts: {rep.n_label_differs} labels differ from "
             f"Distillery's; accuracy {rep.accuracy_export:.4f} (Distillery "
             f"{rep.accuracy_distillery:.4f}); max logit difference {rep.max_abs_logit_diff:.2e}"
         )
     elif rep.note:
-        print(rep.note)
+        say(rep.note)
     example = '"text a" "text b"' if run_task(Store(a.home), a.run) == "pair" else '"some text"'
-    print(f"try: python {Path(rep.folder) / 'predict.py'} {example}")
+    say(f"try: python {Path(rep.folder) / 'predict.py'} {example}")
     return 0

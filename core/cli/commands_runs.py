@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 import time
 
 from core.cli.common import EXIT_DATA
+from core.cli.output import say, warn
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -31,17 +31,17 @@ def run(a: argparse.Namespace) -> int:
         print_runs(store)
         return 0
     if a.id is None:
-        print("error: give a run id", file=sys.stderr)
+        warn("error: give a run id")
         return EXIT_DATA
     try:
         run = store.run(a.id)
     except Exception:  # noqa: BLE001 - sqlite_utils NotFoundError
-        print(f"error: no run {a.id}", file=sys.stderr)
+        warn(f"error: no run {a.id}")
         return EXIT_DATA
     if a.action == "show":
         run["results"] = {r["model"]: r["detail"] for r in store.results(a.id)}
         run["artifacts"] = store.artifacts(a.id)
-        print(json.dumps(run, indent=1, ensure_ascii=False, default=str))
+        say(json.dumps(run, indent=1, ensure_ascii=False, default=str))
     elif a.action == "cancel":
         cancel(store, a.id)
     elif a.action == "delete":
@@ -56,7 +56,7 @@ def print_runs(store) -> None:
     from core.runs.eta import queue_starts
 
     starts = queue_starts(store) if store.queue() else {}
-    print(f"{'id':>4}  {'kind':<9}{'status':<12}{'stage':<18}{'progress':>9}  {'created':<17} time")
+    say(f"{'id':>4}  {'kind':<9}{'status':<12}{'stage':<18}{'progress':>9}  {'created':<17} time")
     for r in store.runs():
         created = time.strftime("%Y-%m-%d %H:%M", time.localtime(r["created"]))
         when = ""
@@ -66,7 +66,7 @@ def print_runs(store) -> None:
         elif r["id"] in starts:
             wait = starts[r["id"]]
             when = "starts: not known yet" if wait is None else f"starts in ~{fmt(wait)}"
-        print(
+        say(
             f"{r['id']:>4}  {r['kind']:<9}{r['status']:<12}{(r['stage'] or ''):<18}"
             f"{(r['progress'] or 0) * 100:>8.0f}%  {created:<17} {when}".rstrip()
         )
@@ -76,11 +76,11 @@ def cancel(store, run_id: int) -> None:
     """A queued run is cancelled at once; a running one is asked to stop at its next step."""
     status = store.request_cancel(run_id)
     if status == "cancelled":
-        print(f"run {run_id} cancelled (it was queued)")
+        say(f"run {run_id} cancelled (it was queued)")
     elif status == "running":
-        print(f"cancel requested for run {run_id}: it stops at its next step")
+        say(f"cancel requested for run {run_id}: it stops at its next step")
     else:
-        print(f"run {run_id} is already {status}")
+        say(f"run {run_id} is already {status}")
 
 
 def delete(store, run_id: int, force: bool = False) -> int:
@@ -92,10 +92,10 @@ def delete(store, run_id: int, force: bool = False) -> int:
     try:
         marked = delete_run(store, run_id, force=force)
     except (RunActive, HasDependants) as exc:  # refused, with the reason
-        print(f"error: {exc}", file=sys.stderr)
+        warn(f"error: {exc}")
         return EXIT_DATA
-    print(f"run {run_id} deleted")
+    say(f"run {run_id} deleted")
     if marked:
         runs = ", ".join(map(str, marked))
-        print(f"runs that reused its teacher, now without it (cancelled if queued): {runs}")
+        say(f"runs that reused its teacher, now without it (cancelled if queued): {runs}")
     return 0

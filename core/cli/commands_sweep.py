@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 from pathlib import Path
 
 from core.cli.commands_train import check_before_run
 from core.cli.common import EXIT_DATA
 from core.cli.fields import add_args, field_of, from_args
 from core.cli.foreground import execute_in_foreground
+from core.cli.output import say, warn
 from core.cli.run_flags import (
     add_augment_flags,
     add_common_flags,
@@ -67,7 +67,7 @@ def run(a: argparse.Namespace) -> int:
     try:
         parse_space(sweep.space, sweep.student)
     except ValueError as exc:
-        print(f"error: --space {exc}", file=sys.stderr)
+        warn(f"error: --space {exc}")
         return EXIT_DATA
     a.students = [sweep.student]
     cfg = config_from_args(a)
@@ -78,18 +78,15 @@ def run(a: argparse.Namespace) -> int:
     config = {**to_dict(cfg), "sweep": to_dict(sweep)}
     if a.queue:
         rid = store.create_run("sweep", config, name=cfg.name)
-        print(f"run {rid} queued (sweep of {sweep.trials} trials), home={store.home}")
+        say(f"run {rid} queued (sweep of {sweep.trials} trials), home={store.home}")
         return 0
     rid = store.create_run("sweep", config, name=cfg.name, status="running")
-    print(
-        f"sweep run {rid}: {sweep.trials} trials of {sweep.student}, home={store.home}",
-        file=sys.stderr,
-    )
+    warn(f"sweep run {rid}: {sweep.trials} trials of {sweep.student}, home={store.home}")
     for w in store.live_workers():
-        print(f"trials go to worker {w['id']} ({w['slots']} slot(s))", file=sys.stderr)
+        warn(f"trials go to worker {w['id']} ({w['slots']} slot(s))")
         break
     else:
-        print(f"starting a local worker ({sweep.parallel} slot(s)) for the trials", file=sys.stderr)
+        warn(f"starting a local worker ({sweep.parallel} slot(s)) for the trials")
     execute_in_foreground(store, rid, "sweep", cfg, a.quiet)
     return report(store, rid, sweep, a.json)
 
@@ -101,18 +98,18 @@ def report(store, rid: int, sweep, json_path: str | None) -> int:
     run = store.run(rid)
     rows = trials_table(store, run)
     names = [x.split("=")[0] for x in sweep.space]
-    print(f"{'trial':>5} {'run':>5}  {'status':<10}{sweep.objective:>24}  parameters")
+    say(f"{'trial':>5} {'run':>5}  {'status':<10}{sweep.objective:>24}  parameters")
     for r in rows:
         value = f"{r['value']:.4f}" if "value" in r else "-"
         params = ", ".join(f"{n}={fmt(r.get(n))}" for n in names)
-        print(f"{r['trial']:>5} {r['run']:>5}  {r['status']:<10}{value:>24}  {params}")
+        say(f"{r['trial']:>5} {r['run']:>5}  {r['status']:<10}{value:>24}  {params}")
     if run["status"] != "done":
-        print(f"sweep {rid} {run['status']}: {run['error']}", file=sys.stderr)
+        warn(f"sweep {rid} {run['status']}: {run['error']}")
         return 130 if run["status"] == "cancelled" else 1
     best = json.loads((store.run_dir(rid) / "results.json").read_text())["best"]
     params = ", ".join(f"{n}={fmt(best.get(n))}" for n in names)
     score = "" if sweep.objective == "accuracy" else f"{sweep.objective} {best['value']:.4f}, "
-    print(
+    say(
         f"best: trial {best['trial']} (run {best['run']}): {score}accuracy "
         f"{best['accuracy']:.4f}, F1 {best['f1']:.4f}, p50 {best['latency_ms_p50']:.3f} ms; "
         f"{params}"

@@ -7,11 +7,11 @@ import argparse
 import json
 import logging
 import os
-import sys
 from pathlib import Path
 
 from core.cli.common import EXIT_DATA
 from core.cli.foreground import cancel_on_signals, execute_in_foreground
+from core.cli.output import say, warn
 from core.cli.run_flags import (
     add_augment_flags,
     add_common_flags,
@@ -49,10 +49,10 @@ def check_before_run(store, kind: str, cfg: PipelineConfig) -> int | None:
     try:
         preflight(store, kind, cfg)
     except DataError as exc:
-        print(f"data error:\n{exc}", file=sys.stderr)
+        warn(f"data error:\n{exc}")
         return EXIT_DATA
     except ValueError as exc:  # a teacher with other labels, a run with no teacher
-        print(f"error: {exc}", file=sys.stderr)
+        warn(f"error: {exc}")
         return EXIT_DATA
     return None
 
@@ -71,10 +71,7 @@ def run_kind(a: argparse.Namespace) -> int:
         except Exception:  # noqa: BLE001 - a missing run is reported when the run starts
             pass
     if kind in ("augment", "distill") and cfg.teacher_run is None:
-        print(
-            f"error: `{kind}` needs --teacher-run ID (a run with a fine-tuned teacher)",
-            file=sys.stderr,
-        )
+        warn(f"error: `{kind}` needs --teacher-run ID (a run with a fine-tuned teacher)")
         return EXIT_DATA
     if (code := check_before_run(store, kind, cfg)) is not None:
         return code
@@ -83,21 +80,21 @@ def run_kind(a: argparse.Namespace) -> int:
         return 0
     # executed here, in the foreground: `running` from the start, so no worker takes it
     run_id = store.create_run(kind, to_dict(cfg), name=cfg.name, status="running")
-    print(f"run {run_id} ({kind}) home={store.home}", file=sys.stderr)
+    warn(f"run {run_id} ({kind}) home={store.home}")
     signalled = execute_in_foreground(store, run_id, kind, cfg, a.quiet)
     run = store.run(run_id)
     if run["status"] == "cancelled" and signalled:
-        print(f"run {run_id} cancelled: {run['error']}", file=sys.stderr)
+        warn(f"run {run_id} cancelled: {run['error']}")
         return 130
     if run["status"] != "done":
-        print(f"run {run_id} {run['status']}: {run['error']}", file=sys.stderr)
+        warn(f"run {run_id} {run['status']}: {run['error']}")
         return 1
     summary = json.loads((store.run_dir(run_id) / "results.json").read_text())
     print_table(summary["models"])
-    print("stage times (s): " + ", ".join(f"{k} {v:.1f}" for k, v in run["timings"].items()))
+    say("stage times (s): " + ", ".join(f"{k} {v:.1f}" for k, v in run["timings"].items()))
     if a.json:
         Path(a.json).write_text(json.dumps(summary, indent=1, ensure_ascii=False))
-        print(f"results written to {a.json}", file=sys.stderr)
+        warn(f"results written to {a.json}")
     return 0
 
 
@@ -105,25 +102,24 @@ def queue_run(store, kind: str, cfg: PipelineConfig, home: str | None) -> None:
     run_id = store.create_run(kind, to_dict(cfg), name=cfg.name)
     pos, total = store.queue_position(run_id) or (0, 0)
     workers = store.live_workers()
-    print(f"run {run_id} queued ({kind}), position {pos} of {total}, home={store.home}")
+    say(f"run {run_id} queued ({kind}), position {pos} of {total}, home={store.home}")
     if not workers:
-        print(
+        warn(
             "no worker is alive for this store: start one with "
             f"`python -m core worker{' --home ' + home if home else ''}` "
-            "(or open the dashboard, which starts one)",
-            file=sys.stderr,
+            "(or open the dashboard, which starts one)"
         )
 
 
 def print_table(models: dict[str, dict]) -> None:
     t = models.get("teacher", {}).get("latency_ms_p50")
     w = max(20, *(len(n) + 2 for n in models))  # textcnn_char_distilled fits
-    print(
+    say(
         f"{'model':<{w}}{'acc':>8}{'F1':>8}{'params':>12}{'p50 ms':>9}{'p95 ms':>9}{'speed-up':>10}"
     )
     for name, m in models.items():
         sp = f"{t / m['latency_ms_p50']:.1f}x" if t and m.get("latency_ms_p50") else ""
-        print(
+        say(
             f"{name:<{w}}{m['accuracy']:>8.4f}{m['f1']:>8.4f}{m['params']:>12,}"
             f"{m['latency_ms_p50']:>9.3f}{m['latency_ms_p95']:>9.3f}{sp:>10}"
         )
@@ -150,15 +146,15 @@ def run_exec(a: argparse.Namespace) -> int:
     try:
         run = store.run(a.id)
     except Exception:  # noqa: BLE001 - sqlite_utils NotFoundError
-        print(f"error: no run {a.id}", file=sys.stderr)
+        warn(f"error: no run {a.id}")
         return EXIT_DATA
     if a.claimed:  # a worker claimed it for this process (status running, its worker id)
         if run["status"] != "running" or run["worker"] != os.environ.get("DISTILLERY_WORKER"):
-            print(f"error: run {a.id} is not claimed by this worker", file=sys.stderr)
+            warn(f"error: run {a.id} is not claimed by this worker")
             return EXIT_DATA
         watch_parent(store, a.id)
     elif not store.start_run(a.id, claim=True):  # never two processes on one run
-        print(f"error: run {a.id} is {store.run(a.id)['status']}, not queued", file=sys.stderr)
+        warn(f"error: run {a.id} is {store.run(a.id)['status']}, not queued")
         return EXIT_DATA
     log = logging.getLogger(__name__)
     log.info("run %d (%s) in process %d", a.id, run["kind"], os.getpid())

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import argparse
-import sys
 
 from core.cli.common import EXIT_DATA, HOME_HELP
+from core.cli.output import say, warn
 
 
 def add_arguments(w: argparse.ArgumentParser) -> None:
@@ -36,7 +36,7 @@ def run(a: argparse.Namespace) -> int:
 
     store = Store(a.home)
     if a.slots < 1:
-        print("error: --slots must be at least 1", file=sys.stderr)
+        warn("error: --slots must be at least 1")
         return EXIT_DATA
     backend = LocalBackend()
     if a.ray:
@@ -45,13 +45,13 @@ def run(a: argparse.Namespace) -> int:
         backend = RayBackend(a.ray, files=a.files, slots=a.slots)
     worker = Worker(store, slots=a.slots, backend=backend)
     if a.once and not store.queue_waiting():
-        print("nothing is queued", file=sys.stderr)
+        warn("nothing is queued")
         backend.close()
         return 0
     executed = worker.serve(once=a.once, idle_exit_s=a.idle_exit)
     statuses = {rid: store.run(rid)["status"] for rid in executed}
     for rid, status in statuses.items():
-        print(f"run {rid}: {status}")
+        say(f"run {rid}: {status}")
     if a.once:  # the exit code says how that run ended
         return 0 if all(s == "done" for s in statuses.values()) else 1
     return 0

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import os
-import sys
 import threading
+
+from core.cli.output import warn
 
 
 def fmt_duration(s: float) -> str:
@@ -87,9 +88,8 @@ class cancel_on_signals:  # noqa: N801 - used like a function: `with cancel_on_s
         if len(self.received) == 1:
             self.ctx.cancel_event.set()
             threading.Thread(target=self._request_cancel, daemon=True).start()
-            print(
+            warn(
                 f"\nrun {self.run_id}: cancelling at the next step (Ctrl-C again to quit at once)",
-                file=sys.stderr,
                 flush=True,
             )
             return
