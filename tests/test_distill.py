@@ -265,3 +265,41 @@ def test_bilstm_batched_logits_match_single_calls(trained, toy):
     batch = student.logits(texts)
     single = torch.stack([student.predict_logits(t) for t in texts])
     assert torch.allclose(batch, single, atol=1e-5)
+
+
+@pytest.mark.parametrize("pair", [False, True])
+def test_bilstm_padded_batch_equals_packed_sequence(pair):
+    """The training path runs each direction over a padded batch (faster on the CPU than a
+    packed sequence): its states and gradients must be those of the packed LSTM."""
+    from torch.nn.utils.rnn import pack_padded_sequence
+
+    from core.methods._word_models import BiLSTM, final_states
+
+    torch.manual_seed(0)
+    model = BiLSTM(50, 2, StudentConfig(method="bilstm", embed_dim=8, hidden_dim=6), pair=pair)
+    lengths = torch.tensor([7, 1, 4, 7, 2, 5])
+    ids = torch.randint(1, 50, (6, 7)) * (torch.arange(7) < lengths.unsqueeze(1))
+    x = model.embed(ids).detach().requires_grad_(True)
+    x2 = x.detach().clone().requires_grad_(True)
+
+    ours = final_states(model.lstm, x, lengths)
+    packed = pack_padded_sequence(x2, lengths, batch_first=True, enforce_sorted=False)
+    _, (h, _) = model.lstm(packed)
+    theirs = torch.cat([h[0], h[1]], dim=-1)
+    assert torch.allclose(ours, theirs, atol=1e-6)
+
+    weights = torch.linspace(-1, 1, ours.shape[-1])
+    model.zero_grad()
+    (ours * weights).sum().backward()
+    ours_grads = [p.grad.clone() for p in model.lstm.parameters()]
+    model.zero_grad()
+    (theirs * weights).sum().backward()
+    assert torch.allclose(x.grad, x2.grad, atol=1e-6)
+    for a, b in zip(ours_grads, model.lstm.parameters(), strict=True):
+        assert torch.allclose(a, b.grad, atol=1e-5)
+    # and the model reads a batch through this path: row 1 (one token) as if alone
+    model.eval()
+    with torch.no_grad():
+        batch = model.encode(ids, lengths)
+        alone = model.encode(ids[1:2, :1])
+    assert torch.allclose(batch[1], alone[0], atol=1e-6)

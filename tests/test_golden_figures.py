@@ -3,7 +3,10 @@ transformer method) must reproduce the accuracies and every loss / dev curve rec
 `tests/golden/figures.json` before the one-loop redesign.
 
 Tolerances absorb the last bits that differ between CPU models (SIMD paths), not a changed
-random-number order or a changed loss: those move a curve by far more than 0.2%.
+random-number order or a changed loss: those move a curve's typical step by far more than 0.2%.
+Rounding differences grow along a curve as training amplifies them (an AMD EPYC with AVX2 put
+one step of a curve recorded on an Intel Xeon with AVX-512 0.25% away, its median step 0.02%),
+so one step may drift by up to 1% while the median step of every curve must stay within 0.2%.
 Regenerate only for an intended change of figures, and say why in the commit:
 `DISTILLERY_REGEN_GOLDEN=1 python -m pytest tests/test_golden_figures.py`.
 """
@@ -14,6 +17,7 @@ import dataclasses
 import json
 import math
 import os
+import statistics
 from pathlib import Path
 
 from conftest import fast_char_students, fast_transformer_students
@@ -24,7 +28,8 @@ from core.runs.execute import execute
 from core.runs.store import Store
 
 GOLDEN = Path(__file__).parent / "golden" / "figures.json"
-LOSS_RTOL = 2e-3
+LOSS_RTOL = 2e-3  # the median step of a curve
+STEP_RTOL = 1e-2  # any one step
 ACC_ATOL = 0.02  # one test row of 60 is 0.0167
 
 
@@ -67,4 +72,8 @@ def test_tiny_pipeline_reproduces_the_recorded_figures(tmp_path, tiny_cfg):
         mine = got["curves"][series]
         assert [s for s, _ in mine] == [s for s, _ in points], series
         for (step, v), (_, w) in zip(mine, points, strict=True):
-            assert math.isclose(v, w, rel_tol=LOSS_RTOL, abs_tol=1e-6), (series, step, v, w)
+            assert math.isclose(v, w, rel_tol=STEP_RTOL, abs_tol=1e-6), (series, step, v, w)
+        drift = statistics.median(
+            abs(v - w) / max(abs(w), 1e-6) for (_, v), (_, w) in zip(mine, points, strict=True)
+        )
+        assert drift <= LOSS_RTOL, (series, drift)
