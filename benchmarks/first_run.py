@@ -102,11 +102,16 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--out", default=str(ROOT / "benchmarks" / "results" / "first_run.json"))
     p.add_argument(
         "--precisions",
-        default="fp32,bf16",
+        default=None,
         help="comma list, run in this order; repeat to alternate on a machine whose load "
-        "drifts (fp32,bf16,fp32,bf16); bf16 needs a CPU with AMX-BF16 or AVX-512-BF16",
+        "drifts (fp32,bf16,fp32,bf16); bf16 needs a CPU with AMX-BF16 or AVX-512-BF16. "
+        "Default: fp32,bf16 on such a CPU, fp32 alone on any other (auto is fp32 there)",
     )
     a = p.parse_args(own)
+    if a.precisions is None:
+        a.precisions = "fp32,bf16" if cpu_bf16_supported() else "fp32"
+        if not cpu_bf16_supported():
+            print(f"{cpu_model()}: no AMX-BF16 / AVX-512-BF16, so fp32 alone is timed")
     logging.basicConfig(level=logging.WARNING)
     base = Path(a.home) if a.home else Path(tempfile.mkdtemp(prefix="first_run_"))
     # warm-up: the first side must not pay alone for this process's cold imports and file reads
