@@ -43,6 +43,9 @@ def base_parser(desc: str) -> argparse.ArgumentParser:
     add_field_arg(p, TeacherConfig, "model")
     add_field_arg(p, TeacherConfig, "epochs")
     add_field_arg(p, TeacherConfig, "max_length")
+    add_field_arg(p, TeacherConfig, "select_metric")
+    add_field_arg(p, TeacherConfig, "class_weights")
+    add_field_arg(p, TeacherConfig, "members")
     add_field_arg(p, PipelineConfig, "students")
     # every student method's flags, each method keeping its own defaults unless given
     add_config_args(p.add_argument_group("students"), methods.config_classes())

@@ -215,11 +215,30 @@ class TeacherConfig:
         aliases=("--teacher-patience",),
     )
     select_metric: str = opt(
-        "accuracy",
-        help="Dev metric that picks the best epoch and stops fine-tuning early: accuracy, or "
-        "macro_f1 (every class counts equally: better for imbalanced labels).",
+        "auto",
+        help="Dev metric that picks the best epoch and stops fine-tuning early: accuracy, "
+        "macro_f1 (every class counts equally), or auto: macro_f1 when the training labels are "
+        "imbalanced (the largest class has 1.5x the rows of the smallest or more), accuracy "
+        "otherwise. The run records what auto became.",
         flag="--teacher-select-metric",
-        choices=["accuracy", "macro_f1"],
+        choices=["auto", "accuracy", "macro_f1"],
+    )
+    class_weights: str = opt(
+        "none",
+        help="Weights of the cross-entropy on the gold labels: none, or balanced (each class "
+        "weighted by its inverse frequency in the training rows, normalised to average 1), "
+        "which keeps a rare class from being ignored.",
+        flag="--teacher-class-weights",
+        choices=["none", "balanced"],
+    )
+    members: str | None = opt(
+        None,
+        help="Comma list of further teachers (presets, checkpoint folders or hub names) for a "
+        "teacher ensemble: each is fine-tuned like `model`, their averaged logits label the "
+        "texts and are scored as the teacher. Students that read the teacher's internals "
+        "(embeddings, layers, tokenizer) use the first member, `model`.",
+        flag="--teacher-members",
+        none="one teacher",
     )
     clip_norm: float = opt(
         1.0,

@@ -29,17 +29,46 @@ def report_sentences(run: Mapping[str, Any], results: list[Mapping[str, Any]]) -
     t = next((r for r in rs if r.get("role") == "teacher"), None)
     if t:
         out.append(
-            f"The teacher ({run.get('teacher') or 'BERT'}, {human_count(t.get('params'))} "
+            f"The teacher ({teacher_words(run, t)}, {human_count(t.get('params'))} "
             f"parameters, {human_bytes(t.get('size_bytes'))}) reaches {pct(t.get('accuracy'))} "
             f"accuracy (F1 {fmt_score(t.get('f1'))}) and answers one sentence in "
             f"{teacher_speed(t)}."
         )
+    selection = selection_sentence(d, rs)
+    if selection:
+        out.append(selection)
     for flag in flags_from_results(rs).get(run["id"], []):
         out.append(f"Warning: {flag.text}")
     out += twin_sentences(rs)
     for row in summary_records(rs):
         out += student_sentences(row)
     return out
+
+
+def teacher_words(run: Mapping[str, Any], t: Mapping[str, Any]) -> str:
+    """The teacher's name; an ensemble as its members (their logits averaged)."""
+    members = (t.get("detail") or {}).get("members")
+    if members:
+        return f"an ensemble of {' and '.join(members)}, logits averaged"
+    return run.get("teacher") or "BERT"
+
+
+METRIC_WORDS = {"accuracy": "accuracy", "macro_f1": "macro-F1"}
+
+
+def selection_sentence(data: Mapping[str, Any], rs: list[Mapping[str, Any]]) -> str:
+    """Which dev metric picked the models' best epochs (and why, when `auto` chose it)."""
+    used = sorted({m for r in rs if (m := (r.get("detail") or {}).get("select_metric"))})
+    if not used:
+        return ""
+    words = " or ".join(METRIC_WORDS.get(m, m) for m in used)
+    sel = data.get("selection") or {}
+    why = ""
+    if sel.get("auto") in used:
+        counts = "/".join(str(c) for c in sel.get("class_counts") or [])
+        state = "imbalanced" if sel.get("imbalanced") else "balanced"
+        why = f" (auto: the training labels are {state}, {counts} rows per class)"
+    return f"Each model's best dev epoch was picked on {words}{why}."
 
 
 def teacher_speed(t: Mapping[str, Any]) -> str:

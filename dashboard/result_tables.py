@@ -86,6 +86,8 @@ def results_frame(results: list[Mapping[str, Any]]) -> pd.DataFrame:
                 or ("transformer" if r.get("role") == "teacher" else None),
                 "accuracy": r.get("accuracy"),
                 "f1": r.get("f1"),
+                # the dev metric its best epoch was picked on (what `auto` resolved to)
+                "selected on": detail.get("select_metric") or "",
                 "params": r.get("params"),
                 "size (MB)": size / 2**20 if size else None,
                 "latency p50 (ms)": lat,

@@ -176,4 +176,11 @@ def short_path(p: str | None) -> str | None:
     "m3e-small"), so a long path does not push the Runs table's columns off the page."""
     if not p:
         return None
+    if str(p).startswith(ENSEMBLE):  # "ensemble: a + b" (core.runs.stages.teacher_name)
+        return ENSEMBLE + " + ".join(
+            short_path(m) or m for m in str(p)[len(ENSEMBLE) :].split(" + ")
+        )
     return str(p).replace("\\", "/").rstrip("/").rsplit("/", 1)[-1] or str(p)
+
+
+ENSEMBLE = "ensemble: "

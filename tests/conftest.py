@@ -106,15 +106,14 @@ def cli():
     return run_cli
 
 
-@pytest.fixture(scope="session")
-def tiny_teacher_dir(tmp_path_factory) -> Path:
-    """A 2-layer, 32-wide random BERT classifier + the m3e-small tokenizer, as a checkpoint dir."""
+def make_tiny_teacher(out: Path, home: Path, seed: int = 0) -> Path:
+    """A 2-layer, 32-wide random BERT classifier (weights drawn with `seed`) + the m3e-small
+    tokenizer, saved as a checkpoint folder `out`."""
     import torch
     from transformers import AutoTokenizer, BertConfig, BertForSequenceClassification
 
     from core.teacher.hf import resolve_source
 
-    home = tmp_path_factory.mktemp("preset_home")
     tok = AutoTokenizer.from_pretrained(resolve_source("m3e-small", home))
     cfg = BertConfig(
         hidden_size=32,
@@ -124,13 +123,26 @@ def tiny_teacher_dir(tmp_path_factory) -> Path:
         vocab_size=len(tok),
         num_labels=2,
     )
-    torch.manual_seed(0)
+    torch.manual_seed(seed)
     model = BertForSequenceClassification(cfg)
-    out = tmp_path_factory.mktemp("tiny_teacher")
     model.save_pretrained(out, safe_serialization=True)
     tok.save_pretrained(out)
     assert (out / "model.safetensors").is_file() and (out / "config.json").is_file()
     return out
+
+
+@pytest.fixture(scope="session")
+def tiny_teacher_dir(tmp_path_factory) -> Path:
+    """A 2-layer, 32-wide random BERT classifier + the m3e-small tokenizer, as a checkpoint dir."""
+    home = tmp_path_factory.mktemp("preset_home")
+    return make_tiny_teacher(tmp_path_factory.mktemp("tiny_teacher"), home, seed=0)
+
+
+@pytest.fixture(scope="session")
+def second_tiny_teacher_dir(tmp_path_factory) -> Path:
+    """Another tiny teacher like `tiny_teacher_dir`, other random weights (an ensemble member)."""
+    home = tmp_path_factory.mktemp("preset_home_b")
+    return make_tiny_teacher(tmp_path_factory.mktemp("tiny_teacher_b"), home, seed=1)
 
 
 def _write_labelled(path: Path, rows: list[tuple[int, str]]) -> Path:

@@ -54,7 +54,7 @@ def train(job: StudentJob, shared: Shared, ctx):
     def loss(batch, progress):
         out = student_forward(student, batch).logits
         if job.role == "plain":
-            return ce_term(out, batch.labels)
+            return ce_term(out, batch.labels, batch.class_w)
         target = batch.t_logits.to(out.device, out.dtype)
         return {"mse": job.cfg.scale * F.mse_loss(out, target)}
 

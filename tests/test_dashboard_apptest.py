@@ -261,6 +261,8 @@ def test_runs_page_lists_the_run(finished):
     assert "tiny" in list(table["name"])
     results = frame(at, "speed-up vs teacher")
     assert {"teacher", "bilstm_distilled", "textcnn_plain"} <= set(results["model"])
+    # the embedded data are balanced: `auto` selected every model's best epoch on accuracy
+    assert set(results["selected on"]) == {"accuracy"}
     assert len(at.get("plotly_chart")) >= 3  # loss curves, accuracy bars, latency bars, confusion
 
 

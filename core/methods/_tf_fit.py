@@ -19,7 +19,9 @@ from torch import nn
 from core.data import pairs
 from core.methods._base import Shared, StudentJob
 from core.methods._transformer import TransformerStudent
+from core.train.balance import class_weights
 from core.train.loop import fit as fit_stages
+from core.train.select import resolve_metric
 from core.train.stage import DevCheck, OptimSettings, Stage
 
 
@@ -29,6 +31,8 @@ class Batch:
     enc: dict[str, torch.Tensor]  # the student tokenizer's padded batch (on the CPU)
     labels: torch.Tensor  # -1 where only the teacher's logits are known
     t_logits: torch.Tensor  # the teacher's cached logits
+    # per-class weights of the CE on gold labels (the config's class_weights); None: unweighted
+    class_w: torch.Tensor | None = None
 
 
 @dataclass
@@ -95,11 +99,15 @@ def loop_stage(
     labels = torch.tensor([shared.labels[i] for i in rows])
     t_logits = shared.logits[rows]
     pad = tok.pad_token_id or 0
+    gold = shared.labels[: shared.n_gold]
+    per_class = class_weights(gold, len(shared.label_names), cfg.class_weights)
+    per_class = per_class.to(device) if per_class is not None else None
 
     def collate(b: list[int]) -> Batch:
         seg = [types[i] for i in b] if types is not None else None
         enc = pad_ids([ids[i] for i in b], pad, seg)
-        return Batch([rows[i] for i in b], enc, labels[b].to(device), t_logits[b].to(device))
+        y, tl = labels[b].to(device), t_logits[b].to(device)
+        return Batch([rows[i] for i in b], enc, y, tl, per_class)
 
     dev, check = shared.dev(), None
     if stage.select_on_dev and dev:
@@ -107,7 +115,7 @@ def loop_stage(
             lambda: student.logits(dev[0]).argmax(-1),
             dev[1],
             len(shared.label_names),
-            cfg.select_metric,
+            resolve_metric(cfg.select_metric, gold, len(shared.label_names)),
         )
     return Stage(
         name=stage.name,

@@ -28,6 +28,7 @@ from core.config import opt, seed_field
 from core.data import pairs
 from core.methods._base import Shared, StudentJob
 from core.teacher.model import batched_logits
+from core.train.balance import gold_ce
 
 log = logging.getLogger(__name__)
 
@@ -96,11 +97,20 @@ class TransformerConfig:
         help="Gradient norm clipped to before each transformer-student step.",
     )
     select_metric: str = opt(
-        "accuracy",
-        help="Dev metric that picks a student's best epoch: accuracy, or macro_f1 (every "
-        "class counts equally: better for imbalanced labels).",
+        "auto",
+        help="Dev metric that picks a student's best epoch: accuracy, macro_f1 (every class "
+        "counts equally), or auto: macro_f1 when the training labels are imbalanced, accuracy "
+        "otherwise (recorded with the results).",
         flag="--tf-select-metric",
-        choices=["accuracy", "macro_f1"],
+        choices=["auto", "accuracy", "macro_f1"],
+    )
+    class_weights: str = opt(
+        "none",
+        help="Weights of the cross-entropy on the gold labels (the plain twin's loss, the "
+        "distilled student's label term): none, or balanced (inverse class frequency of the "
+        "training rows, normalised to average 1).",
+        flag="--tf-class-weights",
+        choices=["none", "balanced"],
     )
     seed: int = seed_field("student training")
 
@@ -288,11 +298,12 @@ def kd_terms(
     alpha: float,
     t: float,
     weights: torch.Tensor | None = None,
+    class_w: torch.Tensor | None = None,
 ) -> dict[str, torch.Tensor]:
     """EasyNLP's vanilla_kd per row: alpha·KL(teacher_T ‖ student_T)·T² + (1−alpha)·CE on rows
     with a gold label; rows with only the teacher's logits get the KL term alone. Averaged over
     rows, so the mix does not depend on how many gold rows a batch holds. `weights` scale each
-    row (MetaKD's domain expertise)."""
+    row (MetaKD's domain expertise); `class_w` weights the CE by class (core.train.balance)."""
     gold = labels >= 0
     kl = F.kl_div(
         F.log_softmax(student / t, dim=-1), F.softmax(teacher / t, dim=-1), reduction="none"
@@ -302,7 +313,7 @@ def kd_terms(
     out = {"kd": (row * w * kl).mean()}
     if alpha < 1.0 and gold.any():
         ce = torch.zeros_like(kl)
-        ce[gold] = F.cross_entropy(student[gold], labels[gold], reduction="none")
+        ce[gold] = gold_ce(student[gold], labels[gold], class_w, reduction="none")
         out["ce"] = (row * (1.0 - alpha) * ce).mean()
     return out
 
@@ -322,6 +333,9 @@ def weighted_hidden_mse(
     return (w * total).mean()
 
 
-def ce_term(student: torch.Tensor, labels: torch.Tensor) -> dict[str, torch.Tensor]:
+def ce_term(
+    student: torch.Tensor, labels: torch.Tensor, class_w: torch.Tensor | None = None
+) -> dict[str, torch.Tensor]:
+    """Cross-entropy on the gold rows (class-weighted by `class_w`, core.train.balance)."""
     gold = labels >= 0
-    return {"ce": F.cross_entropy(student[gold], labels[gold])}
+    return {"ce": gold_ce(student[gold], labels[gold], class_w)}

@@ -146,11 +146,20 @@ class StudentConfig:
         none="random initial embeddings",
     )
     select_metric: str = opt(
-        "accuracy",
-        help="Dev metric that picks a student's best epoch: accuracy, or macro_f1 (every "
-        "class counts equally: better for imbalanced labels).",
+        "auto",
+        help="Dev metric that picks a student's best epoch: accuracy, macro_f1 (every class "
+        "counts equally), or auto: macro_f1 when the training labels are imbalanced, accuracy "
+        "otherwise (recorded with the results).",
         flag="--student-select-metric",
-        choices=["accuracy", "macro_f1"],
+        choices=["auto", "accuracy", "macro_f1"],
+    )
+    class_weights: str = opt(
+        "none",
+        help="Weights of the cross-entropy on the gold labels (the plain twin's loss, the "
+        "distilled student's label term): none, or balanced (inverse class frequency of the "
+        "training rows, normalised to average 1).",
+        flag="--student-class-weights",
+        choices=["none", "balanced"],
     )
     clip_norm: float = opt(
         5.0,

@@ -23,7 +23,9 @@ from torch import nn
 from core.data.text import Vocab
 from core.methods._word_config import StudentConfig
 from core.methods._word_models import Student, build_model, load_vectors, pad_batch
+from core.train.balance import class_weights, gold_ce
 from core.train.loop import fit
+from core.train.select import resolve_metric
 from core.train.stage import DevCheck, OptimSettings, Stage
 
 log = logging.getLogger(__name__)
@@ -38,6 +40,7 @@ def distill_loss(
     alpha: float = 1.0,
     temperature: float = 1.0,
     weights: torch.Tensor | None = None,
+    class_w: torch.Tensor | None = None,
 ) -> torch.Tensor:
     """The batch loss: the mean over rows of each row's own loss.
 
@@ -46,16 +49,17 @@ def distill_loss(
     per-row losses keeps the mix what alpha says whatever share of a batch happens to be gold
     (averaging CE over the gold rows alone would weigh each gold row by 1 / their count).
     `hard` (or no teacher) is plain CE over the gold rows. `weights` scale each row's loss
-    (MetaKD's domain expertise; see core.metakd).
+    (MetaKD's domain expertise; see core.metakd); `class_w` weights each gold row's CE by its
+    class (core.train.balance).
     """
     has_gold = labels >= 0
     if loss == "hard" or teacher is None:
         if not has_gold.any():
             raise ValueError("hard-label loss on a batch with no gold labels")
         if weights is not None:
-            ce = F.cross_entropy(student[has_gold], labels[has_gold], reduction="none")
+            ce = gold_ce(student[has_gold], labels[has_gold], class_w, reduction="none")
             return (weights[has_gold] * ce).mean()
-        return F.cross_entropy(student[has_gold], labels[has_gold])
+        return gold_ce(student[has_gold], labels[has_gold], class_w)
     if loss == "mse":
         soft = ((student - teacher) ** 2).mean(-1)
     elif loss == "soft_ce":
@@ -68,7 +72,7 @@ def distill_loss(
     if alpha >= 1.0 or not has_gold.any():
         return (w * soft).mean()
     hard = torch.zeros_like(soft)
-    hard[has_gold] = F.cross_entropy(student[has_gold], labels[has_gold], reduction="none")
+    hard[has_gold] = gold_ce(student[has_gold], labels[has_gold], class_w, reduction="none")
     weight = torch.where(has_gold, torch.full_like(soft, alpha), torch.ones_like(soft))
     return (w * (weight * soft + (1.0 - alpha) * hard)).mean()
 
@@ -135,22 +139,23 @@ def train_student(
             intermediate_stage(name, model, seqs, hidden, weights, hidden_epochs, cfg, gen)
         )
     labels_t = torch.tensor(labels)
+    per_class = class_weights(labels, len(label_names), cfg.class_weights)
 
     def loss(batch: list[int], progress: float) -> dict[str, torch.Tensor]:
         ids, lengths = pad_batch([seqs[i] for i in batch])
         out = model(ids, lengths)
         tl = teacher_logits[batch] if teacher_logits is not None else None
         w = weights[batch] if weights is not None else None
+        y = labels_t[batch]
         return {
-            "loss": distill_loss(out, tl, labels_t[batch], cfg.loss, cfg.alpha, cfg.temperature, w)
+            "loss": distill_loss(out, tl, y, cfg.loss, cfg.alpha, cfg.temperature, w, per_class)
         }
 
     check = None
     if dev and dev[0]:
         dev_seqs = dev[0]
-        check = DevCheck(
-            lambda: predict(model, dev_seqs), dev[1], len(label_names), cfg.select_metric
-        )
+        metric = resolve_metric(cfg.select_metric, labels, len(label_names))
+        check = DevCheck(lambda: predict(model, dev_seqs), dev[1], len(label_names), metric)
     stages.append(word_stage("distil", name, model, seqs, loss, cfg.epochs, cfg, dev=check))
     fit(stages, rng, ctx)
     return Student(cfg.method, model, vocab, cfg, label_names)

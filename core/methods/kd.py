@@ -105,9 +105,10 @@ def train(job: StudentJob, shared: Shared, ctx) -> TransformerStudent:
     def loss(batch, progress):
         out = student_forward(student, batch).logits
         if job.role == "plain":
-            return ce_term(out, batch.labels)
+            return ce_term(out, batch.labels, batch.class_w)
         w = _row_weights(shared, batch, out)
-        return kd_terms(out, batch.t_logits, batch.labels, cfg.alpha, cfg.temperature, w)
+        y = batch.labels
+        return kd_terms(out, batch.t_logits, y, cfg.alpha, cfg.temperature, w, batch.class_w)
 
     stages = []
     if meta_stage(job, shared):  # MetaKD: hidden states first, weighted by domain expertise
@@ -142,7 +143,8 @@ def steps(job: StudentJob, shared: Shared) -> int:
 
 def plain_key(cfg):
     """The plain twin of every teacher-bottom-layers method is the same model: bottom k layers
-    fine-tuned on the gold labels."""
+    fine-tuned on the gold labels (with the same selection metric and class weights)."""
+    loss = (cfg.select_metric, cfg.class_weights)
     if getattr(cfg, "checkpoint", None):
         return (
             "checkpoint",
@@ -152,8 +154,18 @@ def plain_key(cfg):
             cfg.batch_size,
             cfg.max_length,
             cfg.seed,
+            *loss,
         )
-    return ("bottom", cfg.layers, cfg.epochs, cfg.lr, cfg.batch_size, cfg.max_length, cfg.seed)
+    return (
+        "bottom",
+        cfg.layers,
+        cfg.epochs,
+        cfg.lr,
+        cfg.batch_size,
+        cfg.max_length,
+        cfg.seed,
+        *loss,
+    )
 
 
 register(

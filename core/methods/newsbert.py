@@ -36,6 +36,7 @@ from core.methods._transformer import (
     model_inputs,
 )
 from core.methods.kd import LogitKDConfig, plain_key, steps
+from core.train.balance import gold_ce
 
 
 @dataclass
@@ -126,7 +127,8 @@ def train(job: StudentJob, shared: Shared, ctx) -> TransformerStudent:
 
         def plain_loss(batch, progress):
             dev = next(s_model.parameters()).device
-            return ce_term(s_model(**model_inputs(s_model, batch.enc, dev)).logits, batch.labels)
+            logits = s_model(**model_inputs(s_model, batch.enc, dev)).logits
+            return ce_term(logits, batch.labels, batch.class_w)
 
         stage = StudentStage(
             "plain", cfg.epochs, s_model.parameters(), plain_loss, select_on_dev=True
@@ -146,7 +148,8 @@ def train(job: StudentJob, shared: Shared, ctx) -> TransformerStudent:
         gold = batch.labels >= 0
         terms: dict[str, torch.Tensor] = {}
         if gold.any():
-            terms["teacher_ce"] = F.cross_entropy(t_out.logits[gold], batch.labels[gold])
+            y = batch.labels[gold]
+            terms["teacher_ce"] = gold_ce(t_out.logits[gold], y, batch.class_w)
         th, sh = t_out.hidden_states, s_out.hidden_states
         hid = _masked_mse(sh[0], th[0].detach(), mask)
         for j, block in enumerate(blocks):
@@ -166,7 +169,8 @@ def train(job: StudentJob, shared: Shared, ctx) -> TransformerStudent:
         terms["kd"] = (w * soft).mean()
         if cfg.alpha < 1.0 and gold.any():
             ce = torch.zeros_like(soft)
-            ce[gold] = F.cross_entropy(s_out.logits[gold], batch.labels[gold], reduction="none")
+            y = batch.labels[gold]
+            ce[gold] = gold_ce(s_out.logits[gold], y, batch.class_w, reduction="none")
             terms["ce"] = ((1.0 - cfg.alpha) * ce).mean()
         return terms
 

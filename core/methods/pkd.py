@@ -88,9 +88,17 @@ def train(job: StudentJob, shared: Shared, ctx) -> TransformerStudent:
 
     def loss(batch, progress):
         if job.role == "plain":
-            return ce_term(student_forward(student, batch).logits, batch.labels)
+            return ce_term(student_forward(student, batch).logits, batch.labels, batch.class_w)
         out = student_forward(student, batch, output_hidden_states=True)
-        terms = kd_terms(out.logits, batch.t_logits, batch.labels, cfg.alpha, cfg.temperature)
+        terms = kd_terms(
+            out.logits,
+            batch.t_logits,
+            batch.labels,
+            cfg.alpha,
+            cfg.temperature,
+            None,
+            batch.class_w,
+        )
         if pairs and cfg.beta > 0:
             t_out = teacher_internals(teacher, batch.enc)
             terms["hidden"] = cfg.beta * patient_loss(out.hidden_states, t_out.hidden_states, pairs)

@@ -15,7 +15,6 @@ import random
 from dataclasses import dataclass
 
 import torch
-import torch.nn.functional as F
 
 from core.config import opt
 from core.methods import Method, register
@@ -33,6 +32,7 @@ from core.methods._transformer import (
 )
 from core.methods.kd import plain_key as _kd_plain_key
 from core.methods.kd import student_forward
+from core.train.balance import gold_ce
 from core.train.batches import count_steps
 
 
@@ -79,7 +79,7 @@ def train(job: StudentJob, shared: Shared, ctx) -> TransformerStudent:
     if job.role == "plain":
 
         def plain(batch, progress):
-            return ce_term(student_forward(student, batch).logits, batch.labels)
+            return ce_term(student_forward(student, batch).logits, batch.labels, batch.class_w)
 
         stage = StudentStage("fine-tune", cfg.epochs, model.parameters(), plain, select_on_dev=True)
         return fit(job, shared, ctx, student, [stage], rows)
@@ -105,10 +105,10 @@ def train(job: StudentJob, shared: Shared, ctx) -> TransformerStudent:
                 for j in group:
                     h = predecessor[j](h, attention_mask=mask)[0]
         logits = model.classifier(model.dropout(base.pooler(h)))
-        return {"ce": F.cross_entropy(logits, batch.labels)}
+        return {"ce": gold_ce(logits, batch.labels, batch.class_w)}
 
     def alone(batch, progress):
-        return ce_term(student_forward(student, batch).logits, batch.labels)
+        return ce_term(student_forward(student, batch).logits, batch.labels, batch.class_w)
 
     stages = [StudentStage("replace", cfg.epochs, model.parameters(), mixed)]
     if cfg.successor_epochs > 0:

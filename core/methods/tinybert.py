@@ -202,7 +202,7 @@ def train(job: StudentJob, shared: Shared, ctx) -> TransformerStudent:
     if job.role == "plain":
 
         def plain(batch, progress):
-            return ce_term(forward(batch).logits, batch.labels)
+            return ce_term(forward(batch).logits, batch.labels, batch.class_w)
 
         stage = StudentStage("fine-tune", cfg.epochs, model.parameters(), plain, select_on_dev=True)
         return fit(job, shared, ctx, student, [stage], rows)

@@ -12,6 +12,7 @@ from core.runs.config import PipelineConfig
 from core.runs.domains import check_targets, run_targets
 from core.runs.pipeline import run_pipeline
 from core.runs.stages import reused_teacher_dir
+from core.teacher.ensemble import member_models
 from core.train.device import pick_device, precision
 
 
@@ -46,6 +47,13 @@ def preflight(store, kind: str, cfg: PipelineConfig) -> DataBundle:
         check_targets(bundle, cfg.domains.targets())
     elif cfg.domains.meta_teacher:
         raise ValueError("--meta-teacher needs --target-domain (the domain(s) to distil for)")
+    if cfg.teacher.members and (cfg.teacher_run is not None or cfg.domains.targets()):
+        raise ValueError(
+            "--teacher-members fine-tunes a new teacher ensemble: leave it out with --teacher-run "
+            "(a reused ensemble comes whole) and with --target-domain (one teacher per domain)"
+        )
+    if cfg.teacher.members:
+        member_models(cfg.teacher.model, cfg.teacher.members)  # a member named twice: refused
     if cfg.teacher_run is not None:
         reused_teacher_dir(store, cfg, bundle)
     elif kind in ("augment", "distill"):

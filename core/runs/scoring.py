@@ -7,6 +7,7 @@ are saved to the store as they come, so a crash keeps what was measured.
 
 from __future__ import annotations
 
+import json
 import logging
 import random
 import time
@@ -20,7 +21,9 @@ from core.data.bundle import DataBundle
 from core.evaluate.metrics import by_domain, classification_metrics, folder_bytes, speed_profile
 from core.export.exporter import onnx_speed
 from core.runs.config import PipelineConfig
+from core.teacher.ensemble import EnsembleTeacher
 from core.teacher.logits import teacher_logits
+from core.teacher.model import META as TEACHER_META
 from core.teacher.model import Teacher
 
 log = logging.getLogger(__name__)
@@ -61,14 +64,29 @@ def _eval_teacher(teacher: Teacher, bundle: DataBundle, cfg: PipelineConfig, ctx
         )
     )
     m["params"] = teacher.num_params()
+    m.update(teacher_record(teacher))
     # where the teacher's stages ran (the batch-1 latency above is on this device too)
     m["device"] = teacher.device.type
     m["precision"] = teacher.precision  # labelling and batch-1 latency alike
-    m["size_bytes"] = folder_bytes(Path(teacher.path) / "model.safetensors")
+    files = getattr(teacher, "weight_files", lambda: [Path(teacher.path) / "model.safetensors"])()
+    m["size_bytes"] = sum(folder_bytes(f) for f in files)
     m["max_length"] = teacher.max_length
-    if cfg.onnx_latency:
+    if cfg.onnx_latency and isinstance(teacher, EnsembleTeacher):
+        m["onnx_error"] = "a teacher ensemble is timed in PyTorch only (ONNX exports one model)"
+    elif cfg.onnx_latency:
         m.update(_onnx_speed(ctx, "teacher", lat, torch.get_num_threads()))
     return m
+
+
+def teacher_record(teacher) -> dict:
+    """How the teacher was trained, from its saved meta: the selection metric its best epoch
+    was picked on (what `auto` resolved to), its class weights, and an ensemble's members."""
+    meta_path = Path(teacher.path) / TEACHER_META
+    meta = json.loads(meta_path.read_text()) if meta_path.is_file() else {}
+    out = {k: meta[k] for k in ("select_metric", "class_weights") if k in meta}
+    if isinstance(teacher, EnsembleTeacher):
+        out["members"] = list(teacher.sources)
+    return out
 
 
 def _onnx_speed(ctx, name: str, texts: list[str], threads: int) -> dict:
@@ -151,6 +169,8 @@ def evaluate_models(
             "train_device",
             "train_precision",
             "stage_s",
+            "select_metric",
+            "class_weights",
         ):
             if key in r:
                 m[key] = r[key]

@@ -23,28 +23,62 @@ from core.data.bundle import DataBundle, load_bundle
 from core.data.text import detect_lang
 from core.methods._base import Shared, StudentJob
 from core.runs.config import PipelineConfig
+from core.teacher.ensemble import EnsembleTeacher, load_any_teacher, mark_ensemble, member_models
 from core.teacher.finetune import fine_tune
 from core.teacher.hf import AUTO, auto_teacher
 from core.teacher.model import META as TEACHER_META
-from core.teacher.model import Teacher, load_teacher
+from core.teacher.model import Teacher
 from core.teacher.provenance import seen_mask
 from core.train.device import pick_device, precision
+from core.train.select import AUTO as AUTO_METRIC
+from core.train.select import class_counts, imbalanced, resolve_metric
 
 log = logging.getLogger(__name__)
 
 
 def data_stage(cfg: PipelineConfig, ctx, **describe) -> tuple[DataBundle, dict]:
     """Load and check the data (with a reused teacher, without the test rows it saw); its
-    description (sizes, classes, the first warnings, and `describe`) is stored with the run
-    at once."""
+    description (sizes, classes, the first warnings, how `auto` selection resolved, and
+    `describe`) is stored with the run at once. `cfg`'s `auto` selection metrics are resolved
+    here, once for the run (see `resolve_selection`)."""
     ctx.stage("data", 1)
     bundle = load_bundle(cfg.data)
     if cfg.teacher_run is not None:
         reused_teacher_dir(ctx.store, cfg, bundle)
-    desc = bundle.describe() | describe
-    ctx.store.update_run(ctx.run_id, data=desc, teacher=resolved_teacher(cfg, bundle).model)
+    desc = bundle.describe() | {"selection": resolve_selection(cfg, bundle)} | describe
+    ctx.store.update_run(ctx.run_id, data=desc, teacher=teacher_name(resolved_teacher(cfg, bundle)))
     ctx.step()
     return bundle, desc
+
+
+def resolve_selection(cfg: PipelineConfig, bundle: DataBundle) -> dict:
+    """Replace `auto` in the teacher's and every student's `select_metric` (in place: the run's
+    own copy of its config) by what core.train.select.resolve_metric makes of the training
+    labels, the one rule for the whole run; returns the record kept with the run's data."""
+    labels, k = bundle.train.labels, len(bundle.label_names)
+    cfg.teacher = dataclasses.replace(
+        cfg.teacher, select_metric=resolve_metric(cfg.teacher.select_metric, labels, k)
+    )
+    cfg.students[:] = [  # in place: a plan may hold the list already
+        dataclasses.replace(s, select_metric=resolve_metric(s.select_metric, labels, k))
+        if hasattr(s, "select_metric")
+        else s
+        for s in cfg.students
+    ]
+    auto = resolve_metric(AUTO_METRIC, labels, k)
+    log.info("selection metric auto: %s (class counts %s)", auto, class_counts(labels, k))
+    return {
+        "auto": auto,
+        "teacher": cfg.teacher.select_metric,
+        "imbalanced": imbalanced(labels, k),
+        "class_counts": class_counts(labels, k),
+    }
+
+
+def teacher_name(tcfg: TeacherConfig) -> str:
+    """What the run lists show as its teacher: the model, or an ensemble's members."""
+    names = member_models(tcfg.model, tcfg.members)
+    return names[0] if len(names) == 1 else "ensemble: " + " + ".join(names)
 
 
 def teacher_dir(store, run_id: int) -> Path:
@@ -82,7 +116,7 @@ def teacher_stage(kind: str, cfg: PipelineConfig, bundle: DataBundle, ctx) -> Te
     if cfg.teacher_run is not None:
         path = reused_teacher_dir(store, cfg, bundle)
         ctx.stage("teacher", 1)
-        teacher = load_teacher(path, cfg.device, cfg.precision)
+        teacher = load_any_teacher(path, cfg.device, cfg.precision)
         if teacher.label_names != bundle.label_names:
             raise ValueError(
                 f"teacher of run {cfg.teacher_run} has labels {teacher.label_names}, "
@@ -92,7 +126,29 @@ def teacher_stage(kind: str, cfg: PipelineConfig, bundle: DataBundle, ctx) -> Te
         return teacher
     if kind == "distill":
         raise ValueError("a distill run needs --teacher-run (an earlier run's fine-tuned teacher)")
-    return fine_tune_stage(resolved_teacher(cfg, bundle), bundle, cfg, ctx, "teacher")
+    tcfg = resolved_teacher(cfg, bundle)
+    names = member_models(tcfg.model, tcfg.members)
+    if len(names) == 1:
+        return fine_tune_stage(tcfg, bundle, cfg, ctx, "teacher")
+    return ensemble_stage(tcfg, names, bundle, cfg, ctx)
+
+
+def ensemble_stage(
+    tcfg: TeacherConfig, names: list[str], bundle: DataBundle, cfg: PipelineConfig, ctx
+) -> EnsembleTeacher:
+    """Fine-tune each member like a single teacher (same settings and seed, its own folder
+    `teacher`, `teacher_2`, ...), then name the others in the first one's meta (reusing the run's
+    teacher reuses them all) and save each as an artifact."""
+    folders = ["teacher"] + [f"teacher_{i + 1}" for i in range(1, len(names))]
+    members = []
+    for name, folder in zip(names, folders, strict=True):
+        one = dataclasses.replace(tcfg, model=name, members=None)
+        members.append(fine_tune_teacher(one, bundle, cfg, ctx, folder))
+    mark_ensemble(ctx.run_dir / "teacher", folders[1:], names)
+    for folder in folders:
+        ctx.store.add_artifact(ctx.run_id, folder, ctx.run_dir / folder)
+    log.info("teacher ensemble of %s", ", ".join(names))
+    return EnsembleTeacher(members, names)
 
 
 def fine_tune_stage(
@@ -101,6 +157,16 @@ def fine_tune_stage(
     """Fine-tune a teacher on `bundle`'s training rows (dev rows for early stopping) into the
     run's folder `name`, which is also its loss series and artifact name; `extra` goes to
     `fine_tune` (MetaKD's row weights and domain-corruption loss)."""
+    teacher = fine_tune_teacher(tcfg, bundle, cfg, ctx, name, **extra)
+    ctx.store.add_artifact(ctx.run_id, name, ctx.run_dir / name)
+    return teacher
+
+
+def fine_tune_teacher(
+    tcfg: TeacherConfig, bundle: DataBundle, cfg: PipelineConfig, ctx, name: str, **extra
+) -> Teacher:
+    """`fine_tune_stage` without recording the artifact (an ensemble records its members once
+    the first one's meta names the others)."""
     out = ctx.run_dir / name
     dev = (bundle.dev.texts, bundle.dev.labels) if bundle.dev else None
     train = bundle.train
@@ -118,7 +184,6 @@ def fine_tune_stage(
         series=name,
         **extra,
     )
-    ctx.store.add_artifact(ctx.run_id, name, out)
     return teacher
 
 
@@ -262,6 +327,8 @@ def train_students(
             "dir": folder,
             "seed": job.cfg.seed,
             "train_s": round(time.time() - t0, 2),
+            "select_metric": getattr(job.cfg, "select_metric", None),
+            "class_weights": getattr(job.cfg, "class_weights", None),
             **getattr(student, "info", {}),
         }
         out = [(job.name, info)]

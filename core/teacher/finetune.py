@@ -13,16 +13,17 @@ import time
 from pathlib import Path
 
 import torch
-import torch.nn.functional as F
 
 from core.config import TeacherConfig
 from core.data import pairs
 from core.teacher import provenance as provenance_file
 from core.teacher.hf import load_pretrained, resolve_source
 from core.teacher.model import Teacher, save_teacher
+from core.train.balance import class_weights, gold_ce
 from core.train.device import pick_device, precision
 from core.train.loop import fit
 from core.train.optim import decay_groups
+from core.train.select import resolve_metric
 from core.train.stage import DevCheck, OptimSettings, Stage
 
 log = logging.getLogger(__name__)
@@ -69,12 +70,15 @@ def fine_tune(
     result = fit([stage], rng, ctx)
     model.eval()
     task = pairs.task_of(train_texts)
+    metric = resolve_metric(cfg.select_metric, train_labels, len(label_names))
     save_teacher(
         teacher,
         out_dir,
         provenance=provenance_file.record(train_texts, dev[0] if dev else None),
         source=cfg.model,
-        **{f"dev_{cfg.select_metric}": result.best.get(stage.name) if dev else None},
+        select_metric=metric,
+        class_weights=cfg.class_weights,
+        **{f"dev_{metric}": result.best.get(stage.name) if dev else None},
         train_texts=len(train_texts),
         dev_texts=len(dev[0]) if dev else 0,
         task=task,
@@ -93,7 +97,8 @@ def teacher_stage(
     aux=None,
 ) -> Stage:
     """The fine-tuning stage: cross-entropy on the labels (per row times `sample_weights`, plus
-    `aux`'s term, when given), computed in the device's precision."""
+    `aux`'s term, when given; class-weighted by `cfg.class_weights`), computed in the device's
+    precision; the dev check selects on `cfg.select_metric` (`auto` resolved from `labels`)."""
     model, tok, device = teacher.model, teacher.tokenizer, teacher.device
     enc = pairs.encode(tok, texts, cfg.max_length)
     ids = enc["input_ids"]
@@ -104,6 +109,7 @@ def teacher_stage(
         groups.append({"params": list(aux.modules.parameters()), "weight_decay": 0.0})
     weights = torch.tensor(sample_weights, dtype=torch.float32) if sample_weights else None
     labels_t = torch.tensor(labels)
+    per_class = class_weights(labels, len(teacher.label_names), cfg.class_weights)
 
     def collate(batch: list[int]) -> tuple[list[int], dict[str, torch.Tensor]]:
         rows = {"input_ids": [ids[i] for i in batch]}
@@ -115,10 +121,10 @@ def teacher_stage(
     def loss(b, progress: float) -> dict[str, torch.Tensor]:
         batch, feats = b
         y = labels_t[batch].to(device)
-        if weights is None and aux is None:
+        if weights is None and aux is None and per_class is None:
             return {"loss": model(**feats, labels=y).loss}
         out = model(**feats, output_hidden_states=aux is not None)
-        per_row = F.cross_entropy(out.logits.float(), y, reduction="none")
+        per_row = gold_ce(out.logits.float(), y, per_class, reduction="none")
         if aux is not None:
             per_row = per_row + aux.loss(out, feats, batch)
         if weights is not None:
@@ -131,7 +137,7 @@ def teacher_stage(
             predict=lambda: teacher.logits(dev[0]).argmax(-1),
             labels=dev[1],
             num_labels=len(teacher.label_names),
-            metric=cfg.select_metric,
+            metric=resolve_metric(cfg.select_metric, labels, len(teacher.label_names)),
             patience=cfg.early_stop_patience,
         )
     return Stage(
