@@ -205,18 +205,32 @@ def test_the_ensembles_logits_are_the_mean_of_its_members(ensemble_run, second_t
     assert {x["name"] for x in store.artifacts(rid)} >= {"teacher", "teacher_2"}
 
 
-def test_a_member_named_twice_or_an_ensemble_with_a_reused_teacher_is_refused(
+def test_a_member_named_twice_or_an_ensemble_with_target_domains_is_refused(
     tmp_path, tiny_data, tiny_teacher_dir, second_tiny_teacher_dir
 ):
     with pytest.raises(ValueError, match="twice"):
         member_models("m3e-small", "multilingual-e5-small, m3e-small")
     home = tmp_path / "home"
     flags = [*tiny_run_flags(tiny_data, tiny_teacher_dir), "--teacher-members"]
-    res = run_cli("pipeline", *flags, str(second_tiny_teacher_dir), "--teacher-run", "1",
+    res = run_cli("pipeline", *flags, str(second_tiny_teacher_dir), "--target-domain", "a",
                   home=home)  # fmt: skip
     assert res.returncode == 2, res.stderr
-    assert "--teacher-members" in res.stderr
+    assert "--teacher-members" in res.stderr and "--target-domain" in res.stderr
     assert not (home / "runs").exists() or not any((home / "runs").iterdir())
+
+
+def test_reusing_an_ensemble_reuses_every_member(ensemble_run, tiny_data):
+    """A distill run from the ensemble's run (the CLI copies its teacher config, members too)
+    labels with the whole ensemble again: the same teacher figures."""
+    store, rid = ensemble_run["store"], ensemble_run["rid"]
+    cfg = dataclasses.replace(ensemble_run["cfg"], teacher_run=rid, students=[])
+    again = store.create_run("distill", dataclasses.asdict(cfg))
+    execute(store, again, "distill", cfg, RunContext(store, again))
+    assert store.run(again)["status"] == "done", store.run(again)["error"]
+    first = next(r for r in store.results(rid) if r["model"] == "teacher")
+    second = next(r for r in store.results(again) if r["model"] == "teacher")
+    assert second["accuracy"] == first["accuracy"]
+    assert second["detail"]["members"] == first["detail"]["members"]
 
 
 def test_runs_page_and_report_name_the_selection_metric_and_the_members(ensemble_run, monkeypatch):

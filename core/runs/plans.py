@@ -41,19 +41,19 @@ def preflight(store, kind: str, cfg: PipelineConfig) -> DataBundle:
     if cant:
         what = "sentence pairs" if bundle.task == "pair" else "single texts"
         raise ValueError(f"student method(s) {', '.join(cant)} cannot take {what}")
+    if cfg.teacher.members and cfg.teacher_run is None:  # a reused teacher comes whole
+        if cfg.domains.targets():
+            raise ValueError(
+                "--teacher-members (a teacher ensemble) cannot be combined with --target-domain, "
+                "which fine-tunes one teacher per domain"
+            )
+        member_models(cfg.teacher.model, cfg.teacher.members)  # a member named twice: refused
     if cfg.domains.targets():
         if kind != "pipeline" or cfg.teacher_run is not None:
             raise ValueError("--target-domain needs a pipeline run that fine-tunes its teachers")
         check_targets(bundle, cfg.domains.targets())
     elif cfg.domains.meta_teacher:
         raise ValueError("--meta-teacher needs --target-domain (the domain(s) to distil for)")
-    if cfg.teacher.members and (cfg.teacher_run is not None or cfg.domains.targets()):
-        raise ValueError(
-            "--teacher-members fine-tunes a new teacher ensemble: leave it out with --teacher-run "
-            "(a reused ensemble comes whole) and with --target-domain (one teacher per domain)"
-        )
-    if cfg.teacher.members:
-        member_models(cfg.teacher.model, cfg.teacher.members)  # a member named twice: refused
     if cfg.teacher_run is not None:
         reused_teacher_dir(store, cfg, bundle)
     elif kind in ("augment", "distill"):
