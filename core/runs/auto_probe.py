@@ -4,7 +4,8 @@ Latency does not depend on the weights, so a student that cannot meet the budget
 before it trains. The probe builds the trial's student with random weights (a word or character
 student with a vocabulary of sampled training texts; a transformer student from the teacher's
 config cut or shrunk the way its method does) and times its batch-1 PyTorch path, text in and
-logits out, on one thread like the evaluation's student latency. It is PyTorch, not the ONNX
+logits out, on the threads the evaluation times it on (one for word and character students,
+every core for transformers). It is PyTorch, not the ONNX
 path the budget is about: ONNX Runtime is as fast or faster on these models, so a trial is
 pruned only when its PyTorch p50 is over `margin` x the budget (see docs/autodistill.md).
 """
@@ -39,13 +40,15 @@ class Prober:
     teacher: Any  # core.teacher.Teacher
     texts: list[str]
     label_names: list[str]
-    threads: int = 1
+    small_threads: int = 1  # PipelineConfig.student_threads: what word / char students get
 
     @classmethod
-    def from_texts(cls, teacher, texts: list[str], label_names: list[str], seed: int = 0):
+    def from_texts(
+        cls, teacher, texts: list[str], label_names: list[str], seed: int = 0, threads: int = 1
+    ):
         rng = random.Random(seed)
         sample = rng.sample(texts, min(PROBE_TEXTS, len(texts)))
-        return cls(teacher, sample, label_names)
+        return cls(teacher, sample, label_names, threads)
 
     def untrained(self, cfg: Any) -> Any:
         """The trial's student with random weights: what its latency is measured on."""
@@ -87,10 +90,12 @@ class Prober:
         )
 
     def p50_ms(self, cfg: Any) -> float:
-        """Batch-1 PyTorch p50 (ms) of the untrained student, on `threads` threads."""
+        """Batch-1 PyTorch p50 (ms) of the untrained student, on the threads its evaluation
+        uses (core.runs.scoring: small students `student_threads`, transformers every core)."""
         student = self.untrained(cfg)
         before = torch.get_num_threads()
-        torch.set_num_threads(self.threads)
+        small = methods.get(cfg.method).parallel
+        torch.set_num_threads(self.small_threads if small else before)
         try:
             ms = time_calls(student.predict_logits, self.texts, budget_s=PROBE_BUDGET_S)
         finally:

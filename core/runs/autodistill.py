@@ -562,7 +562,9 @@ def run_autodistill(cfg: PipelineConfig, ctx) -> dict[str, Any]:
         base = dataclasses.replace(base, teacher_run=teacher_run)
         teacher = load_teacher(teacher_dir(store, teacher_run), "cpu")
         bundle = load_bundle(cfg.data)
-        prober = Prober.from_texts(teacher, bundle.train.texts, bundle.label_names, cfg.data.seed)
+        prober = Prober.from_texts(
+            teacher, bundle.train.texts, bundle.label_names, cfg.data.seed, cfg.student_threads
+        )
         depth = int(teacher.model.config.num_hidden_layers)
         s = Search(co, auto, base, prober, depth, cfg.data.seed)
         ctx.stage("trials", auto.trials)
