@@ -15,11 +15,29 @@ import time
 import pytest
 from conftest import ROOT, run_cli, tiny_run_flags, wait_for
 
-from core.runs.auto_answer import pareto_front
-from core.runs.autodistill import trial_rows
+from core.runs.auto_answer import pareto_front, winner_under
+from core.runs.autodistill import curve_verdict, trial_rows
 from core.runs.store import Store
 
 TEXTS = ["房间很干净，服务也好", "太差了，再也不来"]
+
+
+def test_front_winner_and_dev_curve_rule_on_figures():
+    rows = [
+        {"trial": 0, "score": 0.90, "p50_ms": 0.5},
+        {"trial": 1, "score": 0.88, "p50_ms": 0.2},
+        {"trial": 2, "score": 0.87, "p50_ms": 0.3},  # dominated by 1
+        {"trial": 3, "score": 0.93, "p50_ms": 4.0},
+        {"trial": 4, "score": 0.90, "p50_ms": 0.6},  # dominated by 0 (same score, slower)
+    ]
+    assert [r["trial"] for r in pareto_front(rows)] == [1, 0, 3]
+    assert winner_under(rows, 1.0)["trial"] == 0 and winner_under(rows, 0.1) is None
+    rivals = [(2.0, [0.80, 0.85]), (9.0, [0.95, 0.96])]  # (probe ms, dev curve)
+    assert curve_verdict([0.70], 3.0, rivals) == (1, 0.70, 0.80)  # a faster one did better
+    assert curve_verdict([0.82], 3.0, rivals) is None  # above it
+    assert curve_verdict([0.70], 1.0, rivals) is None  # the better ones are slower
+    assert curve_verdict([0.9, 0.84], 3.0, rivals) == (2, 0.84, 0.85)  # same check compared
+    assert curve_verdict([], 3.0, rivals) is None
 
 
 def _flags(tiny_data, tiny_teacher_dir) -> list[str]:
@@ -268,7 +286,7 @@ def test_train_tab_shows_the_answer_and_exports_the_winner(searched, monkeypatch
     sid = answer["run_id"]
     at.selectbox(key="auto-pick").select(sid).run()
     assert answer["sentence"] in [s.value for s in at.success]
-    front = at.dataframe(key="auto-front").value
+    front = next(d.value for d in at.dataframe if "student" in d.value.columns)
     assert list(front["student"])[: len(answer["front"])] == [
         r["description"] for r in answer["front"]
     ]

@@ -218,6 +218,8 @@ class Search:
     in_flight: dict[int, Any] = dataclasses.field(default_factory=dict)  # run -> trial | None
     probes: int = 0
     trained: int = 0
+    numbers: int = 0  # the next trial number (ours: Optuna's restart from 0 on a rebuilt study)
+    curves: dict[int, list[float]] = dataclasses.field(default_factory=dict)  # finished runs
 
     @property
     def store(self):
@@ -268,10 +270,12 @@ class Search:
                 dists_of[info["number"]] = info["dists"]
         for p in run["config"].get("autodistill_pruned", []):
             dists_of[p["number"]] = p["dists"]
+        self.numbers = 1 + max(records, default=-1)
         for number in sorted(records):
             r = records[number]
             if r["status"] in ACTIVE:
                 self.in_flight[r["run"]] = None  # waited for, then added as finished
+                self.co.mine.append(r["run"])  # and cancelled with the search
                 self.trained += 1
                 continue
             dists = {k: json_to_distribution(v) for k, v in dists_of[number].items()}
@@ -300,15 +304,14 @@ class Search:
                 self.study.enqueue_trial(params)
 
     # -- asking ---------------------------------------------------------------------------------
-    def next_number(self) -> int:
-        return len(self.study.trials)
-
     def ask_one(self) -> None:
         """Ask for a trial; prune it before training if its untrained student is too slow,
         else queue it as a distill run."""
         from optuna.distributions import distribution_to_json
 
         trial = self.study.ask()
+        number = self.numbers
+        self.numbers += 1
         params = auto_space.suggest(trial, self.auto.methods, self.depth)
         dists = {k: distribution_to_json(v) for k, v in trial.distributions.items()}
         scfg = auto_space.student_config(params)
@@ -317,23 +320,23 @@ class Search:
         if probe > self.auto.probe_margin * self.auto.budget_ms:
             trial.set_user_attr("constraint", [probe - self.auto.budget_ms])
             self.study.tell(trial, [0.0, probe])
-            record = {"number": trial.number, "params": params, "dists": dists, "probe_ms": probe}
+            record = {"number": number, "params": params, "dists": dists, "probe_ms": probe}
             self.note("autodistill_pruned", record)
             log.info(
                 "autodistill %d: trial %d (%s) pruned before training: %.3f ms untrained",
                 self.sid,
-                trial.number,
+                number,
                 auto_space.describe(params),
                 probe,
             )
             return
         cfg = dataclasses.replace(
-            self.trial_config(params), name=f"autodistill {self.sid} trial {trial.number}"
+            self.trial_config(params), name=f"autodistill {self.sid} trial {number}"
         )
         info = {
             "search": self.sid,
             "role": "trial",
-            "number": trial.number,
+            "number": number,
             "params": params,
             "dists": dists,
             "probe_ms": probe,
@@ -386,37 +389,38 @@ class Search:
 
     def prune_curves(self) -> None:
         """Cancel a transformer trial whose dev curve is below that of a finished trial at
-        least as fast (by the untrained probe) at the same dev check."""
+        least as fast (by the untrained probe) at the same dev check (see `curve_verdict`)."""
         rows = trial_rows(self.store, self.search_run())
-        finished = [r for r in rows if "score" in r and r["run"]]
-        curves = {r["run"]: dev_curve(self.store, r["run"]) for r in finished}
         by_run = {r["run"]: r for r in rows if r["run"]}
-        for rid in list(self.in_flight):
-            r = by_run.get(rid)
-            if r is None or methods.get(r["method"]).family != "transformer":
+        watched = [
+            by_run[rid]
+            for rid in self.in_flight
+            if rid in by_run
+            and by_run[rid]["status"] == "running"
+            and methods.get(by_run[rid]["method"]).family == "transformer"
+        ]
+        if not watched:
+            return
+        finished = [r for r in rows if "score" in r and r["run"]]
+        for r in finished:
+            if r["run"] not in self.curves:
+                self.curves[r["run"]] = dev_curve(self.store, r["run"])
+        rivals = [(r["probe_ms"], self.curves[r["run"]]) for r in finished]
+        for r in watched:
+            verdict = curve_verdict(dev_curve(self.store, r["run"]), r["probe_ms"], rivals)
+            if verdict is None:
                 continue
-            if r["status"] != "running":
-                continue
-            mine = dev_curve(self.store, rid)
-            if not mine:
-                continue
-            i = len(mine) - 1
-            rivals = [
-                curves[o["run"]][i]
-                for o in finished
-                if len(curves[o["run"]]) > i and o["probe_ms"] <= r["probe_ms"]
-            ]
-            if rivals and mine[i] < max(rivals):
-                log.info(
-                    "autodistill %d: trial %d pruned at dev check %d (%.4f < %.4f)",
-                    self.sid,
-                    r["trial"],
-                    i + 1,
-                    mine[i],
-                    max(rivals),
-                )
-                self.note("autodistill_curve_pruned", r["trial"])
-                self.store.request_cancel(rid)
+            check, mine, best = verdict
+            log.info(
+                "autodistill %d: trial %d pruned at dev check %d (%.4f < %.4f)",
+                self.sid,
+                r["trial"],
+                check,
+                mine,
+                best,
+            )
+            self.note("autodistill_curve_pruned", r["trial"])
+            self.store.request_cancel(r["run"])
 
     def message(self) -> None:
         rows = trial_rows(self.store, self.search_run())
@@ -449,6 +453,21 @@ class Search:
             if self.in_flight:
                 self.co.keep_a_worker()
                 time.sleep(0.5)
+
+
+def curve_verdict(
+    mine: list[float], probe_ms: float, rivals: list[tuple[float, list[float]]]
+) -> tuple[int, float, float] | None:
+    """(dev check number, this trial's value, the best rival's) when this trial's latest dev
+    check is below that of a finished trial at least as fast (probe p50) at the same check;
+    None while it is not (or has no dev check yet)."""
+    if not mine:
+        return None
+    i = len(mine) - 1
+    same = [curve[i] for p, curve in rivals if p <= probe_ms and len(curve) > i]
+    if same and mine[i] < max(same):
+        return i + 1, mine[i], max(same)
+    return None
 
 
 def constraints(trial) -> list[float]:
