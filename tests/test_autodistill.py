@@ -199,7 +199,7 @@ def test_a_trial_over_budget_never_trains(searched, tiny_data, tiny_teacher_dir)
     assert [r["id"] for r in new] == [search["id"]]
     assert store.results(search["id"]) == [] and store.artifacts(search["id"]) == []
     pruned = search["config"]["autodistill_pruned"]
-    assert len(pruned) >= 2 and all(p["probe_ms"] > 0.01 * 1.5 for p in pruned)
+    assert len(pruned) >= 2 and all(p["probe_ms"] > 0.01 * 3.0 for p in pruned)
     assert {p["params"]["method"] for p in pruned} <= {"textcnn_char", "kd"}
     rows = trial_rows(store, search)
     assert all(r["status"] == "pruned" and r["run"] is None for r in rows)

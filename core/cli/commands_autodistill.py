@@ -142,7 +142,8 @@ def report(store, rid: int, json_path: str | None, export: str | None) -> int:
         say(f"  teacher: {t['score']:.4f} at {t['p50_ms']:.3f} ms")
     if answer.get("plain"):
         p = answer["plain"]
-        say(f"  plain twin of the winner: {p['score']:.4f} ± {p['sd']:.4f} ({p['seeds']} seeds)")
+        n = f"{p['seeds']} seed{'s' if p['seeds'] > 1 else ''}"
+        say(f"  plain twin of the winner: {p['score']:.4f} ± {p['sd']:.4f} ({n})")
     say(f"winner: {answer['sentence']}")
     if json_path:
         Path(json_path).write_text(json.dumps(answer, indent=1, ensure_ascii=False))

@@ -49,6 +49,7 @@ from core.teacher.model import load_teacher
 log = logging.getLogger(__name__)
 
 METRICS = ("accuracy", "f1")
+CALIBRATED_SAFETY = 1.25  # a calibrated prediction must be this far over the budget to prune
 PROBES_PER_TRIAL = 6  # at most this many probes per trained trial (a space mostly over budget)
 
 
@@ -104,10 +105,11 @@ class AutoConfig:
         max=10,
     )
     probe_margin: float = opt(
-        1.5,
-        help="A trial is pruned before training when its untrained student's PyTorch batch-1 "
-        "p50 is over this many times the budget (ONNX Runtime, the deployed path, is as fast "
-        "or faster on these models).",
+        3.0,
+        help="Before any trial of a family has trained: a trial is pruned before training when "
+        "its untrained student's PyTorch batch-1 p50 is over this many times the budget "
+        "(ONNX Runtime, the deployed path, measured 1.5-5x faster on these models). Once one "
+        "has, the family's measured ONNX / PyTorch-probe ratio is used instead.",
         flag="--probe-margin",
         min=1.0,
         max=100.0,
@@ -317,7 +319,7 @@ class Search:
         scfg = auto_space.student_config(params)
         probe = self.prober.p50_ms(scfg)
         self.probes += 1
-        if probe > self.auto.probe_margin * self.auto.budget_ms:
+        if self.over_budget(params["method"], probe):
             trial.set_user_attr("constraint", [probe - self.auto.budget_ms])
             self.study.tell(trial, [0.0, probe])
             record = {"number": number, "params": params, "dists": dists, "probe_ms": probe}
@@ -344,6 +346,20 @@ class Search:
         rid = self.co.submit("distill", cfg, extra={"auto_trial": info})
         self.in_flight[rid] = trial
         self.trained += 1
+
+    def over_budget(self, method: str, probe_ms: float) -> bool:
+        """Whether a trial whose untrained student timed `probe_ms` (PyTorch) cannot meet the
+        budget as deployed: predicted with the smallest deployed / probe ratio of its family's
+        trained trials (with a safety factor), or, before any, over `probe_margin` x budget."""
+        family = methods.get(method).family
+        ratios = [
+            r["p50_ms"] / r["probe_ms"]
+            for r in trial_rows(self.store, self.search_run())
+            if "score" in r and r["probe_ms"] and methods.get(r["method"]).family == family
+        ]
+        if ratios:
+            return probe_ms * min(ratios) > CALIBRATED_SAFETY * self.auto.budget_ms
+        return probe_ms > self.auto.probe_margin * self.auto.budget_ms
 
     # -- telling --------------------------------------------------------------------------------
     def collect(self) -> None:
