@@ -77,6 +77,10 @@ def main() -> None:
         max_epochs=a.max_epochs,
     )
     store = Store(a.home)
+    if a.teacher_run is not None:  # a teacher still training (an earlier search's): wait for it
+        while store.run(a.teacher_run)["status"] in ("queued", "running"):
+            store.mark_interrupted()
+            time.sleep(5)
     rid = store.create_run(
         "autodistill", {**to_dict(cfg), "autodistill": to_dict(auto)}, name=cfg.name
     )
