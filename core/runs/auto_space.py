@@ -155,6 +155,9 @@ def describe(params: dict[str, Any]) -> str:
         bits.append(f"{cfg.num_filters} filters")
     if hasattr(cfg, "hidden_dim") and method.startswith("bilstm"):
         bits.append(f"{cfg.hidden_dim} hidden")
+    if methods.get(method).family in ("word", "char"):
+        bits.append(f"embed {cfg.embed_dim}")
+        bits.append(f"alpha {cfg.alpha:.2f}")
     if method == "tinybert":
         bits.append(f"{cfg.layers} x {cfg.hidden}")
     elif getattr(cfg, "layers", None):
