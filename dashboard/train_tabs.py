@@ -34,7 +34,8 @@ def submit(kind: str, cfg: PipelineConfig, prefix: str, extra: dict | None = Non
     with widgets.engine_errors(f"Starting the {kind} run"):
         ui_state.remember_form_values(prefix)  # a reload or a new tab finds this form as it is
         # the data and a reused teacher are checked before a run exists (the CLI does the same)
-        checked = kind if kind != "sweep" else ("distill" if cfg.teacher_run else "pipeline")
+        coordinator = kind in ("sweep", "autodistill")  # checked as the runs they queue
+        checked = ("distill" if cfg.teacher_run else "pipeline") if coordinator else kind
         preflight(widgets.store(), checked, cfg)
         rid = widgets.manager().submit(kind, cfg, extra=extra)
         pos = widgets.store().queue_position(rid)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import streamlit as st
 
 from dashboard import run_monitor, run_times, ui_state, widgets
+from dashboard.autodistill_form import autodistill_tab
 from dashboard.sweep_form import sweep_tab
 from dashboard.train_tabs import FLASH, augment_tab, distill_tab, pipeline_tab, teacher_tab
 
@@ -54,6 +55,7 @@ tabs = st.tabs(
         ":material/auto_awesome: Augment + label",
         ":material/compress: Distil students",
         ":material/tune: Sweep",
+        ":material/emoji_events: Find the best student",
     ]
 )
 with tabs[0]:
@@ -66,4 +68,6 @@ with tabs[3]:
     distill_tab(choice, t_runs)
 with tabs[4]:
     sweep_tab(choice, t_runs)
+with tabs[5]:
+    autodistill_tab(choice, t_runs)
 ui_state.keep_form_values()  # the forms' values outlive a visit to another page

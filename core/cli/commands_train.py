@@ -139,7 +139,7 @@ def run_exec(a: argparse.Namespace) -> int:
     from core.runs.context import KINDS, RunContext
     from core.runs.execute import execute
     from core.runs.gate import from_env as gate_from_env
-    from core.runs.store import Store
+    from core.runs.store import COORDINATOR_KINDS, Store
     from core.workers.worker import watch_parent
 
     store = Store(a.home)
@@ -165,8 +165,9 @@ def run_exec(a: argparse.Namespace) -> int:
     except Exception as exc:  # noqa: BLE001 - recorded on the run
         store.finish_if_active(a.id, "failed", f"bad stored config: {type(exc).__name__}: {exc}")
         return 1
-    # a sweep only waits for its trials: it must not hold the worker's latency gate
-    ctx = RunContext(store, a.id, gate=gate_from_env() if run["kind"] != "sweep" else None)
+    # a sweep (or autodistill) only waits for its trials: it must not hold the latency gate
+    coordinator = run["kind"] in COORDINATOR_KINDS
+    ctx = RunContext(store, a.id, gate=None if coordinator else gate_from_env())
     with cancel_on_signals(store, a.id, ctx):
         try:
             status = execute(store, a.id, run["kind"], cfg, ctx)

@@ -58,6 +58,16 @@ COMMANDS: tuple[Command, ...] = (
         "add_arguments",
     ),
     Command(
+        "autodistill",
+        "the best student under a latency budget: a search across methods and their settings",
+        "commands_autodistill",
+        "run",
+        "add_arguments",
+        description="One teacher, then Optuna trials across student methods and their key "
+        "settings (accuracy vs batch-1 p50 as deployed); students over the budget are pruned "
+        "before training; the winner is re-trained with 3 seeds and can be exported.",
+    ),
+    Command(
         "defaults",
         "print the table of defaults (markdown, as in docs/defaults.md)",
         "commands_info",

@@ -23,7 +23,7 @@ from core.runs.store import Store
 
 log = logging.getLogger(__name__)
 
-KINDS = ("pipeline", "teacher", "augment", "distill", "sweep")
+KINDS = ("pipeline", "teacher", "augment", "distill", "sweep", "autodistill")
 ProgressFn = Callable[[dict[str, Any]], None]
 ETA_EVERY_S = 2.0  # one point of the `eta` series at most this often
 BUSY_EVERY_S = 5.0  # how often the load average is read for the "machine is busy" note

@@ -21,6 +21,7 @@ from typing import Any
 
 from core import methods
 from core.runs.config import pipeline_from_dict
+from core.runs.store import COORDINATOR_KINDS
 
 log = logging.getLogger(__name__)
 
@@ -201,13 +202,13 @@ def queue_starts(store) -> dict[int, float | None]:
     running = [  # a foreground CLI run takes no worker slot; a sweep only coordinates
         r
         for r in store.active_runs()
-        if r["status"] == "running" and r.get("worker") and r["kind"] != "sweep"
+        if r["status"] == "running" and r.get("worker") and r["kind"] not in COORDINATOR_KINDS
     ]
     free = sorted((r["eta_s"] if r.get("eta_s") is not None else float("inf")) for r in running)
     free = sorted(free + [0.0] * max(slots - len(free), 0))
     out: dict[int, float | None] = {}
     for r in store.queue():
-        if r["kind"] == "sweep":
+        if r["kind"] in COORDINATOR_KINDS:
             out[r["id"]] = 0.0
             continue
         start = free.pop(0)  # the slot that frees first takes the next queued run

@@ -13,6 +13,7 @@ import time
 import traceback
 from typing import Any
 
+from core.runs.autodistill import run_autodistill
 from core.runs.config import PipelineConfig
 from core.runs.context import Cancelled, RunContext
 from core.runs.plans import run_plan
@@ -76,6 +77,8 @@ def execute(
             ctx.gate.enter()
         if kind == "sweep":
             run_sweep(cfg, ctx)
+        elif kind == "autodistill":
+            run_autodistill(cfg, ctx)
         else:
             run_plan(kind, cfg, ctx)
         status, error = "done", None

@@ -47,6 +47,8 @@ log = logging.getLogger(__name__)
 ACTIVE = ("queued", "running")
 IS_ACTIVE = "status in ({})".format(", ".join(f"'{x}'" for x in ACTIVE))  # an SQL condition
 FINAL = ("done", "failed", "cancelled", "interrupted")
+# runs that only queue other runs and wait for them: they take no worker slot nor latency gate
+COORDINATOR_KINDS = ("sweep", "autodistill")
 STALE_AFTER_S = 30.0  # a running run with no heartbeat for this long is taken for dead
 
 

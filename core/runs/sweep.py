@@ -304,7 +304,7 @@ def _base_config(cfg: PipelineConfig, sweep: SweepConfig) -> PipelineConfig:
     return base
 
 
-def _teacher_run(co: Coordinator, base: PipelineConfig, cfg: PipelineConfig) -> int:
+def teacher_run_for(co: Coordinator, base: PipelineConfig, cfg: PipelineConfig) -> int:
     """The earlier run named by `teacher_run`, or a teacher run submitted and waited for."""
     if cfg.teacher_run is not None:
         return cfg.teacher_run
@@ -376,7 +376,7 @@ def run_sweep(cfg: PipelineConfig, ctx) -> dict[str, Any]:
     base = _base_config(cfg, sweep)
     ctx.plan({"teacher": 1.0, "trials": float(sweep.trials)})
     try:
-        teacher_run = _teacher_run(co, base, cfg)
+        teacher_run = teacher_run_for(co, base, cfg)
         _trials(co, dataclasses.replace(base, teacher_run=teacher_run), sweep, cfg.data.seed)
     except BaseException:  # cancelled, Ctrl-C, or any failure: the sweep's runs stop with it
         co.cancel_all()

@@ -28,12 +28,11 @@ from typing import Any, Protocol
 
 from core.runs.gate import ENV as WORKER_ENV
 from core.runs.queue import wanted_slots
-from core.runs.store import HOST, Store
+from core.runs.store import COORDINATOR_KINDS, HOST, Store
 from core.runs.submit import PARENT_ENV, child_env
 
 log = logging.getLogger(__name__)
 
-COORDINATOR_KINDS = ("sweep",)  # runs that only queue other runs and wait for them
 MAX_COORDINATORS = 4
 POLL_S = 0.5
 BEAT_EVERY_S = 2.0
