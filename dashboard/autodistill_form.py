@@ -12,13 +12,18 @@ import streamlit as st
 
 from core import methods
 from core.cli.fields import help_of, widget_kwargs
-from core.config import TeacherConfig, to_dict
+from core.config import to_dict
 from core.runs.auto_space import SEARCHED
 from core.runs.autodistill import METRICS, AutoConfig, export_winner
 from core.runs.config import PipelineConfig
 from dashboard import widgets
 from dashboard.labels import run_label
-from dashboard.train_sections import common_section, data_section, teacher_section
+from dashboard.train_sections import (
+    common_section,
+    data_section,
+    new_teacher_section,
+    teacher_choice,
+)
 from dashboard.train_tabs import submit, with_teacher_run
 
 
@@ -74,24 +79,10 @@ def autodistill_tab(choice: dict[str, Any], t_runs: list[dict]) -> None:
         "p50 as deployed: ONNX on this machine's CPU); students that cannot meet the budget "
         "are pruned before they train, and the winner is re-trained with more seeds."
     )
-    reuse = st.selectbox(
-        "teacher",
-        [None] + [r["id"] for r in t_runs],
-        format_func=lambda i: (
-            "fine-tune a new one (settings below)"
-            if i is None
-            else run_label(next(r for r in t_runs if r["id"] == i))
-        ),
-        key="auto-teacher-run",
-    )
+    reuse = teacher_choice("auto", t_runs)
     with st.form("form-auto"):
         data = data_section("auto", choice)
-        if reuse is None:
-            with st.expander("Teacher settings (for a new teacher)"):
-                teacher = teacher_section("auto", data.seed)
-        else:
-            teacher = TeacherConfig(seed=data.seed)
-            st.caption("The search reuses that run's fine-tuned teacher (and its settings).")
+        teacher = new_teacher_section("auto", reuse, data.seed, "The search")
         auto = auto_settings()
         name, latency, device = common_section("auto")
         if st.form_submit_button("Find the best student", type="primary", key="go-auto"):

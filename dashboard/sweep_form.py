@@ -10,11 +10,16 @@ import streamlit as st
 
 from core import methods
 from core.cli.fields import help_of, widget_kwargs
-from core.config import TeacherConfig, to_dict
+from core.config import to_dict
 from core.runs.config import PipelineConfig
 from core.runs.sweep import OBJECTIVES, SweepConfig, parse_space
-from dashboard.labels import OBJECTIVE_LABELS, run_label
-from dashboard.train_sections import common_section, data_section, teacher_section
+from dashboard.labels import OBJECTIVE_LABELS
+from dashboard.train_sections import (
+    common_section,
+    data_section,
+    new_teacher_section,
+    teacher_choice,
+)
 from dashboard.train_tabs import submit, with_teacher_run
 
 
@@ -70,25 +75,10 @@ def sweep_tab(choice: dict[str, Any], t_runs: list[dict]) -> None:
         help=help_of(SweepConfig, "student"),
         key="sweep-student",
     )
-    # outside the form, so that the new teacher's settings show only when there is one to make
-    reuse = st.selectbox(
-        "teacher",
-        [None] + [r["id"] for r in t_runs],
-        format_func=lambda i: (
-            "fine-tune a new one (settings below)"
-            if i is None
-            else run_label(next(r for r in t_runs if r["id"] == i))
-        ),
-        key="sweep-teacher-run",
-    )
+    reuse = teacher_choice("sweep", t_runs)
     with st.form("form-sweep"):
         data = data_section("sweep", choice)
-        if reuse is None:
-            with st.expander("Teacher settings (for a new teacher)"):
-                teacher = teacher_section("sweep", data.seed)
-        else:  # the reused run's teacher settings replace these (with_teacher_run)
-            teacher = TeacherConfig(seed=data.seed)
-            st.caption("The sweep reuses that run's fine-tuned teacher (and its settings).")
+        teacher = new_teacher_section("sweep", reuse, data.seed, "The sweep")
         raw = sweep_settings(sw)
         name, latency, device = common_section("sweep")
         if st.form_submit_button("Start the sweep", type="primary", key="go-sweep"):

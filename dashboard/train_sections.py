@@ -240,3 +240,29 @@ def teacher_run_select(p: str, runs: list[dict]) -> tuple[dict, bool]:
         "logits). Untick to use the Data page's choice and the limits below.",
     )
     return run, same
+
+
+def teacher_choice(p: str, runs: list[dict]) -> int | None:
+    """A new teacher (None) or the id of an earlier run whose teacher a sweep or a search
+    reuses. Outside the form, so that the new teacher's settings show only when there is one
+    to make (see `new_teacher_section`)."""
+    return st.selectbox(
+        "teacher",
+        [None] + [r["id"] for r in runs],
+        format_func=lambda i: (
+            "fine-tune a new one (settings below)"
+            if i is None
+            else run_label(next(r for r in runs if r["id"] == i))
+        ),
+        key=f"{p}-teacher-run",
+    )
+
+
+def new_teacher_section(p: str, reuse: int | None, seed: int, what: str) -> TeacherConfig:
+    """Inside the form: the new teacher's settings, or a line saying `what` ("The sweep",
+    "The search") reuses the chosen run's teacher, whose settings then replace these."""
+    if reuse is None:
+        with st.expander("Teacher settings (for a new teacher)"):
+            return teacher_section(p, seed)
+    st.caption(f"{what} reuses that run's fine-tuned teacher (and its settings).")
+    return TeacherConfig(seed=seed)
