@@ -1,9 +1,10 @@
 """NewsBERT (Wu et al. 2021): teacher and student trained together, with momentum distillation.
 
-The student is the teacher's bottom k layers with its own copy of the teacher's pooler and
-classifier. Each step the teacher learns the labels (cross-entropy on gold rows) while the
-student learns from the teacher as it is now: embedding-output, hidden-state (student layer j
-against the last teacher layer of block j, L/k layers per block) and pooled-output MSE, each
+The student has k layers, layer j standing for the j-th block of L/k teacher layers: it starts
+as that block's last layer (with the teacher's embeddings and its own copy of the teacher's
+pooler and classifier). Each step the teacher learns the labels (cross-entropy on gold rows)
+while the student learns from the teacher as it is now: embedding-output, hidden-state
+(student layer j against the last teacher layer of block j) and pooled-output MSE, each
 relative to the teacher's own mean square and averaged (the `hidden` term, about 1 for a
 student no closer than zero), soft cross-entropy on the teacher's logits (T², as in KD) and
 the labels. Momentum distillation then mixes the teacher's gradients into the student's before
@@ -17,8 +18,11 @@ pooler and classifier between teacher and student, with both starting from the p
 model, so that head is learned for both at once. Here both start from the run's fine-tuned
 teacher, whose head is fitted to its top layer: shared, it kept moving with the teacher, and a
 2-layer student, whose own layers move little in a few dozen steps, answered the majority class.
-One clip over both models let the teacher's larger gradients shrink the student's steps, and the
-summed raw hidden-state MSE outweighed the student's soft and hard labels.
+Cut from the teacher's bottom layers, student layer 2 (teacher layer 2) was pulled towards
+teacher layer 4's output and stepped with the gradients of teacher layers 3 and 4: both fit a
+student whose layer j starts as the last layer of block j. One clip over both models let the
+teacher's larger gradients shrink the student's steps, and the summed raw hidden-state MSE
+outweighed the student's soft and hard labels.
 
 Both start from the run's fine-tuned teacher (the paper starts both from the pre-trained model;
 starting here compares NewsBERT with vanilla KD from the same point). The jointly trained
@@ -117,11 +121,19 @@ def momentum_mix(student, teacher, blocks: list[list[int]], beta: float) -> None
 
 
 def build(job: StudentJob, shared: Shared):
-    """(student, joint teacher): a trainable copy of the run's teacher, and its bottom k layers
-    with their own copy of its pooler and classifier (not shared: see the module's docstring)."""
+    """(student, joint teacher): a trainable copy of the run's teacher, and a k-layer student
+    with its embeddings, layer j copied from the last teacher layer of block j (the layer whose
+    output it is trained to match, whose block's gradients are mixed into it), and its own copy
+    of the pooler and classifier (not shared: see the module's docstring). The plain twin is
+    the bottom k layers, as kd's."""
     teacher_model = copy.deepcopy(shared.teacher.model).float().to("cpu")
     k = half_depth(shared.teacher, job.cfg.layers)
     student_model = bottom_layers(teacher_model, k)
+    if job.role != "plain":  # layer j stands for block j: it starts as the block's last layer
+        blocks = block_map(int(teacher_model.config.num_hidden_layers), k)
+        s_layers, t_layers = layers_of(student_model), layers_of(teacher_model)
+        for j, block in enumerate(blocks):
+            s_layers[j].load_state_dict(t_layers[block[-1]].state_dict())
     cfg, tok = job.cfg, shared.teacher.tokenizer
     student = TransformerStudent(
         cfg.method, student_model, tok, cfg, shared.label_names, cfg.max_length
