@@ -228,7 +228,8 @@ register(
         title="NewsBERT",
         family="transformer",
         config=NewsBERTConfig,
-        summary="Teacher and student (the teacher's bottom layers) trained together: the "
+        summary="Teacher and student (k layers, each starting as the last teacher layer of "
+        "its block) trained together: the "
         "student learns embeddings, hidden states, pooled output and logits from the teacher as "
         "it learns, and momentum distillation mixes the teacher's gradients into the "
         "student's. The jointly trained teacher is reported too.",
