@@ -103,6 +103,7 @@ def row(label: str, summaries: list[dict], key: str, majority: float) -> dict:
         m = s["models"]
         t, d = m["teacher"]["accuracy"], m[key]["accuracy"]
         plain = m.get(key.replace("_distilled", "_plain"), {}).get("accuracy")
+        plain = plain if key.endswith("_distilled") else None  # gap closed: students only
         acc.append(d)
         f1.append(m[key]["f1"])
         ret.append(d / t)
@@ -166,7 +167,7 @@ def main() -> None:
     print(hdr)
     print("-" * len(hdr))
     for r in rows:
-        gap = pm(r["gap_closed"], r["gap_closed_sd"], pct=True) if r["model"] != "teacher" else "-"
+        gap = pm(r["gap_closed"], r["gap_closed_sd"], pct=True)
         flag = "  COLLAPSED" if r["collapsed"] else ""
         print(
             f"{r['model']:<32}{r['seeds']:>6}{pm(r['accuracy'], r['accuracy_sd']):>18}"
