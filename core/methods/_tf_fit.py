@@ -49,6 +49,9 @@ class StudentStage:
     rows: list[int] | None = None  # this stage's rows, if not the fit's
     # called after backward, before clipping and the step (NewsBERT's momentum distillation)
     before_step: Callable[[], None] | None = None
+    # the parameters whose gradient norm the loop clips (None: every one in `params`); NewsBERT
+    # clips its student's own weights here and its joint teacher's apart, in `before_step`
+    clip_params: Iterable[nn.Parameter] | None = None
 
 
 def rows_for(
@@ -136,6 +139,7 @@ def loop_stage(
         series=job.name,
         dev=check,
         before_step=stage.before_step,
+        clip_params=list(stage.clip_params) if stage.clip_params is not None else None,
         precision=shared.precision,
     )
 

@@ -1,13 +1,28 @@
 """NewsBERT (Wu et al. 2021): teacher and student trained together, with momentum distillation.
 
-The student is the teacher's bottom k layers and *shares* the teacher's pooler and classifier
-(one module, trained by both). Each step the teacher learns the labels (cross-entropy on gold
-rows) while the student learns from the teacher as it is now: embedding-output MSE, hidden-
-state MSE (student layer j against the last teacher layer of block j, L/k layers per block),
-pooled-output MSE, soft cross-entropy on the teacher's logits (T², as in KD) and the labels.
-Momentum distillation then mixes the teacher's gradients into the student's before the step:
-for student layer j, g_s ← beta · mean(g_t over the teacher layers of block j) + (1 − beta) · g_s
-(embeddings likewise), so what the teacher learns about the task reaches the student directly.
+The student has k layers, layer j standing for the j-th block of L/k teacher layers: it starts
+as that block's last layer (with the teacher's embeddings and its own copy of the teacher's
+pooler and classifier). Each step the teacher learns the labels (cross-entropy on gold rows)
+while the student learns from the teacher as it is now: embedding-output, hidden-state
+(student layer j against the last teacher layer of block j) and pooled-output MSE, each
+relative to the teacher's own mean square and averaged (the `hidden` term, about 1 for a
+student no closer than zero), soft cross-entropy on the teacher's logits (T², as in KD) and
+the labels. Momentum distillation then mixes the teacher's gradients into the student's before
+the step: for student layer j, g_s ← beta · mean(g_t over the teacher layers of block j) +
+(1 − beta) · g_s (embeddings likewise), so what the teacher learns about the task reaches the
+student directly. Each model's gradient is clipped on its own (the teacher's before it is mixed
+in), as two models with two optimisers would be.
+
+Why not as first written (issue #22; docs/methods.md has the figures): the paper shares the
+pooler and classifier between teacher and student, with both starting from the pre-trained
+model, so that head is learned for both at once. Here both start from the run's fine-tuned
+teacher, whose head is fitted to its top layer: shared, it kept moving with the teacher, and a
+2-layer student, whose own layers move little in a few dozen steps, answered the majority class.
+Cut from the teacher's bottom layers, student layer 2 (teacher layer 2) was pulled towards
+teacher layer 4's output and stepped with the gradients of teacher layers 3 and 4: both fit a
+student whose layer j starts as the last layer of block j. One clip over both models let the
+teacher's larger gradients shrink the student's steps, and the summed raw hidden-state MSE
+outweighed the student's soft and hard labels.
 
 Both start from the run's fine-tuned teacher (the paper starts both from the pre-trained model;
 starting here compares NewsBERT with vanilla KD from the same point). The jointly trained
@@ -72,6 +87,14 @@ def _masked_mse(a: torch.Tensor, b: torch.Tensor, mask: torch.Tensor) -> torch.T
     return (((a - b) ** 2) * m).sum() / (m.sum() * a.shape[-1]).clamp(min=1.0)
 
 
+def relative_mse(a: torch.Tensor, b: torch.Tensor, mask: torch.Tensor | None = None):
+    """MSE of `a` against the target `b`, over `b`'s mean square: scale-free (a BERT's hidden
+    states run to tens in a few dimensions), 1 for a student that outputs zeros."""
+    if mask is None:
+        mask = torch.ones(b.shape[:-1], device=b.device)
+    return _masked_mse(a, b, mask) / _masked_mse(torch.zeros_like(b), b, mask).clamp(min=1e-6)
+
+
 def block_map(teacher_layers: int, student_layers: int) -> list[list[int]]:
     """Teacher layers (0-based) of each student layer's block: L/k consecutive layers each
     (the remainder goes to the top blocks)."""
@@ -99,16 +122,19 @@ def momentum_mix(student, teacher, blocks: list[list[int]], beta: float) -> None
 
 
 def build(job: StudentJob, shared: Shared):
-    """(student, joint teacher): a trainable copy of the run's teacher, and its bottom k layers
-    sharing its pooler and classifier."""
+    """(student, joint teacher): a trainable copy of the run's teacher, and a k-layer student
+    with its embeddings, layer j copied from the last teacher layer of block j (the layer whose
+    output it is trained to match, whose block's gradients are mixed into it), and its own copy
+    of the pooler and classifier (not shared: see the module's docstring). The plain twin is
+    the bottom k layers, as kd's."""
     teacher_model = copy.deepcopy(shared.teacher.model).float().to("cpu")
     k = half_depth(shared.teacher, job.cfg.layers)
     student_model = bottom_layers(teacher_model, k)
-    if job.role != "plain":
-        base_s, base_t = _base(student_model), _base(teacher_model)
-        if getattr(base_t, "pooler", None) is not None:
-            base_s.pooler = base_t.pooler
-        student_model.classifier = teacher_model.classifier
+    if job.role != "plain":  # layer j stands for block j: it starts as the block's last layer
+        blocks = block_map(int(teacher_model.config.num_hidden_layers), k)
+        s_layers, t_layers = layers_of(student_model), layers_of(teacher_model)
+        for j, block in enumerate(blocks):
+            s_layers[j].load_state_dict(t_layers[block[-1]].state_dict())
     cfg, tok = job.cfg, shared.teacher.tokenizer
     student = TransformerStudent(
         cfg.method, student_model, tok, cfg, shared.label_names, cfg.max_length
@@ -151,15 +177,16 @@ def train(job: StudentJob, shared: Shared, ctx) -> TransformerStudent:
             y = batch.labels[gold]
             terms["teacher_ce"] = gold_ce(t_out.logits[gold], y, batch.class_w)
         th, sh = t_out.hidden_states, s_out.hidden_states
-        hid = _masked_mse(sh[0], th[0].detach(), mask)
-        for j, block in enumerate(blocks):
-            hid = hid + _masked_mse(sh[j + 1], th[block[-1] + 1].detach(), mask)
+        hid = [relative_mse(sh[0], th[0].detach(), mask)]  # embedding outputs
+        hid += [
+            relative_mse(sh[j + 1], th[block[-1] + 1].detach(), mask)
+            for j, block in enumerate(blocks)
+        ]
         base_t, base_s = _base(t_model), _base(s_model)
         if getattr(base_t, "pooler", None) is not None:
             pooled_t = base_t.pooler(th[-1]).detach()
-            pooled_s = base_s.pooler(sh[-1])
-            hid = hid + F.mse_loss(pooled_s, pooled_t)
-        terms["hidden"] = cfg.hidden_weight * hid
+            hid.append(relative_mse(base_s.pooler(sh[-1]), pooled_t))
+        terms["hidden"] = cfg.hidden_weight * torch.stack(hid).mean()
         soft = F.kl_div(
             F.log_softmax(s_out.logits / t, dim=-1),
             F.softmax(t_out.logits.detach() / t, dim=-1),
@@ -174,14 +201,22 @@ def train(job: StudentJob, shared: Shared, ctx) -> TransformerStudent:
             terms["ce"] = ((1.0 - cfg.alpha) * ce).mean()
         return terms
 
-    params = list({id(p): p for m in (s_model, t_model) for p in m.parameters()}.values())
+    s_params, t_params = list(s_model.parameters()), list(t_model.parameters())
+
+    def before_step() -> None:
+        # the teacher's gradient clipped on its own, then mixed into the student's; the loop
+        # clips the student's (clip_params): one joint clip let the teacher's shrink the student's
+        torch.nn.utils.clip_grad_norm_(t_params, cfg.clip_norm)
+        momentum_mix(s_model, t_model, blocks, cfg.momentum)
+
     stage = StudentStage(
         "joint",
         cfg.epochs,
-        params,
+        s_params + t_params,
         loss,
         select_on_dev=True,
-        before_step=lambda: momentum_mix(s_model, t_model, blocks, cfg.momentum),
+        before_step=before_step,
+        clip_params=s_params,
     )
     out = fit(job, shared, ctx, student, [stage], rows_for(job, shared), extra_modules=[t_model])
     joint.model = t_model.to("cpu").eval()
@@ -197,11 +232,11 @@ register(
         title="NewsBERT",
         family="transformer",
         config=NewsBERTConfig,
-        summary="Teacher and student (the teacher's bottom layers, sharing its pooler and "
-        "classifier) trained together: the student learns embeddings, hidden states, pooled "
-        "output and logits from the teacher as it learns, and momentum distillation mixes "
-        "the teacher's gradients into the student's. The jointly trained teacher is "
-        "reported too.",
+        summary="Teacher and student (k layers, each starting as the last teacher layer of "
+        "its block) trained together: the "
+        "student learns embeddings, hidden states, pooled output and logits from the teacher as "
+        "it learns, and momentum distillation mixes the teacher's gradients into the "
+        "student's. The jointly trained teacher is reported too.",
         needs=("joint",),
         train=train,
         steps=steps,

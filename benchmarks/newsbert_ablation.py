@@ -1,0 +1,202 @@
+"""NewsBERT against vanilla KD of the same shape, and NewsBERT's ablation (beta, hidden weight).
+
+One dataset per call (hotel, or one shopping domain), capped to fit a 2-core CPU: a teacher
+fine-tuned on `--max-train` rows (or an earlier run's, `--teacher-run`), then per seed a run with
+`kd` and `newsbert` (defaults) from that teacher, and per ablation variant a run with NewsBERT at
+that (beta, hidden weight). Every run also trains the plain twin (the teacher's bottom layers on
+the labels), so each row reads teacher vs plain vs distilled: accuracy and macro-F1 (mean ± sd
+over seeds), retention (accuracy / teacher accuracy), gap closed ((distilled − plain) /
+(teacher − plain), per seed). A student that answers one class shows accuracy at the majority
+share and a macro-F1 near 0.35: the table marks such a row `COLLAPSED`.
+
+    python benchmarks/newsbert_ablation.py --dataset books     # ~30 min on 2 busy cores
+    python benchmarks/newsbert_ablation.py --dataset hotel --ablation-seeds 0
+"""
+
+from __future__ import annotations
+
+import argparse
+import collections
+import dataclasses
+import json
+import statistics
+import time
+from pathlib import Path
+
+from common import ROOT, SHARED, pipeline_config, run, setup_logging
+
+from core import methods
+from core.cli.fields import add_config_args
+from core.config import DataConfig
+from core.data.load import load_labelled
+
+SHOPPING = ("books", "computer", "dairy", "phone", "water_heater")
+# (beta, hidden weight): the defaults first, then the ablation
+VARIANTS = ((0.5, 1.0), (0.0, 1.0), (0.5, 0.0), (0.0, 0.0))
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(description=__doc__)
+    p.add_argument("--dataset", default="books", choices=("hotel", *SHOPPING))
+    p.add_argument("--home", help="store folder (default: $DISTILLERY_HOME or ./data)")
+    p.add_argument("--out", help="JSON output path")
+    p.add_argument("--teacher-run", type=int, help="reuse this run's teacher (same caps)")
+    p.add_argument("--seeds", type=int, default=3, help="seeds of the KD / NewsBERT comparison")
+    p.add_argument("--ablation-seeds", type=int, default=1, help="seeds of each ablation variant")
+    p.add_argument(
+        "--max-train", type=int, default=500, help="labelled rows (teacher and students)"
+    )
+    p.add_argument("--max-transfer", type=int, default=500, help="unlabelled transfer texts")
+    p.add_argument("--max-test", type=int, default=500, help="test rows")
+    p.add_argument("--teacher-epochs", type=int, default=2)
+    # every student method's flags (--tf-max-texts, --student-epochs, --newsbert-beta, ...)
+    add_config_args(p.add_argument_group("students"), methods.config_classes())
+    return p
+
+
+def data_config(a: argparse.Namespace) -> DataConfig:
+    if a.dataset == "hotel":  # hotel/dev's texts as the unlabelled transfer set, as hotel.py
+        d = SHARED / "hotel"
+        transfer = f"{d}/dev.txt"
+    else:
+        d, transfer = SHARED / "shopping" / a.dataset, None
+    return DataConfig(
+        train=f"{d}/train.txt",
+        test=f"{d}/test.txt",
+        transfer=transfer,
+        max_train=a.max_train,
+        max_transfer=a.max_transfer,
+        max_test=a.max_test,
+    )
+
+
+def config(a: argparse.Namespace, students: list[str], name: str):
+    ns = argparse.Namespace(**vars(a))
+    ns.students = students
+    ns.augment_n_iter = 0  # no augmentation: the transfer texts alone (keeps labelling small)
+    ns.latency_samples = 20
+    cfg = pipeline_config(ns, name, data_config(a))
+    return dataclasses.replace(cfg, onnx_latency=False)
+
+
+def with_newsbert(cfg, beta: float, hidden: float, seed_offset: int):
+    students = []
+    for s in cfg.students:
+        s = dataclasses.replace(s, seed=s.seed + seed_offset)
+        if s.method == "newsbert":
+            s = dataclasses.replace(s, momentum=beta, hidden_weight=hidden)
+        students.append(s)
+    return dataclasses.replace(cfg, students=students)
+
+
+def stats(xs: list[float | None]) -> tuple[float, float]:
+    xs = [x for x in xs if x is not None]
+    if not xs:
+        return float("nan"), float("nan")
+    return statistics.fmean(xs), statistics.stdev(xs) if len(xs) > 1 else 0.0
+
+
+def row(label: str, summaries: list[dict], key: str, majority: float) -> dict:
+    """Mean ± sd over the runs of `key`'s accuracy, F1, retention and gap closed."""
+    acc, f1, ret, gap = [], [], [], []
+    for s in summaries:
+        m = s["models"]
+        t, d = m["teacher"]["accuracy"], m[key]["accuracy"]
+        plain = m.get(key.replace("_distilled", "_plain"), {}).get("accuracy")
+        plain = plain if key.endswith("_distilled") else None  # gap closed: students only
+        acc.append(d)
+        f1.append(m[key]["f1"])
+        ret.append(d / t)
+        gap.append((d - plain) / (t - plain) if plain is not None and t > plain else None)
+    out = {"model": label, "seeds": len(summaries), "accuracy_by_seed": acc}
+    for name, xs in (("accuracy", acc), ("f1", f1), ("retention", ret), ("gap_closed", gap)):
+        out[name], out[name + "_sd"] = stats(xs)
+    # one class answered (in any seed): accuracy at the majority share or macro-F1 that low
+    out["collapsed"] = any(a <= majority + 0.005 or f < 0.4 for a, f in zip(acc, f1, strict=True))
+    return out
+
+
+def pm(mean: float, sd: float, pct: bool = False) -> str:
+    if mean != mean:
+        return "-"
+    return f"{mean * 100:.0f}% ± {sd * 100:.0f}" if pct else f"{mean:.4f} ± {sd:.4f}"
+
+
+def main() -> None:
+    a = parser().parse_args()
+    setup_logging()
+    t0 = time.time()
+    out = Path(a.out) if a.out else ROOT / "benchmarks" / "results" / f"newsbert_{a.dataset}.json"
+    base = config(a, ["kd", "newsbert"], f"benchmark: NewsBERT vs KD on {a.dataset}")
+    main_runs, teacher_run = [], a.teacher_run
+    for k in range(a.seeds):
+        cfg = dataclasses.replace(with_newsbert(base, *VARIANTS[0], k), teacher_run=teacher_run)
+        kind = "distill" if teacher_run is not None else "pipeline"
+        summary, h = run(cfg, a.home, f"{base.name} (seed +{k})", kind=kind)
+        main_runs.append(summary)
+        teacher_run = h["run_id"] if teacher_run is None else teacher_run
+    ablation = {}
+    solo = config(a, ["newsbert"], f"benchmark: NewsBERT ablation on {a.dataset}")
+    for beta, hidden in VARIANTS[1:]:
+        runs = []
+        for k in range(a.ablation_seeds):
+            cfg = dataclasses.replace(with_newsbert(solo, beta, hidden, k), teacher_run=teacher_run)
+            runs.append(run(cfg, a.home, f"{solo.name} beta {beta} hidden {hidden}", "distill")[0])
+        ablation[(beta, hidden)] = runs
+    labels = load_labelled(data_config(a).test).labels
+    majority = max(collections.Counter(labels).values()) / len(labels)
+    rows = [
+        row("teacher", main_runs, "teacher", majority),
+        row("plain (bottom 2 layers, labels)", main_runs, "kd_plain", majority),
+        row("vanilla KD", main_runs, "kd_distilled", majority),
+        row("NewsBERT b=0.5 h=1 (default)", main_runs, "newsbert_distilled", majority),
+        row("NewsBERT joint teacher", main_runs, "newsbert_teacher", majority),
+    ]
+    for (beta, hidden), runs in ablation.items():
+        rows.append(row(f"NewsBERT b={beta:g} h={hidden:g}", runs, "newsbert_distilled", majority))
+    s0 = main_runs[0]
+    caps = (
+        f"{a.dataset}: {s0['data'].get('train_rows', a.max_train)} labelled rows "
+        f"(--max-train {a.max_train}), --max-transfer {a.max_transfer}, --max-test {a.max_test}, "
+        f"student texts --tf-max-texts {base.students[0].max_texts}, "
+        f"{base.students[0].epochs} student epochs, no augmentation; majority class "
+        f"{majority:.4f}"
+    )
+    print(caps)
+    hdr = f"{'model':<32}{'seeds':>6}{'accuracy':>18}{'macro-F1':>18}{'retention':>12}{'gap closed':>12}"
+    print(hdr)
+    print("-" * len(hdr))
+    for r in rows:
+        gap = pm(r["gap_closed"], r["gap_closed_sd"], pct=True)
+        flag = "  COLLAPSED" if r["collapsed"] else ""
+        print(
+            f"{r['model']:<32}{r['seeds']:>6}{pm(r['accuracy'], r['accuracy_sd']):>18}"
+            f"{pm(r['f1'], r['f1_sd']):>18}{pm(r['retention'], r['retention_sd'], pct=True):>12}"
+            f"{gap:>12}{flag}"
+        )
+    kd = next(r for r in rows if r["model"] == "vanilla KD")
+    nb = next(r for r in rows if r["model"].endswith("(default)"))
+    verdict = {
+        "newsbert_minus_kd_points": 100 * (nb["accuracy"] - kd["accuracy"]),
+        "newsbert_at_or_above_kd": nb["accuracy"] >= kd["accuracy"],
+        "newsbert_never_collapsed": not nb["collapsed"],
+    }
+    wall = time.time() - t0
+    print(f"NewsBERT − KD: {verdict['newsbert_minus_kd_points']:+.1f} points; wall {wall:.0f} s")
+    result = {
+        "caps": caps,
+        "majority": majority,
+        "rows": rows,
+        "verdict": verdict,
+        "wall_s": wall,
+        "teacher_run": teacher_run,
+        "run_ids": [s["run_id"] for s in main_runs]
+        + [s["run_id"] for runs in ablation.values() for s in runs],
+    }
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(result, indent=1, ensure_ascii=False))
+    print(f"JSON written to {out}")
+
+
+if __name__ == "__main__":
+    main()
