@@ -83,6 +83,7 @@ def searched(tmp_path_factory, tiny_data, tiny_teacher_dir):
     return home, res, json.loads(out.read_text())
 
 
+@pytest.mark.slow  # a real search: about 3 minutes for the file on 2 cores
 def test_search_trains_cheap_students_first_on_one_teacher(searched):
     home, res, answer = searched
     store = Store(home)
@@ -102,6 +103,7 @@ def test_search_trains_cheap_students_first_on_one_teacher(searched):
     assert all(r["probe_ms"] > 0 for r in rows)
 
 
+@pytest.mark.slow  # a real search: about 3 minutes for the file on 2 cores
 def test_front_is_non_dominated_and_the_winner_is_confirmed(searched):
     home, res, answer = searched
     front, done = answer["front"], [r for r in answer["trials"] if "score" in r]
@@ -146,6 +148,7 @@ def _predict_py(folder, *texts: str) -> list[dict]:
     return json.loads(r.stdout)
 
 
+@pytest.mark.slow  # a real search: about 3 minutes for the file on 2 cores
 def test_exported_winner_predicts_like_distillery(searched, cli):
     home, res, answer = searched
     w = answer["winner"]
@@ -170,6 +173,7 @@ def test_exported_winner_predicts_like_distillery(searched, cli):
             assert abs(b["probabilities"][k] - p) < 1e-3
 
 
+@pytest.mark.slow  # a real search: about 3 minutes for the file on 2 cores
 def test_a_trial_over_budget_never_trains(searched, tiny_data, tiny_teacher_dir):
     """A budget nothing can meet: every trial is pruned on its untrained student's latency,
     so the store holds no trial run, no result and no artifact of one."""
@@ -205,6 +209,7 @@ def test_a_trial_over_budget_never_trains(searched, tiny_data, tiny_teacher_dir)
     assert all(r["status"] == "pruned" and r["run"] is None for r in rows)
 
 
+@pytest.mark.slow  # a real search: about 3 minutes for the file on 2 cores
 def test_a_killed_search_resumes_without_repeating_finished_trials(
     searched, tiny_data, tiny_teacher_dir
 ):
@@ -278,6 +283,7 @@ def _train_page():
     return AppTest.from_file(str(ROOT / "pages/train.py"), default_timeout=120)
 
 
+@pytest.mark.slow  # a real search: about 3 minutes for the file on 2 cores
 def test_train_tab_shows_the_answer_and_exports_the_winner(searched, monkeypatch, tmp_path):
     home, _, answer = searched
     monkeypatch.setenv("DISTILLERY_HOME", str(home))
@@ -299,6 +305,7 @@ def test_train_tab_shows_the_answer_and_exports_the_winner(searched, monkeypatch
     assert any(str(out) in s.value for s in at.success)
 
 
+@pytest.mark.slow  # a real search: about 3 minutes for the file on 2 cores
 def test_train_tab_queues_a_search_on_an_earlier_teacher(searched, monkeypatch):
     home, _, _ = searched
     monkeypatch.setenv("DISTILLERY_HOME", str(home))

@@ -25,6 +25,7 @@ def _check_artifacts(store: Store, rid: int) -> None:
             assert sha256_file(path) == a["sha256"]
 
 
+@pytest.mark.slow  # a real local Ray cluster: about a minute on 2 cores
 def test_worker_on_local_ray_runs_a_pipeline_then_a_shipped_distill(
     cli, tiny_data, tiny_teacher_dir, tmp_path
 ):
