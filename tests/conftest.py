@@ -281,3 +281,40 @@ def tiny_cfg(tiny_data, tiny_teacher_dir):
         return dataclasses.replace(cfg, **fields)
 
     return make
+
+
+def fine_tuned_deep_bert(tokenizer_dir, rows, epochs: int, init_range: float):
+    """(tokenizer, model): a 4-layer, 32-wide BERT with the tiny teacher's tokenizer,
+    fine-tuned here on `rows` ((label, text) pairs) for `epochs`, batches of 16, seed 0.
+    Four layers give a half-depth student matched intermediate layers."""
+    import random
+
+    import torch
+    from transformers import AutoTokenizer, BertConfig, BertForSequenceClassification
+
+    tok = AutoTokenizer.from_pretrained(tokenizer_dir)
+    cfg = BertConfig(
+        hidden_size=32,
+        num_hidden_layers=4,
+        num_attention_heads=2,
+        intermediate_size=64,
+        vocab_size=len(tok),
+        num_labels=2,
+        initializer_range=init_range,
+    )
+    torch.manual_seed(0)
+    model = BertForSequenceClassification(cfg)
+    opt = torch.optim.AdamW(model.parameters(), lr=1e-3)
+    rows = list(rows)
+    model.train()
+    for epoch in range(epochs):
+        random.Random(epoch).shuffle(rows)
+        for s in range(0, len(rows), 16):
+            batch = rows[s : s + 16]
+            enc = tok([t for _, t in batch], truncation=True, max_length=32, padding=True)
+            enc = {k: torch.tensor(v) for k, v in enc.items()}
+            loss = model(**enc, labels=torch.tensor([y for y, _ in batch])).loss
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+    return tok, model

@@ -10,7 +10,6 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
-import random
 import subprocess
 import sys
 import textwrap
@@ -18,7 +17,12 @@ from pathlib import Path
 
 import pytest
 import torch
-from conftest import fast_char_students, fast_transformer_students, shared_inputs
+from conftest import (
+    fast_char_students,
+    fast_transformer_students,
+    fine_tuned_deep_bert,
+    shared_inputs,
+)
 
 from core import methods
 from core.cli.main import build_parser, config_from_args
@@ -111,33 +115,7 @@ def deep_teacher_dir(tmp_path_factory, tiny_teacher_dir, tiny_data) -> Path:
     intermediate layer (PKD: k−1 of them); a wide initialisation (0.3) makes its upper layers
     matter, so a student cut from its bottom half starts measurably off the teacher and its
     loss has somewhere to go."""
-    from transformers import AutoTokenizer, BertConfig, BertForSequenceClassification
-
-    tok = AutoTokenizer.from_pretrained(tiny_teacher_dir)
-    cfg = BertConfig(
-        hidden_size=32,
-        num_hidden_layers=4,
-        num_attention_heads=2,
-        intermediate_size=64,
-        vocab_size=len(tok),
-        num_labels=2,
-        initializer_range=0.3,
-    )
-    torch.manual_seed(0)
-    model = BertForSequenceClassification(cfg)
-    opt = torch.optim.AdamW(model.parameters(), lr=1e-3)
-    rows = list(tiny_data.train_rows)
-    model.train()
-    for epoch in range(4):
-        random.Random(epoch).shuffle(rows)
-        for s in range(0, len(rows), 16):
-            batch = rows[s : s + 16]
-            enc = tok([t for _, t in batch], truncation=True, max_length=32, padding=True)
-            enc = {k: torch.tensor(v) for k, v in enc.items()}
-            loss = model(**enc, labels=torch.tensor([y for y, _ in batch])).loss
-            opt.zero_grad()
-            loss.backward()
-            opt.step()
+    tok, model = fine_tuned_deep_bert(tiny_teacher_dir, tiny_data.train_rows, 4, 0.3)
     out = tmp_path_factory.mktemp("deep_teacher")
     model.save_pretrained(out, safe_serialization=True)
     tok.save_pretrained(out)

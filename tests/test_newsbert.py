@@ -12,7 +12,7 @@ import random
 
 import pytest
 import torch
-from conftest import shared_inputs
+from conftest import fine_tuned_deep_bert, shared_inputs
 
 from core import methods
 from core.methods._base import StudentJob
@@ -51,33 +51,7 @@ def marker_data(tmp_path_factory):
 def marker_teacher(tiny_teacher_dir, marker_data) -> Teacher:
     """A 4-layer, 32-wide BERT fine-tuned here on the marker task (100% on its test rows
     after 4 epochs)."""
-    from transformers import AutoTokenizer, BertConfig, BertForSequenceClassification
-
-    tok = AutoTokenizer.from_pretrained(tiny_teacher_dir)
-    cfg = BertConfig(
-        hidden_size=32,
-        num_hidden_layers=4,
-        num_attention_heads=2,
-        intermediate_size=64,
-        vocab_size=len(tok),
-        num_labels=2,
-        initializer_range=0.02,
-    )
-    torch.manual_seed(0)
-    model = BertForSequenceClassification(cfg)
-    opt = torch.optim.AdamW(model.parameters(), lr=1e-3)
-    rows = list(marker_data.train_rows)
-    model.train()
-    for epoch in range(6):
-        random.Random(epoch).shuffle(rows)
-        for s in range(0, len(rows), 16):
-            batch = rows[s : s + 16]
-            enc = tok([t for _, t in batch], truncation=True, max_length=32, padding=True)
-            enc = {k: torch.tensor(v) for k, v in enc.items()}
-            loss = model(**enc, labels=torch.tensor([y for y, _ in batch])).loss
-            opt.zero_grad()
-            loss.backward()
-            opt.step()
+    tok, model = fine_tuned_deep_bert(tiny_teacher_dir, marker_data.train_rows, 6, 0.02)
     return Teacher(tok, model.eval(), 32, torch.device("cpu"), LABELS)
 
 
