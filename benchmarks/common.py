@@ -413,6 +413,50 @@ def setup_logging() -> None:
 
 
 # -- exported models: the deployed path (ONNX Runtime, fp32 and int8) ----------------------------
+def export_row(store: Store, rid: int, name: str, int8: bool, latency_texts: list[str], work: Path):
+    """One model of one run exported (ONNX fp32 or int8), scored on the run's test set by the
+    export's own predict.py and timed at batch 1 as deployed: text in, label out, then
+    tokenisation and the model call alone. Small students run on one thread, the teacher and
+    transformer students on every core (how each is deployed)."""
+    import shutil
+
+    from core.export.exporter import export_model, load_predictor
+
+    small = (
+        name != "teacher"
+        and methods.method_of_folder(store.run_dir(rid) / "students" / name).parallel
+    )
+    threads = 1 if small else (os.cpu_count() or 1)
+    out = work / f"{rid}-{name}-{'int8' if int8 else 'fp32'}"
+    rep = export_model(store, rid, name, out, int8=int8)
+    pred = load_predictor(out, threads=threads)
+    feeds = {t: pred.inputs(t) for t in latency_texts}
+    row = {
+        "model": name,
+        "format": "onnx int8" if int8 else "onnx",
+        "run_id": rid,
+        "accuracy": rep.accuracy_export,
+        "accuracy_distillery": rep.accuracy_distillery,
+        "n_label_differs": rep.n_label_differs,
+        "n_checked": rep.n_checked,
+        "size_mb": rep.files["model.onnx"] / 2**20,
+        "threads": threads,
+        **latency_stats(lambda t, p=pred: p.predict(t), latency_texts),
+        **latency_stats(pred.inputs, latency_texts, prefix="tokenize"),
+    }
+    row.update(latency_stats(lambda t, p=pred, f=feeds: p.run(f[t]), latency_texts, "model"))
+    logging.info(
+        "%s %s: accuracy %.4f, %d labels differ, p50 %.3f ms",
+        name,
+        row["format"],
+        row["accuracy"],
+        row["n_label_differs"],
+        row["latency_ms_p50"],
+    )
+    shutil.rmtree(out, ignore_errors=True)
+    return row
+
+
 def export_rows(
     store: Store,
     run_ids: list[int],
@@ -421,14 +465,9 @@ def export_rows(
     work: Path | None = None,
 ) -> list[dict]:
     """Every distilled student of every seed's run (and the teacher, once) exported to ONNX fp32
-    and int8 (ONNX Runtime dynamic quantisation), each scored on the run's whole test set by the
-    export's own predict.py (labels compared with Distillery's) and timed at batch 1 the way a
-    deployed model runs: text in, label out, then tokenisation and the model call alone.
-    Small students run on one thread, the teacher and transformer students on every core."""
-    import shutil
+    and int8 (ONNX Runtime dynamic quantisation) by `export_row`; one row per model and format,
+    the median-latency seed's timings with the accuracy's mean and sd over the seeds."""
     import tempfile
-
-    from core.export.exporter import export_model, load_predictor
 
     work = Path(work or tempfile.mkdtemp(prefix="distillery-export-"))
     per: dict[str, list[dict]] = {}
@@ -441,42 +480,9 @@ def export_rows(
         if k == 0:
             names = ["teacher", *names]
         for name in names:
-            small = (
-                name != "teacher"
-                and methods.method_of_folder(store.run_dir(rid) / "students" / name).parallel
-            )
-            threads = 1 if small else (os.cpu_count() or 1)
             for int8 in (False, True):
-                out = work / f"{rid}-{name}-{'int8' if int8 else 'fp32'}"
-                rep = export_model(store, rid, name, out, int8=int8)
-                pred = load_predictor(out, threads=threads)
-                feeds = {t: pred.inputs(t) for t in latency_texts}
-                row = {
-                    "model": name,
-                    "format": "onnx int8" if int8 else "onnx",
-                    "run_id": rid,
-                    "accuracy": rep.accuracy_export,
-                    "accuracy_distillery": rep.accuracy_distillery,
-                    "n_label_differs": rep.n_label_differs,
-                    "n_checked": rep.n_checked,
-                    "size_mb": rep.files["model.onnx"] / 2**20,
-                    "threads": threads,
-                    **latency_stats(lambda t, p=pred: p.predict(t), latency_texts),
-                    **latency_stats(pred.inputs, latency_texts, prefix="tokenize"),
-                }
-                row.update(
-                    latency_stats(lambda t, p=pred, f=feeds: p.run(f[t]), latency_texts, "model")
-                )
+                row = export_row(store, rid, name, int8, latency_texts, work)
                 per.setdefault(f"{name} {row['format']}", []).append(row)
-                logging.info(
-                    "%s %s: accuracy %.4f, %d labels differ, p50 %.3f ms",
-                    name,
-                    row["format"],
-                    row["accuracy"],
-                    row["n_label_differs"],
-                    row["latency_ms_p50"],
-                )
-                shutil.rmtree(out, ignore_errors=True)
     rows = []
     for key, rs in per.items():
         p50s = sorted(r["latency_ms_p50"] for r in rs)

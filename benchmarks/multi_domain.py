@@ -55,6 +55,33 @@ def write_domains(shared: Path, domains, per_domain: int, test_cap: int, out: Pa
     return out / "train.tsv", out / "test.tsv", sizes
 
 
+def verdict_of(table: dict, targets: list[str], small) -> dict:
+    """The issue's two targets from the per-domain table: meta-distilled over single-domain
+    distilled on the small domains, NewsBERT over vanilla KD of the same shape on every domain."""
+
+    def acc(d, key):
+        return (table[d].get(key) or {}).get("accuracy")
+
+    meta_gain = [
+        acc(d, "bilstm_char_meta_distilled") - acc(d, "bilstm_char_distilled")
+        for d in small
+        if acc(d, "bilstm_char_meta_distilled") is not None
+    ]
+    news_gain = [
+        acc(d, "newsbert_distilled") - acc(d, "kd_distilled")
+        for d in targets
+        if acc(d, "newsbert_distilled") is not None and acc(d, "kd_distilled") is not None
+    ]
+    return {
+        "meta_vs_single_small_domains_points": 100 * statistics.fmean(meta_gain)
+        if meta_gain
+        else None,
+        "meta_target_met": bool(meta_gain) and statistics.fmean(meta_gain) > 0,
+        "newsbert_vs_kd_points": 100 * statistics.fmean(news_gain) if news_gain else None,
+        "newsbert_target_met": bool(news_gain) and statistics.fmean(news_gain) > 0,
+    }
+
+
 def run_multi(a, shared: Path, domains, small) -> None:
     t0 = time.time()
     tmp = Path(tempfile.mkdtemp(prefix="distillery_multi_"))
@@ -86,27 +113,11 @@ def run_multi(a, shared: Path, domains, small) -> None:
                     k: m.get(k) for k in ("accuracy", "f1", "params", "latency_ms_p50")
                 }
 
+    verdict = verdict_of(table, targets, small)
+
     def acc(d, key):
         return (table[d].get(key) or {}).get("accuracy")
 
-    meta_gain = [
-        acc(d, "bilstm_char_meta_distilled") - acc(d, "bilstm_char_distilled")
-        for d in small
-        if acc(d, "bilstm_char_meta_distilled") is not None
-    ]
-    news_gain = [
-        acc(d, "newsbert_distilled") - acc(d, "kd_distilled")
-        for d in targets
-        if acc(d, "newsbert_distilled") is not None and acc(d, "kd_distilled") is not None
-    ]
-    verdict = {
-        "meta_vs_single_small_domains_points": 100 * statistics.fmean(meta_gain)
-        if meta_gain
-        else None,
-        "meta_target_met": bool(meta_gain) and statistics.fmean(meta_gain) > 0,
-        "newsbert_vs_kd_points": 100 * statistics.fmean(news_gain) if news_gain else None,
-        "newsbert_target_met": bool(news_gain) and statistics.fmean(news_gain) > 0,
-    }
     wall = time.time() - t0
     head = f"{'domain':<14}{'train':>6}{'test':>6}" + "".join(f"{k[:14]:>16}" for k, _ in ROLES)
     print(head)
