@@ -24,8 +24,9 @@ from pathlib import Path
 from common import BENCHMARK_N_ITER, ROOT, SHARED, setup_logging
 
 from core.config import AugmentConfig, DataConfig, TeacherConfig, to_dict
+from core.runs.auto_config import AutoConfig
 from core.runs.auto_space import SEARCHED
-from core.runs.autodistill import AutoConfig, trial_rows
+from core.runs.auto_trials import trial_rows
 from core.runs.config import PipelineConfig
 from core.runs.context import RunContext
 from core.runs.execute import execute

@@ -13,8 +13,9 @@ import streamlit as st
 from core import methods
 from core.cli.fields import help_of, widget_kwargs
 from core.config import to_dict
+from core.runs.auto_config import METRICS, AutoConfig
+from core.runs.auto_export import export_winner
 from core.runs.auto_space import SEARCHED
-from core.runs.autodistill import METRICS, AutoConfig, export_winner
 from core.runs.config import PipelineConfig
 from dashboard import widgets
 from dashboard.labels import run_label

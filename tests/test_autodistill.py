@@ -16,7 +16,7 @@ import pytest
 from conftest import ROOT, run_cli, tiny_run_flags, wait_for
 
 from core.runs.auto_answer import pareto_front, winner_under
-from core.runs.autodistill import curve_verdict, trial_rows
+from core.runs.auto_trials import curve_verdict, trial_rows
 from core.runs.store import Store
 
 TEXTS = ["房间很干净，服务也好", "太差了，再也不来"]

@@ -32,8 +32,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 def add_auto_flags(p: argparse.ArgumentParser) -> None:
     """AutoConfig's flags; --methods (several values) is written out here."""
+    from core.runs.auto_config import AutoConfig
     from core.runs.auto_space import SEARCHED
-    from core.runs.autodistill import AutoConfig
 
     g = p.add_argument_group("autodistill")
     add_args(g, AutoConfig)
@@ -58,7 +58,7 @@ def add_auto_flags(p: argparse.ArgumentParser) -> None:
 
 def run(a: argparse.Namespace) -> int:
     """Queue (with --queue) or run in the foreground a search; print its answer."""
-    from core.runs.autodistill import AutoConfig
+    from core.runs.auto_config import AutoConfig
     from core.runs.store import Store
 
     store = Store(a.home)
@@ -115,7 +115,8 @@ def resume(store, a: argparse.Namespace) -> int:
 
 def report(store, rid: int, json_path: str | None, export: str | None) -> int:
     """Every trial, the front and the winner in a sentence; the exit code says how it ended."""
-    from core.runs.autodistill import export_winner, trial_rows
+    from core.runs.auto_export import export_winner
+    from core.runs.auto_trials import trial_rows
 
     run = store.run(rid)
     say(
