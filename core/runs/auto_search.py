@@ -17,8 +17,9 @@ from core.config import to_dict
 from core.runs import auto_answer, auto_space
 from core.runs.auto_config import AutoConfig
 from core.runs.auto_probe import Prober
-from core.runs.auto_trials import curve_verdict, dev_curve, trial_rows
+from core.runs.auto_trials import compared_on, curve_verdict, dev_curve, trial_rows
 from core.runs.config import PipelineConfig, pipeline_from_dict
+from core.runs.scoring import reused_teacher_timing
 from core.runs.store import ACTIVE, FINAL
 from core.runs.sweep import Coordinator
 
@@ -44,6 +45,7 @@ class Search:
     trained: int = 0
     numbers: int = 0  # the next trial number (ours: Optuna's restart from 0 on a rebuilt study)
     curves: dict[int, list[float]] = dataclasses.field(default_factory=dict)  # finished runs
+    timing_from: int | None = None  # the run whose teacher timing trials copy (timing_run)
 
     @property
     def store(self):
@@ -73,7 +75,26 @@ class Search:
         cfg.use_augmentation = cfg.use_augmentation and n_iter > 0
         if n_iter > 0:
             cfg.augment = dataclasses.replace(cfg.augment, n_iter=n_iter)
+        cfg.teacher_timing_run = self.timing_run()
         return cfg
+
+    def timing_run(self) -> int | None:
+        """The run whose teacher timing a new trial copies (core.runs.scoring): the teacher
+        run's when it timed what a trial would, else the first finished trial's; None before
+        either (that trial times the teacher itself). Every trial shares the one teacher."""
+        if self.timing_from is not None:
+            return self.timing_from
+        trials = sorted(
+            c["id"]
+            for c in self.store.runs(parent=self.sid)
+            if c["status"] == "done" and (c["config"].get("auto_trial") or {}).get("role")
+        )
+        for rid in [self.base.teacher_run, *trials]:
+            probe = dataclasses.replace(self.base, teacher_timing_run=rid)
+            if rid is not None and reused_teacher_timing(self.store, probe) is not None:
+                self.timing_from = rid
+                break
+        return self.timing_from
 
     # -- the study, rebuilt from the store ----------------------------------------------------
     def rebuild(self) -> None:
@@ -198,6 +219,8 @@ class Search:
                 trial.set_user_attr("constraint", [r["p50_ms"] - self.auto.budget_ms])
                 trial.set_user_attr("run", rid)
                 self.study.tell(trial, [r["score"], r["p50_ms"]])
+                told = {"number": r["trial"], "run": rid, "values": [r["score"], r["p50_ms"]]}
+                self.note("autodistill_told", told)  # what the study compared, kept
             else:
                 self.study.tell(trial, state=optuna.trial.TrialState.PRUNED)
             self.co.ctx.step()
@@ -265,7 +288,8 @@ class Search:
         best = auto_answer.winner_under([r for r in rows if "score" in r], self.auto.budget_ms)
         text = f"{self.trained}/{self.auto.trials} trials, {self.probes} probed"
         if best:
-            text += f"; best under budget: {best['description']} {best['score']:.4f}"
+            split = compared_on(self.search_run())
+            text += f"; best under budget: {best['description']} {split} {best['score']:.4f}"
         self.store.update_run(self.sid, message=text)
 
     def search(self, deadline: float | None) -> None:

@@ -1,6 +1,10 @@
 """An autodistill search's trials read back from the store: one row per trial (trained as a
 child distill run, or pruned before training), its score and deployed p50, and the dev
-curves the early-pruning rule compares. The store is the truth; nothing here writes."""
+curves the early-pruning rule compares. The store is the truth; nothing here writes.
+
+A row's `score` is on the split the search compares trials on (`compared_on`): the dev rows
+whenever the data have a dev set, so choosing among trials never looks at the test rows; the
+test score is kept beside it (`test_score`) for the figures the search announces."""
 
 from __future__ import annotations
 
@@ -8,6 +12,8 @@ from typing import Any
 
 from core.runs import auto_answer, auto_space
 from core.runs.auto_config import auto_of
+
+COMPARED_ON = "autodistill_compared_on"  # the search run's config key: "dev" or "test"
 
 
 def student_row(store, run_id: int, method: str, role: str = "distilled") -> dict | None:
@@ -18,13 +24,33 @@ def student_row(store, run_id: int, method: str, role: str = "distilled") -> dic
 
 
 def score_of(row: dict[str, Any], metric: str) -> float:
+    """A result row's test score in `metric`."""
     return float(row["f1"] if metric == "f1" else row["accuracy"])
+
+
+def dev_score_of(row: dict[str, Any], metric: str) -> float | None:
+    """A result row's dev score in `metric` (core.runs.scoring records it); None without one."""
+    value = (row.get("detail") or {}).get("dev_f1" if metric == "f1" else "dev_accuracy")
+    return None if value is None else float(value)
+
+
+def compared_on(search: dict[str, Any]) -> str:
+    """The split a search's trials compete on: "dev", or "test" for a search whose data have
+    no dev set (and for one recorded before the split was)."""
+    return search["config"].get(COMPARED_ON, "test")
+
+
+def compared_score(row: dict[str, Any], metric: str, split: str) -> float | None:
+    """A result row's score on `split` ("dev" or "test")."""
+    return dev_score_of(row, metric) if split == "dev" else score_of(row, metric)
 
 
 def trial_rows(store, search: dict[str, Any]) -> list[dict[str, Any]]:
     """Every trial of a search, by number: trained ones (a child run), pruned ones (before
-    training: no run), with score, deployed p50, probe p50 and status."""
+    training: no run), with score (on `compared_on`'s split), test score, deployed p50, probe
+    p50 and status. A trained trial with no score on that split has no `score`."""
     auto = auto_of(search)
+    split = compared_on(search)
     rows = []
     for child in store.runs(parent=search["id"]):
         info = child["config"].get("auto_trial")
@@ -47,7 +73,11 @@ def trial_rows(store, search: dict[str, Any]) -> list[dict[str, Any]]:
             student_row(store, child["id"], params["method"]) if child["status"] == "done" else None
         )
         if res is not None:
-            row["score"] = score_of(res, auto.metric)
+            score = compared_score(res, auto.metric, split)
+            if score is not None:
+                row["score"] = score
+            row["test_score"] = score_of(res, auto.metric)
+            row["dev_score"] = dev_score_of(res, auto.metric)
             row["accuracy"] = res["accuracy"]
             row["f1"] = res["f1"]
             row["p50_ms"] = auto_answer.deployed_p50(res)

@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import logging
 import time
 from typing import Any
 
@@ -42,13 +43,15 @@ from core.runs.auto_config import auto_of
 from core.runs.auto_confirm import answer, confirm
 from core.runs.auto_probe import Prober
 from core.runs.auto_search import Search
-from core.runs.auto_trials import trial_rows
+from core.runs.auto_trials import COMPARED_ON, trial_rows
 from core.runs.config import PipelineConfig
 from core.runs.stages import teacher_dir
 from core.runs.store import ACTIVE
 from core.runs.submit import JobManager
 from core.runs.sweep import Coordinator, teacher_run_for
 from core.teacher.model import load_teacher
+
+log = logging.getLogger(__name__)
 
 
 def run_autodistill(cfg: PipelineConfig, ctx) -> dict[str, Any]:
@@ -68,6 +71,7 @@ def run_autodistill(cfg: PipelineConfig, ctx) -> dict[str, Any]:
         base = dataclasses.replace(base, teacher_run=teacher_run)
         teacher = load_teacher(teacher_dir(store, teacher_run), "cpu")
         bundle = load_bundle(cfg.data)
+        settle_split(store, sid, bundle)
         prober = Prober.from_texts(
             teacher, bundle.train.texts, bundle.label_names, cfg.data.seed, cfg.student_threads
         )
@@ -96,6 +100,34 @@ def run_autodistill(cfg: PipelineConfig, ctx) -> dict[str, Any]:
         raise RuntimeError(why)
     store.update_run(sid, message=out["sentence"][:500])
     return out
+
+
+def settle_split(store, sid: int, bundle) -> str:
+    """Record which split the search's trials compete on (kept across a resume): the dev rows
+    when the data have a dev set, so choosing a trial never looks at the test rows; else the
+    test rows, said loudly (the winner's trial figure is then optimistic)."""
+    run = store.run(sid)
+    split = run["config"].get(COMPARED_ON)
+    if split is None:
+        older = any(c["config"].get("auto_trial") for c in store.runs(parent=sid))
+        split = "dev" if bundle.dev and not older else "test"  # older: searched before dev
+        store.update_run(sid, config={**run["config"], COMPARED_ON: split})
+    if split == "test":
+        why = (
+            "its first trials were scored before dev scores were recorded"
+            if bundle.dev
+            else "the data have no dev set (give --dev, or a --dev-fraction of train)"
+        )
+        log.warning(
+            "autodistill %d: %s: trials are compared on their TEST score, which makes the "
+            "choice optimistic",
+            sid,
+            why,
+        )
+        store.update_run(sid, message="no dev set: trials compared on the test set")
+    else:
+        log.info("autodistill %d: trials compared on the dev set (%d rows)", sid, len(bundle.dev))
+    return split
 
 
 def earlier_teacher(co: Coordinator, sid: int) -> int | None:
