@@ -52,6 +52,30 @@ def test_the_sentence_says_which_split_chose_the_winner():
     assert "picked on the test set: the data have no dev set" in sentence(answer)
 
 
+def test_a_teacher_timing_is_copied_only_when_it_covers_what_the_run_would_time(tmp_path):
+    """A run reusing a teacher copies its speed figures from `teacher_timing_run` only if that
+    run timed what it would (ONNX included when it times ONNX); else it times the teacher."""
+    from core.runs.config import PipelineConfig
+    from core.runs.scoring import reused_teacher_timing
+
+    store = Store(tmp_path)
+    torch_only = store.create_run("teacher", {})
+    figures = {"accuracy": 0.9, "f1": 0.9, "latency_ms_p50": 3.0, "throughput": 50.0}
+    store.save_result(torch_only, "teacher", "teacher", "bert", figures)
+    with_onnx = store.create_run("teacher", {})
+    store.save_result(
+        with_onnx, "teacher", "teacher", "bert", figures | {"onnx_latency_ms_p50": 1.5}
+    )
+    cfg = PipelineConfig(teacher_timing_run=torch_only)
+    assert reused_teacher_timing(store, cfg) is None  # this run times ONNX: not covered
+    cfg.onnx_latency = False
+    got = reused_teacher_timing(store, cfg)
+    assert got == {"latency_ms_p50": 3.0, "throughput": 50.0, "timing_from_run": torch_only}
+    cfg = PipelineConfig(teacher_timing_run=with_onnx)
+    assert reused_teacher_timing(store, cfg)["onnx_latency_ms_p50"] == 1.5
+    assert reused_teacher_timing(store, PipelineConfig()) is None  # none named: time it
+
+
 def _flags(tiny_data, tiny_teacher_dir) -> list[str]:
     return tiny_run_flags(tiny_data, tiny_teacher_dir)[:4] + [
         "--teacher",
