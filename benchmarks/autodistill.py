@@ -24,8 +24,9 @@ from pathlib import Path
 from common import BENCHMARK_N_ITER, ROOT, SHARED, setup_logging
 
 from core.config import AugmentConfig, DataConfig, TeacherConfig, to_dict
+from core.runs.auto_config import AutoConfig
 from core.runs.auto_space import SEARCHED
-from core.runs.autodistill import AutoConfig, trial_rows
+from core.runs.auto_trials import trial_rows
 from core.runs.config import PipelineConfig
 from core.runs.context import RunContext
 from core.runs.execute import execute
@@ -152,27 +153,40 @@ def markdown(answer: dict, rows: list[dict]) -> str:
         "",
         f"Command: `{answer['command']}`; wall {answer['wall_s'] / 60:.1f} min.",
         "",
-        "| trial | run | status | score | p50 ms (deployed) | probe ms | student |",
-        "|---|---|---|---|---|---|---|",
+        f"Trials compared on the {answer.get('compared_on', 'test')} set; the winner's "
+        "figures are test scores.",
+        "",
+        "| trial | run | status | compared score | test score | p50 ms (deployed) | probe ms "
+        "| student |",
+        "|---|---|---|---|---|---|---|---|",
     ]
     for r in rows:
         score = f"{r['score']:.4f}" if "score" in r else ""
+        test = f"{r['test_score']:.4f}" if r.get("test_score") is not None else ""
         p50 = f"{r['p50_ms']:.3f}" if r.get("p50_ms") is not None else ""
         probe = f"{r['probe_ms']:.3f}" if r.get("probe_ms") is not None else ""
         status = "pruned: " + r["pruned"] if r.get("pruned") else r["status"]
         lines.append(
-            f"| {r['trial']} | {r['run'] or ''} | {status} | {score} | {p50} | {probe} | "
+            f"| {r['trial']} | {r['run'] or ''} | {status} | {score} | {test} | {p50} | {probe} | "
             f"{r['description']} |"
         )
-    lines += ["", "Pareto front (score vs p50 as deployed):", ""]
-    lines += ["| student | score | p50 ms |", "|---|---|---|"]
+    split = answer.get("compared_on", "test")
+    lines += ["", f"Pareto front ({split} score vs p50 as deployed):", ""]
+    lines += [f"| student | {split} score | test score | p50 ms |", "|---|---|---|---|"]
     for r in answer["front"]:
-        lines.append(f"| {r['description']} | {r['score']:.4f} | {r['p50_ms']:.3f} |")
+        lines.append(
+            f"| {r['description']} | {r['score']:.4f} | {r.get('test_score', r['score']):.4f} "
+            f"| {r['p50_ms']:.3f} |"
+        )
     if t := answer.get("teacher"):
-        lines.append(f"| teacher (reference) | {t['score']:.4f} | {t['p50_ms']:.3f} |")
+        c = t.get("compared")
+        lines.append(
+            f"| teacher (reference) | {'' if c is None else f'{c:.4f}'} | {t['score']:.4f} "
+            f"| {t['p50_ms']:.3f} |"
+        )
     if pl := answer.get("plain"):
         lines.append(
-            f"| plain twin of the winner ({pl['seeds']} seeds) | {pl['score']:.4f} ± "
+            f"| plain twin of the winner ({pl['seeds']} seeds) | | {pl['score']:.4f} ± "
             f"{pl['sd']:.4f} | |"
         )
     w = answer.get("winner")

@@ -13,10 +13,12 @@ import streamlit as st
 from core import methods
 from core.cli.fields import help_of, widget_kwargs
 from core.config import to_dict
+from core.runs.auto_config import METRICS, AutoConfig
+from core.runs.auto_export import export_winner
 from core.runs.auto_space import SEARCHED
-from core.runs.autodistill import METRICS, AutoConfig, export_winner
 from core.runs.config import PipelineConfig
 from dashboard import widgets
+from dashboard.autodistill_chart import front_chart
 from dashboard.labels import run_label
 from dashboard.train_sections import (
     common_section,
@@ -121,20 +123,24 @@ def answers_section() -> None:
     answer = json.loads(path.read_text())
     if answer.get("sentence"):
         st.success(answer["sentence"], icon=":material/emoji_events:")
+    split = answer.get("compared_on", "test")
     rows = [
         {
             "student": r["description"],
-            "score": round(r["score"], 4),
+            f"{split} score": round(r["score"], 4),
+            "test score": round(r.get("test_score", r["score"]), 4),
             "p50 ms": round(r["p50_ms"], 3),
             "run": r["run"],
         }
         for r in answer.get("front", [])
     ]
     if teacher := answer.get("teacher"):
+        compared = teacher.get("compared")
         rows.append(
             {
                 "student": "teacher (reference)",
-                "score": round(teacher["score"], 4),
+                f"{split} score": None if compared is None else round(compared, 4),
+                "test score": round(teacher["score"], 4),
                 "p50 ms": round(teacher["p50_ms"], 3),
                 "run": teacher["run"],
             }
@@ -143,12 +149,17 @@ def answers_section() -> None:
         rows.append(
             {
                 "student": "plain twin of the winner (reference)",
-                "score": round(plain["score"], 4),
+                f"{split} score": None,
+                "test score": round(plain["score"], 4),
                 "p50 ms": None,
                 "run": None,
             }
         )
-    st.caption(f"Pareto front, score vs p50 as deployed (budget {answer['budget_ms']:g} ms):")
+    st.caption(
+        f"Pareto front, {split} score vs p50 as deployed (budget {answer['budget_ms']:g} ms). "
+        + front_note(answer)
+    )
+    st.plotly_chart(front_chart(answer), key="auto-front-chart")
     st.dataframe(rows, hide_index=True, key="auto-front")
     if not answer.get("winner"):
         return
@@ -165,3 +176,17 @@ def answers_section() -> None:
                 '"some text"`',
                 icon=":material/download:",
             )
+
+
+def front_note(answer: dict[str, Any]) -> str:
+    """Which rows chose among the trials, and what the announced figure is."""
+    if answer.get("compared_on") == "dev":
+        rows = answer.get("dev_rows")
+        return (
+            f"Trials were compared on the dev set{f' ({rows} rows)' if rows else ''}; the "
+            "winner's figures in the sentence are test scores (its seeds' mean)."
+        )
+    return (
+        "The data had no dev set, so trials were compared on the test set: the choice has "
+        "seen the test rows (give a dev file or a dev fraction)."
+    )

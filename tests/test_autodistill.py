@@ -15,8 +15,8 @@ import time
 import pytest
 from conftest import ROOT, run_cli, tiny_run_flags, wait_for
 
-from core.runs.auto_answer import pareto_front, winner_under
-from core.runs.autodistill import curve_verdict, trial_rows
+from core.runs.auto_answer import deployed_p50, pareto_front, sentence, winner_under
+from core.runs.auto_trials import curve_verdict, trial_rows
 from core.runs.store import Store
 
 TEXTS = ["房间很干净，服务也好", "太差了，再也不来"]
@@ -38,6 +38,42 @@ def test_front_winner_and_dev_curve_rule_on_figures():
     assert curve_verdict([0.70], 1.0, rivals) is None  # the better ones are slower
     assert curve_verdict([0.9, 0.84], 3.0, rivals) == (2, 0.84, 0.85)  # same check compared
     assert curve_verdict([], 3.0, rivals) is None
+
+
+def test_the_sentence_says_which_split_chose_the_winner():
+    w = {"description": "X", "mean": 0.9, "sd": 0.01, "p50_ms": 0.2, "seeds": [{}, {}]}
+    answer = {"metric": "accuracy", "compared_on": "dev", "dev_rows": 16, "winner": w}
+    answer["teacher"] = {"score": 0.95, "p50_ms": 2.0}
+    assert sentence(answer) == (
+        "X: test accuracy 0.900 at 0.20 ms, 94.7% of the teacher, 10x faster "
+        "(2 seeds: 0.900 ± 0.010; picked on the dev set (16 rows))."
+    )
+    answer["compared_on"] = "test"
+    assert "picked on the test set: the data have no dev set" in sentence(answer)
+
+
+def test_a_teacher_timing_is_copied_only_when_it_covers_what_the_run_would_time(tmp_path):
+    """A run reusing a teacher copies its speed figures from `teacher_timing_run` only if that
+    run timed what it would (ONNX included when it times ONNX); else it times the teacher."""
+    from core.runs.config import PipelineConfig
+    from core.runs.scoring import reused_teacher_timing
+
+    store = Store(tmp_path)
+    torch_only = store.create_run("teacher", {})
+    figures = {"accuracy": 0.9, "f1": 0.9, "latency_ms_p50": 3.0, "throughput": 50.0}
+    store.save_result(torch_only, "teacher", "teacher", "bert", figures)
+    with_onnx = store.create_run("teacher", {})
+    store.save_result(
+        with_onnx, "teacher", "teacher", "bert", figures | {"onnx_latency_ms_p50": 1.5}
+    )
+    cfg = PipelineConfig(teacher_timing_run=torch_only)
+    assert reused_teacher_timing(store, cfg) is None  # this run times ONNX: not covered
+    cfg.onnx_latency = False
+    got = reused_teacher_timing(store, cfg)
+    assert got == {"latency_ms_p50": 3.0, "throughput": 50.0, "timing_from_run": torch_only}
+    cfg = PipelineConfig(teacher_timing_run=with_onnx)
+    assert reused_teacher_timing(store, cfg)["onnx_latency_ms_p50"] == 1.5
+    assert reused_teacher_timing(store, PipelineConfig()) is None  # none named: time it
 
 
 def _flags(tiny_data, tiny_teacher_dir) -> list[str]:
@@ -134,6 +170,51 @@ def test_front_is_non_dominated_and_the_winner_is_confirmed(searched):
     assert "Pareto front" in res.stdout
 
 
+@pytest.mark.slow  # a real search: about 3 minutes for the file on 2 cores
+def test_trials_compete_on_their_dev_score_and_the_winner_is_announced_on_test(searched):
+    """The study is told each trial's DEV score (the test rows never choose a trial); the
+    front and the winner stand on those, and the announced seed figures are test scores."""
+    home, res, answer = searched
+    store = Store(home)
+    search = store.run(answer["run_id"])
+    assert search["config"]["autodistill_compared_on"] == "dev" == answer["compared_on"]
+    told = {t["run"]: t["values"] for t in search["config"]["autodistill_told"]}
+    trials = [r for r in answer["trials"] if "score" in r]
+    assert len(told) == len(trials) == 3
+    for r in trials:  # what the study compared: the student's dev accuracy, read from the store
+        row = next(x for x in store.results(r["run"]) if x["model"] == f"{r['method']}_distilled")
+        assert row["detail"]["dev_rows"] == answer["dev_rows"] > 0
+        assert told[r["run"]] == [row["detail"]["dev_accuracy"], deployed_p50(row)]
+        assert r["score"] == row["detail"]["dev_accuracy"] and r["test_score"] == row["accuracy"]
+    w = answer["winner"]
+    assert w["score"] == max(r["score"] for r in trials if r["p50_ms"] <= 500)  # dev decides
+    assert w["seeds"][0]["score"] == w["test_score"]  # the trial's test score is seed one
+    confirm = store.run(w["seeds"][1]["run"])
+    row = next(x for x in store.results(confirm["id"]) if x["model"] == f"{w['method']}_distilled")
+    assert w["seeds"][1]["score"] == row["accuracy"]
+    assert abs(w["mean"] - (w["seeds"][0]["score"] + row["accuracy"]) / 2) < 1e-9
+    assert f"picked on the dev set ({answer['dev_rows']} rows)" in answer["sentence"]
+    assert "trials compared on the dev set" in res.stdout
+
+
+@pytest.mark.slow  # a real search: about 3 minutes for the file on 2 cores
+def test_trials_reuse_the_teacher_runs_timing(searched):
+    """The teacher is timed once, by the search's teacher run: every trial copies its figures
+    (PyTorch and ONNX p50) instead of timing and exporting the same teacher again."""
+    home, _, answer = searched
+    store = Store(home)
+    teacher_run = store.runs(parent=answer["run_id"], kind="teacher")[0]["id"]
+    timed = next(r for r in store.results(teacher_run) if r["model"] == "teacher")["detail"]
+    assert timed["onnx_latency_ms_p50"] > 0 and "timing_from_run" not in timed
+    for child in store.runs(parent=answer["run_id"], kind="distill"):
+        assert child["config"]["teacher_timing_run"] == teacher_run
+        t = next(r for r in store.results(child["id"]) if r["model"] == "teacher")["detail"]
+        assert t["timing_from_run"] == teacher_run
+        for key in ("latency_ms_p50", "onnx_latency_ms_p50", "onnx_export_s", "throughput"):
+            assert t[key] == timed[key]
+    assert answer["teacher"]["p50_ms"] == timed["onnx_latency_ms_p50"]
+
+
 def _predict_py(folder, *texts: str) -> list[dict]:
     run = "import runpy, sys; sys.modules['core'] = None; sys.argv = sys.argv[1:]; "
     run += "runpy.run_path(sys.argv[0], run_name='__main__')"
@@ -176,7 +257,8 @@ def test_exported_winner_predicts_like_distillery(searched, cli):
 @pytest.mark.slow  # a real search: about 3 minutes for the file on 2 cores
 def test_a_trial_over_budget_never_trains(searched, tiny_data, tiny_teacher_dir):
     """A budget nothing can meet: every trial is pruned on its untrained student's latency,
-    so the store holds no trial run, no result and no artifact of one."""
+    so the store holds no trial run, no result and no artifact of one. (Its data have no dev
+    set: the search says, and records, that it would compare trials on the test set.)"""
     home, _, _ = searched
     store = Store(home)
     teacher = store.runs(kind="teacher")[-1]["id"]
@@ -192,16 +274,21 @@ def test_a_trial_over_budget_never_trains(searched, tiny_data, tiny_teacher_dir)
         "1",
         "--budget-ms",
         "0.01",
+        "--dev-fraction",
+        "0",
         *_flags(tiny_data, tiny_teacher_dir),
         home=home,
         timeout=600,
     )
     assert res.returncode == 1 and "no student met 0.01 ms" in res.stderr, res.stderr[-3000:]
+    # no dev set: the search says it compares on the test set, and records it
+    assert "trials compared on the TEST set: the data have no dev set" in res.stderr
     search = next(r for r in store.runs(kind="autodistill") if r["id"] not in before)
     assert store.runs(parent=search["id"]) == []  # no trial ever went to the queue
     new = [r for r in store.runs() if r["id"] not in before]
     assert [r["id"] for r in new] == [search["id"]]
     assert store.results(search["id"]) == [] and store.artifacts(search["id"]) == []
+    assert search["config"]["autodistill_compared_on"] == "test"
     pruned = search["config"]["autodistill_pruned"]
     assert len(pruned) >= 2 and all(p["probe_ms"] > 0.01 * 3.0 for p in pruned)
     assert {p["params"]["method"] for p in pruned} <= {"textcnn_char", "kd"}

@@ -13,6 +13,7 @@ auto-retrying `expect`), never on fixed sleeps.
 
 from __future__ import annotations
 
+import json
 import os
 import random
 import re
@@ -662,6 +663,83 @@ def test_browser_sweep_queue_and_sweeps_page(server, page, tiny_teacher_dir, upl
     settle(page)
     expect(key(page, "runs-compare")).to_contain_text(f"#{best['run']} distill")
     shot(page, "15-best-trial-run.png")
+
+
+def test_browser_autodistill_tab(server, page, tiny_teacher_dir, upload_files, tmp_path):
+    """Train → Find the best student on an earlier teacher, with a tiny budget (two trials,
+    one seed): the search and its trials go through the queue (the dashboard's worker runs
+    them), then the tab shows the answer sentence, the front chart and the export button, and
+    the export writes the winner's ONNX and predict.py."""
+    from core.config import DataConfig, TeacherConfig, to_dict
+    from core.runs.config import PipelineConfig
+    from core.runs.context import RunContext
+    from core.runs.execute import execute
+    from core.runs.store import Store
+
+    url, home, log = server
+    store = Store(home)
+    cfg = PipelineConfig(
+        data=DataConfig(train=str(upload_files[0]), max_train=100),
+        teacher=TeacherConfig(model=str(tiny_teacher_dir), epochs=1, max_length=32),
+        students=[],
+        latency_samples=10,
+        device="cpu",
+    )
+    rid = store.create_run("teacher", to_dict(cfg), name="auto teacher", status="running")
+    execute(store, rid, "teacher", cfg, RunContext(store, rid))
+    assert store.run(rid)["status"] == "done", store.run(rid)["error"]
+
+    page.goto(url)
+    settle(page)
+    goto(page, "Train")
+    settle(page)
+    page.get_by_role("tab", name=re.compile("Find the best student")).click()
+    key(page, "auto-teacher-run").get_by_role("combobox").click()
+    page.get_by_role("option", name=re.compile(r"#1 teacher · auto teacher")).click()
+    expect(key(page, "auto-teacher-run").get_by_role("combobox")).to_have_value(
+        re.compile(r"^#1 teacher · auto teacher")
+    )
+    settle(page)
+    budget = key(page, "auto-budget").locator("input")
+    budget.fill("500")
+    budget.press("Tab")
+    expect(budget).to_have_value(re.compile(r"^500(\.0+)?$"))
+    set_number(page, "auto-trials", 2)
+    set_number(page, "auto-seeds", 1)
+    set_number(page, "auto-latency", 10)
+    shot(page, "16-autodistill-form.png")
+    key(page, "go-auto").get_by_role("button", name="Find the best student").click()
+    expect(page.get_by_text("Run 2 (autodistill) queued")).to_be_visible()
+    deadline = time.monotonic() + 2 * RUN_TIMEOUT_MS / 1000  # a teacher's worth of runs
+    while store.run(2)["status"] not in ("done", "failed", "cancelled", "interrupted"):
+        assert time.monotonic() < deadline, f"search not done:\n{log()}"
+        page.wait_for_timeout(500)
+    assert store.run(2)["status"] == "done", store.run(2)["error"]
+    trials = [t for t in store.runs(parent=2) if t["config"]["auto_trial"]["role"] == "trial"]
+    assert len(trials) == 2 and all(t["worker"] for t in trials)  # run by the worker
+
+    goto(page, "Runs")  # back to Train: a fresh page run lists the finished search
+    settle(page)
+    goto(page, "Train")
+    settle(page)
+    page.get_by_role("tab", name=re.compile("Find the best student")).click()
+    answer = json.loads((store.run_dir(2, create=False) / "results.json").read_text())
+    expect(alert(page, "Success", answer["sentence"][:60])).to_be_visible()
+    assert "picked on the dev set" in answer["sentence"]
+    expect(key(page, "auto-front-chart").locator(".js-plotly-plot")).to_be_visible()
+    expect(page.get_by_text("Trials were compared on the dev set")).to_be_visible()
+    button = key(page, "auto-export").get_by_role("button", name=re.compile("Export the winner"))
+    expect(button).to_be_visible()
+    shot(page, "17-autodistill-answer.png")
+    out = tmp_path / "winner"
+    export_dir = key(page, "auto-export-dir").locator("input")
+    export_dir.fill(str(out))
+    export_dir.press("Enter")
+    expect(export_dir).to_have_value(str(out))
+    settle(page)
+    button.click()
+    expect(alert(page, "Success", f"Exported to {out}")).to_be_visible()
+    assert (out / "model.onnx").is_file() and (out / "predict.py").is_file()
 
 
 def test_browser_domains(server, page, tiny_teacher_dir, upload_files, tmp_path):

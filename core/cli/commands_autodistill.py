@@ -32,8 +32,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 def add_auto_flags(p: argparse.ArgumentParser) -> None:
     """AutoConfig's flags; --methods (several values) is written out here."""
+    from core.runs.auto_config import AutoConfig
     from core.runs.auto_space import SEARCHED
-    from core.runs.autodistill import AutoConfig
 
     g = p.add_argument_group("autodistill")
     add_args(g, AutoConfig)
@@ -58,7 +58,7 @@ def add_auto_flags(p: argparse.ArgumentParser) -> None:
 
 def run(a: argparse.Namespace) -> int:
     """Queue (with --queue) or run in the foreground a search; print its answer."""
-    from core.runs.autodistill import AutoConfig
+    from core.runs.auto_config import AutoConfig
     from core.runs.store import Store
 
     store = Store(a.home)
@@ -115,35 +115,49 @@ def resume(store, a: argparse.Namespace) -> int:
 
 def report(store, rid: int, json_path: str | None, export: str | None) -> int:
     """Every trial, the front and the winner in a sentence; the exit code says how it ended."""
-    from core.runs.autodistill import export_winner, trial_rows
+    from core.runs.auto_export import export_winner
+    from core.runs.auto_trials import compared_on, trial_rows
 
     run = store.run(rid)
+    split = compared_on(run)
+    if split == "dev":
+        say("trials compared on the dev set; the winner's figures are test scores")
+    else:
+        warn(
+            "trials compared on the TEST set: the data have no dev set (give --dev or a "
+            "--dev-fraction), so the winner's trial figure is optimistic"
+        )
     say(
-        f"{'trial':>5} {'run':>5}  {'status':<10}{'score':>8}{'p50 ms':>9}{'probe ms':>10}  student"
+        f"{'trial':>5} {'run':>5}  {'status':<10}{split:>8}{'test':>8}{'p50 ms':>9}"
+        f"{'probe ms':>10}  student"
     )
     for r in trial_rows(store, run):
         score = f"{r['score']:.4f}" if "score" in r else "-"
+        test = f"{r['test_score']:.4f}" if r.get("test_score") is not None else "-"
         p50 = f"{r['p50_ms']:.3f}" if r.get("p50_ms") is not None else "-"
         probe = f"{r['probe_ms']:.3f}" if r.get("probe_ms") is not None else "-"
         status = r["pruned"] and "pruned" or r["status"]
         say(
-            f"{r['trial']:>5} {r['run'] or '-':>5}  {status:<10}{score:>8}{p50:>9}{probe:>10}  "
-            f"{r['description']}"
+            f"{r['trial']:>5} {r['run'] or '-':>5}  {status:<10}{score:>8}{test:>8}{p50:>9}"
+            f"{probe:>10}  {r['description']}"
         )
     if run["status"] != "done":
         warn(f"autodistill {rid} {run['status']}: {run['error']}")
         return 130 if run["status"] == "cancelled" else 1
     answer = json.loads((store.run_dir(rid) / "results.json").read_text())
-    say("Pareto front (score vs p50 as deployed):")
+    say(f"Pareto front ({split} score vs p50 as deployed):")
     for r in answer["front"]:
-        say(f"  {r['score']:.4f} at {r['p50_ms']:.3f} ms: {r['description']} (run {r['run']})")
+        say(
+            f"  {r['score']:.4f} ({split}), {r['test_score']:.4f} (test) at {r['p50_ms']:.3f} "
+            f"ms: {r['description']} (run {r['run']})"
+        )
     t = answer.get("teacher") or {}
     if t:
-        say(f"  teacher: {t['score']:.4f} at {t['p50_ms']:.3f} ms")
+        say(f"  teacher: {t['score']:.4f} (test) at {t['p50_ms']:.3f} ms")
     if answer.get("plain"):
         p = answer["plain"]
         n = f"{p['seeds']} seed{'s' if p['seeds'] > 1 else ''}"
-        say(f"  plain twin of the winner: {p['score']:.4f} ± {p['sd']:.4f} ({n})")
+        say(f"  plain twin of the winner: {p['score']:.4f} ± {p['sd']:.4f} (test, {n})")
     say(f"winner: {answer['sentence']}")
     if json_path:
         Path(json_path).write_text(json.dumps(answer, indent=1, ensure_ascii=False))

@@ -50,6 +50,14 @@ class PipelineConfig:
         flag="--teacher-run",
         none="fine-tune a new teacher",
     )
+    teacher_timing_run: int | None = opt(
+        None,
+        help="Copy the teacher's speed figures (batch-1 PyTorch and ONNX p50, throughput) from "
+        "this earlier run's results instead of timing the same teacher again: autodistill's "
+        "trials share one teacher, timed once. Used only if that run timed what this one would.",
+        flag="--teacher-timing-run",
+        none="time the teacher in this run",
+    )
     plain_baseline: bool = opt(
         True,
         help="Also train each student on the hard labels only: the report's share of the "

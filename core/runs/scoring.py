@@ -1,8 +1,12 @@
 """The evaluate stage: accuracy, F1 and speed of every teacher and student of a run.
 
-Each model is scored on the test rows (per domain too, when the data has domains) and timed at
-batch 1 in PyTorch and, by default, as deployed (ONNX through the export's own predictor). Rows
-are saved to the store as they come, so a crash keeps what was measured.
+Each model is scored on the test rows (per domain too, when the data has domains) and, when the
+run has a dev set, on the dev rows (`dev_accuracy`, `dev_f1`: what a search compares trials on,
+keeping the test rows for the figures it announces), and timed at batch 1 in PyTorch and, by
+default, as deployed (ONNX through the export's own predictor). A run given
+`teacher_timing_run` copies the teacher's speed figures from that run instead of timing the
+same teacher again (an autodistill search's trials share one teacher). Rows are saved to the
+store as they come, so a crash keeps what was measured.
 """
 
 from __future__ import annotations
@@ -33,6 +37,9 @@ log = logging.getLogger(__name__)
 # the teacher and transformer students (hundreds of ms a call on a busy CPU) stop at the budget
 # with at least core.evaluate.metrics.MIN_CALLS_OVER_BUDGET calls. Each figure records its calls.
 TIMING_BUDGET_S = 2.0
+# The keys of a result that are speed figures (speed_profile, latency_stats, onnx_speed): what a
+# run reusing another run's teacher timing copies.
+TIMING_KEYS = ("threads", "latency_", "tokenize_", "throughput", "onnx_")
 
 
 def _latency_texts(bundle: DataBundle, n: int, seed: int) -> list[str]:
@@ -49,28 +56,63 @@ def _scores(pred: list[int], bundle: DataBundle) -> dict:
     return m
 
 
+def dev_scores(pred: list[int], bundle: DataBundle) -> dict:
+    """Accuracy and macro-F1 on the dev rows (none without a dev set)."""
+    if not bundle.dev:
+        return {}
+    m = classification_metrics(pred, bundle.dev.labels, bundle.label_names)
+    return {"dev_accuracy": m["accuracy"], "dev_f1": m["f1"], "dev_rows": len(bundle.dev)}
+
+
+def reused_teacher_timing(store, cfg: PipelineConfig) -> dict | None:
+    """The teacher's speed figures measured by run `cfg.teacher_timing_run` (its `teacher` row),
+    with the run they came from; None when it has none that cover what this run would measure
+    (no timing at all, or no ONNX figure while this run times ONNX)."""
+    if cfg.teacher_timing_run is None:
+        return None
+    row = next((r for r in store.results(cfg.teacher_timing_run) if r["model"] == "teacher"), None)
+    detail = (row or {}).get("detail") or {}
+    if "latency_ms_p50" not in detail:
+        return None
+    if cfg.onnx_latency and not any(k in detail for k in ("onnx_latency_ms_p50", "onnx_error")):
+        return None
+    out = {k: v for k, v in detail.items() if k.startswith(TIMING_KEYS)}
+    out["timing_from_run"] = detail.get("timing_from_run", cfg.teacher_timing_run)
+    return out
+
+
 def _eval_teacher(teacher: Teacher, bundle: DataBundle, cfg: PipelineConfig, ctx) -> dict:
     logits, _ = teacher_logits(teacher, bundle.test.texts, ctx.store.home)
     m = _scores(logits.argmax(-1).tolist(), bundle)
-    lat = _latency_texts(bundle, cfg.latency_samples, cfg.data.seed)
-    tok = teacher.tokenizer
-    m.update(
-        speed_profile(
-            lambda t: int(teacher.predict_one(t).argmax()),
-            lambda t: pairs.encode(tok, t, teacher.max_length),
-            lambda b: teacher.logits(b, batch_size=64),
-            lat,
-            budget_s=TIMING_BUDGET_S,
-        )
-    )
-    m["params"] = teacher.num_params()
+    if bundle.dev:
+        dev_logits, _ = teacher_logits(teacher, bundle.dev.texts, ctx.store.home)
+        m.update(dev_scores(dev_logits.argmax(-1).tolist(), bundle))
     m.update(teacher_record(teacher))
+    m["params"] = teacher.num_params()
     # where the teacher's stages ran (the batch-1 latency above is on this device too)
     m["device"] = teacher.device.type
     m["precision"] = teacher.precision  # labelling and batch-1 latency alike
     files = getattr(teacher, "weight_files", lambda: [Path(teacher.path) / "model.safetensors"])()
     m["size_bytes"] = sum(folder_bytes(f) for f in files)
     m["max_length"] = teacher.max_length
+    reused = reused_teacher_timing(ctx.store, cfg)
+    if reused is not None:  # the same teacher, timed once for all the runs that share it
+        log.info("teacher timing reused from run %s", reused["timing_from_run"])
+        return m | reused
+    return m | _time_teacher(teacher, bundle, cfg, ctx)
+
+
+def _time_teacher(teacher: Teacher, bundle: DataBundle, cfg: PipelineConfig, ctx) -> dict:
+    """The teacher's batch-1 latency, tokenisation and throughput, and its ONNX figures."""
+    lat = _latency_texts(bundle, cfg.latency_samples, cfg.data.seed)
+    tok = teacher.tokenizer
+    m = speed_profile(
+        lambda t: int(teacher.predict_one(t).argmax()),
+        lambda t: pairs.encode(tok, t, teacher.max_length),
+        lambda b: teacher.logits(b, batch_size=64),
+        lat,
+        budget_s=TIMING_BUDGET_S,
+    )
     if cfg.onnx_latency and isinstance(teacher, EnsembleTeacher):
         m["onnx_error"] = "a teacher ensemble is timed in PyTorch only (ONNX exports one model)"
     elif cfg.onnx_latency:
@@ -104,6 +146,8 @@ def _eval_student(
 ) -> dict:
     pred = student.logits(bundle.test.texts).argmax(-1).tolist()
     m = _scores(pred, bundle)
+    if bundle.dev:
+        m.update(dev_scores(student.logits(bundle.dev.texts).argmax(-1).tolist(), bundle))
     lat = _latency_texts(bundle, cfg.latency_samples, cfg.data.seed)
     m.update(
         speed_profile(
