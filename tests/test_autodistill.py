@@ -56,7 +56,7 @@ def test_a_teacher_timing_is_copied_only_when_it_covers_what_the_run_would_time(
     """A run reusing a teacher copies its speed figures from `teacher_timing_run` only if that
     run timed what it would (ONNX included when it times ONNX); else it times the teacher."""
     from core.runs.config import PipelineConfig
-    from core.runs.scoring import reused_teacher_timing
+    from core.runs.teacher_timing import reused_teacher_timing
 
     store = Store(tmp_path)
     torch_only = store.create_run("teacher", {})

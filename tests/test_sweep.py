@@ -12,6 +12,7 @@ from conftest import ROOT, run_cli, tiny_run_flags
 
 from core.runs.store import Store
 from core.runs.sweep import SweepConfig, parse_space, study_from_store, trials_table
+from core.runs.teacher_timing import TIMING_KEYS
 
 
 def test_space_parser_types_and_errors():
@@ -48,6 +49,24 @@ def _flags(tiny_data, tiny_teacher_dir) -> list[str]:
         "hidden=8:48",
         "n_iter=1:2",
     ]
+
+
+def teacher_detail(store, rid: int) -> dict:
+    return next(r for r in store.results(rid) if r["model"] == "teacher")["detail"]
+
+
+def assert_teacher_timed_once(store, trials: list[int], timing_run: int) -> None:
+    """Every trial copied the teacher's speed figures from `timing_run` (which timed the teacher
+    itself) instead of timing, and exporting, the same teacher again."""
+    timed = teacher_detail(store, timing_run)
+    assert timed["latency_ms_p50"] > 0 and "timing_from_run" not in timed
+    for rid in trials:
+        assert store.run(rid)["config"]["teacher_timing_run"] == timing_run
+        t = teacher_detail(store, rid)
+        assert t["timing_from_run"] == timing_run
+        for key in [k for k in timed if k.startswith(TIMING_KEYS)]:
+            assert t[key] == timed[key], key
+        assert t["accuracy"] == timed["accuracy"]  # the same teacher, scored by each run
 
 
 @pytest.fixture(scope="module")
@@ -88,6 +107,7 @@ def test_cli_sweep_runs_two_trials_on_one_teacher(swept):
         assert t["config"]["augment"]["n_iter"] == params["n_iter"]
         assert t["config"]["plain_baseline"] is False
         assert {r["model"] for r in store.results(t["id"])} == {"teacher", "bilstm_distilled"}
+    assert_teacher_timed_once(store, [t["id"] for t in trials], teachers[0]["id"])
     rows = trials_table(store, sweep)
     assert sorted(r["trial"] for r in rows) == [0, 1]
     best = max(rows, key=lambda r: r["value"])
@@ -131,8 +151,29 @@ def test_queued_sweep_is_coordinated_beside_its_trials(cli, tiny_data, tiny_teac
     assert len(trials) == 2 and all(t["kind"] == "distill" for t in trials)  # no new teacher
     rows = trials_table(store, sweep)
     assert all(r["value"] == r["accuracy"] for r in rows)  # 1000 ms: every trial within budget
+    assert_teacher_timed_once(store, [t["id"] for t in trials], teacher_run)  # the named run's
     # --parallel 2: both trials were queued before the first one finished
     assert max(t["created"] for t in trials) < min(t["finished"] for t in trials)
+
+
+def test_a_teacher_run_that_did_not_time_onnx_leaves_the_timing_to_the_first_trial(
+    cli, tiny_data, tiny_teacher_dir, swept
+):
+    """The named teacher run timed no ONNX figure and these trials time ONNX: the first trial
+    times (and exports) the teacher itself, the next one copies its figures."""
+    home, _, _ = swept
+    store = Store(home)
+    teacher_run = next(r["id"] for r in store.runs(kind="teacher"))
+    assert "onnx_latency_ms_p50" not in teacher_detail(store, teacher_run)
+    flags = _flags(tiny_data, tiny_teacher_dir)
+    flags.remove("--no-onnx-latency")
+    res = cli("sweep", "--trials", "2", "--teacher-run", str(teacher_run), *flags, home=home)
+    assert res.returncode == 0, res.stderr[-3000:]
+    sweep = store.runs(kind="sweep")[0]
+    first, second = sorted(t["id"] for t in store.runs(parent=sweep["id"]))
+    assert store.run(first)["config"]["teacher_timing_run"] is None
+    assert teacher_detail(store, first)["onnx_latency_ms_p50"] > 0
+    assert_teacher_timed_once(store, [second], first)
 
 
 # -- the dashboard on the finished sweep -------------------------------------------------------

@@ -19,9 +19,9 @@ from core.runs.auto_config import AutoConfig
 from core.runs.auto_probe import Prober
 from core.runs.auto_trials import compared_on, curve_verdict, dev_curve, trial_rows
 from core.runs.config import PipelineConfig, pipeline_from_dict
-from core.runs.scoring import reused_teacher_timing
 from core.runs.store import ACTIVE, FINAL
 from core.runs.sweep import Coordinator
+from core.runs.teacher_timing import TimingSource
 
 log = logging.getLogger(__name__)
 
@@ -45,7 +45,10 @@ class Search:
     trained: int = 0
     numbers: int = 0  # the next trial number (ours: Optuna's restart from 0 on a rebuilt study)
     curves: dict[int, list[float]] = dataclasses.field(default_factory=dict)  # finished runs
-    timing_from: int | None = None  # the run whose teacher timing trials copy (timing_run)
+    timing: TimingSource = dataclasses.field(init=False)  # whose teacher timing trials copy
+
+    def __post_init__(self) -> None:
+        self.timing = TimingSource(self.store, self.sid, "auto_trial")  # the one teacher, timed once
 
     @property
     def store(self):
@@ -75,26 +78,8 @@ class Search:
         cfg.use_augmentation = cfg.use_augmentation and n_iter > 0
         if n_iter > 0:
             cfg.augment = dataclasses.replace(cfg.augment, n_iter=n_iter)
-        cfg.teacher_timing_run = self.timing_run()
+        cfg.teacher_timing_run = self.timing.run_for(cfg)
         return cfg
-
-    def timing_run(self) -> int | None:
-        """The run whose teacher timing a new trial copies (core.runs.scoring): the teacher
-        run's when it timed what a trial would, else the first finished trial's; None before
-        either (that trial times the teacher itself). Every trial shares the one teacher."""
-        if self.timing_from is not None:
-            return self.timing_from
-        trials = sorted(
-            c["id"]
-            for c in self.store.runs(parent=self.sid)
-            if c["status"] == "done" and (c["config"].get("auto_trial") or {}).get("role")
-        )
-        for rid in [self.base.teacher_run, *trials]:
-            probe = dataclasses.replace(self.base, teacher_timing_run=rid)
-            if rid is not None and reused_teacher_timing(self.store, probe) is not None:
-                self.timing_from = rid
-                break
-        return self.timing_from
 
     # -- the study, rebuilt from the store ----------------------------------------------------
     def rebuild(self) -> None:

@@ -53,8 +53,8 @@ class PipelineConfig:
     teacher_timing_run: int | None = opt(
         None,
         help="Copy the teacher's speed figures (batch-1 PyTorch and ONNX p50, throughput) from "
-        "this earlier run's results instead of timing the same teacher again: autodistill's "
-        "trials share one teacher, timed once. Used only if that run timed what this one would.",
+        "this earlier run's results instead of timing the same teacher again: the trials of an "
+        "autodistill search or a sweep share one teacher, timed once. Used only if that run timed what this one would.",
         flag="--teacher-timing-run",
         none="time the teacher in this run",
     )

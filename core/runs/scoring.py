@@ -5,7 +5,8 @@ run has a dev set, on the dev rows (`dev_accuracy`, `dev_f1`: what a search comp
 keeping the test rows for the figures it announces), and timed at batch 1 in PyTorch and, by
 default, as deployed (ONNX through the export's own predictor). A run given
 `teacher_timing_run` copies the teacher's speed figures from that run instead of timing the
-same teacher again (an autodistill search's trials share one teacher). Rows are saved to the
+same teacher again (an autodistill search's or a sweep's trials share one teacher; see
+core.runs.teacher_timing). Rows are saved to the
 store as they come, so a crash keeps what was measured.
 """
 
@@ -25,6 +26,7 @@ from core.data.bundle import DataBundle
 from core.evaluate.metrics import by_domain, classification_metrics, folder_bytes, speed_profile
 from core.export.exporter import onnx_speed
 from core.runs.config import PipelineConfig
+from core.runs.teacher_timing import reused_teacher_timing
 from core.teacher.ensemble import EnsembleTeacher
 from core.teacher.logits import teacher_logits
 from core.teacher.model import META as TEACHER_META
@@ -37,9 +39,6 @@ log = logging.getLogger(__name__)
 # the teacher and transformer students (hundreds of ms a call on a busy CPU) stop at the budget
 # with at least core.evaluate.metrics.MIN_CALLS_OVER_BUDGET calls. Each figure records its calls.
 TIMING_BUDGET_S = 2.0
-# The keys of a result that are speed figures (speed_profile, latency_stats, onnx_speed): what a
-# run reusing another run's teacher timing copies.
-TIMING_KEYS = ("threads", "latency_", "tokenize_", "throughput", "onnx_")
 
 
 def _latency_texts(bundle: DataBundle, n: int, seed: int) -> list[str]:
@@ -62,23 +61,6 @@ def dev_scores(pred: list[int], bundle: DataBundle) -> dict:
         return {}
     m = classification_metrics(pred, bundle.dev.labels, bundle.label_names)
     return {"dev_accuracy": m["accuracy"], "dev_f1": m["f1"], "dev_rows": len(bundle.dev)}
-
-
-def reused_teacher_timing(store, cfg: PipelineConfig) -> dict | None:
-    """The teacher's speed figures measured by run `cfg.teacher_timing_run` (its `teacher` row),
-    with the run they came from; None when it has none that cover what this run would measure
-    (no timing at all, or no ONNX figure while this run times ONNX)."""
-    if cfg.teacher_timing_run is None:
-        return None
-    row = next((r for r in store.results(cfg.teacher_timing_run) if r["model"] == "teacher"), None)
-    detail = (row or {}).get("detail") or {}
-    if "latency_ms_p50" not in detail:
-        return None
-    if cfg.onnx_latency and not any(k in detail for k in ("onnx_latency_ms_p50", "onnx_error")):
-        return None
-    out = {k: v for k, v in detail.items() if k.startswith(TIMING_KEYS)}
-    out["timing_from_run"] = detail.get("timing_from_run", cfg.teacher_timing_run)
-    return out
 
 
 def _eval_teacher(teacher: Teacher, bundle: DataBundle, cfg: PipelineConfig, ctx) -> dict:

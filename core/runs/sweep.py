@@ -2,11 +2,12 @@
 
 A sweep is a run of kind `sweep` that only coordinates: it queues one teacher run (or reuses
 `--teacher-run`), then asks Optuna for parameters and queues each trial as a `distill` child run
-of that teacher (so the teacher and its label cache are shared by every trial), `parallel` at a
-time, and tells Optuna each trial's objective. Trials go through the queue like any run, so
-they execute on the worker's slots or on Ray. The store stays the truth: a trial's parameters
-are saved in its own config (`sweep_trial`), and the Sweep view rebuilds the Optuna study from
-the child runs (`study_from_store`) for its plots.
+of that teacher (so the teacher, its label cache and its timing are shared by every trial: see
+core.runs.teacher_timing), `parallel` at a time, and tells Optuna each trial's objective.
+Trials go through the queue like any run, so they execute on the worker's slots or on Ray.
+The store stays the truth: a trial's parameters are saved in its own config (`sweep_trial`),
+and the Sweep view rebuilds the Optuna study from the child runs (`study_from_store`) for its
+plots.
 
 Space syntax, one parameter per item: `name=LOW:HIGH` (integers if both ends are, floats
 otherwise, and always for a float setting such as alpha), `name=LOW:HIGH:log` (log scale), `name=A,B,C` (a choice). A name is a field of the
@@ -28,6 +29,7 @@ from core.config import AugmentConfig, opt, to_dict
 from core.runs.config import PipelineConfig, pipeline_from_dict
 from core.runs.store import FINAL
 from core.runs.submit import JobManager
+from core.runs.teacher_timing import TimingSource
 
 log = logging.getLogger(__name__)
 
@@ -333,11 +335,13 @@ def _trials(co: Coordinator, base: PipelineConfig, sweep: SweepConfig, seed: int
     in_flight: dict[int, Any] = {}  # run id -> optuna trial
     asked = 0
     best: tuple[float, int] | None = None
+    timing = TimingSource(store, sid, "sweep_trial")  # the shared teacher, timed once
     while asked < sweep.trials or in_flight:
         while asked < sweep.trials and len(in_flight) < sweep.parallel:
             trial = study.ask(dists)
             tcfg = apply_params(base, space, trial.params)
             tcfg = dataclasses.replace(tcfg, name=f"sweep {sid} trial {trial.number}")
+            tcfg.teacher_timing_run = timing.run_for(tcfg)
             extra = {"sweep_trial": {"sweep": sid, "number": trial.number, "params": trial.params}}
             in_flight[co.submit("distill", tcfg, extra=extra)] = trial
             asked += 1
