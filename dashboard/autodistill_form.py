@@ -12,7 +12,6 @@ import streamlit as st
 
 from core import methods
 from core.cli.fields import help_of, widget_kwargs
-from core.config import to_dict
 from core.runs.auto_config import METRICS, AutoConfig
 from core.runs.auto_export import export_winner
 from core.runs.auto_space import SEARCHED
@@ -26,7 +25,7 @@ from dashboard.train_sections import (
     new_teacher_section,
     teacher_choice,
 )
-from dashboard.train_tabs import submit, with_teacher_run
+from dashboard.train_tabs import submit_coordinator
 
 
 def auto_settings() -> AutoConfig:
@@ -86,23 +85,13 @@ def autodistill_tab(choice: dict[str, Any], t_runs: list[dict]) -> None:
         data = data_section("auto", choice)
         teacher = new_teacher_section("auto", reuse, data.seed, "The search")
         auto = auto_settings()
-        name, latency, device = common_section("auto")
+        common = common_section("auto")
         if st.form_submit_button("Find the best student", type="primary", key="go-auto"):
             if not auto.methods:
                 st.error("Pick at least one method to search.")
                 return
-            cfg = PipelineConfig(
-                data=data,
-                teacher=teacher,
-                plain_baseline=False,
-                latency_samples=latency,
-                name=name,
-                device=device,
-            )
-            if reuse is not None:
-                run = next(r for r in t_runs if r["id"] == reuse)
-                cfg = with_teacher_run(cfg, run, same=True)
-            submit("autodistill", cfg, "auto", extra={"autodistill": to_dict(auto)})
+            cfg = PipelineConfig(data=data, teacher=teacher)
+            submit_coordinator("autodistill", "auto", auto, cfg, common, reuse, t_runs)
     answers_section()
 
 

@@ -10,7 +10,6 @@ import streamlit as st
 
 from core import methods
 from core.cli.fields import help_of, widget_kwargs
-from core.config import to_dict
 from core.runs.config import PipelineConfig
 from core.runs.sweep import OBJECTIVES, SweepConfig, parse_space
 from dashboard.labels import OBJECTIVE_LABELS
@@ -20,7 +19,7 @@ from dashboard.train_sections import (
     new_teacher_section,
     teacher_choice,
 )
-from dashboard.train_tabs import submit, with_teacher_run
+from dashboard.train_tabs import submit_coordinator
 
 
 def sweep_settings(sw: SweepConfig) -> dict[str, Any]:
@@ -80,7 +79,7 @@ def sweep_tab(choice: dict[str, Any], t_runs: list[dict]) -> None:
         data = data_section("sweep", choice)
         teacher = new_teacher_section("sweep", reuse, data.seed, "The sweep")
         raw = sweep_settings(sw)
-        name, latency, device = common_section("sweep")
+        common = common_section("sweep")
         if st.form_submit_button("Start the sweep", type="primary", key="go-sweep"):
             items = [x.strip() for x in raw["space"].splitlines() if x.strip()]
             try:
@@ -97,15 +96,6 @@ def sweep_tab(choice: dict[str, Any], t_runs: list[dict]) -> None:
                 parallel=int(raw["parallel"]),
             )
             cfg = PipelineConfig(
-                data=data,
-                teacher=teacher,
-                students=[methods.get(student).config(method=student)],
-                plain_baseline=False,
-                latency_samples=latency,
-                name=name,
-                device=device,
+                data=data, teacher=teacher, students=[methods.get(student).config(method=student)]
             )
-            if reuse is not None:
-                run = next(r for r in t_runs if r["id"] == reuse)
-                cfg = with_teacher_run(cfg, run, same=True)
-            submit("sweep", cfg, "sweep", extra={"sweep": to_dict(sweep_cfg)})
+            submit_coordinator("sweep", "sweep", sweep_cfg, cfg, common, reuse, t_runs)

@@ -1,6 +1,7 @@
 """The Train page's run forms, one function per tab (whole pipeline, teacher only, augment +
 label, distil students), and the submit step they share: remember the form, check the data and
-a reused teacher before a run exists, queue it, say where it is in the queue."""
+a reused teacher before a run exists, queue it, say where it is in the queue. The Sweep and
+Find-the-best-student tabs submit through `submit_coordinator`, the same for both."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from typing import Any
 
 import streamlit as st
 
+from core.config import to_dict
 from core.runs.config import PipelineConfig, pipeline_from_dict
 from core.runs.plans import preflight
 from dashboard import ui_state, widgets
@@ -44,6 +46,26 @@ def submit(kind: str, cfg: PipelineConfig, prefix: str, extra: dict | None = Non
             f"Run {rid} ({kind}) queued{where}: a worker takes it; follow it under **Active runs**."
         )
         st.rerun()
+
+
+def submit_coordinator(
+    kind: str,
+    prefix: str,
+    settings: Any,
+    cfg: PipelineConfig,
+    common: tuple[str, int, str],
+    reuse: int | None,
+    t_runs: list[dict],
+) -> None:
+    """Queue a coordinating run (a sweep, an autodistill search) from the form `prefix`: `cfg`
+    is what its trials share (no plain twin: they compare distilled students), with the form's
+    (name, latency samples, device), reusing the earlier teacher run `reuse` and its data when
+    one was chosen; its own `settings` go in the run's config under the key `kind`."""
+    cfg.name, cfg.latency_samples, cfg.device = common
+    cfg.plain_baseline = False
+    if reuse is not None:
+        cfg = with_teacher_run(cfg, next(r for r in t_runs if r["id"] == reuse), same=True)
+    submit(kind, cfg, prefix, extra={kind: to_dict(settings)})
 
 
 def with_teacher_run(base: PipelineConfig, run: dict, same: bool) -> PipelineConfig:

@@ -7,26 +7,15 @@ import argparse
 import json
 from pathlib import Path
 
-from core.cli.commands_train import check_before_run
+from core.cli import coordinated
 from core.cli.common import EXIT_DATA
-from core.cli.fields import add_args, field_of, from_args
+from core.cli.fields import add_args, add_several_arg, from_args
 from core.cli.foreground import execute_in_foreground
 from core.cli.output import say, warn
-from core.cli.run_flags import (
-    add_augment_flags,
-    add_common_flags,
-    add_data_flags,
-    add_teacher_flags,
-    config_from_args,
-)
-from core.config import to_dict
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    add_data_flags(p)
-    add_common_flags(p)
-    add_teacher_flags(p)
-    add_augment_flags(p)
+    coordinated.add_trial_flags(p)
     add_auto_flags(p)
 
 
@@ -37,15 +26,8 @@ def add_auto_flags(p: argparse.ArgumentParser) -> None:
 
     g = p.add_argument_group("autodistill")
     add_args(g, AutoConfig)
-    f = field_of(AutoConfig, "methods")
-    g.add_argument(
-        "--methods",
-        nargs="+",
-        default=f.default_factory(),
-        choices=list(SEARCHED),
-        metavar="METHOD",
-        help=f.metadata["help"] + f" (default: all: {' '.join(SEARCHED)})",
-    )
+    shown = f"all: {' '.join(SEARCHED)}"
+    add_several_arg(g, AutoConfig, "methods", "METHOD", list(SEARCHED), shown)
     g.add_argument("--export", metavar="DIR", help="export the winner here (ONNX + predict.py)")
     g.add_argument(
         "--resume",
@@ -69,23 +51,22 @@ def run(a: argparse.Namespace) -> int:
     if a.export and Path(a.export).exists() and any(Path(a.export).iterdir()):
         warn(f"error: --export {a.export} is a folder that is not empty")
         return EXIT_DATA
-    cfg = config_from_args(a)
-    cfg.plain_baseline = False
-    kind = "distill" if cfg.teacher_run is not None else "pipeline"
-    if (code := check_before_run(store, kind, cfg)) is not None:
-        return code
-    config = {**to_dict(cfg), "autodistill": to_dict(auto)}
-    if a.queue:
-        rid = store.create_run("autodistill", config, name=cfg.name)
-        say(f"run {rid} queued (autodistill, {auto.trials} trials), home={store.home}")
-        return 0
-    rid = store.create_run("autodistill", config, name=cfg.name, status="running")
-    warn(
-        f"autodistill run {rid}: {auto.trials} trials under {auto.budget_ms:g} ms "
-        f"across {', '.join(auto.methods)}; home={store.home}"
+
+    def announce(rid: int) -> None:
+        warn(
+            f"autodistill run {rid}: {auto.trials} trials under {auto.budget_ms:g} ms "
+            f"across {', '.join(auto.methods)}; home={store.home}"
+        )
+
+    return coordinated.start(
+        store,
+        a,
+        "autodistill",
+        auto,
+        f"autodistill, {auto.trials} trials",
+        announce,
+        lambda rid: report(store, rid, a.json, a.export),
     )
-    execute_in_foreground(store, rid, "autodistill", cfg, a.quiet)
-    return report(store, rid, a.json, a.export)
 
 
 def resume(store, a: argparse.Namespace) -> int:

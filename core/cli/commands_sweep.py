@@ -6,27 +6,15 @@ import argparse
 import json
 from pathlib import Path
 
-from core.cli.commands_train import check_before_run
+from core.cli import coordinated
 from core.cli.common import EXIT_DATA
-from core.cli.fields import add_args, field_of, from_args
-from core.cli.foreground import execute_in_foreground
+from core.cli.fields import add_args, add_several_arg, field_of, from_args
 from core.cli.output import say, warn
-from core.cli.run_flags import (
-    add_augment_flags,
-    add_common_flags,
-    add_data_flags,
-    add_student_flags,
-    add_teacher_flags,
-    config_from_args,
-)
-from core.config import to_dict
+from core.cli.run_flags import add_student_flags
 
 
 def add_arguments(sw: argparse.ArgumentParser) -> None:
-    add_data_flags(sw)
-    add_common_flags(sw)
-    add_teacher_flags(sw)
-    add_augment_flags(sw)
+    coordinated.add_trial_flags(sw)
     add_student_flags(sw)
     add_sweep_flags(sw)
 
@@ -39,14 +27,7 @@ def add_sweep_flags(p: argparse.ArgumentParser) -> None:
 
     g = p.add_argument_group("sweep (Optuna)")
     add_args(g, SweepConfig)
-    space = field_of(SweepConfig, "space")
-    g.add_argument(
-        "--space",
-        nargs="+",
-        default=space.default_factory(),
-        metavar="NAME=SPEC",
-        help=space.metadata["help"] + f" (default: {' '.join(space.default_factory())})",
-    )
+    add_several_arg(g, SweepConfig, "space", "NAME=SPEC")
     student = field_of(SweepConfig, "student")
     g.add_argument(
         "--student",
@@ -70,25 +51,24 @@ def run(a: argparse.Namespace) -> int:
         warn(f"error: --space {exc}")
         return EXIT_DATA
     a.students = [sweep.student]
-    cfg = config_from_args(a)
-    cfg.plain_baseline = False
-    kind = "distill" if cfg.teacher_run is not None else "pipeline"
-    if (code := check_before_run(store, kind, cfg)) is not None:
-        return code
-    config = {**to_dict(cfg), "sweep": to_dict(sweep)}
-    if a.queue:
-        rid = store.create_run("sweep", config, name=cfg.name)
-        say(f"run {rid} queued (sweep of {sweep.trials} trials), home={store.home}")
-        return 0
-    rid = store.create_run("sweep", config, name=cfg.name, status="running")
-    warn(f"sweep run {rid}: {sweep.trials} trials of {sweep.student}, home={store.home}")
-    for w in store.live_workers():
-        warn(f"trials go to worker {w['id']} ({w['slots']} slot(s))")
-        break
-    else:
-        warn(f"starting a local worker ({sweep.parallel} slot(s)) for the trials")
-    execute_in_foreground(store, rid, "sweep", cfg, a.quiet)
-    return report(store, rid, sweep, a.json)
+
+    def announce(rid: int) -> None:
+        warn(f"sweep run {rid}: {sweep.trials} trials of {sweep.student}, home={store.home}")
+        for w in store.live_workers():
+            warn(f"trials go to worker {w['id']} ({w['slots']} slot(s))")
+            break
+        else:
+            warn(f"starting a local worker ({sweep.parallel} slot(s)) for the trials")
+
+    return coordinated.start(
+        store,
+        a,
+        "sweep",
+        sweep,
+        f"sweep of {sweep.trials} trials",
+        announce,
+        lambda rid: report(store, rid, sweep, a.json),
+    )
 
 
 def report(store, rid: int, sweep, json_path: str | None) -> int:

@@ -247,6 +247,29 @@ def add_field_arg(
     parser.add_argument(flag, *aliases, help=text, **kw)
 
 
+def add_several_arg(
+    parser: argparse.ArgumentParser | argparse._ArgumentGroup,
+    cls: type,
+    name: str,
+    metavar: str,
+    choices: list[str] | None = None,
+    shown: str | None = None,
+) -> None:
+    """The flag of a list field that takes several values after it (`--space a=0:1 n=1:2`,
+    `--methods kd pkd`), where add_args writes one comma list; its help says the default
+    (`shown`, else its items)."""
+    m = field_of(cls, name).metadata
+    default = default_of(cls, name)
+    parser.add_argument(
+        m["flag"],
+        nargs="+",
+        default=default,
+        choices=choices,
+        metavar=metavar,
+        help=m["help"] + f" (default: {shown or ' '.join(default)})",
+    )
+
+
 def _methods():
     from core import methods  # the registry imports core.config, which this module also reads
 
