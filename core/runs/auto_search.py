@@ -45,10 +45,10 @@ class Search:
     trained: int = 0
     numbers: int = 0  # the next trial number (ours: Optuna's restart from 0 on a rebuilt study)
     curves: dict[int, list[float]] = dataclasses.field(default_factory=dict)  # finished runs
-    timing: TimingSource = dataclasses.field(init=False)  # whose teacher timing trials copy
+    timing: TimingSource = dataclasses.field(init=False)  # the one teacher, timed once
 
     def __post_init__(self) -> None:
-        self.timing = TimingSource(self.store, self.sid, "auto_trial")  # the one teacher, timed once
+        self.timing = TimingSource(self.store, self.sid, "auto_trial")
 
     @property
     def store(self):
