@@ -167,9 +167,10 @@ def one_dataset(a: argparse.Namespace, dataset: str) -> dict:
         rows.append(row(f"NewsBERT b={beta:g} h={hidden:g}", runs, "newsbert_distilled", majority))
     s0 = main_runs[0]
     caps = (
-        f"{a.dataset}: {s0['data'].get('train_rows', a.max_train)} labelled rows "
-        f"(--max-train {a.max_train}), --max-transfer {a.max_transfer}, --max-test {a.max_test} "
-        f"({s0['data'].get('test_rows', len(labels))} test rows), "
+        f"{a.dataset}: {s0['data'].get('train', a.max_train)} labelled rows "
+        f"(--max-train {a.max_train}; dev {s0['data'].get('dev')} rows carved from train), "
+        f"{s0['data'].get('transfer')} transfer texts (--max-transfer {a.max_transfer}), "
+        f"{s0['data'].get('test', len(labels))} test rows (--max-test {a.max_test}), "
         f"student texts --tf-max-texts {base.students[0].max_texts}, "
         f"{base.students[0].epochs} student epochs, no augmentation; majority class "
         f"{majority:.4f}"
