@@ -11,6 +11,10 @@ share and a macro-F1 near 0.35: the table marks such a row `COLLAPSED`.
 
     python benchmarks/newsbert_ablation.py --dataset books     # ~30 min on 2 busy cores
     python benchmarks/newsbert_ablation.py --dataset hotel --ablation-seeds 0
+    python benchmarks/newsbert_ablation.py --dataset computer dairy phone --ablation-seeds 0
+
+Writes the JSON and a markdown table beside it (`.md`); several datasets go to one file,
+rewritten after each dataset.
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ import argparse
 import collections
 import dataclasses
 import json
+import os
 import statistics
 import time
 from pathlib import Path
@@ -37,7 +42,13 @@ VARIANTS = ((0.5, 1.0), (0.0, 1.0), (0.5, 0.0), (0.0, 0.0))
 
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(description=__doc__)
-    p.add_argument("--dataset", default="books", choices=("hotel", *SHOPPING))
+    p.add_argument(
+        "--dataset",
+        nargs="+",
+        default=["books"],
+        choices=("hotel", *SHOPPING),
+        help="one or more (each with its own teacher; several go to newsbert_shopping.json)",
+    )
     p.add_argument("--home", help="store folder (default: $DISTILLERY_HOME or ./data)")
     p.add_argument("--out", help="JSON output path")
     p.add_argument("--teacher-run", type=int, help="reuse this run's teacher (same caps)")
@@ -122,11 +133,11 @@ def pm(mean: float, sd: float, pct: bool = False) -> str:
     return f"{mean * 100:.0f}% ± {sd * 100:.0f}" if pct else f"{mean:.4f} ± {sd:.4f}"
 
 
-def main() -> None:
-    a = parser().parse_args()
-    setup_logging()
-    t0 = time.time()
-    out = Path(a.out) if a.out else ROOT / "benchmarks" / "results" / f"newsbert_{a.dataset}.json"
+def one_dataset(a: argparse.Namespace, dataset: str) -> dict:
+    """KD and NewsBERT over `a.seeds` seeds (one teacher), then the ablation variants, on one
+    dataset: the rows, the caps and the verdict (NewsBERT at or above KD, never one class)."""
+    a = argparse.Namespace(**{**vars(a), "dataset": dataset})
+    t0, load_before = time.time(), os.getloadavg()
     base = config(a, ["kd", "newsbert"], f"benchmark: NewsBERT vs KD on {a.dataset}")
     main_runs, teacher_run = [], a.teacher_run
     for k in range(a.seeds):
@@ -137,13 +148,13 @@ def main() -> None:
         teacher_run = h["run_id"] if teacher_run is None else teacher_run
     ablation = {}
     solo = config(a, ["newsbert"], f"benchmark: NewsBERT ablation on {a.dataset}")
-    for beta, hidden in VARIANTS[1:]:
+    for beta, hidden in VARIANTS[1:] if a.ablation_seeds > 0 else ():
         runs = []
         for k in range(a.ablation_seeds):
             cfg = dataclasses.replace(with_newsbert(solo, beta, hidden, k), teacher_run=teacher_run)
             runs.append(run(cfg, a.home, f"{solo.name} beta {beta} hidden {hidden}", "distill")[0])
         ablation[(beta, hidden)] = runs
-    labels = load_labelled(data_config(a).test).labels
+    labels = load_labelled(data_config(a).test).labels  # the test cap is stratified: same share
     majority = max(collections.Counter(labels).values()) / len(labels)
     rows = [
         row("teacher", main_runs, "teacher", majority),
@@ -156,24 +167,14 @@ def main() -> None:
         rows.append(row(f"NewsBERT b={beta:g} h={hidden:g}", runs, "newsbert_distilled", majority))
     s0 = main_runs[0]
     caps = (
-        f"{a.dataset}: {s0['data'].get('train_rows', a.max_train)} labelled rows "
-        f"(--max-train {a.max_train}), --max-transfer {a.max_transfer}, --max-test {a.max_test}, "
+        f"{a.dataset}: {s0['data'].get('train', a.max_train)} labelled rows "
+        f"(--max-train {a.max_train}; dev {s0['data'].get('dev')} rows carved from train), "
+        f"{s0['data'].get('transfer')} transfer texts (--max-transfer {a.max_transfer}), "
+        f"{s0['data'].get('test', len(labels))} test rows (--max-test {a.max_test}), "
         f"student texts --tf-max-texts {base.students[0].max_texts}, "
         f"{base.students[0].epochs} student epochs, no augmentation; majority class "
         f"{majority:.4f}"
     )
-    print(caps)
-    hdr = f"{'model':<32}{'seeds':>6}{'accuracy':>18}{'macro-F1':>18}{'retention':>12}{'gap closed':>12}"
-    print(hdr)
-    print("-" * len(hdr))
-    for r in rows:
-        gap = pm(r["gap_closed"], r["gap_closed_sd"], pct=True)
-        flag = "  COLLAPSED" if r["collapsed"] else ""
-        print(
-            f"{r['model']:<32}{r['seeds']:>6}{pm(r['accuracy'], r['accuracy_sd']):>18}"
-            f"{pm(r['f1'], r['f1_sd']):>18}{pm(r['retention'], r['retention_sd'], pct=True):>12}"
-            f"{gap:>12}{flag}"
-        )
     kd = next(r for r in rows if r["model"] == "vanilla KD")
     nb = next(r for r in rows if r["model"].endswith("(default)"))
     verdict = {
@@ -181,21 +182,92 @@ def main() -> None:
         "newsbert_at_or_above_kd": nb["accuracy"] >= kd["accuracy"],
         "newsbert_never_collapsed": not nb["collapsed"],
     }
-    wall = time.time() - t0
-    print(f"NewsBERT − KD: {verdict['newsbert_minus_kd_points']:+.1f} points; wall {wall:.0f} s")
-    result = {
+    return {
+        "dataset": a.dataset,
         "caps": caps,
         "majority": majority,
         "rows": rows,
         "verdict": verdict,
-        "wall_s": wall,
+        "wall_s": time.time() - t0,
+        "load_avg_before_after": [load_before[0], os.getloadavg()[0]],
         "teacher_run": teacher_run,
         "run_ids": [s["run_id"] for s in main_runs]
         + [s["run_id"] for runs in ablation.values() for s in runs],
     }
+
+
+def table(result: dict) -> list[str]:
+    """The dataset's rows as a markdown table, then its verdict."""
+    out = [
+        "| model | seeds | accuracy | macro-F1 | retention | gap closed | one class? |",
+        "| --- | --- | --- | --- | --- | --- | --- |",
+    ]
+    for r in result["rows"]:
+        out.append(
+            f"| {r['model']} | {r['seeds']} | {pm(r['accuracy'], r['accuracy_sd'])} | "
+            f"{pm(r['f1'], r['f1_sd'])} | {pm(r['retention'], r['retention_sd'], pct=True)} | "
+            f"{pm(r['gap_closed'], r['gap_closed_sd'], pct=True)} | "
+            f"{'COLLAPSED (a seed)' if r['collapsed'] else 'no'} |"
+        )
+    v = result["verdict"]
+    met = "met" if v["newsbert_at_or_above_kd"] and v["newsbert_never_collapsed"] else "NOT met"
+    out += [
+        "",
+        f"NewsBERT − vanilla KD: {v['newsbert_minus_kd_points']:+.1f} points (mean of seeds); "
+        f"NewsBERT at one class in any seed: {'yes' if not v['newsbert_never_collapsed'] else 'no'}"
+        f". Target (NewsBERT ≥ KD, never one class): **{met}**.",
+    ]
+    return out
+
+
+def markdown(results: list[dict]) -> str:
+    """One section per dataset: caps, majority class, wall time and load, the table."""
+    lines = [
+        "# NewsBERT vs vanilla KD of the same shape (benchmarks/newsbert_ablation.py)",
+        "",
+        "Measured under load (shared 2-core CPU, fp32). Retention = accuracy / teacher "
+        "accuracy; gap closed = (distilled − plain) / (teacher − plain), per seed; a row is "
+        "COLLAPSED when some seed sits at the majority share or has macro-F1 < 0.4.",
+    ]
+    for r in results:
+        lo, hi = r["load_avg_before_after"]
+        lines += [
+            "",
+            f"## {r['dataset']}",
+            "",
+            f"{r['caps']}. Teacher run {r['teacher_run']}, runs {r['run_ids']}; wall "
+            f"{r['wall_s']:.0f} s, measured under load (1-min load average {lo:.1f} → {hi:.1f}).",
+            "",
+            *table(r),
+        ]
+    if len(results) > 1:
+        d = [r["verdict"]["newsbert_minus_kd_points"] for r in results]
+        ok = sum(r["verdict"]["newsbert_at_or_above_kd"] for r in results)
+        lines += [
+            "",
+            f"Over {len(results)} datasets: NewsBERT − KD {statistics.fmean(d):+.1f} points on "
+            f"average; NewsBERT ≥ KD on {ok} of {len(results)}.",
+        ]
+    return "\n".join(lines) + "\n"
+
+
+def main() -> None:
+    a = parser().parse_args()
+    if a.teacher_run is not None and len(a.dataset) > 1:
+        raise SystemExit("--teacher-run names one dataset's teacher: give one --dataset")
+    setup_logging()
+    name = a.dataset[0] if len(a.dataset) == 1 else "shopping"
+    out = Path(a.out) if a.out else ROOT / "benchmarks" / "results" / f"newsbert_{name}.json"
     out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(result, indent=1, ensure_ascii=False))
-    print(f"JSON written to {out}")
+    results = []
+    for dataset in a.dataset:
+        results.append(one_dataset(a, dataset))
+        # written after every dataset, so a long multi-domain call keeps the domains done
+        body = results[0] if len(results) == 1 else {"datasets": results}
+        out.write_text(json.dumps(body, indent=1, ensure_ascii=False))
+        out.with_suffix(".md").write_text(markdown(results))
+        print(markdown(results[-1:]))
+    print(f"JSON written to {out} (table: {out.with_suffix('.md')})")
 
 
 if __name__ == "__main__":
