@@ -11,6 +11,7 @@ whole-run ETA at 25/50/75% of the run (core.runs.eta.eta_errors, from the `eta` 
 CPU model, its bf16 support and the load average around each run (a busy machine is said so).
 
     python benchmarks/first_run.py                      # the real benchmark (~10 min quiet)
+    python benchmarks/first_run.py --seeds 3            # + 2 student seeds: the accuracy target
     python benchmarks/first_run.py -- --max-train 200 --max-transfer 200 --teacher-epochs 1 \\
         --student-epochs 1 --augment-iters 1 --no-onnx-latency   # a smoke run, minutes
 
@@ -25,11 +26,12 @@ import json
 import logging
 import os
 import shutil
+import statistics
 import sys
 import tempfile
 from pathlib import Path
 
-from common import run
+from common import run_seeds
 
 from core.cli.parser import build_parser
 from core.cli.run_flags import config_from_args
@@ -41,15 +43,41 @@ ROOT = Path(__file__).resolve().parent.parent
 FRACTIONS = (0.25, 0.5, 0.75)
 
 
-def one_side(precision: str, pipeline_args: list[str], home: Path) -> dict:
-    """One default run in `precision` in a fresh store folder: its figures and its timings."""
+def seed_check(summaries: list[dict]) -> dict:
+    """The accuracy target over student seeds: per seed the best distilled student and its
+    distance from the teacher in points (teacher - best distilled), then their mean and sd."""
+    teacher = [s["models"]["teacher"]["accuracy"] for s in summaries]
+    best = [
+        max(m["accuracy"] for n, m in s["models"].items() if n.endswith("_distilled"))
+        for s in summaries
+    ]
+    gap = [100 * (t - b) for t, b in zip(teacher, best, strict=True)]
+    sd = statistics.stdev(best) if len(best) > 1 else 0.0
+    return {
+        "student_seeds": [s.get("student_seed") for s in summaries],
+        "teacher": [round(t, 4) for t in teacher],
+        "best_distilled": [round(b, 4) for b in best],
+        "best_distilled_mean": round(statistics.fmean(best), 4),
+        "best_distilled_sd": round(sd, 4),
+        "gap_points": [round(g, 2) for g in gap],
+        "gap_points_mean": round(statistics.fmean(gap), 2),
+    }
+
+
+def one_side(precision: str, pipeline_args: list[str], home: Path, seeds: int = 1) -> dict:
+    """One default run in `precision` in a fresh store folder: its figures and its timings;
+    with `seeds` > 1, the students again with seeds +1, +2, ... from that run's teacher and
+    cached labels (benchmarks/common.run_seeds), for the accuracy target (`seed_check`)."""
     a = build_parser(["pipeline"]).parse_args(["pipeline", *pipeline_args])
     cfg = config_from_args(a)
     cfg.precision = precision
     cfg.name = f"first run ({precision})"
     load_before = os.getloadavg()
-    summary, h = run(cfg, str(home), cfg.name)
+    summaries, h = run_seeds(cfg, str(home), cfg.name, seeds)
     load_after = os.getloadavg()
+    for k, s in enumerate(summaries):
+        s["student_seed"] = cfg.students[0].seed + k
+    summary = summaries[0]  # the timed first run: every stage, nothing cached
     models = summary["models"]
     return {
         "precision": precision,
@@ -63,6 +91,7 @@ def one_side(precision: str, pipeline_args: list[str], home: Path) -> dict:
         "load_avg_before": [round(x, 2) for x in load_before],
         "load_avg_after": [round(x, 2) for x in load_after],
         "data": {k: summary["data"].get(k) for k in ("train", "test", "dev", "transfer")},
+        "seed_check": seed_check(summaries),
     }
 
 
@@ -88,6 +117,14 @@ def table(sides: list[dict]) -> str:
         cells = [s["eta_error"][key] for s in sides]
         row = "".join(f"{'-' if c is None else f'{100 * c:+.0f}%':>12}" for c in cells)
         lines.append(f"{'ETA error at ' + key:28}" + row)
+    n = len(sides[0]["seed_check"]["best_distilled"])
+    cells = [
+        f"{s['seed_check']['best_distilled_mean']:.3f}±{s['seed_check']['best_distilled_sd']:.3f}"
+        for s in sides
+    ]
+    lines.append(f"{f'best distilled, {n} seed(s)':28}" + "".join(f"{c:>12}" for c in cells))
+    cells = [f"{s['seed_check']['gap_points_mean']:+.2f}" for s in sides]
+    lines.append(f"{'teacher - best (points)':28}" + "".join(f"{c:>12}" for c in cells))
     loads = [f"{s['load_avg_before'][0]:.1f}->{s['load_avg_after'][0]:.1f}" for s in sides]
     lines.append(f"{'load avg (1 min)':28}" + "".join(f"{x:>12}" for x in loads))
     return "\n".join(lines)
@@ -107,6 +144,14 @@ def main(argv: list[str] | None = None) -> int:
         "drifts (fp32,bf16,fp32,bf16); bf16 needs a CPU with AMX-BF16 or AVX-512-BF16. "
         "Default: fp32,bf16 on such a CPU, fp32 alone on any other (auto is fp32 there)",
     )
+    p.add_argument(
+        "--seeds",
+        type=int,
+        default=1,
+        help="student seeds per precision for the accuracy target (best distilled student "
+        "within 1.5 points of the teacher): the timed run, then the students again with seeds "
+        "+1, +2, ... from its teacher and cached labels (their stage times are not in the table)",
+    )
     a = p.parse_args(own)
     if a.precisions is None:
         a.precisions = "fp32,bf16" if cpu_bf16_supported() else "fp32"
@@ -123,7 +168,7 @@ def main(argv: list[str] | None = None) -> int:
         for i, prec in enumerate(a.precisions.split(",")):
             home = base / f"{i}-{prec}"
             shutil.rmtree(home, ignore_errors=True)  # a first run: nothing cached
-            sides.append(one_side(prec, pipeline_args, home))
+            sides.append(one_side(prec, pipeline_args, home, a.seeds))
     finally:
         if not a.home:
             shutil.rmtree(base, ignore_errors=True)

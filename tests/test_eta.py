@@ -8,6 +8,7 @@ import os
 import time
 from pathlib import Path
 
+import pytest
 from streamlit.testing.v1 import AppTest
 
 from core.config import to_dict
@@ -81,6 +82,24 @@ def test_a_second_run_is_estimated_from_the_first_ones_stage_times(tmp_path):
     # the weights alone (no history) would have said far less for the teacher stage
     no_history = remaining_s(PLAN, {"data": 0.05}, "", 0, 0, 0.0)
     assert no_history < 0.6 * (took - 0.05)
+
+
+def test_a_stage_whose_weight_is_wrong_is_estimated_from_its_own_steps_early():
+    """The first run's default students stage: its weight said twice what it took (the plan's
+    guess), and the ETA kept most of that guess until late in the stage (+75% at three quarters
+    of the run). After a tenth of its steps the stage's own step times alone say what is left."""
+    plan = {"teacher": 40, "students": 24, "evaluate": 8}
+    done = {"teacher": 160.0}  # 4 s per weight: the plan says 96 s for the students
+    # the students really take 48 s: 0.1 s a step over 480 steps; 10% and 20% done
+    at10 = remaining_s(plan, done, "students", 48, 480, 4.8)
+    at20 = remaining_s(plan, done, "students", 96, 480, 9.6)
+    # evaluate, not started: its weight at the seconds per weight measured so far
+    assert at10 == pytest.approx(43.2 + 8 * 164.8 / 42.4)
+    assert at20 == pytest.approx(38.4 + 8 * 169.6 / 44.8)
+    # before a tenth, the plan's guess still weighs in (noisy first steps): in between
+    at5 = remaining_s(plan, done, "students", 24, 480, 2.4)
+    evaluate = 8 * 162.4 / 41.2
+    assert 45.6 + evaluate < at5 < 96 - 2.4 + evaluate
 
 
 def test_eta_errors_at_quarters_of_a_finished_run(tmp_path):

@@ -7,8 +7,8 @@ import threading
 import pytest
 import torch
 
-from core.teacher.logits import cache_path, teacher_logits
-from core.teacher.model import Teacher
+from core.teacher.logits import cache_path, label_precision, quantized, teacher_logits
+from core.teacher.model import Teacher, batched_logits
 
 
 @pytest.fixture(scope="module")
@@ -78,3 +78,37 @@ def test_concurrent_writers_of_one_entry_all_succeed(teacher, tmp_path):
     assert errors == []
     assert len(results) == 120 and all(torch.allclose(r, expected, atol=1e-6) for r in results)
     assert [p.name for p in path.parent.iterdir()] == [path.name]  # no temp files left
+
+
+def test_int8_labels_are_close_keyed_apart_and_leave_the_teacher_alone(teacher, tmp_path):
+    """--label-int8: a quantised copy labels (its Linear layers int8), the teacher stays fp32."""
+    fp32, _ = teacher_logits(teacher, TEXTS, tmp_path)
+    int8, cached = teacher_logits(teacher, TEXTS, tmp_path, int8=True)
+    assert not cached  # the fp32 entry is not served to an int8 run, nor the other way round
+    assert cache_path(tmp_path, teacher, TEXTS, int8=True) != cache_path(tmp_path, teacher, TEXTS)
+    assert "cpu-int8" in cache_path(tmp_path, teacher, TEXTS, int8=True).name
+    assert not torch.equal(int8, fp32)  # really computed in int8
+    assert (int8 - fp32).abs().max() < 0.1 * fp32.abs().max() + 0.05
+    assert label_precision(teacher, int8=True) == "int8" and label_precision(teacher) == "fp32"
+    assert isinstance(teacher.model.classifier, torch.nn.Linear)  # not quantised in place
+    assert torch.equal(teacher.logits(TEXTS), fp32)
+    assert not isinstance(quantized(teacher).model.classifier, torch.nn.Linear)
+    again, cached = teacher_logits(teacher, TEXTS, tmp_path, int8=True)
+    assert cached and torch.equal(again, int8)
+
+
+def test_label_batches_are_by_length_but_visited_in_a_shuffled_order(teacher):
+    """The label pass pads each batch to texts of about one length, and visits those batches
+    in a fixed shuffled order (so its progress steps cost alike, for the ETA; in length order
+    the long batches all came last): the logits stay those of the texts, in their order."""
+    texts = [t * k for k in range(1, 6) for t in TEXTS]  # 20 texts of many lengths
+    widths: list[int] = []
+
+    def prepare(enc):
+        widths.append(enc["input_ids"].shape[1])
+        return enc
+
+    out = batched_logits(teacher.model, teacher.tokenizer, texts, 32, 2, 4, prepare=prepare)
+    assert len(widths) == 5 and widths != sorted(widths)
+    single = torch.stack([teacher.predict_one(t) for t in texts])
+    assert torch.allclose(out, single, atol=1e-5)

@@ -194,3 +194,17 @@ def test_cli_refuses_bf16_without_native_support_before_a_run_exists(
     assert res.returncode == 2, res.stderr
     assert "precision 'bf16' asked for on cpu" in res.stderr and "use auto or fp32" in res.stderr
     assert Store(home).runs() == []
+
+
+def test_results_record_int8_labels_and_the_cache_keys_them_apart(tiny_cfg, tmp_path):
+    """--label-int8: the transfer / augmented texts are labelled by an int8 copy of the teacher
+    (recorded, keyed apart in the label cache); the teacher itself stays fp32."""
+    home = tmp_path / "home"
+    summary = _run(home, tiny_cfg(label_int8=True, n_iter=1), kind="augment")
+    assert summary["devices"]["label_precision"] == "int8"
+    assert summary["devices"]["teacher_precision"] == "fp32"
+    assert summary["models"]["teacher"]["precision"] == "fp32"
+    names = [p.name for p in (home / "cache" / "logits").iterdir()]
+    assert any("_cpu-int8_" in n for n in names) and any("_cpu-fp32_" in n for n in names)
+    plain = _run(tmp_path / "home2", tiny_cfg(n_iter=1), kind="augment")
+    assert plain["devices"]["label_precision"] == "fp32"

@@ -59,3 +59,37 @@ def test_fit_logs_each_term_selects_on_the_named_metric_and_stops_at_max_steps(m
     assert points["m/ce"] == points["m/loss"] == list(range(1, 8))
     assert points[f"m/dev_{metric}"] == [5, 7]
     assert 0.0 <= result.best["s"] <= 1.0
+
+
+def test_adam_and_adamw_are_fused_on_the_cpu_where_every_parameter_is_float32():
+    """torch steps Adam / AdamW on the CPU one elementwise op at a time per tensor unless asked
+    for its fused kernel (3.5x faster on m3e-small's update); a float64 parameter keeps the loop."""
+    from core.train.optim import optimisers
+
+    def stage(model: nn.Module, optimiser: str) -> Stage:
+        return Stage(
+            name="s",
+            model=model,
+            params=list(model.parameters()),
+            loss=lambda b, p: {},
+            lengths=[1, 2],
+            batch_size=1,
+            epochs=1,
+            optim=OptimSettings(lr=1e-3, optimiser=optimiser, weight_decay=0.01),
+        )
+
+    for name in ("adam", "adamw"):
+        (opt,), _ = optimisers(stage(nn.Linear(3, 2), name), total=2)
+        assert opt.defaults["fused"] is True, name
+    (opt,), _ = optimisers(stage(nn.Linear(3, 2).double(), "adamw"), total=2)
+    assert not opt.defaults.get("fused")
+    # and it steps: the fused update moves the weights as the loop's does
+    a, b = nn.Linear(3, 2), nn.Linear(3, 2)
+    b.load_state_dict(a.state_dict())
+    x = torch.randn(4, 3)
+    loop = torch.optim.AdamW(b.parameters(), lr=1e-3, weight_decay=0.01)
+    (fused,), _ = optimisers(stage(a, "adamw"), total=2)
+    for m, o in ((a, fused), (b, loop)):
+        m(x).sum().backward()
+        o.step()
+    assert torch.allclose(a.weight, b.weight, atol=1e-6)

@@ -27,13 +27,24 @@ log = logging.getLogger(__name__)
 
 # Relative cost of each stage of the plain pipeline (the students' weight is per method); a
 # first run on a machine has nothing better, later runs are calibrated by the store's timings.
-WEIGHTS = {"data": 1, "teacher": 40, "augment": 1, "label": 30, "tokenize": 1, "evaluate": 8}
-SMALL_STUDENT_WEIGHT = 20  # one word / character method, its plain twin included
+# About a quarter of the seconds each stage took in the untouched default run on a quiet 2-core
+# AMD EPYC (docs/benchmarks.md: teacher 167 s, label 161 s, students 94 s for two methods,
+# evaluate 31 s). A students weight of 20 per method (twice what it took) put the whole-run ETA
+# 75% too long at three quarters of that run: the first run's estimate of a stage not yet under
+# way is its weight times the seconds per weight of the stages before it.
+WEIGHTS = {"data": 1, "teacher": 40, "augment": 1, "label": 40, "tokenize": 1, "evaluate": 8}
+SMALL_STUDENT_WEIGHT = 12  # one word / character method, its plain twin included
 TRANSFORMER_STUDENT_WEIGHT = 60
 HISTORY_RUNS = 20  # finished runs of the same kind looked at for a calibration
 SPEED_CLAMP = (0.2, 5.0)  # a machine 5x slower or faster than in the calibrating run, at most
 PLAIN_KINDS = ("pipeline", "teacher", "augment", "distill")  # the kinds `plan_for` describes
 ETA_SERIES = "eta"  # metric series: seconds left (value) at seconds since the start (step)
+# Share of a stage after which its own measured step times alone estimate the rest of it; before,
+# they are blended with the plan's estimate. Every stage's steps cost alike on average (batches
+# visited in a shuffled order, core.train.batches; the label pass too, core.teacher.model), so a
+# tenth of a stage's steps is a fair sample; trusting them only as far as the stage had gone
+# (`frac`) kept the plan's guess for most of a stage, wrong by that guess's error.
+STEP_TRUST_FRAC = 0.1
 
 
 def plan_for(kind: str, cfg) -> dict[str, float]:
@@ -129,7 +140,8 @@ def remaining_s(
         by_plan = max(whole - stage_elapsed, 0.0) if whole is not None else None
         if by_steps is not None and by_plan is not None:
             # early in a stage its own step times are noisy: trust them as the stage goes on
-            now = frac * by_steps + (1 - frac) * by_plan
+            trust = min(frac / STEP_TRUST_FRAC, 1.0)
+            now = trust * by_steps + (1 - trust) * by_plan
         else:
             now = by_steps if by_steps is not None else by_plan
         if now is None:

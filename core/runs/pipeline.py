@@ -51,7 +51,7 @@ def run_pipeline(kind: str, cfg: PipelineConfig, ctx) -> dict:
         transfer = list(dict.fromkeys(bundle.transfer + aug_kept))
         texts = bundle.train.texts + transfer
         labels = bundle.train.labels + [-1] * len(transfer)
-        t_logits, cached = teacher_logits(teacher, texts, store.home, ctx)
+        t_logits, cached = teacher_logits(teacher, texts, store.home, ctx, int8=cfg.label_int8)
         store.update_run(run_id, message=f"teacher logits for {len(texts)} texts (cache: {cached})")
 
         if students:

@@ -26,6 +26,7 @@ from core.runs.config import PipelineConfig
 from core.teacher.ensemble import EnsembleTeacher, load_any_teacher, mark_ensemble, member_models
 from core.teacher.finetune import fine_tune
 from core.teacher.hf import AUTO, auto_teacher
+from core.teacher.logits import label_precision
 from core.teacher.model import META as TEACHER_META
 from core.teacher.model import Teacher
 from core.teacher.provenance import seen_mask
@@ -233,6 +234,10 @@ def devices_record(cfg: PipelineConfig, teacher: Teacher | None = None) -> dict:
         "precision_requested": cfg.precision,
         "teacher": dev.type,
         "teacher_precision": teacher.precision if teacher else precision(dev, cfg.precision),
+        # the transfer / augmented texts' labels: the teacher's precision, or "int8" (--label-int8)
+        "label_precision": label_precision(teacher, cfg.label_int8)
+        if teacher
+        else ("int8" if cfg.label_int8 and dev.type == "cpu" else precision(dev, cfg.precision)),
         "transformer_students": students.type,
         "transformer_students_precision": precision(students, cfg.precision),
         "word_char_students": "cpu",

@@ -4,11 +4,14 @@ Labelling the transfer set is the slowest stage on a CPU, and every student run 
 numbers, so reruns with other student settings only pay for the students. The cache is keyed
 by what produced the logits: the teacher's weights (fingerprint), how many tokens it read, the
 device and precision it computed in (bf16 logits differ from fp32 ones in the third decimal),
-and the texts, so a bf16 run is never served fp32 logits or the other way round.
+and the texts, so a bf16 run is never served fp32 logits or the other way round; labels from
+the opt-in int8 copy of the teacher (`--label-int8`) are keyed "cpu-int8" apart from both.
 """
 
 from __future__ import annotations
 
+import copy
+import dataclasses
 import logging
 import os
 import threading
@@ -23,22 +26,47 @@ from core.teacher.model import Teacher
 log = logging.getLogger(__name__)
 
 
-def cache_key(teacher: Teacher, texts: list[str]) -> str:
+def label_precision(teacher: Teacher, int8: bool = False) -> str:
+    """What labels are computed in: the teacher's precision, or "int8" (a dynamically quantised
+    copy, see `quantized`) where asked for on the CPU; on CUDA the request is ignored."""
+    return "int8" if int8 and teacher.device.type == "cpu" else teacher.precision
+
+
+def cache_key(teacher: Teacher, texts: list[str], int8: bool = False) -> str:
     """fingerprint_maxlength_device-precision_textshash (see the module docstring)."""
-    producer = f"{teacher.device.type}-{teacher.precision}"
+    producer = f"{teacher.device.type}-{label_precision(teacher, int8)}"
     return f"{teacher.fingerprint}_{teacher.max_length}_{producer}_{texts_hash(texts)}"
 
 
-def cache_path(home: Path, teacher: Teacher, texts: list[str]) -> Path:
-    key = cache_key(teacher, texts)
+def cache_path(home: Path, teacher: Teacher, texts: list[str], int8: bool = False) -> Path:
+    key = cache_key(teacher, texts, int8)
     return Path(home) / "cache" / "logits" / f"{key}.safetensors"
 
 
+def quantized(teacher: Teacher) -> Teacher:
+    """A copy of `teacher` whose Linear layers run in int8 (weights quantised once, activations
+    per batch: torch.ao.quantization.quantize_dynamic), for labelling on the CPU only; the
+    teacher itself is left as it is (its scores and exports stay fp32). An ensemble (a
+    dataclass with `members`) gets each member quantised."""
+    if hasattr(teacher, "members"):
+        return dataclasses.replace(teacher, members=[quantized(m) for m in teacher.members])
+    model = torch.ao.quantization.quantize_dynamic(
+        copy.deepcopy(teacher.model).eval(), {torch.nn.Linear}, dtype=torch.qint8
+    )
+    return dataclasses.replace(teacher, model=model, precision="fp32")
+
+
 def teacher_logits(
-    teacher: Teacher, texts: list[str], home: Path, ctx=None, batch_size: int = 64
+    teacher: Teacher,
+    texts: list[str],
+    home: Path,
+    ctx=None,
+    batch_size: int = 64,
+    int8: bool = False,
 ) -> tuple[torch.Tensor, bool]:
-    """Return (logits, came_from_cache)."""
-    path = cache_path(home, teacher, texts)
+    """Return (logits, came_from_cache). `int8`: compute them with `quantized(teacher)` (CPU
+    only; the cache keeps them apart from the teacher's own)."""
+    path = cache_path(home, teacher, texts, int8)
     if path.is_file():
         logits = load_file(str(path))["logits"]
         if logits.shape[0] == len(texts):
@@ -46,7 +74,9 @@ def teacher_logits(
             return logits, True
     if ctx:
         ctx.stage("label", len(texts))
-    logits = teacher.logits(texts, batch_size, progress=(lambda n: ctx.step(n)) if ctx else None)
+    labeller = quantized(teacher) if label_precision(teacher, int8) == "int8" else teacher
+    progress = (lambda n: ctx.step(n)) if ctx else None
+    logits = labeller.logits(texts, batch_size, progress=progress)
     path.parent.mkdir(parents=True, exist_ok=True)
     # one temp file per writer: two runs labelling the same texts at once must not share it
     tmp = path.with_name(f"{path.stem}.{os.getpid()}.{threading.get_ident()}.tmp")

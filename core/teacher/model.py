@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import random
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
@@ -32,15 +33,19 @@ def batched_logits(
     resolved: str = "fp32",
 ) -> torch.Tensor:
     """Logits of any sequence classifier (the teacher, a transformer student) for `texts`:
-    batched in length order (little padding), returned in the texts' order, float32 on CPU.
+    batched by length (little padding), returned in the texts' order, float32 on CPU.
     `prepare` puts a tokenised batch where the model wants it (device, accepted inputs);
     `resolved` is the precision the forward pass runs in (core.train.device.precision)."""
     model.eval()
     order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
+    batches = [order[s : s + batch_size] for s in range(0, len(order), batch_size)]
+    # visit the length-sorted batches in a fixed shuffled order: the same batches (the same
+    # logits), but the progress steps cost alike on average, so the run's ETA can trust the
+    # measured step times early (in length order the long, slow batches all came last)
+    random.Random(0).shuffle(batches)
     out = torch.empty(len(texts), num_labels)
     device = next(model.parameters()).device
-    for start in range(0, len(order), batch_size):
-        idx = order[start : start + batch_size]
+    for idx in batches:
         enc = pairs.encode(
             tokenizer, [texts[i] for i in idx], max_length, padding=True, return_tensors="pt"
         )

@@ -37,13 +37,29 @@ def optimisers(stage: Stage, total: int) -> tuple[list[torch.optim.Optimizer], l
     by_name = {"adamw": torch.optim.AdamW, "adam": torch.optim.Adam}
     if s.optimiser not in by_name:
         raise ValueError(f"unknown optimiser {s.optimiser!r}; expected one of {', '.join(by_name)}")
-    out.append(by_name[s.optimiser](list(stage.params), lr=s.lr, weight_decay=s.weight_decay))
+    params = list(stage.params)
+    out.append(
+        by_name[s.optimiser](params, lr=s.lr, weight_decay=s.weight_decay, **fused_kwargs(params))
+    )
     scheds = []
     if s.warmup is not None:
         from transformers import get_linear_schedule_with_warmup
 
         scheds = [get_linear_schedule_with_warmup(o, int(total * s.warmup), total) for o in out]
     return out, scheds
+
+
+def fused_kwargs(params: Sequence) -> dict:
+    """`fused=True` for Adam / AdamW where every parameter is a float32 tensor on the CPU: one
+    vectorised kernel per tensor instead of the default per-tensor loop of about ten elementwise
+    ops (torch uses neither foreach nor fused on the CPU unless asked; on CUDA it already picks
+    foreach, left as it is). On 2 busy CPU cores it made m3e-small's AdamW update 3.5x faster and
+    a whole fine-tuning step 0.81x the time (docs/benchmarks.md); the update is the same
+    arithmetic, so the figures move only in the last bits."""
+    tensors = [p for item in params for p in _params_of(item)]
+    devices = {p.device.type for p in tensors}
+    ok = tensors and devices == {"cpu"} and all(p.dtype == torch.float32 for p in tensors)
+    return {"fused": True} if ok else {}
 
 
 def clipped(stage: Stage) -> list[nn.Parameter]:
