@@ -600,28 +600,36 @@ def test_browser_sentence_pairs(server, page, tiny_teacher_dir, tmp_path):
     shot(page, "12-pairs-predict.png")
 
 
-def test_browser_sweep_queue_and_sweeps_page(server, page, tiny_teacher_dir, upload_files):
-    """Train → Sweep on an earlier teacher: the sweep and its trials go through the queue (the
-    dashboard's worker runs them), then the Sweeps page plots the study and links the best
-    trial's run, which opens on Runs."""
+def teacher_run(store, train, teacher_dir, name: str, latency_samples: int) -> int:
+    """A finished teacher run of the tiny teacher on `train` (100 rows), executed in this
+    process, for the forms that start from an earlier teacher (Sweep, Find the best student)."""
     from core.config import DataConfig, TeacherConfig, to_dict
     from core.runs.config import PipelineConfig
     from core.runs.context import RunContext
     from core.runs.execute import execute
+
+    cfg = PipelineConfig(
+        data=DataConfig(train=str(train), max_train=100),
+        teacher=TeacherConfig(model=str(teacher_dir), epochs=1, max_length=32),
+        students=[],
+        latency_samples=latency_samples,
+        device="cpu",
+    )
+    rid = store.create_run("teacher", to_dict(cfg), name=name, status="running")
+    execute(store, rid, "teacher", cfg, RunContext(store, rid))
+    assert store.run(rid)["status"] == "done", store.run(rid)["error"]
+    return rid
+
+
+def test_browser_sweep_queue_and_sweeps_page(server, page, tiny_teacher_dir, upload_files):
+    """Train → Sweep on an earlier teacher: the sweep and its trials go through the queue (the
+    dashboard's worker runs them), then the Sweeps page plots the study and links the best
+    trial's run, which opens on Runs."""
     from core.runs.store import Store
 
     url, home, log = server
     store = Store(home)
-    cfg = PipelineConfig(
-        data=DataConfig(train=str(upload_files[0]), max_train=100),
-        teacher=TeacherConfig(model=str(tiny_teacher_dir), epochs=1, max_length=32),
-        students=[],
-        latency_samples=5,
-        device="cpu",
-    )
-    rid = store.create_run("teacher", to_dict(cfg), name="sweep teacher", status="running")
-    execute(store, rid, "teacher", cfg, RunContext(store, rid))
-    assert store.run(rid)["status"] == "done", store.run(rid)["error"]
+    teacher_run(store, upload_files[0], tiny_teacher_dir, "sweep teacher", latency_samples=5)
 
     page.goto(url)
     settle(page)
@@ -670,24 +678,11 @@ def test_browser_autodistill_tab(server, page, tiny_teacher_dir, upload_files, t
     one seed): the search and its trials go through the queue (the dashboard's worker runs
     them), then the tab shows the answer sentence, the front chart and the export button, and
     the export writes the winner's ONNX and predict.py."""
-    from core.config import DataConfig, TeacherConfig, to_dict
-    from core.runs.config import PipelineConfig
-    from core.runs.context import RunContext
-    from core.runs.execute import execute
     from core.runs.store import Store
 
     url, home, log = server
     store = Store(home)
-    cfg = PipelineConfig(
-        data=DataConfig(train=str(upload_files[0]), max_train=100),
-        teacher=TeacherConfig(model=str(tiny_teacher_dir), epochs=1, max_length=32),
-        students=[],
-        latency_samples=10,
-        device="cpu",
-    )
-    rid = store.create_run("teacher", to_dict(cfg), name="auto teacher", status="running")
-    execute(store, rid, "teacher", cfg, RunContext(store, rid))
-    assert store.run(rid)["status"] == "done", store.run(rid)["error"]
+    teacher_run(store, upload_files[0], tiny_teacher_dir, "auto teacher", latency_samples=10)
 
     page.goto(url)
     settle(page)
