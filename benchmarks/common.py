@@ -131,7 +131,7 @@ def run_seeds(
     return summaries, h
 
 
-def _mean_sd(xs: list[float]) -> tuple[float, float]:
+def mean_sd(xs: list[float]) -> tuple[float, float]:
     xs = [x for x in xs if x is not None]
     if not xs:
         return float("nan"), float("nan")
@@ -202,9 +202,9 @@ def seed_rows(summaries: list[dict], bert_base: dict | None) -> list[dict]:
         teachers = [s["models"]["teacher"] for s in summaries]
         acc = [m["accuracy"] for m in per]
         row = {"model": name, "seeds": len(per)}
-        row["accuracy"], row["accuracy_sd"] = _mean_sd(acc)
-        row["f1"], row["f1_sd"] = _mean_sd([m["f1"] for m in per])
-        row["retention"], row["retention_sd"] = _mean_sd(
+        row["accuracy"], row["accuracy_sd"] = mean_sd(acc)
+        row["f1"], row["f1_sd"] = mean_sd([m["f1"] for m in per])
+        row["retention"], row["retention_sd"] = mean_sd(
             [m["accuracy"] / t["accuracy"] for m, t in zip(per, teachers, strict=True)]
         )
         row["accuracy_by_seed"] = acc
@@ -239,13 +239,13 @@ def seed_rows(summaries: list[dict], bert_base: dict | None) -> list[dict]:
                     t, pl = s["models"]["teacher"]["accuracy"], s["models"][plain_name]["accuracy"]
                     d = s["models"][name]["accuracy"]
                     gaps.append((d - pl) / (t - pl) if t - pl > 0 else None)
-                row["gap_closed"], row["gap_closed_sd"] = _mean_sd(gaps)
+                row["gap_closed"], row["gap_closed_sd"] = mean_sd(gaps)
                 row["gap_closed_by_seed"] = gaps
         rows.append(row)
     return rows
 
 
-def _pm(mean: float, sd: float, digits: int = 4, pct: bool = False) -> str:
+def pm(mean: float, sd: float, digits: int = 4, pct: bool = False) -> str:
     if mean != mean:  # nan
         return "-"
     if pct:
@@ -270,10 +270,10 @@ def report(
     print("-" * len(hdr))
     for r in rows:
         xb = f"{r['speedup_vs_bert_base']:.0f}x" if "speedup_vs_bert_base" in r else "-"
-        gap = _pm(r["gap_closed"], r["gap_closed_sd"], pct=True) if "gap_closed" in r else "-"
+        gap = pm(r["gap_closed"], r["gap_closed_sd"], pct=True) if "gap_closed" in r else "-"
         print(
-            f"{r['model']:<18}{_pm(r['accuracy'], r['accuracy_sd']):>18}"
-            f"{_pm(r['f1'], r['f1_sd']):>18}{_pm(r['retention'], r['retention_sd'], pct=True):>12}"
+            f"{r['model']:<18}{pm(r['accuracy'], r['accuracy_sd']):>18}"
+            f"{pm(r['f1'], r['f1_sd']):>18}{pm(r['retention'], r['retention_sd'], pct=True):>12}"
             f"{gap:>12}{r['params']:>12,}{r['latency_ms_p50']:>9.3f}{r['latency_ms_p95']:>9.3f}"
             f"{r['tokenize_ms_p50']:>8.3f}{r['speedup_vs_teacher']:>9.1f}x{xb:>9}"
         )
@@ -355,13 +355,13 @@ def markdown(result: dict) -> str:
         "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in result["rows"]:
-        gap = _pm(r["gap_closed"], r["gap_closed_sd"], pct=True) if "gap_closed" in r else ""
+        gap = pm(r["gap_closed"], r["gap_closed_sd"], pct=True) if "gap_closed" in r else ""
         xb = f"{r['speedup_vs_bert_base']:.0f}x" if "speedup_vs_bert_base" in r else ""
         vocab = f"{r['vocab_size']:,}" if r.get("vocab_size") else ""
         ntr = f"{r['train_texts']:,}" if r.get("train_texts") else ""
         lines.append(
-            f"| {r['model']} | {_pm(r['accuracy'], r['accuracy_sd'])} | {_pm(r['f1'], r['f1_sd'])} "
-            f"| {_pm(r['retention'], r['retention_sd'], pct=True)} | {gap} | {r['params']:,} "
+            f"| {r['model']} | {pm(r['accuracy'], r['accuracy_sd'])} | {pm(r['f1'], r['f1_sd'])} "
+            f"| {pm(r['retention'], r['retention_sd'], pct=True)} | {gap} | {r['params']:,} "
             f"| {vocab} | {ntr} | {r['size_mb']:.1f} | {r['latency_ms_p50']:.3f} "
             f"| {r['latency_ms_p95']:.3f} | {r['tokenize_ms_p50']:.3f} "
             f"| {_ms(r.get('onnx_ms_p50'))} "
@@ -413,188 +413,3 @@ def setup_logging() -> None:
 
 
 # -- exported models: the deployed path (ONNX Runtime, fp32 and int8) ----------------------------
-def export_row(store: Store, rid: int, name: str, int8: bool, latency_texts: list[str], work: Path):
-    """One model of one run exported (ONNX fp32 or int8), scored on the run's test set by the
-    export's own predict.py and timed at batch 1 as deployed: text in, label out, then
-    tokenisation and the model call alone. Small students run on one thread, the teacher and
-    transformer students on every core (how each is deployed)."""
-    import shutil
-
-    from core.export.exporter import export_model, load_predictor
-
-    small = (
-        name != "teacher"
-        and methods.method_of_folder(store.run_dir(rid) / "students" / name).parallel
-    )
-    threads = 1 if small else (os.cpu_count() or 1)
-    out = work / f"{rid}-{name}-{'int8' if int8 else 'fp32'}"
-    rep = export_model(store, rid, name, out, int8=int8)
-    pred = load_predictor(out, threads=threads)
-    feeds = {t: pred.inputs(t) for t in latency_texts}
-    row = {
-        "model": name,
-        "format": "onnx int8" if int8 else "onnx",
-        "run_id": rid,
-        "accuracy": rep.accuracy_export,
-        "accuracy_distillery": rep.accuracy_distillery,
-        "n_label_differs": rep.n_label_differs,
-        "n_checked": rep.n_checked,
-        "size_mb": rep.files["model.onnx"] / 2**20,
-        "threads": threads,
-        **latency_stats(lambda t, p=pred: p.predict(t), latency_texts),
-        **latency_stats(pred.inputs, latency_texts, prefix="tokenize"),
-    }
-    row.update(latency_stats(lambda t, p=pred, f=feeds: p.run(f[t]), latency_texts, "model"))
-    logging.info(
-        "%s %s: accuracy %.4f, %d labels differ, p50 %.3f ms",
-        name,
-        row["format"],
-        row["accuracy"],
-        row["n_label_differs"],
-        row["latency_ms_p50"],
-    )
-    shutil.rmtree(out, ignore_errors=True)
-    return row
-
-
-def export_rows(
-    store: Store,
-    run_ids: list[int],
-    latency_texts: list[str],
-    models: list[str] | None = None,
-    work: Path | None = None,
-) -> list[dict]:
-    """Every distilled student of every seed's run (and the teacher, once) exported to ONNX fp32
-    and int8 (ONNX Runtime dynamic quantisation) by `export_row`; one row per model and format,
-    the median-latency seed's timings with the accuracy's mean and sd over the seeds."""
-    import tempfile
-
-    work = Path(work or tempfile.mkdtemp(prefix="distillery-export-"))
-    per: dict[str, list[dict]] = {}
-    for k, rid in enumerate(run_ids):
-        names = models or [
-            n
-            for n in json.loads((store.run_dir(rid) / "results.json").read_text())["models"]
-            if n.endswith("_distilled")
-        ]
-        if k == 0:
-            names = ["teacher", *names]
-        for name in names:
-            for int8 in (False, True):
-                row = export_row(store, rid, name, int8, latency_texts, work)
-                per.setdefault(f"{name} {row['format']}", []).append(row)
-    rows = []
-    for key, rs in per.items():
-        p50s = sorted(r["latency_ms_p50"] for r in rs)
-        mid = next(r for r in rs if r["latency_ms_p50"] == p50s[len(p50s) // 2])
-        acc, acc_sd = _mean_sd([r["accuracy"] for r in rs])
-        rows.append(
-            {
-                **mid,
-                "key": key,
-                "seeds": len(rs),
-                "accuracy": acc,
-                "accuracy_sd": acc_sd,
-                "accuracy_by_seed": [r["accuracy"] for r in rs],
-                "n_label_differs_by_seed": [r["n_label_differs"] for r in rs],
-            }
-        )
-    return rows
-
-
-def export_markdown(rows: list[dict], teacher_ms: float, bert_base_ms: float | None) -> str:
-    lines = [
-        "| model | runtime | accuracy | labels ≠ Distillery's (of test) | size MB | threads "
-        "| p50 ms | p95 ms | tokenise p50 ms | model p50 ms | vs teacher (PyTorch) "
-        "| vs BERT-base shape |",
-        "|---|---|---|---|---|---|---|---|---|---|---|---|",
-    ]
-    for r in rows:
-        xb = f"{bert_base_ms / r['latency_ms_p50']:.0f}x" if bert_base_ms else ""
-        differs = ", ".join(str(x) for x in r["n_label_differs_by_seed"])
-        lines.append(
-            f"| {r['model']} | {r['format']} | {_pm(r['accuracy'], r['accuracy_sd'])} "
-            f"| {differs} (of {r['n_checked']}) | {r['size_mb']:.1f} | {r['threads']} "
-            f"| {r['latency_ms_p50']:.3f} | {r['latency_ms_p95']:.3f} "
-            f"| {r['tokenize_ms_p50']:.3f} | {r['model_ms_p50']:.3f} "
-            f"| {teacher_ms / r['latency_ms_p50']:.0f}x | {xb} |"
-        )
-    return "\n".join(lines) + "\n"
-
-
-def report_exports(
-    result: dict, bb: dict | None, out: Path, store: Store, texts: list[str], n: int
-):
-    """Add the export rows (`export_rows`) to a benchmark's JSON and markdown."""
-    sample = list(texts)
-    random.Random(13).shuffle(sample)
-    rows = export_rows(store, result["run_ids"], sample[:n])
-    teacher_ms = next(r for r in result["rows"] if r["model"] == "teacher")["latency_ms_p50"]
-    md = export_markdown(rows, teacher_ms, bb["latency_ms_p50"] if bb else None)
-    print(md)
-    result["export"] = rows
-    out.write_text(json.dumps(result, indent=1, ensure_ascii=False))
-    with out.with_suffix(".md").open("a") as f:
-        f.write("\nExported (ONNX Runtime, batch 1, the export's own predict.py):\n\n" + md)
-    return rows
-
-
-def pair_targets(result: dict, metric: str, min_gain: float, min_speedup: float = 20.0) -> dict:
-    """Issue #9's checks on a pair benchmark: the distilled Siamese BiLSTM against its plain
-    twin on `metric` ("accuracy" or "f1", mean over seeds), and the fastest pair student's
-    batch-1 speed-up over the teacher; printed and returned (stored in the JSON)."""
-    rows = {r["model"]: r for r in result["rows"]}
-    out: dict = {}
-    for arch in ("bilstm", "bilstm_char", "textcnn", "textcnn_char"):
-        d, p = rows.get(f"{arch}_distilled"), rows.get(f"{arch}_plain")
-        if d and p:
-            gain = d[metric] - p[metric]
-            out[f"{arch}_gain_{metric}"] = gain
-            print(f"{arch}: distilled {d[metric]:.4f} vs plain {p[metric]:.4f} ({metric}): "
-                  f"{gain * 100:+.1f} points")  # fmt: skip
-    if "bilstm_gain_" + metric in out:
-        met = out["bilstm_gain_" + metric] >= min_gain
-        out["siamese_bilstm_target_met"] = met
-        print(f"target: Siamese BiLSTM +{min_gain * 100:.0f} points {metric}: "
-              f"{'met' if met else 'NOT met'}")  # fmt: skip
-    students = [r for r in result["rows"] if r["model"] != "teacher"]
-    fastest = max(students, key=lambda r: r["speedup_vs_teacher"])
-    out["fastest"] = fastest["model"]
-    out["fastest_speedup"] = fastest["speedup_vs_teacher"]
-    out["speedup_target_met"] = fastest["speedup_vs_teacher"] >= min_speedup
-    print(f"fastest pair student: {fastest['model']} {fastest['speedup_vs_teacher']:.1f}x the "
-          f"teacher at batch 1 (target {min_speedup:.0f}x: "
-          f"{'met' if out['speedup_target_met'] else 'NOT met'})")  # fmt: skip
-    total = result["pipeline_total_s"]
-    out["within_15_min"] = total <= 15 * 60
-    print(f"pipeline (first seed) {total / 60:.1f} min, every seed "
-          f"{(total + sum(result['further_seed_s'])) / 60:.1f} min (target 15 min for one run)")  # fmt: skip
-    return out
-
-
-PAIR_STUDENTS = ["bilstm", "textcnn", "bilstm_char", "textcnn_char"]
-PAIR_N_ITER = 2  # 3·n_iter synthetic pairs per labelled pair (a, b, both): 6
-
-
-def pair_parser(doc: str, train_from: str) -> argparse.ArgumentParser:
-    """The pair benchmarks' flags: Tang et al.'s Siamese BiLSTM and TextCNN on words and the
-    same on characters by default, n_iter 2, and the data sizes."""
-    p = base_parser(doc)
-    p.set_defaults(augment_iters=PAIR_N_ITER, students=PAIR_STUDENTS)
-    p.add_argument("--max-train", type=int, default=4000, help=f"labelled pairs (of {train_from})")
-    p.add_argument("--max-test", type=int, default=2000, help="pairs scored")
-    p.add_argument("--seeds", type=int, default=3, help="student seeds (teacher and labels once)")
-    return p
-
-
-def run_pair_benchmark(
-    a: argparse.Namespace, name: str, data: DataConfig, metric: str, min_gain: float
-) -> dict:
-    """Run, report (table, JSON, markdown) and check issue #9's targets on `metric`."""
-    cfg = pipeline_config(a, f"benchmark: {name}", data)
-    summaries, _ = run_seeds(cfg, a.home, cfg.name, a.seeds)
-    out = Path(a.out) if a.out else ROOT / "benchmarks" / "results" / f"{name}.json"
-    result = report(summaries, None, out)
-    result["targets"] = pair_targets(result, metric, min_gain=min_gain)
-    out.write_text(json.dumps(result, indent=1, ensure_ascii=False))
-    return result

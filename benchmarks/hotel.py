@@ -18,12 +18,12 @@ from common import (
     bert_base_latency,
     pipeline_config,
     report,
-    report_exports,
     run_seeds,
     setup_logging,
     short_latency,
     short_sentences,
 )
+from exports import report_exports
 
 from core.config import DataConfig
 

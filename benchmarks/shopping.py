@@ -22,10 +22,10 @@ from common import (
     bert_base_latency,
     pipeline_config,
     report,
-    report_exports,
     run_seeds,
     setup_logging,
 )
+from exports import report_exports
 
 from core.config import DataConfig
 from core.data.load import load_labelled

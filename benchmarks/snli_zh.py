@@ -9,7 +9,8 @@ pool (the first --max-train pairs labelled, the rest unlabelled transfer), `test
 
 from __future__ import annotations
 
-from common import SHARED, pair_parser, run_pair_benchmark, setup_logging
+from common import SHARED, setup_logging
+from pair_bench import pair_parser, run_pair_benchmark
 
 from core.config import DataConfig
 
