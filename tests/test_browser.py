@@ -621,6 +621,15 @@ def teacher_run(store, train, teacher_dir, name: str, latency_samples: int) -> i
     return rid
 
 
+def pick_teacher_run(page, widget: str, label: str) -> None:
+    """Choose the earlier teacher run `label` in the form's teacher combobox `widget`."""
+    key(page, widget).get_by_role("combobox").click()
+    page.get_by_role("option", name=re.compile(re.escape(label))).click()
+    expect(key(page, widget).get_by_role("combobox")).to_have_value(
+        re.compile("^" + re.escape(label))
+    )
+
+
 def test_browser_sweep_queue_and_sweeps_page(server, page, tiny_teacher_dir, upload_files):
     """Train → Sweep on an earlier teacher: the sweep and its trials go through the queue (the
     dashboard's worker runs them), then the Sweeps page plots the study and links the best
@@ -636,11 +645,7 @@ def test_browser_sweep_queue_and_sweeps_page(server, page, tiny_teacher_dir, upl
     goto(page, "Train")
     settle(page)
     page.get_by_role("tab", name=re.compile("Sweep")).click()
-    key(page, "sweep-teacher-run").get_by_role("combobox").click()
-    page.get_by_role("option", name=re.compile(r"#1 teacher · sweep teacher")).click()
-    expect(key(page, "sweep-teacher-run").get_by_role("combobox")).to_have_value(
-        re.compile(r"^#1 teacher · sweep teacher")
-    )
+    pick_teacher_run(page, "sweep-teacher-run", "#1 teacher · sweep teacher")
     space = key(page, "sweep-space").locator("textarea")
     space.fill("alpha=0:1\nhidden=8:32\nn_iter=1:2")
     set_number(page, "sweep-n", 2)
@@ -689,11 +694,7 @@ def test_browser_autodistill_tab(server, page, tiny_teacher_dir, upload_files, t
     goto(page, "Train")
     settle(page)
     page.get_by_role("tab", name=re.compile("Find the best student")).click()
-    key(page, "auto-teacher-run").get_by_role("combobox").click()
-    page.get_by_role("option", name=re.compile(r"#1 teacher · auto teacher")).click()
-    expect(key(page, "auto-teacher-run").get_by_role("combobox")).to_have_value(
-        re.compile(r"^#1 teacher · auto teacher")
-    )
+    pick_teacher_run(page, "auto-teacher-run", "#1 teacher · auto teacher")
     settle(page)
     budget = key(page, "auto-budget").locator("input")
     budget.fill("500")
