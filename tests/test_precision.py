@@ -168,6 +168,7 @@ def test_results_record_bf16_for_teacher_and_transformer_students(has_bf16, tiny
     assert dev["precision_requested"] == "bf16"
     assert dev["teacher_precision"] == dev["transformer_students_precision"] == "bf16"
     assert dev["word_char_students_precision"] == "fp32"
+    assert dev["label_precision"] == "bf16"  # int8 labels (the default) only for an fp32 teacher
     models = summary["models"]
     assert models["teacher"]["precision"] == "bf16"
     assert models["kd_distilled"]["train_precision"] == "bf16"
@@ -197,14 +198,15 @@ def test_cli_refuses_bf16_without_native_support_before_a_run_exists(
 
 
 def test_results_record_int8_labels_and_the_cache_keys_them_apart(tiny_cfg, tmp_path):
-    """--label-int8: the transfer / augmented texts are labelled by an int8 copy of the teacher
-    (recorded, keyed apart in the label cache); the teacher itself stays fp32."""
+    """By default the transfer / augmented texts are labelled by an int8 copy of an fp32 CPU
+    teacher (recorded, keyed apart in the label cache); the teacher itself stays fp32, and
+    --no-label-int8 labels in fp32."""
     home = tmp_path / "home"
-    summary = _run(home, tiny_cfg(label_int8=True, n_iter=1), kind="augment")
+    summary = _run(home, tiny_cfg(n_iter=1), kind="augment")
     assert summary["devices"]["label_precision"] == "int8"
     assert summary["devices"]["teacher_precision"] == "fp32"
     assert summary["models"]["teacher"]["precision"] == "fp32"
     names = [p.name for p in (home / "cache" / "logits").iterdir()]
     assert any("_cpu-int8_" in n for n in names) and any("_cpu-fp32_" in n for n in names)
-    plain = _run(tmp_path / "home2", tiny_cfg(n_iter=1), kind="augment")
+    plain = _run(tmp_path / "home2", tiny_cfg(n_iter=1, label_int8=False), kind="augment")
     assert plain["devices"]["label_precision"] == "fp32"

@@ -234,10 +234,10 @@ def devices_record(cfg: PipelineConfig, teacher: Teacher | None = None) -> dict:
         "precision_requested": cfg.precision,
         "teacher": dev.type,
         "teacher_precision": teacher.precision if teacher else precision(dev, cfg.precision),
-        # the transfer / augmented texts' labels: the teacher's precision, or "int8" (--label-int8)
+        # the transfer / augmented texts' labels: the teacher's precision, or "int8" (label_int8)
         "label_precision": label_precision(teacher, cfg.label_int8)
         if teacher
-        else ("int8" if cfg.label_int8 and dev.type == "cpu" else precision(dev, cfg.precision)),
+        else planned_label_precision(dev, cfg),
         "transformer_students": students.type,
         "transformer_students_precision": precision(students, cfg.precision),
         "word_char_students": "cpu",
@@ -374,3 +374,10 @@ def train_students(
         done[name] = {**info, "dir": folder, "arch": job.cfg.method}
     extra = {n: r for n, r in done.items() if n not in {j.name for j in jobs}}  # reports
     return {j.name: done[j.name] for j in jobs} | extra
+
+
+def planned_label_precision(dev, cfg: PipelineConfig) -> str:
+    """`label_precision` before a teacher is loaded: int8 where it would apply (a CPU teacher
+    in fp32), the run's resolved precision otherwise."""
+    p = precision(dev, cfg.precision)
+    return "int8" if cfg.label_int8 and dev.type == "cpu" and p == "fp32" else p
