@@ -56,7 +56,7 @@ def print_runs(store) -> None:
     from core.runs.eta import queue_starts
 
     starts = queue_starts(store) if store.queue() else {}
-    say(f"{'id':>4}  {'kind':<9}{'status':<12}{'stage':<18}{'progress':>9}  {'created':<17} time")
+    say(f"{'id':>4}  {'kind':<13}{'status':<12}{'stage':<18}{'progress':>9}  {'created':<17} time")
     for r in store.runs():
         created = time.strftime("%Y-%m-%d %H:%M", time.localtime(r["created"]))
         when = ""
@@ -67,7 +67,7 @@ def print_runs(store) -> None:
             wait = starts[r["id"]]
             when = "starts: not known yet" if wait is None else f"starts in ~{fmt(wait)}"
         say(
-            f"{r['id']:>4}  {r['kind']:<9}{r['status']:<12}{(r['stage'] or ''):<18}"
+            f"{r['id']:>4}  {r['kind']:<12} {r['status']:<11} {(r['stage'] or ''):<17} "
             f"{(r['progress'] or 0) * 100:>8.0f}%  {created:<17} {when}".rstrip()
         )
 
