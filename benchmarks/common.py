@@ -52,6 +52,7 @@ def base_parser(desc: str) -> argparse.ArgumentParser:
     add_field_arg(p, AugmentConfig, "n_iter", default=BENCHMARK_N_ITER)  # the benchmarks' own
     add_field_arg(p, PipelineConfig, "latency_samples")
     add_field_arg(p, PipelineConfig, "teacher_run")
+    add_field_arg(p, PipelineConfig, "label_int8")
     p.add_argument(
         "--export",
         action="store_true",
@@ -73,6 +74,7 @@ def pipeline_config(a: argparse.Namespace, name: str, data: DataConfig) -> Pipel
         students=[from_args(methods.get(n).config, a, method=n) for n in a.students],
         latency_samples=a.latency_samples,
         teacher_run=a.teacher_run,
+        label_int8=not a.no_label_int8,
     )
 
 

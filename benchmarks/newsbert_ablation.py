@@ -31,9 +31,10 @@ from pathlib import Path
 from common import ROOT, SHARED, pipeline_config, run, setup_logging
 
 from core import methods
-from core.cli.fields import add_config_args
+from core.cli.fields import add_config_args, add_field_arg
 from core.config import DataConfig
 from core.data.load import load_labelled
+from core.runs.config import PipelineConfig
 
 SHOPPING = ("books", "computer", "dairy", "phone", "water_heater")
 # (beta, hidden weight): the defaults first, then the ablation
@@ -60,6 +61,7 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--max-transfer", type=int, default=500, help="unlabelled transfer texts")
     p.add_argument("--max-test", type=int, default=500, help="test rows")
     p.add_argument("--teacher-epochs", type=int, default=2)
+    add_field_arg(p, PipelineConfig, "label_int8")
     # every student method's flags (--tf-max-texts, --student-epochs, --newsbert-beta, ...)
     add_config_args(p.add_argument_group("students"), methods.config_classes())
     return p
