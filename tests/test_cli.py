@@ -289,6 +289,24 @@ def test_pipeline_writes_json_with_every_model(cli_run):
     assert run["status"] == "done" and run["name"] == "cli-tiny"
 
 
+def test_runs_list_into_a_closed_pipe_exits_quietly(tmp_path):
+    """`runs list | head`: a reader that stops early is not an error (no traceback, exit 0)."""
+    store = Store(tmp_path / "home")
+    for _ in range(50):
+        store.create_run("autodistill", {}, name="a search")
+    env = dict(os.environ, HF_HUB_OFFLINE="1")
+    cmd = [sys.executable, "-m", "core", "runs", "list", "--home", str(store.home)]
+    p = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    p.stdout.close()  # closed before the command writes a line
+    err = p.stderr.read().decode()
+    assert p.wait(timeout=60) == 0, err
+    assert "Traceback" not in err and "BrokenPipe" not in err, err
+    res = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=60)
+    head, first = res.stdout.splitlines()[:2]
+    assert head.split()[:3] == ["id", "kind", "status"]
+    assert first.split()[1:3] == ["autodistill", "queued"]  # the kind no longer runs into it
+
+
 def test_runs_list_and_show(cli, cli_run):
     home, out, _ = cli_run
     rid = json.loads(out.read_text())["run_id"]

@@ -29,7 +29,13 @@ def main(argv: list[str] | None = None) -> int:
     )
     for noisy in ("transformers", "jieba", "httpx", "huggingface_hub"):
         logging.getLogger(noisy).setLevel(logging.ERROR)
-    return run(a)
+    try:
+        return run(a)
+    except BrokenPipeError:
+        # the reader stopped early (`runs list | head`): not an error, and no traceback; the
+        # rest of the output goes nowhere (Python's documented recipe for SIGPIPE)
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
 
 
 def __getattr__(name: str) -> Any:
