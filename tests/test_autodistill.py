@@ -13,11 +13,17 @@ import sys
 import time
 
 import pytest
+import torch
 from conftest import ROOT, run_cli, tiny_run_flags, wait_for
 
+from core.data.load import load_labelled
+from core.runs import auto_space
 from core.runs.auto_answer import deployed_p50, pareto_front, sentence, winner_under
+from core.runs.auto_probe import Prober
 from core.runs.auto_trials import curve_verdict, trial_rows
 from core.runs.store import Store
+from core.teacher.hf import load_pretrained
+from core.teacher.model import Teacher
 
 TEXTS = ["房间很干净，服务也好", "太差了，再也不来"]
 
@@ -92,6 +98,24 @@ def _flags(tiny_data, tiny_teacher_dir) -> list[str]:
     ]
 
 
+def test_the_deployed_probe_times_an_untrained_small_student_through_its_export(
+    tiny_data, tiny_teacher_dir
+):
+    """A word or character student is timed before training as deployed (ONNX, through the
+    export's own predict.py): a wide BiLSTM reads far slower than a narrow TextCNN; a
+    transformer has no such probe (None)."""
+    data = load_labelled(tiny_data.train)
+    tok, model = load_pretrained(str(tiny_teacher_dir), len(data.label_names), data.label_names)
+    teacher = Teacher(tok, model.eval(), 32, torch.device("cpu"), data.label_names)
+    prober = Prober.from_texts(teacher, data.texts, data.label_names)
+    narrow = {"method": "textcnn_char", "textcnn_char.num_filters": 16}
+    wide = {"method": "bilstm_char", "bilstm_char.hidden_dim": 256, "bilstm_char.max_len": 192}
+    fast = prober.deployed_ms(auto_space.student_config(narrow))
+    slow = prober.deployed_ms(auto_space.student_config(wide))
+    assert 0 < fast < 2 * fast < slow, (fast, slow)
+    assert prober.deployed_ms(auto_space.student_config({"method": "kd"})) is None
+
+
 @pytest.fixture(scope="module")
 def searched(tmp_path_factory, tiny_data, tiny_teacher_dir):
     home = tmp_path_factory.mktemp("auto_home")
@@ -137,6 +161,7 @@ def test_search_trains_cheap_students_first_on_one_teacher(searched):
     # cheap before dear: the fixed first trials are the small students at their defaults
     assert [r["method"] for r in rows[:2]] == ["textcnn_char", "bilstm"]
     assert all(r["probe_ms"] > 0 for r in rows)
+    assert all(r["probe_deployed_ms"] > 0 for r in rows)  # small students: timed as deployed
 
 
 @pytest.mark.slow  # a real search: about 3 minutes for the file on 2 cores
@@ -292,6 +317,8 @@ def test_a_trial_over_budget_never_trains(searched, tiny_data, tiny_teacher_dir)
     pruned = search["config"]["autodistill_pruned"]
     assert len(pruned) >= 2 and all(p["probe_ms"] > 0.01 * 3.0 for p in pruned)
     assert {p["params"]["method"] for p in pruned} <= {"textcnn_char", "kd"}
+    for p in pruned:  # a character student was timed as deployed, a transformer was not
+        assert (p["probe_deployed_ms"] is None) == (p["params"]["method"] == "kd")
     rows = trial_rows(store, search)
     assert all(r["status"] == "pruned" and r["run"] is None for r in rows)
 

@@ -191,6 +191,28 @@ def export_model(
     if family == "transformer" and (store.run(run_id).get("data") or {}).get("task") == "pair":
         obj.task = "pair"  # (a teacher saved before pairs were recorded in its folder)
     out = Path(out)
+    write_export(obj, family, out, fmt, int8, source={"run": run_id, "model": name})
+    rep = ExportReport(run_id, name, family, fmt, int8, str(out))
+    if check != 0:
+        _check(store, run_id, obj, family, out, rep, check)
+    rep.files = {p.name: p.stat().st_size for p in sorted(out.iterdir()) if p.is_file()}
+    rep.seconds = round(time.time() - t0, 2)
+    (out / "export.json").write_text(json.dumps(asdict(rep), ensure_ascii=False, indent=1))
+    checked = (
+        f": {rep.n_label_differs} of {rep.n_checked} test labels differ"
+        if rep.n_checked
+        else " (not checked)"
+    )
+    log.info("exported %s of run %d to %s (%s%s)%s", name, run_id, out, fmt,
+             " int8" if int8 else "", checked)  # fmt: skip
+    return rep
+
+
+def write_export(
+    obj: Any, family: str, out: Path, fmt: str = "onnx", int8: bool = False, source=None
+) -> None:
+    """Write model object `obj` (a Teacher, a word / char Student or a TransformerStudent, saved
+    in a run or not) to folder `out` with its tokeniser files, meta.json and predict.py."""
     out.mkdir(parents=True, exist_ok=True)
     module, inputs, meta = _module_and_inputs(obj, family)
     model_file = "model.onnx" if fmt == "onnx" else "model.pt"
@@ -207,31 +229,33 @@ def export_model(
             traced = torch.jit.trace(module, tuple(inputs.values()), check_trace=False)
         traced.save(str(out / model_file))
     _write_tokenizer(obj, family, out)
-    labels = list(obj.label_names)
     meta.update(
         family=family,
-        labels=labels,
+        labels=list(obj.label_names),
         inputs=list(inputs),
         model_file=model_file,
-        source={"run": run_id, "model": name},
+        source=source or {},
         int8=int8,
     )
     (out / "meta.json").write_text(json.dumps(meta, ensure_ascii=False, indent=1))
     shutil.copyfile(TEMPLATE, out / "predict.py")
-    rep = ExportReport(run_id, name, family, fmt, int8, str(out))
-    if check != 0:
-        _check(store, run_id, obj, family, out, rep, check)
-    rep.files = {p.name: p.stat().st_size for p in sorted(out.iterdir()) if p.is_file()}
-    rep.seconds = round(time.time() - t0, 2)
-    (out / "export.json").write_text(json.dumps(asdict(rep), ensure_ascii=False, indent=1))
-    checked = (
-        f": {rep.n_label_differs} of {rep.n_checked} test labels differ"
-        if rep.n_checked
-        else " (not checked)"
-    )
-    log.info("exported %s of run %d to %s (%s%s)%s", name, run_id, out, fmt,
-             " int8" if int8 else "", checked)  # fmt: skip
-    return rep
+
+
+def deployed_p50_ms(
+    obj: Any, family: str, texts: list[str], threads: int, budget_s: float | None = None
+) -> float:
+    """Batch-1 p50 (ms) of a model object as deployed (ONNX, through its own predict.py, text in,
+    label out), exported to a temporary folder: autodistill times untrained students this way,
+    since latency does not depend on the weights."""
+    import tempfile
+
+    from core.evaluate.metrics import percentile, time_calls
+
+    with tempfile.TemporaryDirectory(prefix="distillery-probe-") as d:
+        write_export(obj, family, Path(d), source={"probe": "untrained"})
+        pred = load_predictor(d, threads=threads)
+        ms = time_calls(pred.predict, texts, budget_s=budget_s)
+    return percentile(ms, 0.5)
 
 
 def load_predictor(folder: str | Path, threads: int = 1):

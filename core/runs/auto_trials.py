@@ -65,6 +65,7 @@ def trial_rows(store, search: dict[str, Any]) -> list[dict[str, Any]]:
             "description": auto_space.describe(params),
             "params": params,
             "probe_ms": info.get("probe_ms"),
+            "probe_deployed_ms": info.get("probe_deployed_ms"),
             "pruned": None,
         }
         if child["status"] == "cancelled" and info["number"] in curve_pruned(search):
@@ -93,6 +94,7 @@ def trial_rows(store, search: dict[str, Any]) -> list[dict[str, Any]]:
                 "description": auto_space.describe(p["params"]),
                 "params": p["params"],
                 "probe_ms": p["probe_ms"],
+                "probe_deployed_ms": p.get("probe_deployed_ms"),
                 "pruned": "over budget before training",
             }
         )
