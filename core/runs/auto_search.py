@@ -28,7 +28,7 @@ log = logging.getLogger(__name__)
 CALIBRATED_SAFETY = 1.25  # a calibrated prediction must be this far over the budget to prune
 # an untrained student measured as deployed up to this far over the budget still trains, then
 # judged by its trained, measured p50: probes run beside training trials, and beside one the
-# deployed probe read a median 1.4x the quiet measurement (benchmarks/autodistill_probe.py)
+# deployed probe read a median 1.4-1.5x the quiet measurement (benchmarks/autodistill_probe.py)
 DEPLOYED_TOLERANCE = 1.5
 PROBES_PER_TRIAL = 6  # at most this many probes per trained trial (a space mostly over budget)
 
