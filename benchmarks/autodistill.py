@@ -10,7 +10,7 @@ The teacher is fine-tuned first exactly as benchmarks/hotel.py does (all 998 tra
 set), so the comparison is with the same teacher; the search's trials then carve a stratified
 `--dev-fraction` of train off as their dev set and are compared on it, never on the test rows.
 
-    # the full target: 40 trials, every method, all transfer texts (~60 min alone)
+    # the full target: 40 trials, every method, all transfer texts (51 min quiet)
     python benchmarks/autodistill.py --trials 40 --budget-ms 1
     # the capped run we could afford on the shared 2-core machine
     python benchmarks/autodistill.py --trials 8 --max-transfer 3000 --max-epochs 6 --capped
@@ -89,6 +89,7 @@ def main() -> None:
         max_epochs=a.max_epochs,
     )
     store = Store(a.home)
+    command = " ".join(["python benchmarks/autodistill.py", *argv_of(a)])  # as typed
     t0 = time.time()
     if a.teacher_run is not None:  # a teacher still training (an earlier search's): wait for it
         while store.run(a.teacher_run)["status"] in ("queued", "running"):
@@ -115,7 +116,7 @@ def main() -> None:
     answer = json.loads((store.run_dir(rid) / "results.json").read_text())
     answer["wall_s"] = round(wall, 1)
     answer["teacher_s"] = round(teacher_s, 1)
-    answer["command"] = " ".join(["python benchmarks/autodistill.py", *argv_of(a)])
+    answer["command"] = command
     answer["under_load"] = a.capped
     answer["reference"] = reference(a.budget_ms)
     out = Path(a.out) if a.out else ROOT / "benchmarks" / "results" / "autodistill_hotel.json"
