@@ -18,7 +18,7 @@ import statistics
 import time
 from pathlib import Path
 
-from common import ROOT, setup_logging
+from common import ROOT, save_and_print, setup_logging
 
 from core import methods
 from core.data.load import load_labelled
@@ -87,8 +87,7 @@ def main() -> None:
         "rows": rows,
     }
     out = Path(a.out) if a.out else ROOT / "benchmarks" / "results" / "autodistill_probe.json"
-    out.write_text(json.dumps(result, indent=1, ensure_ascii=False))
-    print(markdown(result))
+    save_and_print(result, out, markdown)
 
 
 def markdown(result: dict) -> str:

@@ -96,6 +96,13 @@ def run(
     return summary, {"store": store, "run_id": run_id}
 
 
+def save_and_print(result: dict, out: Path, render) -> None:
+    """Writes a benchmark's JSON and prints its table, so every script leaves both behind."""
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(result, indent=1, ensure_ascii=False))
+    print(render(result))
+
+
 def seeds_path(out: Path) -> Path:
     """Where `run_seeds` keeps the seeds finished so far: beside the final JSON."""
     return out.with_name(out.stem + ".seeds.json")

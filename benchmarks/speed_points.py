@@ -15,14 +15,13 @@ load touches them alike.
 from __future__ import annotations
 
 import argparse
-import json
 import logging
 import os
 import statistics
 import time
 from pathlib import Path
 
-from common import ROOT, SHARED, setup_logging
+from common import ROOT, SHARED, save_and_print, setup_logging
 
 from core import methods
 from core.data.load import load_labelled
@@ -106,9 +105,7 @@ def main() -> None:
         "load_average_before_after": [round(load_before, 2), round(load_after, 2)],
         "rows": rows,
     }
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(result, indent=1, ensure_ascii=False))
-    print(markdown(result))
+    save_and_print(result, out, markdown)
 
 
 def markdown(result: dict) -> str:
