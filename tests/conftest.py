@@ -231,14 +231,22 @@ def fast_char_students(epochs: int = 1, embed_init: str = "teacher_pca") -> list
     ]
 
 
-def fast_transformer_students(epochs: int = 1, names: tuple[str, ...] | None = None) -> list:
+def fast_transformer_students(
+    epochs: int = 1, names: tuple[str, ...] | None = None, plain_steps: str = "epochs"
+) -> list:
     """Every registered transformer method (or `names`), sized for the tiny 2-layer teacher:
-    one student layer, a 16-wide TinyBERT, at most 200 training texts."""
+    one student layer, a 16-wide TinyBERT, at most 200 training texts; plain twins train for
+    `epochs` (as the golden figures were recorded; `matched` has its own test)."""
     from core import methods
 
     out = []
     for n in names or [m for m in methods.names() if methods.get(m).family == "transformer"]:
-        kw: dict = {"epochs": epochs, "max_texts": 200, "batch_size": 16}
+        kw: dict = {
+            "epochs": epochs,
+            "max_texts": 200,
+            "batch_size": 16,
+            "plain_steps": plain_steps,
+        }
         if n == "tinybert":
             kw.update(layers=1, hidden=16, intermediate=32, intermediate_epochs=1)
         out.append(methods.default_config(n, **kw))

@@ -29,13 +29,14 @@ from core.cli.main import build_parser, config_from_args
 from core.config import to_dict
 from core.methods import pkd, theseus
 from core.methods._base import Shared, StudentJob
-from core.methods._tf_fit import rows_for
+from core.methods._tf_fit import PLAIN_MAX_EPOCHS, plain_epochs, rows_for
 from core.runs.config import PipelineConfig, pipeline_from_dict
 from core.runs.context import RunContext
 from core.runs.execute import execute
 from core.runs.plans import preflight
 from core.runs.store import Store
 from core.teacher.model import Teacher
+from core.train.batches import count_steps
 
 TRANSFORMERS = ("kd", "pkd_skip", "pkd_last", "theseus", "tinybert", "newsbert")
 WORD = ("bilstm", "textcnn")
@@ -400,6 +401,25 @@ def test_plain_twins_of_teacher_cut_methods_are_one_model(shared, tiny_data):
     ref = out["kd"][1].logits(texts)
     assert torch.equal(out["pkd_skip"][1].logits(texts), ref)
     assert torch.equal(out["theseus"][1].logits(texts), ref)
+
+
+def test_a_plain_twin_trains_as_many_steps_as_its_distilled_sibling(shared):
+    """`matched` (the default): the twin's one stage runs as many steps as a distilled student
+    reading `max_texts` texts, whole epochs over the gold rows, each with its dev check;
+    `epochs` keeps the config's epochs. Before, a 2-layer SST-2 twin stopped at one class."""
+    distilled = count_steps(200, 16, 1)  # max_texts 200 of the 260 rows, batches of 16
+    for name in ("kd", "tinybert"):
+        job, _, ctx = _train(name, shared, role="plain", epochs=1)
+        per_epoch = count_steps(shared.n_gold, 16, 1)
+        assert plain_epochs(job, shared) == 2 and ctx.steps == 2 * per_epoch >= distilled
+        assert ctx.steps == job.method.steps(job, shared)  # what its progress bar announced
+        assert len(ctx.terms(job.name)["dev_accuracy"]) == 2
+        job, _, ctx = _train(name, shared, role="plain", epochs=1, plain_steps="epochs")
+        assert ctx.steps == per_epoch == job.method.steps(job, shared)
+    few = dataclasses.replace(shared, n_gold=16)  # 16 gold rows: one step an epoch
+    assert plain_epochs(_job("kd", epochs=1), few) == distilled
+    assert plain_epochs(_job("kd", epochs=2, max_texts=None), few) == PLAIN_MAX_EPOCHS
+    assert plain_epochs(_job("kd", epochs=30, max_texts=None), few) == 30  # never fewer
 
 
 # -- one pipeline with every method ------------------------------------------------------------

@@ -112,6 +112,15 @@ class TransformerConfig:
         flag="--tf-class-weights",
         choices=["none", "balanced"],
     )
+    plain_steps: str = opt(
+        "matched",
+        help="How long a plain twin trains: matched (as many optimiser steps as a distilled "
+        "student reading max_texts texts for the same epochs, at most 20 passes over the gold "
+        "rows, best dev epoch kept: the baseline gets the same budget), or epochs (the "
+        "epochs over the gold rows alone: on a small set that can leave it at one class).",
+        flag="--tf-plain-steps",
+        choices=["matched", "epochs"],
+    )
     seed: int = seed_field("student training")
 
 

@@ -15,7 +15,7 @@ import torch
 from core.config import opt
 from core.methods import Method, register
 from core.methods._base import Shared, StudentJob
-from core.methods._tf_fit import StudentStage, fit, rows_for
+from core.methods._tf_fit import StudentStage, fit, plain_steps, rows_for
 from core.methods._transformer import (
     BottomConfig,
     TransformerStudent,
@@ -137,14 +137,17 @@ def train(job: StudentJob, shared: Shared, ctx) -> TransformerStudent:
 
 
 def steps(job: StudentJob, shared: Shared) -> int:
+    if job.role == "plain":
+        return plain_steps(job, shared)
     first = shared.hidden_epochs if meta_stage(job, shared) else 0
     return count_steps(len(rows_for(job, shared)), job.cfg.batch_size, job.cfg.epochs + first)
 
 
 def plain_key(cfg):
     """The plain twin of every teacher-bottom-layers method is the same model: bottom k layers
-    fine-tuned on the gold labels (with the same selection metric and class weights)."""
-    loss = (cfg.select_metric, cfg.class_weights)
+    fine-tuned on the gold labels (with the same selection metric, class weights and budget:
+    `max_texts` sets its steps when `plain_steps` is matched)."""
+    loss = (cfg.select_metric, cfg.class_weights, cfg.plain_steps, cfg.max_texts)
     if getattr(cfg, "checkpoint", None):
         return (
             "checkpoint",

@@ -19,7 +19,7 @@ import torch
 from core.config import opt
 from core.methods import Method, register
 from core.methods._base import Shared, StudentJob
-from core.methods._tf_fit import StudentStage, fit, rows_for
+from core.methods._tf_fit import StudentStage, fit, plain_steps, rows_for
 from core.methods._transformer import (
     BottomConfig,
     TransformerStudent,
@@ -124,6 +124,8 @@ def train(job: StudentJob, shared: Shared, ctx) -> TransformerStudent:
 
 
 def steps(job: StudentJob, shared: Shared) -> int:
+    if job.role == "plain":
+        return plain_steps(job, shared)
     cfg = job.cfg
     n = len(rows_for(job, shared, gold_only=True))
     epochs = cfg.epochs + (cfg.successor_epochs if job.role == "distilled" else 0)

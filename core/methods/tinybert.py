@@ -25,7 +25,7 @@ from torch import nn
 from core.config import opt
 from core.methods import Method, register
 from core.methods._base import Shared, StudentJob
-from core.methods._tf_fit import StudentStage, fit, rows_for
+from core.methods._tf_fit import StudentStage, fit, plain_steps, rows_for
 from core.methods._transformer import (
     TransformerConfig,
     TransformerStudent,
@@ -245,7 +245,7 @@ def train(job: StudentJob, shared: Shared, ctx) -> TransformerStudent:
 def steps(job: StudentJob, shared: Shared) -> int:
     cfg = job.cfg
     if job.role == "plain":
-        return count_steps(shared.n_gold, cfg.batch_size, cfg.epochs)
+        return plain_steps(job, shared)
     return count_steps(
         len(rows_for(job, shared)), cfg.batch_size, cfg.intermediate_epochs
     ) + count_steps(
@@ -266,6 +266,10 @@ def plain_key(cfg: TinyBERTConfig):
         cfg.batch_size,
         cfg.max_length,
         cfg.seed,
+        cfg.select_metric,
+        cfg.class_weights,
+        cfg.plain_steps,
+        cfg.max_texts,
     )
 
 
