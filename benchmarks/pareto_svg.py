@@ -2,17 +2,21 @@
 benchmark's JSON.
 
     python benchmarks/pareto_svg.py benchmarks/results/hotel.json   # writes hotel_pareto.svg
+    python benchmarks/pareto_svg.py A.json B.json --out C.svg       # rows of several runs
 
-x: batch-1 p50 latency (ms, log scale), y: accuracy (mean over seeds); filled marks are
-distilled students, hollow ones plain twins, the square is the teacher; the dashed step line is
-the Pareto front (no other model is both faster and more accurate).
+x: batch-1 p50 latency (ms, log scale), y: accuracy (mean over seeds) with a bar of +-1 sd
+where a row has several seeds; filled marks are distilled students, hollow ones plain twins,
+the square is the teacher; the dashed step line is the Pareto front (no other model is both
+faster and more accurate). Several JSONs of the same teacher are drawn as one chart (the
+teacher from the first; a model name already drawn is skipped): their latencies were timed in
+different runs, which the title says.
 """
 
 from __future__ import annotations
 
+import argparse
 import json
 import math
-import sys
 from pathlib import Path
 
 COLOURS = {
@@ -41,11 +45,12 @@ def front(points: list[tuple[float, float, str]]) -> list[tuple[float, float, st
 
 def svg(rows: list[dict], title: str, width: int = 760, height: int = 440) -> str:
     pts = [(r["latency_ms_p50"], r["accuracy"], r["model"]) for r in rows]
+    sds = {r["model"]: r.get("accuracy_sd") or 0.0 for r in rows}
     left, right, top, bottom = 60, 190, 40, 50
     xs = [math.log10(p[0]) for p in pts]
     lo_x, hi_x = math.floor(min(xs) * 2) / 2, math.ceil(max(xs) * 2) / 2
-    lo_y = math.floor(min(p[1] for p in pts) * 20) / 20
-    hi_y = math.ceil(max(p[1] for p in pts) * 20) / 20
+    lo_y = math.floor(min(p[1] - sds[p[2]] for p in pts) * 20) / 20
+    hi_y = math.ceil(max(p[1] + sds[p[2]] for p in pts) * 20) / 20
 
     def X(ms: float) -> float:
         return left + (math.log10(ms) - lo_x) / (hi_x - lo_x) * (width - left - right)
@@ -93,6 +98,14 @@ def svg(rows: list[dict], title: str, width: int = 760, height: int = 440) -> st
     for ms, acc, name in pts:
         method = name.rsplit("_", 1)[0] if name != "teacher" else "teacher"
         c = COLOURS.get(method, "#7f7f7f")
+        sd = sds[name]
+        if sd > 0:  # +-1 sd over seeds, with caps
+            x, y0, y1 = X(ms), Y(acc - sd), Y(acc + sd)
+            out.append(
+                f'<path d="M{x:.1f},{y0:.1f} L{x:.1f},{y1:.1f} M{x - 4:.1f},{y0:.1f} '
+                f'L{x + 4:.1f},{y0:.1f} M{x - 4:.1f},{y1:.1f} L{x + 4:.1f},{y1:.1f}" '
+                f'stroke="{c}" stroke-width="1.2"/>'
+            )
         if name == "teacher":
             out.append(
                 f'<rect x="{X(ms) - 6:.1f}" y="{Y(acc) - 6:.1f}" width="12" height="12" fill="{c}"/>'
@@ -101,7 +114,8 @@ def svg(rows: list[dict], title: str, width: int = 760, height: int = 440) -> st
             fill = c if name.endswith("_distilled") else "white"
             out.append(
                 f'<circle cx="{X(ms):.1f}" cy="{Y(acc):.1f}" r="6" fill="{fill}" stroke="{c}" '
-                f'stroke-width="2"><title>{name}: {acc:.3f} at {ms:.2f} ms</title></circle>'
+                f'stroke-width="2"><title>{name}: {acc:.3f} ± {sd:.3f} at {ms:.2f} ms</title>'
+                "</circle>"
             )
     ly = top
     for method, c in COLOURS.items():
@@ -117,17 +131,29 @@ def svg(rows: list[dict], title: str, width: int = 760, height: int = 440) -> st
     out.append(
         f'<text x="{width - right + 14}" y="{ly + 40}" fill="#555">dashed: Pareto front</text>'
     )
+    out.append(f'<text x="{width - right + 14}" y="{ly + 56}" fill="#555">bar: ±1 sd, seeds</text>')
     out.append("</svg>")
     return "\n".join(out) + "\n"
 
 
 def main() -> None:
-    path = Path(sys.argv[1])
-    result = json.loads(path.read_text())
-    rows = [r for r in result["rows"] if not r.get("same_model_as")]
-    n = len(result["run_ids"])
-    out = path.with_name(path.stem + "_pareto.svg")
-    out.write_text(svg(rows, f"{path.stem}: accuracy vs batch-1 latency ({n} seed(s), mean)"))
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("results", nargs="+", type=Path, help="benchmark JSONs (same teacher)")
+    ap.add_argument("--out", type=Path, help="SVG path (default: <first>_pareto.svg)")
+    args = ap.parse_args()
+    rows, seeds = [], []
+    for path in args.results:
+        result = json.loads(path.read_text())
+        seeds.append(str(len(result["run_ids"])))
+        drawn = {r["model"] for r in rows}
+        rows += [
+            r for r in result["rows"] if not r.get("same_model_as") and r["model"] not in drawn
+        ]
+    first = args.results[0]
+    out = args.out or first.with_name(first.stem + "_pareto.svg")
+    runs = "" if len(args.results) == 1 else f", {len(args.results)} runs"
+    title = f"{out.stem}: accuracy vs batch-1 latency ({'/'.join(seeds)} seed(s), mean{runs})"
+    out.write_text(svg(rows, title))
     print(f"written {out}")
 
 
