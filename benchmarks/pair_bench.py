@@ -54,7 +54,7 @@ def pair_parser(doc: str, train_from: str) -> argparse.ArgumentParser:
     """The pair benchmarks' flags: Tang et al.'s Siamese BiLSTM and TextCNN on words and the
     same on characters by default, n_iter 2, and the data sizes."""
     p = base_parser(doc)
-    p.set_defaults(augment_iters=PAIR_N_ITER, students=PAIR_STUDENTS)
+    p.set_defaults(augment_n_iter=PAIR_N_ITER, students=PAIR_STUDENTS)
     p.add_argument("--max-train", type=int, default=4000, help=f"labelled pairs (of {train_from})")
     p.add_argument("--max-test", type=int, default=2000, help="pairs scored")
     p.add_argument("--seeds", type=int, default=3, help="student seeds (teacher and labels once)")

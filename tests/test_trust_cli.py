@@ -8,11 +8,15 @@ import json
 import shutil
 import subprocess
 import sys
+import textwrap
+from pathlib import Path
 
 import pytest
 from conftest import tiny_run_flags
 
 from core.runs.store import Store
+
+ROOT = Path(__file__).resolve().parent.parent
 
 LONG = "房间很干净，服务好。" * 3_000  # 30,000 characters (90 KB: under the 128 KB of one argument)
 
@@ -321,3 +325,29 @@ def test_benchmark_flags_build_the_run_config_under_new_and_old_names():
         assert (cfg.teacher.model, cfg.augment.n_iter) == ("m", 3)
         assert [s.method for s in cfg.students] == ["bilstm"]
     assert pipeline_config(p.parse_args([]), "b", DataConfig()).augment.n_iter == 10  # its own
+
+
+def test_pair_benchmarks_keep_their_own_augmentation_default():
+    """set_defaults must name the flag's dest: after a rename, `augment_iters` set nothing and
+    snli_zh silently augmented with n_iter 10 (113,816 pairs to label instead of 30,187). The
+    pair scripts import their siblings as scripts do, so this runs in benchmarks/."""
+    probe = textwrap.dedent(
+        """
+        from common import pipeline_config
+        from pair_bench import PAIR_N_ITER, pair_parser
+        from core.config import DataConfig
+        p = pair_parser("test", "dev")
+        n = pipeline_config(p.parse_args([]), "b", DataConfig()).augment.n_iter
+        m = pipeline_config(p.parse_args(["--augment-n-iter", "5"]), "b", DataConfig()).augment.n_iter
+        print(n, m, PAIR_N_ITER)
+        """
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", probe],
+        cwd=ROOT / "benchmarks",
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    n, m, want = out.stdout.split()
+    assert (n, m) == (want, "5") and want == "2"
