@@ -210,3 +210,26 @@ def test_results_record_int8_labels_and_the_cache_keys_them_apart(tiny_cfg, tmp_
     assert any("_cpu-int8_" in n for n in names) and any("_cpu-fp32_" in n for n in names)
     plain = _run(tmp_path / "home2", tiny_cfg(n_iter=1, label_int8=False), kind="augment")
     assert plain["devices"]["label_precision"] == "fp32"
+    assert "label_int8_check" not in plain["devices"]  # nothing to check
+
+
+def test_int8_labels_are_checked_against_fp32_first_and_refused_when_they_disagree(
+    tiny_cfg, tmp_path
+):
+    """Before the int8 copy labels every text it must pick the fp32 teacher's class on a
+    sample often enough (label_int8_min_agreement); the figure is recorded either way. A bar
+    no copy can clear (1.01) makes the run label in fp32: recorded, and only an fp32 label
+    file is written for the training texts."""
+    ok = _run(tmp_path / "ok", tiny_cfg(n_iter=1), kind="augment")["devices"]
+    check = ok["label_int8_check"]
+    assert 0.95 <= check["agreement"] <= 1 and check["passed"] and check["min"] == 0.95
+    assert 0 < check["texts"] <= 256 and ok["label_precision"] == "int8"
+
+    home = tmp_path / "refused"
+    summary = _run(home, tiny_cfg(n_iter=1, label_int8_min_agreement=1.01), kind="augment")
+    dev = summary["devices"]
+    assert dev["label_precision"] == "fp32"
+    assert dev["label_int8_check"]["passed"] is False
+    assert dev["label_int8_check"]["agreement"] == check["agreement"]  # the same sample
+    names = [p.name for p in (home / "cache" / "logits").iterdir()]
+    assert not any("_cpu-int8_" in n for n in names)

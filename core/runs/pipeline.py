@@ -19,6 +19,7 @@ from core.runs.stages import (
     augment_stage,
     data_stage,
     devices_record,
+    int8_decision,
     shared_inputs,
     student_jobs,
     teacher_stage,
@@ -42,6 +43,7 @@ def run_pipeline(kind: str, cfg: PipelineConfig, ctx) -> dict:
     if cfg.teacher_run is not None:
         store.update_run(run_id, teacher=f"run {cfg.teacher_run} ({Path(teacher.path).name})")
     results: dict[str, dict] = {}
+    int8, int8_check = cfg.label_int8, None  # int8 labels: asked for, then checked
 
     if kind != "teacher":
         aug_kept, dropped = augment_stage(bundle, cfg, teacher, ctx)
@@ -51,7 +53,8 @@ def run_pipeline(kind: str, cfg: PipelineConfig, ctx) -> dict:
         transfer = list(dict.fromkeys(bundle.transfer + aug_kept))
         texts = bundle.train.texts + transfer
         labels = bundle.train.labels + [-1] * len(transfer)
-        t_logits, cached = teacher_logits(teacher, texts, store.home, ctx, int8=cfg.label_int8)
+        int8, int8_check = int8_decision(teacher, texts, cfg, ctx)
+        t_logits, cached = teacher_logits(teacher, texts, store.home, ctx, int8=int8)
         store.update_run(run_id, message=f"teacher logits for {len(texts)} texts (cache: {cached})")
 
         if students:
@@ -71,7 +74,7 @@ def run_pipeline(kind: str, cfg: PipelineConfig, ctx) -> dict:
         "data": data_desc,
         "timings": ctx.finish(),
         "threads": torch.get_num_threads(),
-        "devices": devices_record(cfg, teacher),
+        "devices": devices_record(cfg, teacher, int8, int8_check),
         "models": out,
     }
     return write_summary(ctx, summary)

@@ -26,7 +26,7 @@ from core.runs.config import PipelineConfig
 from core.teacher.ensemble import EnsembleTeacher, load_any_teacher, mark_ensemble, member_models
 from core.teacher.finetune import fine_tune
 from core.teacher.hf import AUTO, auto_teacher
-from core.teacher.logits import label_precision
+from core.teacher.logits import int8_agreement, label_precision
 from core.teacher.model import META as TEACHER_META
 from core.teacher.model import Teacher
 from core.teacher.provenance import seen_mask
@@ -223,19 +223,26 @@ def tokenize_stage(jobs: list[StudentJob], shared: Shared, ctx) -> None:
             shared.tokens(tokens, max_len, progress=ctx.step if i == 0 else None)
 
 
-def devices_record(cfg: PipelineConfig, teacher: Teacher | None = None) -> dict:
+def devices_record(
+    cfg: PipelineConfig,
+    teacher: Teacher | None = None,
+    int8: bool | None = None,
+    int8_check: dict | None = None,
+) -> dict:
     """Where each stage ran and in which precision (results.json's `devices`): the teacher
     (fine-tuning, labels) and the transformer students on `device` in the precision the run's
     `precision` resolved to there, the word / character students on the CPU in fp32, and all
-    latency on the CPU."""
+    latency on the CPU. `int8`: whether the labels were int8 after the check (`int8_decision`,
+    recorded as `label_int8_check`); None: as the config asks."""
     dev = teacher.device if teacher is not None else pick_device(cfg.device)
     students = pick_device(cfg.device)
-    return {
+    int8 = cfg.label_int8 if int8 is None else int8
+    out = {
         "precision_requested": cfg.precision,
         "teacher": dev.type,
         "teacher_precision": teacher.precision if teacher else precision(dev, cfg.precision),
         # the transfer / augmented texts' labels: the teacher's precision, or "int8" (label_int8)
-        "label_precision": label_precision(teacher, cfg.label_int8)
+        "label_precision": label_precision(teacher, int8)
         if teacher
         else planned_label_precision(dev, cfg),
         "transformer_students": students.type,
@@ -243,6 +250,29 @@ def devices_record(cfg: PipelineConfig, teacher: Teacher | None = None) -> dict:
         "word_char_students": "cpu",
         "word_char_students_precision": "fp32",
     }
+    if int8_check is not None:
+        out["label_int8_check"] = int8_check
+    return out
+
+
+def int8_decision(teacher: Teacher, texts: list[str], cfg: PipelineConfig, ctx) -> tuple:
+    """(int8, check): label with the int8 copy only where it applies (label_precision) and
+    agrees with the fp32 teacher on a sample (`int8_agreement`) at least as often as
+    `label_int8_min_agreement`; otherwise fp32, with a warning. `check` is None where int8 was
+    not in question (asked off, a bf16 or CUDA teacher)."""
+    if label_precision(teacher, cfg.label_int8) != "int8":
+        return False, None
+    check = int8_agreement(teacher, texts)
+    check["min"] = cfg.label_int8_min_agreement
+    check["passed"] = check["agreement"] >= cfg.label_int8_min_agreement
+    if not check["passed"]:
+        msg = (
+            f"int8 labels agree with the fp32 teacher on {check['agreement']:.1%} of "
+            f"{check['texts']} sample texts (below {check['min']:.0%}): labelling in fp32"
+        )
+        log.warning(msg)
+        ctx.store.update_run(ctx.run_id, message=msg)
+    return check["passed"], check
 
 
 def write_summary(ctx, summary: dict) -> dict:

@@ -60,6 +60,23 @@ def quantized(teacher: Teacher) -> Teacher:
     return dataclasses.replace(teacher, model=model, precision="fp32")
 
 
+INT8_CHECK_TEXTS = 256  # labelled twice (fp32 and int8) before int8 labels everything
+
+
+def int8_agreement(teacher: Teacher, texts: list[str], batch_size: int = 64) -> dict:
+    """How often the int8 copy picks the fp32 teacher's class, on up to INT8_CHECK_TEXTS texts
+    spread evenly over `texts`: dynamic int8 is harmless for some teachers and not others.
+    On 400 test texts m3e-small (4 layers, hotel) agreed on 98.8% (accuracy 0.900 vs 0.898);
+    the 12-layer multilingual-e5-small fine-tuned on snli_zh agreed on 71.8% and lost 8.7
+    points (0.713 vs 0.625), and its students trained on those labels fell below the ones of
+    a weaker teacher labelling in fp32."""
+    step = max(1, len(texts) // INT8_CHECK_TEXTS)
+    sample = texts[::step][:INT8_CHECK_TEXTS]
+    exact = teacher.logits(sample, batch_size).argmax(-1)
+    quick = quantized(teacher).logits(sample, batch_size).argmax(-1)
+    return {"agreement": round((exact == quick).float().mean().item(), 4), "texts": len(sample)}
+
+
 def teacher_logits(
     teacher: Teacher,
     texts: list[str],
