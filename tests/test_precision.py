@@ -231,5 +231,19 @@ def test_int8_labels_are_checked_against_fp32_first_and_refused_when_they_disagr
     assert dev["label_precision"] == "fp32"
     assert dev["label_int8_check"]["passed"] is False
     assert dev["label_int8_check"]["agreement"] == check["agreement"]  # the same sample
-    names = [p.name for p in (home / "cache" / "logits").iterdir()]
-    assert not any("_cpu-int8_" in n for n in names)
+    names = [p.name for p in (home / "cache" / "logits").glob("*.safetensors")]
+    assert not any("_cpu-int8_" in n for n in names)  # the check is kept; no int8 labels
+
+
+def test_the_int8_check_is_kept_beside_the_labels_and_read_back(tiny_cfg, tmp_path):
+    """A rerun over the same texts (a further seed, an autodistill trial) reads the check from
+    the label cache instead of labelling its sample twice again: what the file says decides."""
+    home = tmp_path / "home"
+    first = _run(home, tiny_cfg(n_iter=1), kind="augment")["devices"]
+    (kept,) = (home / "cache" / "logits").glob("*_cpu-int8_*.int8check.json")
+    assert json.loads(kept.read_text())["agreement"] == first["label_int8_check"]["agreement"]
+    kept.write_text(json.dumps({"agreement": 0.5, "texts": 256}))
+    again = _run(home, tiny_cfg(n_iter=1), kind="augment")["devices"]
+    assert again["label_int8_check"] == {"agreement": 0.5, "texts": 256, "min": 0.95,
+                                         "passed": False}  # fmt: skip
+    assert again["label_precision"] == "fp32"

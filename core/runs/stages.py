@@ -26,7 +26,7 @@ from core.runs.config import PipelineConfig
 from core.teacher.ensemble import EnsembleTeacher, load_any_teacher, mark_ensemble, member_models
 from core.teacher.finetune import fine_tune
 from core.teacher.hf import AUTO, auto_teacher
-from core.teacher.logits import int8_agreement, label_precision
+from core.teacher.logits import int8_check, label_precision
 from core.teacher.model import META as TEACHER_META
 from core.teacher.model import Teacher
 from core.teacher.provenance import seen_mask
@@ -257,12 +257,12 @@ def devices_record(
 
 def int8_decision(teacher: Teacher, texts: list[str], cfg: PipelineConfig, ctx) -> tuple:
     """(int8, check): label with the int8 copy only where it applies (label_precision) and
-    agrees with the fp32 teacher on a sample (`int8_agreement`) at least as often as
+    agrees with the fp32 teacher on a sample (`int8_check`) at least as often as
     `label_int8_min_agreement`; otherwise fp32, with a warning. `check` is None where int8 was
     not in question (asked off, a bf16 or CUDA teacher)."""
     if label_precision(teacher, cfg.label_int8) != "int8":
         return False, None
-    check = int8_agreement(teacher, texts)
+    check = dict(int8_check(teacher, texts, ctx.store.home))
     check["min"] = cfg.label_int8_min_agreement
     check["passed"] = check["agreement"] >= cfg.label_int8_min_agreement
     if not check["passed"]:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import json
 import logging
 import os
 import threading
@@ -75,6 +76,22 @@ def int8_agreement(teacher: Teacher, texts: list[str], batch_size: int = 64) -> 
     exact = teacher.logits(sample, batch_size).argmax(-1)
     quick = quantized(teacher).logits(sample, batch_size).argmax(-1)
     return {"agreement": round((exact == quick).float().mean().item(), 4), "texts": len(sample)}
+
+
+def int8_check(teacher: Teacher, texts: list[str], home: Path, batch_size: int = 64) -> dict:
+    """`int8_agreement` for these texts, kept beside their int8 label file (the same key,
+    `.int8check.json`): a rerun over the same texts (a further seed, an autodistill trial)
+    reads it instead of labelling the sample twice again. An int8 label file without one
+    predates the check and is checked anew."""
+    path = cache_path(home, teacher, texts, int8=True).with_suffix(".int8check.json")
+    if path.is_file():
+        return json.loads(path.read_text())
+    check = int8_agreement(teacher, texts, batch_size)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f"{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
+    tmp.write_text(json.dumps(check))
+    os.replace(tmp, path)
+    return check
 
 
 def teacher_logits(
