@@ -125,6 +125,7 @@ def _cli_pipeline(home: Path, tiny_data, tiny_teacher_dir, out: Path) -> subproc
     return subprocess.Popen(args, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
 
 
+@pytest.mark.slow  # kept out of the default suite's 15 minutes; CI runs it with -m slow
 def test_two_cli_pipelines_at_once_give_identical_figures(tmp_path, tiny_data, tiny_teacher_dir):
     """Teacher fine-tuning included: two processes with the same config and seed, run at the
     same time (each with its own home, so neither reuses the other's cached labels)."""

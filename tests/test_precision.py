@@ -224,6 +224,7 @@ def test_int8_labels_are_checked_against_fp32_first_and_refused_when_they_disagr
     check = ok["label_int8_check"]
     assert 0.95 <= check["agreement"] <= 1 and check["passed"] and check["min"] == 0.95
     assert 0 < check["texts"] <= 256 and ok["label_precision"] == "int8"
+    assert check["seconds"] > 0 and "read_back" not in check  # computed in this run, timed
 
     home = tmp_path / "refused"
     summary = _run(home, tiny_cfg(n_iter=1, label_int8_min_agreement=1.01), kind="augment")
@@ -245,5 +246,5 @@ def test_the_int8_check_is_kept_beside_the_labels_and_read_back(tiny_cfg, tmp_pa
     kept.write_text(json.dumps({"agreement": 0.5, "texts": 256}))
     again = _run(home, tiny_cfg(n_iter=1), kind="augment")["devices"]
     assert again["label_int8_check"] == {"agreement": 0.5, "texts": 256, "min": 0.95,
-                                         "passed": False}  # fmt: skip
+                                         "passed": False, "read_back": True}  # fmt: skip
     assert again["label_precision"] == "fp32"

@@ -319,6 +319,7 @@ def test_distill_reuses_teacher_and_cached_logits(done_run, tiny_cfg):
     assert not (store.run_dir(rid2, create=False) / "teacher").exists()
 
 
+@pytest.mark.slow  # kept out of the default suite's 15 minutes; CI runs it with -m slow
 def test_augment_run_labels_once_for_later_distill_runs(done_run, tiny_cfg):
     store, manager, rid = done_run
     aug = manager.submit("augment", tiny_cfg(teacher_run=rid, aug_seed=21))

@@ -156,6 +156,7 @@ def test_queued_sweep_is_coordinated_beside_its_trials(cli, tiny_data, tiny_teac
     assert max(t["created"] for t in trials) < min(t["finished"] for t in trials)
 
 
+@pytest.mark.slow  # kept out of the default suite's 15 minutes; CI runs it with -m slow
 def test_a_teacher_run_that_did_not_time_onnx_leaves_the_timing_to_the_first_trial(
     cli, tiny_data, tiny_teacher_dir, swept
 ):

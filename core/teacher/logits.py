@@ -16,6 +16,7 @@ import json
 import logging
 import os
 import threading
+import time
 from pathlib import Path
 
 import torch
@@ -81,12 +82,15 @@ def int8_agreement(teacher: Teacher, texts: list[str], batch_size: int = 64) -> 
 def int8_check(teacher: Teacher, texts: list[str], home: Path, batch_size: int = 64) -> dict:
     """`int8_agreement` for these texts, kept beside their int8 label file (the same key,
     `.int8check.json`): a rerun over the same texts (a further seed, an autodistill trial)
-    reads it instead of labelling the sample twice again. An int8 label file without one
+    reads it (`read_back`) instead of labelling the sample twice again. `seconds` is what the
+    check cost when it ran: quantising the copy and labelling the sample both ways. An int8 label file without one
     predates the check and is checked anew."""
     path = cache_path(home, teacher, texts, int8=True).with_suffix(".int8check.json")
     if path.is_file():
-        return json.loads(path.read_text())
+        return {**json.loads(path.read_text()), "read_back": True}
+    start = time.perf_counter()
     check = int8_agreement(teacher, texts, batch_size)
+    check["seconds"] = round(time.perf_counter() - start, 2)  # what the check cost this run
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f"{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
     tmp.write_text(json.dumps(check))
