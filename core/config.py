@@ -165,8 +165,9 @@ class TeacherConfig:
     )
     epochs: int = opt(
         2,
-        help="Fine-tuning epochs: two are enough for a small BERT on a few thousand rows; "
-        "early stopping on dev keeps the best one.",
+        help="Fine-tuning epochs: two suit a small BERT on a few thousand rows (the embedded "
+        "default); about 1,000 rows want more (hotel's 999: 0.892 after 2, 0.909 after 4). "
+        "Early stopping on dev keeps the best one.",
         flag="--teacher-epochs",
         min=1,
         max=20,
