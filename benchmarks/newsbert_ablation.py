@@ -32,7 +32,7 @@ from common import ROOT, SHARED, pipeline_config, run, setup_logging
 
 from core import methods
 from core.cli.fields import add_config_args, add_field_arg
-from core.config import DataConfig
+from core.config import DataConfig, TeacherConfig
 from core.data.load import load_labelled
 from core.runs.config import PipelineConfig
 
@@ -62,6 +62,7 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--max-test", type=int, default=500, help="test rows")
     p.add_argument("--teacher-epochs", type=int, default=2)
     add_field_arg(p, PipelineConfig, "label_int8")
+    add_field_arg(p, TeacherConfig, "class_weights")  # imbalanced domains (water_heater)
     # every student method's flags (--tf-max-texts, --student-epochs, --newsbert-beta, ...)
     add_config_args(p.add_argument_group("students"), methods.config_classes())
     return p
