@@ -83,18 +83,15 @@ def int8_check(teacher: Teacher, texts: list[str], home: Path, batch_size: int =
     """`int8_agreement` for these texts, kept beside their int8 label file (the same key,
     `.int8check.json`): a rerun over the same texts (a further seed, an autodistill trial)
     reads it (`read_back`) instead of labelling the sample twice again. `seconds` is what the
-    check cost when it ran: quantising the copy and labelling the sample both ways. An int8 label file without one
-    predates the check and is checked anew."""
+    check cost when it ran: quantising the copy and labelling the sample both ways. An int8
+    label file without one predates the check and is checked anew."""
     path = cache_path(home, teacher, texts, int8=True).with_suffix(".int8check.json")
     if path.is_file():
         return {**json.loads(path.read_text()), "read_back": True}
     start = time.perf_counter()
     check = int8_agreement(teacher, texts, batch_size)
     check["seconds"] = round(time.perf_counter() - start, 2)  # what the check cost this run
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f"{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
-    tmp.write_text(json.dumps(check))
-    os.replace(tmp, path)
+    write_atomically(path, lambda tmp: tmp.write_text(json.dumps(check)))
     return check
 
 
@@ -119,9 +116,14 @@ def teacher_logits(
     labeller = quantized(teacher) if label_precision(teacher, int8) == "int8" else teacher
     progress = (lambda n: ctx.step(n)) if ctx else None
     logits = labeller.logits(texts, batch_size, progress=progress)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    # one temp file per writer: two runs labelling the same texts at once must not share it
-    tmp = path.with_name(f"{path.stem}.{os.getpid()}.{threading.get_ident()}.tmp")
-    save_file({"logits": logits.contiguous()}, str(tmp))
-    os.replace(tmp, path)
+    write_atomically(path, lambda tmp: save_file({"logits": logits.contiguous()}, str(tmp)))
     return logits, False
+
+
+def write_atomically(path: Path, write) -> None:
+    """`write(tmp)` then rename it onto `path`: a reader sees the whole file or none. One temp
+    file per writer: two runs labelling the same texts at once must not share it."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f"{path.stem}.{os.getpid()}.{threading.get_ident()}.tmp")
+    write(tmp)
+    os.replace(tmp, path)
