@@ -351,3 +351,31 @@ def test_pair_benchmarks_keep_their_own_augmentation_default():
     )
     n, m, want = out.stdout.split()
     assert (n, m) == (want, "5") and want == "2"
+
+
+def test_newsbert_benchmark_flags_one_class_by_macro_f1_not_accuracy():
+    """On water_heater (83% one class) a weak NewsBERT seed at 0.757 accuracy answered both
+    classes (macro-F1 about 0.7) yet the old accuracy rule flagged it COLLAPSED, while vanilla
+    KD at exactly the majority share is the real collapse. The rule reads macro-F1 against the
+    majority answer's own macro-F1 (2m / (1 + m) / classes)."""
+    probe = textwrap.dedent(
+        """
+        from newsbert_ablation import one_class_f1, row
+        floor = one_class_f1(0.826, 2)
+        def summary(acc, f1):
+            return {"models": {"teacher": {"accuracy": 0.9, "f1": 0.8},
+                               "x_distilled": {"accuracy": acc, "f1": f1},
+                               "x_plain": {"accuracy": 0.8, "f1": 0.6}}}
+        weak = row("weak", [summary(0.757, 0.70), summary(0.87, 0.74)], "x_distilled", floor)
+        one = row("one", [summary(0.826, 0.4524), summary(0.87, 0.74)], "x_distilled", floor)
+        print(round(floor, 4), round(one_class_f1(0.5, 2), 4), weak["collapsed"], one["collapsed"])
+        """
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", probe],
+        cwd=ROOT / "benchmarks",
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert out.stdout.split() == ["0.4524", "0.3333", "False", "True"]
