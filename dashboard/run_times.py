@@ -1,20 +1,56 @@
 """What the Train page says about time: the whole-run ETA of a running run, when a queued run
 will likely start, how long a default run should take on this machine (from the store's earlier
-finished runs, not a fixed sentence), and what a second worker slot does. Plain functions of the
-store, so the CLI's wording and the page's stay the same and they unit-test."""
+finished runs, or before the first one from a speed probe of this machine; never a fixed
+sentence), and what a second worker slot does. Plain functions of the store, so the CLI's
+wording and the page's stay the same and they unit-test."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Mapping
 from typing import Any
 
 from core.config import to_dict
 from core.evaluate.contention import busy_now, usable_cpus
 from core.runs.config import PipelineConfig
-from core.runs.eta import expected_duration
+from core.runs.eta import (
+    REFERENCE_MACHINE,
+    REFERENCE_PROBE_S,
+    REFERENCE_RUN_S,
+    expected_duration,
+    first_run_estimate,
+    is_untouched,
+)
+from core.train.device import pick_device, speed_probe_s
 from dashboard.formatting import fmt_seconds
 
 SECOND_SLOT_MIN_CPUS = 4  # two runs side by side need two cores each to gain anything
+PROBE_TTL_S = 300.0  # the page reruns on every click: probe the machine at most this often
+_probe: dict[str, float] = {}
+
+
+def machine_probe_s() -> float:
+    """core.train.device.speed_probe_s, remembered for PROBE_TTL_S (a quarter of a second of
+    arithmetic on every rerun of the page would be felt; the load changes slower than that)."""
+    now = time.monotonic()
+    if not _probe or now - _probe["at"] > PROBE_TTL_S:
+        _probe.update(at=now, seconds=speed_probe_s())
+    return _probe["seconds"]
+
+
+def first_run_text(cfg: PipelineConfig, probe_s: float) -> str | None:
+    """The promise before any run has finished here: the reference run scaled by this
+    machine's probe (None: other settings than the defaults, see first_run_estimate)."""
+    took = first_run_estimate(cfg, probe_s)
+    if took is None:
+        return None
+    ratio = REFERENCE_PROBE_S / probe_s
+    return (
+        f"A whole pipeline with the default settings should take roughly {fmt_seconds(took)} "
+        f"here: it took {fmt_seconds(REFERENCE_RUN_S)} on {REFERENCE_MACHINE}, and a speed test "
+        f"of this machine just now ran at {ratio:.1f}x that one's speed. The first finished run "
+        "replaces this guess with this machine's own stage timings."
+    )
 
 
 def eta_text(run: Mapping[str, Any]) -> str:
@@ -39,12 +75,18 @@ def start_text(run_id: int, starts: Mapping[int, float | None]) -> str:
 
 def time_promise(store, cfg: PipelineConfig | None = None) -> str:
     """How long a whole-pipeline run of `cfg` (the defaults) should take here, from this
-    machine's earlier finished runs; with none, that the first run calibrates."""
+    machine's earlier finished runs; with none, the reference run scaled by a speed probe of
+    this CPU (untouched settings only), else that the first run calibrates."""
     cfg = cfg or PipelineConfig()
     run = {"id": -1, "kind": "pipeline", "config": to_dict(cfg)}
     took = expected_duration(store, run)
     busy = busy_now()
-    if took is None:
+    guess = None
+    if took is None and is_untouched(cfg) and pick_device(cfg.device).type == "cpu":
+        guess = first_run_text(cfg, machine_probe_s())
+    if guess:
+        text = guess
+    elif took is None:
         text = (
             "How long a run takes depends on this machine: the first finished run calibrates "
             "the estimate, and every run shows a whole-run ETA from its measured stage times."

@@ -116,6 +116,16 @@ def test_empty_home(empty_home, page):
     assert EMPTY_HINTS[page] in texts(at.info) + texts(at.success)
 
 
+def test_train_page_promises_a_first_run_time_from_this_machines_speed(empty_home):
+    """No run has finished here yet, so the promise is the reference run scaled by a speed probe
+    of this CPU, with the figures it rests on, instead of a fixed sentence or nothing."""
+    at = app("pages/train.py").run()
+    no_trouble(at)
+    hint = texts(at.info)
+    assert "should take roughly" in hint and "a speed test of this machine" in hint, hint
+    assert "6m 23s on a quiet 2-core AMD EPYC" in hint, hint
+
+
 def test_upload_bad_file_is_rejected_with_line_numbers(empty_home):
     at = app("pages/data.py").run()
     at.radio(key="data-mode").set_value("upload").run()

@@ -198,3 +198,24 @@ def test_runs_list_shows_the_eta_and_when_queued_runs_start(tmp_path):
     assert out.returncode == 0, out.stderr
     assert "ETA 2m00s (whole run)" in out.stdout
     assert "starts in ~2m00s" in out.stdout and "starts in ~3m00s" in out.stdout
+
+
+def test_first_run_estimate_scales_the_reference_run_by_the_speed_probe():
+    """Before any run has finished, the untouched default run is the reference run's time
+    times (this probe / the reference probe); any other settings get no promise at all, since
+    the stage weights do not know how cost grows with data or methods."""
+    import dataclasses
+
+    from core.runs.eta import REFERENCE_PROBE_S, REFERENCE_RUN_S, first_run_estimate
+    from core.train.device import speed_probe_s
+
+    cfg = PipelineConfig()
+    assert first_run_estimate(cfg, REFERENCE_PROBE_S) == pytest.approx(REFERENCE_RUN_S)
+    assert first_run_estimate(cfg, 2 * REFERENCE_PROBE_S) == pytest.approx(2 * REFERENCE_RUN_S)
+    renamed = dataclasses.replace(cfg, name="my first run")
+    assert first_run_estimate(renamed, REFERENCE_PROBE_S) == pytest.approx(REFERENCE_RUN_S)
+    one_method = dataclasses.replace(cfg, students=cfg.students[:1])
+    assert first_run_estimate(one_method, REFERENCE_PROBE_S) is None
+    assert first_run_estimate(cfg, 0.0) is None
+    probe = speed_probe_s()
+    assert 0.0005 < probe < 5.0  # a real product was timed: well under a second on any CPU

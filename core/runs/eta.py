@@ -20,7 +20,8 @@ from collections.abc import Mapping
 from typing import Any
 
 from core import methods
-from core.runs.config import pipeline_from_dict
+from core.config import to_dict
+from core.runs.config import PipelineConfig, pipeline_from_dict
 from core.runs.store import COORDINATOR_KINDS
 
 log = logging.getLogger(__name__)
@@ -48,6 +49,14 @@ ETA_SERIES = "eta"  # metric series: seconds left (value) at seconds since the s
 # tenth of a stage's steps is a fair sample; trusting them only as far as the stage had gone
 # (`frac`) kept the plan's guess for most of a stage, wrong by that guess's error.
 STEP_TRUST_FRAC = 0.1
+# Before any run has finished here, the untouched default run is estimated from one measured
+# elsewhere: `python -m core pipeline` with no flags, 383.5 s on a quiet 2-core AMD EPYC without
+# bf16 (benchmarks/results/first_run_check.json), where core.train.device.speed_probe_s read
+# 16.0 ms (median of 7, quiet). A machine whose probe reads twice that is taken to need twice as
+# long: the teacher's fine-tuning and labelling, two thirds of that run, are this arithmetic.
+REFERENCE_RUN_S = 383.5
+REFERENCE_PROBE_S = 0.0160
+REFERENCE_MACHINE = "a quiet 2-core AMD EPYC without bf16"
 
 
 def plan_for(kind: str, cfg) -> dict[str, float]:
@@ -193,6 +202,22 @@ def eta_errors(store, run_id: int, at: tuple[float, ...] = (0.25, 0.5, 0.75)) ->
             "error": round((estimate - actual) / actual, 4) if actual > 0 else None,
         }
     return out
+
+
+def is_untouched(cfg: PipelineConfig) -> bool:
+    """Every setting at its default (the name aside): the run the reference timing is of."""
+    return _config_key(to_dict(cfg)) == _config_key(to_dict(PipelineConfig()))
+
+
+def first_run_estimate(cfg: PipelineConfig, probe_s: float) -> float | None:
+    """Seconds the untouched default run should take on a machine whose speed probe read
+    `probe_s`, before any run there has finished: the reference run scaled by the probes'
+    ratio. None for any other settings: the stage weights do not know how the cost grows with
+    the data, the methods or the epochs, and a wrong promise is worse than none (the first
+    finished run calibrates those)."""
+    if not is_untouched(cfg) or probe_s <= 0:
+        return None
+    return REFERENCE_RUN_S * probe_s / REFERENCE_PROBE_S
 
 
 def expected_duration(store, run: Mapping[str, Any]) -> float | None:

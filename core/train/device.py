@@ -26,6 +26,8 @@ import contextlib
 import functools
 import os
 import platform
+import statistics
+import time
 from pathlib import Path
 
 import torch
@@ -132,3 +134,22 @@ def model_device(model: torch.nn.Module) -> torch.device:
 def available_devices() -> list[str]:
     """The device choices this machine can honour: "cuda" only when torch sees a GPU."""
     return ["auto", "cpu"] + (["cuda"] if torch.cuda.is_available() else [])
+
+
+def speed_probe_s(repeats: int = 5) -> float:
+    """Median seconds of one fp32 product shaped like a small BERT's feed-forward layer on a
+    training batch (1,024 tokens x 512 -> 2,048), at this process's torch threads: a tenth of a
+    second that says how fast this machine does the teacher's arithmetic right now, other work
+    included, so a run timed on another machine can be scaled to this one before any run of its
+    own has finished (core.runs.eta.first_run_estimate)."""
+    g = torch.Generator().manual_seed(0)
+    x = torch.randn(1024, 512, generator=g)
+    w = torch.randn(512, 2048, generator=g)
+    times = []
+    with torch.no_grad():
+        torch.mm(x, w)  # warm-up: the thread pool and the allocation
+        for _ in range(repeats):
+            t = time.perf_counter()
+            torch.mm(x, w)
+            times.append(time.perf_counter() - t)
+    return statistics.median(times)
