@@ -219,3 +219,27 @@ def test_first_run_estimate_scales_the_reference_run_by_the_speed_probe():
     assert first_run_estimate(cfg, 0.0) is None
     probe = speed_probe_s()
     assert 0.0005 < probe < 5.0  # a real product was timed: well under a second on any CPU
+
+
+def test_the_cli_says_before_a_default_run_how_long_it_should_take(tmp_path):
+    """`python -m core pipeline` with no flags writes the embedded set's row cap into its config
+    (the page leaves it None): still the untouched run, so the CLI says the probe's estimate;
+    other settings get no promise until a finished run calibrates them, and once a run has
+    finished, its timings speak instead."""
+    from core.cli.foreground import expected_note
+    from core.cli.parser import build_parser
+    from core.cli.run_flags import config_from_args
+
+    store = Store(tmp_path / "home")
+    cfg = config_from_args(build_parser().parse_args(["pipeline"]))
+    first = store.create_run("pipeline", to_dict(cfg), status="running")
+    assert "expected to take roughly" in expected_note(store, first, "pipeline", cfg)
+    other = config_from_args(build_parser().parse_args(["pipeline", "--max-train", "300"]))
+    second = store.create_run("pipeline", to_dict(other), status="running")
+    assert expected_note(store, second, "pipeline", other) is None  # no promise it cannot keep
+    took = {"data": 5, "teacher": 100, "augment": 5, "label": 60, "tokenize": 5}
+    took |= {"students": 60, "evaluate": 5}  # 240 s
+    store.update_run(first, status="done", finished=time.time(), timings=took)
+    third = store.create_run("pipeline", to_dict(PipelineConfig()), status="running")
+    note = expected_note(store, third, "pipeline", PipelineConfig())
+    assert note == "expected to take about 4m00s (earlier finished runs here)", note

@@ -101,12 +101,38 @@ class cancel_on_signals:  # noqa: N801 - used like a function: `with cancel_on_s
             os._exit(130)
 
 
+def expected_note(store, run_id: int, kind: str, cfg) -> str | None:
+    """How long the run should take here, said before it starts (the Train page says the same):
+    the estimate from this machine's earlier finished runs, or for the untouched default run
+    with none yet, the reference run scaled by a speed probe of this CPU."""
+    from core.runs.eta import REFERENCE_MACHINE, expected_duration, first_run_estimate, is_untouched
+    from core.train.device import pick_device, speed_probe_s
+
+    took = expected_duration(store, store.run(run_id))
+    if took is not None:
+        return f"expected to take about {fmt_duration(took)} (earlier finished runs here)"
+    if kind != "pipeline" or not is_untouched(cfg) or pick_device(cfg.device).type != "cpu":
+        return None
+    took = first_run_estimate(cfg, speed_probe_s())
+    return (
+        f"expected to take roughly {fmt_duration(took)}: the default run as measured on "
+        f"{REFERENCE_MACHINE}, scaled by a speed test of this CPU"
+    )
+
+
 def execute_in_foreground(store, run_id: int, kind: str, cfg, quiet: bool) -> list[int]:
     """Execute a run here with progress bars; the signals that interrupted it (none: it ended
     on its own)."""
     from core.runs.context import RunContext
     from core.runs.execute import execute
 
+    if not quiet:
+        try:
+            note = expected_note(store, run_id, kind, cfg)
+        except Exception:  # noqa: BLE001 - an estimate never stops a run
+            note = None
+        if note:
+            warn(f"run {run_id}: {note}")
     bars = Bars(quiet)
     ctx = RunContext(store, run_id, threading.Event(), on_progress=bars)
     # Ctrl-C (or SIGTERM) cancels at the next step: status `cancelled`, logs kept; twice: at once

@@ -81,8 +81,13 @@ def plan_for(kind: str, cfg) -> dict[str, float]:
 
 
 def _config_key(config: Mapping[str, Any]) -> dict[str, Any]:
-    """A run's config as compared for calibration: its name does not change its cost."""
-    return {k: v for k, v in config.items() if k != "name"}
+    """A run's config as compared for calibration: its name does not change its cost, and the
+    embedded set's row cap is the same whether the CLI wrote it out or the page left it None."""
+    key = {k: v for k, v in config.items() if k != "name"}
+    data = dict(key.get("data") or {})
+    if data.get("max_train") is None and data.get("train") is None:
+        data["max_train"] = data.get("max_train_embedded")
+    return key | {"data": data} if "data" in key else key
 
 
 def _plan_of(run: Mapping[str, Any]) -> dict[str, float] | None:
