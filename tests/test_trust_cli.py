@@ -327,6 +327,19 @@ def test_benchmark_flags_build_the_run_config_under_new_and_old_names():
     assert pipeline_config(p.parse_args([]), "b", DataConfig()).augment.n_iter == 10  # its own
 
 
+def run_in_benchmarks(probe: str) -> str:
+    """`probe`'s stdout, run where the benchmark scripts run: they import their siblings as
+    scripts do (`from common import ...`), so only from benchmarks/."""
+    out = subprocess.run(
+        [sys.executable, "-c", probe],
+        cwd=ROOT / "benchmarks",
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return out.stdout
+
+
 def test_pair_benchmarks_keep_their_own_augmentation_default():
     """set_defaults must name the flag's dest: after a rename, `augment_iters` set nothing and
     snli_zh silently augmented with n_iter 10 (113,816 pairs to label instead of 30,187). The
@@ -342,14 +355,7 @@ def test_pair_benchmarks_keep_their_own_augmentation_default():
         print(n, m, PAIR_N_ITER)
         """
     )
-    out = subprocess.run(
-        [sys.executable, "-c", probe],
-        cwd=ROOT / "benchmarks",
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    n, m, want = out.stdout.split()
+    n, m, want = run_in_benchmarks(probe).split()
     assert (n, m) == (want, "5") and want == "2"
 
 
@@ -371,11 +377,4 @@ def test_newsbert_benchmark_flags_one_class_by_macro_f1_not_accuracy():
         print(round(floor, 4), round(one_class_f1(0.5, 2), 4), weak["collapsed"], one["collapsed"])
         """
     )
-    out = subprocess.run(
-        [sys.executable, "-c", probe],
-        cwd=ROOT / "benchmarks",
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    assert out.stdout.split() == ["0.4524", "0.3333", "False", "True"]
+    assert run_in_benchmarks(probe).split() == ["0.4524", "0.3333", "False", "True"]
