@@ -7,7 +7,9 @@ process's cold imports.
 
 Printed and written to benchmarks/results/first_run.json: wall time per stage (results.json's
 `timings`), teacher and student accuracies, the precision each stage ran in, the error of the
-whole-run ETA at 25/50/75% of the run (core.runs.eta.eta_errors, from the `eta` series every run records), the
+whole-run ETA at 25/50/75% of the run (core.runs.eta.eta_errors, from the `eta` series every run
+records), the time the Train page and the CLI promise before a first run (the reference run
+scaled by this CPU's speed probe; untouched settings only) against the run's real wall time, the
 CPU model, its bf16 support and the load average around each run (a busy machine is said so).
 
     python benchmarks/first_run.py                      # the real benchmark (~10 min quiet)
@@ -36,8 +38,8 @@ from common import run_seeds
 from core.cli.parser import build_parser
 from core.cli.run_flags import config_from_args
 from core.data.bundle import load_bundle
-from core.runs.eta import eta_errors
-from core.train.device import cpu_bf16_supported, cpu_flags, cpu_model
+from core.runs.eta import eta_errors, first_run_estimate
+from core.train.device import cpu_bf16_supported, cpu_flags, cpu_model, speed_probe_s
 
 ROOT = Path(__file__).resolve().parent.parent
 FRACTIONS = (0.25, 0.5, 0.75)
@@ -70,6 +72,9 @@ def one_side(precision: str, pipeline_args: list[str], home: Path, seeds: int = 
     cached labels (benchmarks/common.run_seeds), for the accuracy target (`seed_check`)."""
     a = build_parser(["pipeline"]).parse_args(["pipeline", *pipeline_args])
     cfg = config_from_args(a)
+    # what the Train page and the CLI promise before a first run (None unless untouched)
+    probe = speed_probe_s()
+    promised = first_run_estimate(cfg, probe)
     cfg.precision = precision
     cfg.name = f"first run ({precision})"
     load_before = os.getloadavg()
@@ -83,6 +88,9 @@ def one_side(precision: str, pipeline_args: list[str], home: Path, seeds: int = 
         "precision": precision,
         "devices": summary.get("devices"),
         "wall_s": round(summary["wall_s"], 1),
+        "speed_probe_ms": round(1000 * probe, 2),
+        "promised_s": round(promised, 1) if promised is not None else None,
+        "promise_error": round(promised / summary["wall_s"] - 1, 4) if promised else None,
         "timings": summary["timings"],
         "accuracy": {name: round(m["accuracy"], 4) for name, m in models.items()},
         "eta_error": {
@@ -105,6 +113,11 @@ def table(sides: list[dict]) -> str:
             f"{st + ' (s)':28}" + "".join(f"{s['timings'].get(st, 0):>12.1f}" for s in sides)
         )
     lines.append(f"{'wall (s)':28}" + "".join(f"{s['wall_s']:>12.1f}" for s in sides))
+    cells = [
+        "-" if s.get("promised_s") is None else f"{s['promised_s']:.0f} ({s['promise_error']:+.0%})"
+        for s in sides
+    ]
+    lines.append(f"{'promised before start (s)':28}" + "".join(f"{c:>12}" for c in cells))
     models = list(dict.fromkeys(k for s in sides for k in s["accuracy"]))
     for m in models:
         lines.append(
