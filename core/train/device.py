@@ -136,18 +136,21 @@ def available_devices() -> list[str]:
     return ["auto", "cpu"] + (["cuda"] if torch.cuda.is_available() else [])
 
 
-def speed_probe_s(repeats: int = 5) -> float:
+def speed_probe_s(repeats: int = 9) -> float:
     """Median seconds of one fp32 product shaped like a small BERT's feed-forward layer on a
-    training batch (1,024 tokens x 512 -> 2,048), at this process's torch threads: a tenth of a
+    training batch (1,024 tokens x 512 -> 2,048), at this process's torch threads: a fifth of a
     second that says how fast this machine does the teacher's arithmetic right now, other work
     included, so a run timed on another machine can be scaled to this one before any run of its
-    own has finished (core.runs.eta.first_run_estimate)."""
+    own has finished (core.runs.eta.first_run_estimate). On a quiet 2-core AMD EPYC successive
+    readings spread 14-19 ms after the first call of a process (up to 28 ms): hence two warm-up
+    products and the median of nine."""
     g = torch.Generator().manual_seed(0)
     x = torch.randn(1024, 512, generator=g)
     w = torch.randn(512, 2048, generator=g)
     times = []
     with torch.no_grad():
-        torch.mm(x, w)  # warm-up: the thread pool and the allocation
+        for _ in range(2):  # warm-up: the thread pool, the allocation, the clock
+            torch.mm(x, w)
         for _ in range(repeats):
             t = time.perf_counter()
             torch.mm(x, w)
