@@ -19,9 +19,9 @@ from core.runs.eta import (
     REFERENCE_RUN_S,
     expected_duration,
     first_run_estimate,
-    is_untouched,
+    probe_can_promise,
 )
-from core.train.device import pick_device, speed_probe_s
+from core.train.device import speed_probe_s
 from dashboard.formatting import fmt_seconds
 
 SECOND_SLOT_MIN_CPUS = 4  # two runs side by side need two cores each to gain anything
@@ -81,20 +81,17 @@ def time_promise(store, cfg: PipelineConfig | None = None) -> str:
     run = {"id": -1, "kind": "pipeline", "config": to_dict(cfg)}
     took = expected_duration(store, run)
     busy = busy_now()
-    guess = None
-    if took is None and is_untouched(cfg) and pick_device(cfg.device).type == "cpu":
-        guess = first_run_text(cfg, machine_probe_s())
-    if guess:
-        text = guess
-    elif took is None:
-        text = (
-            "How long a run takes depends on this machine: the first finished run calibrates "
-            "the estimate, and every run shows a whole-run ETA from its measured stage times."
-        )
-    else:
+    if took is not None:
         text = (
             f"On this machine a whole pipeline with the default settings should take about "
             f"{fmt_seconds(took)} (from the stage timings of earlier finished runs here)."
+        )
+    elif probe_can_promise(cfg) and (guess := first_run_text(cfg, machine_probe_s())):
+        text = guess
+    else:
+        text = (
+            "How long a run takes depends on this machine: the first finished run calibrates "
+            "the estimate, and every run shows a whole-run ETA from its measured stage times."
         )
     return f"{text} Right now {busy}." if busy else text
 

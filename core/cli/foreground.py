@@ -105,13 +105,18 @@ def expected_note(store, run_id: int, kind: str, cfg) -> str | None:
     """How long the run should take here, said before it starts (the Train page says the same):
     the estimate from this machine's earlier finished runs, or for the untouched default run
     with none yet, the reference run scaled by a speed probe of this CPU."""
-    from core.runs.eta import REFERENCE_MACHINE, expected_duration, first_run_estimate, is_untouched
-    from core.train.device import pick_device, speed_probe_s
+    from core.runs.eta import (
+        REFERENCE_MACHINE,
+        expected_duration,
+        first_run_estimate,
+        probe_can_promise,
+    )
+    from core.train.device import speed_probe_s
 
     took = expected_duration(store, store.run(run_id))
     if took is not None:
         return f"expected to take about {fmt_duration(took)} (earlier finished runs here)"
-    if kind != "pipeline" or not is_untouched(cfg) or pick_device(cfg.device).type != "cpu":
+    if kind != "pipeline" or not probe_can_promise(cfg):
         return None
     took = first_run_estimate(cfg, speed_probe_s())
     return (

@@ -23,6 +23,7 @@ from core import methods
 from core.config import to_dict
 from core.runs.config import PipelineConfig, pipeline_from_dict
 from core.runs.store import COORDINATOR_KINDS
+from core.train.device import pick_device
 
 log = logging.getLogger(__name__)
 
@@ -217,13 +218,20 @@ def is_untouched(cfg: PipelineConfig) -> bool:
     return _config_key(to_dict(cfg)) == _config_key(to_dict(PipelineConfig()))
 
 
+def probe_can_promise(cfg: PipelineConfig) -> bool:
+    """Whether a speed probe of this CPU can say how long `cfg` takes before any run has
+    finished: only the untouched settings (the reference run's) and only where the run would
+    use the CPU the probe measures. Asked before probing, so other runs never pay for it."""
+    return is_untouched(cfg) and pick_device(cfg.device).type == "cpu"
+
+
 def first_run_estimate(cfg: PipelineConfig, probe_s: float) -> float | None:
     """Seconds the untouched default run should take on a machine whose speed probe read
     `probe_s`, before any run there has finished: the reference run scaled by the probes'
     ratio. None for any other settings: the stage weights do not know how the cost grows with
     the data, the methods or the epochs, and a wrong promise is worse than none (the first
     finished run calibrates those)."""
-    if not is_untouched(cfg) or probe_s <= 0:
+    if not probe_can_promise(cfg) or probe_s <= 0:
         return None
     return REFERENCE_RUN_S * probe_s / REFERENCE_PROBE_S
 
