@@ -54,12 +54,13 @@ STEP_TRUST_FRAC = 0.1
 # elsewhere: `python -m core pipeline` with no flags on a quiet 2-core AMD EPYC without bf16 took
 # 387.0, 383.5 and 428.4 s in three runs of two days (benchmarks/results/first_run_int8.json,
 # first_run_check.json, first_run_promise.json; the same CPU model, not the same machine), and
-# core.train.device.speed_probe_s read 16.0 ms there, quiet (median of its readings on the
-# day of the last run). A machine whose probe reads twice that is taken to need twice as long:
-# the teacher's fine-tuning and labelling, two thirds of the run, are this arithmetic. The runs'
-# own spread (+-6%) and the probe's (14-19 ms quiet) are why the pages say "roughly".
+# core.train.device.speed_probe_s read 15.2 ms there, quiet (the middle of its readings in
+# fresh processes on the day of the last run). A machine whose probe reads twice that is taken
+# to need twice as long: the teacher's fine-tuning and labelling, two thirds of the run, are
+# this arithmetic. The runs' own spread (+-6%) and the probe's (13.6-16.4 ms quiet) are why
+# the pages say "roughly".
 REFERENCE_RUN_S = 400.0
-REFERENCE_PROBE_S = 0.0160
+REFERENCE_PROBE_S = 0.0152
 REFERENCE_MACHINE = "a quiet 2-core AMD EPYC without bf16"
 
 
