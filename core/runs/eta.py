@@ -23,7 +23,6 @@ from core import methods
 from core.config import to_dict
 from core.runs.config import PipelineConfig, pipeline_from_dict
 from core.runs.store import COORDINATOR_KINDS
-from core.train.device import pick_device
 
 log = logging.getLogger(__name__)
 
@@ -223,6 +222,8 @@ def probe_can_promise(cfg: PipelineConfig) -> bool:
     """Whether a speed probe of this CPU can say how long `cfg` takes before any run has
     finished: only the untouched settings (the reference run's) and only where the run would
     use the CPU the probe measures. Asked before probing, so other runs never pay for it."""
+    from core.train.device import pick_device  # torch: not for store-only commands (runs list)
+
     return is_untouched(cfg) and pick_device(cfg.device).type == "cpu"
 
 
